@@ -1,0 +1,5 @@
+"""sop: executable Standard Operating Procedures."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,74 @@
+"""The one family of expected failures. Only the CLI prints them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a source file: 1-based line and column."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about an SOP file: where, which key, what is wrong."""
+
+    where: Location
+    path: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+    code: str = "schema"
+
+    def __str__(self) -> str:
+        prefix = f"{self.where}: "
+        if self.path:
+            prefix += f"{self.path}: "
+        if self.severity == "warning":
+            prefix += "warning: "
+        return prefix + self.message
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.where.file,
+            "line": self.where.line,
+            "col": self.where.col,
+            "path": self.path,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+class SopError(Exception):
+    """Base of every failure sop expects. `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(SopError):
+    """The command line asked for something impossible."""
+
+    exit_code = 2
+
+
+class NotFoundError(SopError):
+    """An SOP, inventory or run that was named does not exist."""
+
+
+class SopFileError(SopError):
+    """A file that cannot be turned into a valid SOP; carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))

@@ -1,0 +1,223 @@
+"""Turn an SOP file into a frozen `Sop`: bytes -> YAML nodes -> schema check -> model.
+
+Every problem of a file is collected and raised together as one `SopFileError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from sop import schema, yamlnodes
+from sop.errors import Location, Problem, SopFileError
+from sop.model import LOCAL, DrillResult, Host, Input, Inventory, Link, Sop, Step
+from sop.schema import BAD, Checked
+
+
+def display_path(path: Path) -> str:
+    """The path as a responder would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_document(path: Path) -> tuple[yamlnodes.Node, str, str]:
+    """Read and parse one YAML file: its root node, display name and SHA-256."""
+    name = display_path(path)
+    data = yamlnodes.read_bytes(path, name)
+    text = yamlnodes.decode(data, name)
+    root = yamlnodes.parse(text, name)
+    if root is None:
+        raise SopFileError([Problem(Location(name, 1, 1), "", "the file is empty; an SOP is a YAML mapping")])
+    if not isinstance(root, yamlnodes.Map):
+        raise SopFileError(
+            [Problem(root.where, "", f"the top level must be a mapping of keys, not a {root.kind}")]
+        )
+    return root, name, hashlib.sha256(data).hexdigest()
+
+
+def load_sop(path: Path) -> Sop:
+    """Load and validate one SOP file. Raises `SopFileError` with every problem found."""
+    root, name, digest = read_document(path)
+    problems: list[Problem] = []
+    checked = schema.SOP.check(root, "", problems)
+    _check_unique_ids(root, problems)
+    if checked is BAD or problems:
+        raise SopFileError(sorted(problems, key=_order))
+    sop = _build_sop(checked, path, name, digest, problems)
+    if problems:
+        raise SopFileError(sorted(problems, key=_order))
+    return sop
+
+
+def _order(problem: Problem) -> tuple[int, int]:
+    return (problem.where.line, problem.where.col)
+
+
+def _build_sop(c: Checked, path: Path, name: str, digest: str, problems: list[Problem]) -> Sop:
+    steps = _build_steps(c.get("steps"), "steps", "step")
+    rollback = _build_steps(c.get("rollback", []), "rollback", "rollback")
+    tasks = _tasks_path(c, path, problems)
+    return Sop(
+        id=c.values["id"],
+        title=c.values["title"],
+        path=path,
+        sha256=digest,
+        version=c.values["sop"],
+        summary=c.get("summary", ""),
+        owner=c.get("owner"),
+        severity=c.get("severity"),
+        phase=c.get("phase"),
+        tags=tuple(c.get("tags", ())),
+        alerts=tuple(c.get("alerts", ())),
+        reviewed=c.get("reviewed"),
+        target_minutes=c.get("target_minutes"),
+        tasks=tasks,
+        inputs=tuple(_build_input(k, v) for k, v in c.get("inputs", {}).items()),
+        on=tuple(c.get("on", (LOCAL,))),
+        context=c.get("context", ""),
+        impact=c.get("impact", ""),
+        links=tuple(Link(x.values["title"], x.values["url"]) for x in c.get("links", ())),
+        steps=steps,
+        rollback=rollback,
+        where=c.where,
+        locs=c.locs,
+    )
+
+
+def _build_steps(items: list[Any], list_key: str, default_prefix: str) -> tuple[Step, ...]:
+    """Flatten headings into each step's `section`; number the steps from 1."""
+    section = ""
+    steps: list[Step] = []
+    for item in items:
+        if "heading" in item.values:
+            section = item.values["heading"]
+            continue
+        steps.append(_build_step(item, len(steps) + 1, section, default_prefix))
+    return tuple(steps)
+
+
+def _build_step(c: Checked, number: int, section: str, default_prefix: str) -> Step:
+    kind = next(k for k in ("prose", "run", "script", "task", "call") if k in c.values)
+    drill = c.get("drill")
+    return Step(
+        id=c.get("id", f"{default_prefix}-{number}"),
+        kind=kind,
+        body=c.values[kind],
+        number=number,
+        title=c.get("title", ""),
+        note=c.get("note", ""),
+        section=section,
+        on=tuple(c.values["on"]) if "on" in c.values else None,
+        confirm=c.get("confirm", "auto"),
+        when=c.get("when"),
+        capture=c.get("capture"),
+        timeout=c.get("timeout"),
+        retries=c.get("retries", 0),
+        delay=c.get("delay", 0.0),
+        parallel=c.get("parallel", 10),
+        canary=c.get("canary", 0),
+        ask=tuple(_build_input(k, v) for k, v in c.get("ask", {}).items()),
+        args=dict(c.get("args", {})),
+        with_inputs=dict(c.get("with", {})),
+        drill=DrillResult(**drill.values) if drill else None,
+        where=c.where,
+        locs=c.locs,
+    )
+
+
+def _build_input(name: str, c: Checked) -> Input:
+    return Input(
+        name=name,
+        help=c.get("help", ""),
+        type=c.get("type", "string"),
+        required=c.get("required", False),
+        default=c.get("default"),
+        pattern=c.get("pattern"),
+        choices=tuple(c.get("choices", ())),
+        secret=c.get("secret", False),
+        env=c.get("env"),
+        allow_dash=c.get("allow_dash", False),
+        drill=c.get("drill"),
+        where=c.where,
+        locs=c.locs,
+    )
+
+
+def _check_unique_ids(root: yamlnodes.Map, problems: list[Problem]) -> None:
+    """Step ids are unique across `steps` and `rollback` (checked on the nodes, so that this
+    problem is reported together with any schema problems)."""
+    seen: dict[str, Location] = {}
+    for list_key in ("steps", "rollback"):
+        items = root.entries.get(list_key)
+        if not isinstance(items, yamlnodes.Seq):
+            continue
+        for i, item in enumerate(items.items):
+            node = item.entries.get("id") if isinstance(item, yamlnodes.Map) else None
+            if not isinstance(node, yamlnodes.Scalar) or not isinstance(node.value, str):
+                continue
+            first = seen.setdefault(node.value, node.where)
+            if first is not node.where:
+                problems.append(
+                    Problem(
+                        node.where,
+                        f"{list_key}[{i}].id",
+                        f"duplicate step id '{node.value}' (first used at line {first.line})",
+                    )
+                )
+
+
+def _tasks_path(c: Checked, path: Path, problems: list[Problem]) -> Path | None:
+    value = c.get("tasks")
+    if value is None:
+        return None
+    folder = path.resolve().parent
+    target = (folder / value).resolve()
+    where = c.locs["tasks"]
+    if os.path.isabs(value) or not target.is_relative_to(folder):
+        problems.append(Problem(where, "tasks", f"'{value}' is outside the SOP's folder; keep tasks beside the SOP"))
+    elif target.suffix != ".py":
+        problems.append(Problem(where, "tasks", f"'{value}' is not a Python file (.py)"))
+    elif not target.is_file():
+        problems.append(Problem(where, "tasks", f"'{value}' does not exist"))
+    return target
+
+
+# --- inventory --------------------------------------------------------------------------------
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Load an inventory of hosts and groups; groups may name hosts and other groups."""
+    root, _name, _digest = read_document(path)
+    problems: list[Problem] = []
+    checked = schema.INVENTORY.check(root, "", problems)
+    if checked is BAD:
+        raise SopFileError(problems)
+    defaults = checked.get("defaults")
+    base = defaults.values if defaults else {}
+    hosts: dict[str, Host] = {}
+    for host_name, host in checked.get("hosts", {}).items():
+        merged = {**base, **host.values}
+        hosts[host_name] = Host(
+            name=host_name,
+            address=merged.get("address", host_name),
+            user=merged.get("user"),
+            port=merged.get("port", 22),
+            forward_agent=merged.get("forward_agent", False),
+            identity_file=merged.get("identity_file"),
+        )
+    groups = checked.get("groups", {})
+    group_nodes = root.entries.get("groups")
+    for group, members in groups.items():
+        for i, member in enumerate(members):
+            if member not in hosts and member not in groups:
+                assert isinstance(group_nodes, yamlnodes.Map)
+                seq = group_nodes.entries[group]
+                where = seq.items[i].where if isinstance(seq, yamlnodes.Seq) else seq.where
+                problems.append(Problem(where, f"groups.{group}[{i}]", f"'{member}' is neither a host nor a group"))
+    if problems:
+        raise SopFileError(problems)
+    return Inventory(hosts=hosts, groups={g: tuple(m) for g, m in groups.items()}, path=path)

@@ -1,0 +1,158 @@
+"""Frozen records of a loaded SOP. No I/O here: the loader builds these, everyone else reads them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from sop.errors import Location
+
+STEP_KINDS = ("prose", "run", "script", "task", "call")
+EXECUTABLE_KINDS = ("run", "script", "task")
+CONFIRM_LEVELS = ("never", "auto", "always", "typed")
+PHASES = ("identify", "protect", "detect", "respond", "recover")
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
+INPUT_TYPES = ("string", "integer", "boolean")
+LOCAL = "local"
+FORMAT_VERSION = 1
+
+
+
+def _frozen_map(value: Mapping[str, object] | None = None) -> Mapping[str, object]:
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True)
+class Input:
+    """A value the SOP needs (`inputs:`) or a question a prose step asks (`ask:`)."""
+
+    name: str
+    help: str = ""
+    type: str = "string"
+    required: bool = False
+    default: str | None = None
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    env: str | None = None
+    allow_dash: bool = False
+    drill: str | None = None
+    where: Location = Location("<unknown>")
+    locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    """What a step pretends to return during a fire drill."""
+
+    stdout: str = ""
+    stderr: str = ""
+    exit: int = 0
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One item of the checklist. `kind` says which of prose/run/script/task/call it is and
+    `body` holds that key's text (the prose, the command, the script, the task or SOP id)."""
+
+    id: str
+    kind: str
+    body: str
+    number: int
+    title: str = ""
+    note: str = ""
+    section: str = ""
+    on: tuple[str, ...] | None = None
+    confirm: str = "auto"
+    when: str | None = None
+    capture: str | None = None
+    timeout: float | None = None
+    retries: int = 0
+    delay: float = 0.0
+    parallel: int = 10
+    canary: int = 0
+    ask: tuple[Input, ...] = ()
+    args: Mapping[str, object] = field(default_factory=_frozen_map)
+    with_inputs: Mapping[str, object] = field(default_factory=_frozen_map)
+    drill: DrillResult | None = None
+    where: Location = Location("<unknown>")
+    locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def executable(self) -> bool:
+        return self.kind in EXECUTABLE_KINDS
+
+    @property
+    def label(self) -> str:
+        """What a responder reads first: the title, else a short form of the body."""
+        if self.title:
+            return self.title
+        first = self.body.strip().splitlines()[0] if self.body.strip() else self.id
+        return first if len(first) <= 72 else first[:69] + "..."
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Sop:
+    """A whole SOP as loaded from one file."""
+
+    id: str
+    title: str
+    path: Path
+    sha256: str
+    version: int = FORMAT_VERSION
+    summary: str = ""
+    owner: str | None = None
+    severity: str | None = None
+    phase: str | None = None
+    tags: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()
+    reviewed: dt.date | None = None
+    target_minutes: int | None = None
+    tasks: Path | None = None
+    inputs: tuple[Input, ...] = ()
+    on: tuple[str, ...] = (LOCAL,)
+    context: str = ""
+    impact: str = ""
+    links: tuple[Link, ...] = ()
+    steps: tuple[Step, ...] = ()
+    rollback: tuple[Step, ...] = ()
+    where: Location = Location("<unknown>")
+    locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    def input(self, name: str) -> Input | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def loc(self, key: str) -> Location:
+        return self.locs.get(key, self.where)
+
+
+@dataclass(frozen=True)
+class Host:
+    """A machine from the inventory."""
+
+    name: str
+    address: str
+    user: str | None = None
+    port: int = 22
+    forward_agent: bool = False
+    identity_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    hosts: Mapping[str, Host] = field(default_factory=_frozen_map)  # type: ignore[assignment]
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=_frozen_map)  # type: ignore[assignment]
+    path: Path | None = None
+
+    def knows(self, target: str) -> bool:
+        return target == LOCAL or target in self.hosts or target in self.groups

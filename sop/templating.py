@@ -1,0 +1,147 @@
+"""Jinja2, built in one place: sandboxed, strict about undefined names, shell-quoting for commands.
+
+This is the only module that imports jinja2 (imported lazily by its callers: `sop list` and
+`sop --help` never load it).
+"""
+
+from __future__ import annotations
+
+import functools
+import shlex
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from sop.errors import SopError
+
+
+class TemplateError(SopError):
+    """A template that does not parse, names an undefined variable or breaks the sandbox."""
+
+
+class Unquoted(str):
+    """A value that goes into a command as is. Only the `choice` filter makes one, and only
+    for an input whose value was checked against fixed `choices`."""
+
+
+class Choice(str):
+    """An input value that was checked against the input's fixed `choices`."""
+
+
+def shell_quote(value: Any) -> str:
+    """Quote one template value so that the shell sees exactly one literal word."""
+    if isinstance(value, Unquoted):
+        return str(value)
+    if value is None:
+        raise TemplateError("a template value is empty (None); give the input a value")
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    if isinstance(value, Mapping):
+        raise TemplateError(
+            "a template puts a mapping into a command; pick one entry, e.g. {{ usage['web-1'] }}"
+        )
+    return shlex.quote(str(value))
+
+
+def _choice(value: Any) -> Unquoted:
+    if not isinstance(value, Choice):
+        raise TemplateError("the 'choice' filter only takes an input with fixed choices")
+    return Unquoted(value)
+
+
+def _new_env(*, finalize: Any = None) -> jinja2.Environment:
+    env = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=finalize,
+    )
+    env.filters["choice"] = _choice
+    return env
+
+
+@functools.cache
+def text_environment() -> jinja2.Environment:
+    """For prose, titles and notes: values are inserted as text."""
+    return _new_env()
+
+
+@functools.cache
+def shell_environment() -> jinja2.Environment:
+    """For `run` and `script`: every `{{ value }}` is quoted for the shell."""
+    return _new_env(finalize=shell_quote)
+
+
+@functools.cache
+def page_environment(template_dirs: tuple[str, ...], package: str, autoescape: bool) -> jinja2.Environment:
+    """For rendering wiki pages: templates from `template_dirs` (overrides), then the package's."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(list(template_dirs))] if template_dirs else []
+    loaders.append(jinja2.PackageLoader(package, "templates"))
+    env = jinja2.sandbox.SandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=autoescape,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}") from None
+
+
+def render(source: str, variables: Mapping[str, Any], *, shell: bool = False) -> str:
+    """Render one SOP text field. Undefined names and sandbox escapes raise `TemplateError`."""
+    env = shell_environment() if shell else text_environment()
+    try:
+        return _compile(env, source).render(variables)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"undefined variable: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"blocked by the template sandbox: {exc}") from None
+    except TemplateError:
+        raise
+    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+
+
+def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
+    """Evaluate a `when:` expression to a boolean."""
+    try:
+        compiled = text_environment().compile_expression(expression, undefined_to_none=False)
+        return bool(compiled(**variables))
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"expression syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"undefined variable: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"blocked by the template sandbox: {exc}") from None
+
+
+def names_used(source: str, *, expression: bool = False) -> set[str]:
+    """The variables a template (or a `when:` expression) reads, from Jinja2's AST."""
+    env = text_environment()
+    text = f"{{{{ {source} }}}}" if expression else source
+    try:
+        ast = env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}") from None
+    return set(meta.find_undeclared_variables(ast))
+
+
+def uses_statements(source: str) -> Iterable[str]:
+    """Names of statements (`import`, `include`, `extends`, `from`) a template uses: SOP text
+    cannot reach other files."""
+    ast = text_environment().parse(source)
+    for node_type, label in ((nodes.Import, "import"), (nodes.Include, "include"),
+                             (nodes.Extends, "extends"), (nodes.FromImport, "from ... import")):
+        if any(True for _ in ast.find_all(node_type)):
+            yield label
