@@ -20,6 +20,9 @@ class Location:
         return self.file
 
 
+NOWHERE = Location("<unknown>")
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding about an SOP file: where, which key, what is wrong."""

@@ -24,14 +24,16 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_document(path: Path) -> tuple[yamlnodes.Node, str, str]:
+def read_document(path: Path) -> tuple[yamlnodes.Map, str, str]:
     """Read and parse one YAML file: its root node, display name and SHA-256."""
     name = display_path(path)
     data = yamlnodes.read_bytes(path, name)
     text = yamlnodes.decode(data, name)
     root = yamlnodes.parse(text, name)
     if root is None:
-        raise SopFileError([Problem(Location(name, 1, 1), "", "the file is empty; an SOP is a YAML mapping")])
+        raise SopFileError(
+            [Problem(Location(name, 1, 1), "", "the file is empty; an SOP is a YAML mapping")]
+        )
     if not isinstance(root, yamlnodes.Map):
         raise SopFileError(
             [Problem(root.where, "", f"the top level must be a mapping of keys, not a {root.kind}")]
@@ -92,15 +94,17 @@ def _build_steps(items: list[Any], list_key: str, default_prefix: str) -> tuple[
     """Flatten headings into each step's `section`; number the steps from 1."""
     section = ""
     steps: list[Step] = []
-    for item in items:
+    for index, item in enumerate(items):
         if "heading" in item.values:
             section = item.values["heading"]
             continue
-        steps.append(_build_step(item, len(steps) + 1, section, default_prefix))
+        steps.append(
+            _build_step(item, len(steps) + 1, section, default_prefix, f"{list_key}[{index}]")
+        )
     return tuple(steps)
 
 
-def _build_step(c: Checked, number: int, section: str, default_prefix: str) -> Step:
+def _build_step(c: Checked, number: int, section: str, default_prefix: str, path: str) -> Step:
     kind = next(k for k in ("prose", "run", "script", "task", "call") if k in c.values)
     drill = c.get("drill")
     return Step(
@@ -108,6 +112,7 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str) -> S
         kind=kind,
         body=c.values[kind],
         number=number,
+        path=path,
         title=c.get("title", ""),
         note=c.get("note", ""),
         section=section,
@@ -178,12 +183,16 @@ def _tasks_path(c: Checked, path: Path, problems: list[Problem]) -> Path | None:
     target = (folder / value).resolve()
     where = c.locs["tasks"]
     if os.path.isabs(value) or not target.is_relative_to(folder):
-        problems.append(Problem(where, "tasks", f"'{value}' is outside the SOP's folder; keep tasks beside the SOP"))
+        problems.append(
+            Problem(
+                where, "tasks", f"'{value}' is outside the SOP's folder; keep tasks beside the SOP"
+            )
+        )
     elif target.suffix != ".py":
         problems.append(Problem(where, "tasks", f"'{value}' is not a Python file (.py)"))
     elif not target.is_file():
         problems.append(Problem(where, "tasks", f"'{value}' does not exist"))
-    return target
+    return Path(target)
 
 
 # --- inventory --------------------------------------------------------------------------------
@@ -217,7 +226,11 @@ def load_inventory(path: Path) -> Inventory:
                 assert isinstance(group_nodes, yamlnodes.Map)
                 seq = group_nodes.entries[group]
                 where = seq.items[i].where if isinstance(seq, yamlnodes.Seq) else seq.where
-                problems.append(Problem(where, f"groups.{group}[{i}]", f"'{member}' is neither a host nor a group"))
+                problems.append(
+                    Problem(
+                        where, f"groups.{group}[{i}]", f"'{member}' is neither a host nor a group"
+                    )
+                )
     if problems:
         raise SopFileError(problems)
     return Inventory(hosts=hosts, groups={g: tuple(m) for g, m in groups.items()}, path=path)

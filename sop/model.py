@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from sop.errors import Location
+from sop.errors import NOWHERE, Location
 
 STEP_KINDS = ("prose", "run", "script", "task", "call")
 EXECUTABLE_KINDS = ("run", "script", "task")
@@ -17,8 +17,8 @@ PHASES = ("identify", "protect", "detect", "respond", "recover")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 INPUT_TYPES = ("string", "integer", "boolean")
 LOCAL = "local"
+BUILTIN_VARIABLES = ("sop_id", "run_id", "trace_id", "incident", "operator")
 FORMAT_VERSION = 1
-
 
 
 def _frozen_map(value: Mapping[str, object] | None = None) -> Mapping[str, object]:
@@ -40,7 +40,7 @@ class Input:
     env: str | None = None
     allow_dash: bool = False
     drill: str | None = None
-    where: Location = Location("<unknown>")
+    where: Location = NOWHERE
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -63,6 +63,7 @@ class Step:
     kind: str
     body: str
     number: int
+    path: str = ""  # key path in the file, e.g. "steps[3]"
     title: str = ""
     note: str = ""
     section: str = ""
@@ -79,7 +80,7 @@ class Step:
     args: Mapping[str, object] = field(default_factory=_frozen_map)
     with_inputs: Mapping[str, object] = field(default_factory=_frozen_map)
     drill: DrillResult | None = None
-    where: Location = Location("<unknown>")
+    where: Location = NOWHERE
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -126,7 +127,7 @@ class Sop:
     links: tuple[Link, ...] = ()
     steps: tuple[Step, ...] = ()
     rollback: tuple[Step, ...] = ()
-    where: Location = Location("<unknown>")
+    where: Location = NOWHERE
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
     def input(self, name: str) -> Input | None:
@@ -150,8 +151,8 @@ class Host:
 
 @dataclass(frozen=True)
 class Inventory:
-    hosts: Mapping[str, Host] = field(default_factory=_frozen_map)  # type: ignore[assignment]
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=_frozen_map)  # type: ignore[assignment]
+    hosts: Mapping[str, Host] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     path: Path | None = None
 
     def knows(self, target: str) -> bool:

@@ -77,7 +77,9 @@ class Str(Spec):
         if self.nonempty and not text.strip():
             return _bad(problems, node, path, "must not be empty")
         if self.choices and text not in self.choices:
-            return _bad(problems, node, path, f"expected one of {', '.join(self.choices)}; got '{text}'")
+            return _bad(
+                problems, node, path, f"expected one of {', '.join(self.choices)}; got '{text}'"
+            )
         if self.pattern and not re.fullmatch(self.pattern, text):
             hint = self.pattern_hint or f"must match {self.pattern}"
             return _bad(problems, node, path, f"'{text}': {hint}")
@@ -101,7 +103,11 @@ class Int(Spec):
     maximum: int | None = None
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
-        if not isinstance(node, Scalar) or not isinstance(node.value, int) or isinstance(node.value, bool):
+        if (
+            not isinstance(node, Scalar)
+            or not isinstance(node.value, int)
+            or isinstance(node.value, bool)
+        ):
             return _expected(problems, node, path, "an integer")
         if self.minimum is not None and node.value < self.minimum:
             return _bad(problems, node, path, f"must be at least {self.minimum}")
@@ -225,7 +231,9 @@ class ListOf(Spec):
             return _expected(problems, node, path, "a list")
         if len(node.items) < self.min_items:
             return _bad(problems, node, path, f"needs at least {self.min_items} item(s)")
-        values = [self.item.check(item, f"{path}[{i}]", problems) for i, item in enumerate(node.items)]
+        values = [
+            self.item.check(item, f"{path}[{i}]", problems) for i, item in enumerate(node.items)
+        ]
         return BAD if any(v is BAD for v in values) else values
 
     def json(self) -> JsonSchema:
@@ -250,7 +258,9 @@ class MapOf(Spec):
         out: dict[str, Any] = {}
         for key, child in node.entries.items():
             if self.key_pattern and not re.fullmatch(self.key_pattern, key):
-                problems.append(Problem(node.key_where[key], f"{path}.{key}", self.key_hint or "bad name"))
+                problems.append(
+                    Problem(node.key_where[key], f"{path}.{key}", self.key_hint or "bad name")
+                )
                 continue
             out[key] = self.value.check(child, f"{path}.{key}", problems)
         return out
@@ -283,7 +293,9 @@ class Record(Spec):
             key_path = f"{path}.{key}" if path else key
             spec = self.fields.get(key)
             if spec is None:
-                problems.append(Problem(node.key_where[key], key_path, _unknown_key(key, self.fields)))
+                problems.append(
+                    Problem(node.key_where[key], key_path, _unknown_key(key, self.fields))
+                )
                 ok = False
                 continue
             value = spec.check(child, key_path, problems)
@@ -319,7 +331,11 @@ class Record(Spec):
         for key, needs in self.only_with.items():
             if key in node.entries and kinds[0] != needs:
                 problems.append(
-                    Problem(node.key_where[key], f"{path}.{key}", f"'{key}' goes only with '{needs}' steps")
+                    Problem(
+                        node.key_where[key],
+                        f"{path}.{key}",
+                        f"'{key}' goes only with '{needs}' steps",
+                    )
                 )
                 ok = False
         return ok
@@ -377,7 +393,12 @@ NAME_HINT = "a name uses letters, digits and '_' and does not start with a digit
 ID = r"[a-z0-9][a-z0-9_-]*"
 ID_HINT = "an id uses lowercase letters, digits, '-' and '_'"
 TARGET = Str("A host, a group, `local`, or a template such as `{{ host }}`.")
-TARGETS = ListOf(TARGET, "Where the step runs: a host, a group, `local`, or a list of them.", min_items=1, single_ok=True)
+TARGETS = ListOf(
+    TARGET,
+    "Where the step runs: a host, a group, `local`, or a list of them.",
+    min_items=1,
+    single_ok=True,
+)
 TEXT = Str("Text; may use Jinja2 templates over inputs, answers and captures.")
 MARKDOWN = Str("Markdown; may use Jinja2 templates.")
 
@@ -391,11 +412,15 @@ def _input_fields(*, for_ask: bool) -> dict[str, Spec]:
         "pattern": Str("A regular expression the whole value must match."),
         "choices": ListOf(Value(), "The only values allowed.", min_items=1),
         "secret": Bool("Never shown, logged or put on a command line; masked in every output."),
-        "allow_dash": Bool("Allow a value that begins with '-' (refused by default: option injection)."),
+        "allow_dash": Bool(
+            "Allow a value that begins with '-' (refused by default: option injection)."
+        ),
         "drill": Value("The value a fire drill uses."),
     }
     if not for_ask:
-        fields["env"] = Str("An environment variable to read the value from.", pattern=NAME, pattern_hint=NAME_HINT)
+        fields["env"] = Str(
+            "An environment variable to read the value from.", pattern=NAME, pattern_hint=NAME_HINT
+        )
     return fields
 
 
@@ -405,13 +430,25 @@ def _check_input(checked: Checked, problems: list[Problem], path: str) -> None:
         try:
             re.compile(pattern)
         except re.error as exc:
-            problems.append(Problem(checked.locs["pattern"], f"{path}.pattern", f"not a valid regular expression: {exc}"))
+            problems.append(
+                Problem(
+                    checked.locs["pattern"],
+                    f"{path}.pattern",
+                    f"not a valid regular expression: {exc}",
+                )
+            )
     if checked.get("secret") and "default" in checked.values:
-        problems.append(Problem(checked.locs["default"], f"{path}.default", "a secret input cannot have a default"))
+        problems.append(
+            Problem(
+                checked.locs["default"], f"{path}.default", "a secret input cannot have a default"
+            )
+        )
 
 
 INPUT = Record("input", _input_fields(for_ask=False), "A value the SOP needs.", custom=_check_input)
-QUESTION = Record("question", _input_fields(for_ask=True), "A question a prose step asks.", custom=_check_input)
+QUESTION = Record(
+    "question", _input_fields(for_ask=True), "A question a prose step asks.", custom=_check_input
+)
 
 DRILL = Record(
     "drill",
@@ -434,16 +471,33 @@ STEP = Record(
         "run": Str("A shell command line; every template value is quoted for the shell."),
         "script": Str("A multi-line shell script, sent to /bin/sh on stdin."),
         "task": Str("An invoke task from the SOP's `tasks` module, e.g. `logs.rotate`."),
-        "call": Str("The id of another SOP to walk through as a sub-procedure.", pattern=ID, pattern_hint=ID_HINT),
-        "ask": MapOf(QUESTION, "Questions whose answers become variables.", key_pattern=NAME, key_hint=NAME_HINT),
-        "args": MapOf(Data(), "Keyword arguments for the task.", key_pattern=NAME, key_hint=NAME_HINT),
-        "with": MapOf(Value(), "Inputs passed to the called SOP.", key_pattern=NAME, key_hint=NAME_HINT),
+        "call": Str(
+            "The id of another SOP to walk through as a sub-procedure.",
+            pattern=ID,
+            pattern_hint=ID_HINT,
+        ),
+        "ask": MapOf(
+            QUESTION,
+            "Questions whose answers become variables.",
+            key_pattern=NAME,
+            key_hint=NAME_HINT,
+        ),
+        "args": MapOf(
+            Data(), "Keyword arguments for the task.", key_pattern=NAME, key_hint=NAME_HINT
+        ),
+        "with": MapOf(
+            Value(), "Inputs passed to the called SOP.", key_pattern=NAME, key_hint=NAME_HINT
+        ),
         "on": TARGETS,
         "confirm": Str("How the responder confirms before it runs.", choices=CONFIRM_LEVELS),
         "when": Str("A Jinja2 expression; the step is skipped when it is false."),
-        "capture": Str("A variable that receives the step's stdout.", pattern=NAME, pattern_hint=NAME_HINT),
+        "capture": Str(
+            "A variable that receives the step's stdout.", pattern=NAME, pattern_hint=NAME_HINT
+        ),
         "timeout": Duration("Stop the command after this long."),
-        "retries": Int("Run again this many times while it fails, before asking.", minimum=0, maximum=100),
+        "retries": Int(
+            "Run again this many times while it fails, before asking.", minimum=0, maximum=100
+        ),
         "delay": Duration("Wait this long between retries."),
         "parallel": Int("How many hosts run at once.", minimum=1, maximum=256),
         "canary": Int("Run on this many hosts first and ask before the rest.", minimum=0),
@@ -465,7 +519,14 @@ STEPS = ListOf(Either({"heading": HEADING}, STEP), "The checklist, in order.", m
 
 LINK = Record(
     "link",
-    {"title": Str("What the link is."), "url": Str("Where it goes.", pattern=r"(https?://|/|\./|\.\./|#)\S*", pattern_hint="expected an http(s) URL or a relative path")},
+    {
+        "title": Str("What the link is."),
+        "url": Str(
+            "Where it goes.",
+            pattern=r"(https?://|/|\./|\.\./|#)\S*",
+            pattern_hint="expected an http(s) URL or a relative path",
+        ),
+    },
     required=("title", "url"),
 )
 
@@ -511,7 +572,12 @@ INVENTORY = Record(
     "inventory",
     {
         "defaults": HOST,
-        "hosts": MapOf(HOST, "Hosts by name.", key_pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*", key_hint="a host name uses letters, digits, '.', '-' and '_'"),
+        "hosts": MapOf(
+            HOST,
+            "Hosts by name.",
+            key_pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+            key_hint="a host name uses letters, digits, '.', '-' and '_'",
+        ),
         "groups": MapOf(ListOf(Str(), min_items=1), "Groups of hosts by name."),
     },
     "Hosts and groups that `on:` may name.",

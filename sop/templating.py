@@ -76,9 +76,13 @@ def shell_environment() -> jinja2.Environment:
 
 
 @functools.cache
-def page_environment(template_dirs: tuple[str, ...], package: str, autoescape: bool) -> jinja2.Environment:
+def page_environment(
+    template_dirs: tuple[str, ...], package: str, autoescape: bool
+) -> jinja2.Environment:
     """For rendering wiki pages: templates from `template_dirs` (overrides), then the package's."""
-    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(list(template_dirs))] if template_dirs else []
+    loaders: list[jinja2.BaseLoader] = (
+        [jinja2.FileSystemLoader(list(template_dirs))] if template_dirs else []
+    )
     loaders.append(jinja2.PackageLoader(package, "templates"))
     env = jinja2.sandbox.SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -141,7 +145,11 @@ def uses_statements(source: str) -> Iterable[str]:
     """Names of statements (`import`, `include`, `extends`, `from`) a template uses: SOP text
     cannot reach other files."""
     ast = text_environment().parse(source)
-    for node_type, label in ((nodes.Import, "import"), (nodes.Include, "include"),
-                             (nodes.Extends, "extends"), (nodes.FromImport, "from ... import")):
+    for node_type, label in (
+        (nodes.Import, "import"),
+        (nodes.Include, "include"),
+        (nodes.Extends, "extends"),
+        (nodes.FromImport, "from ... import"),
+    ):
         if any(True for _ in ast.find_all(node_type)):
             yield label

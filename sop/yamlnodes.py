@@ -32,7 +32,12 @@ MAX_DEPTH = 64
 _CORE = "tag:yaml.org,2002:"
 _INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_INF_NAN = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+_INF_NAN = {
+    ".inf": float("inf"),
+    "+.inf": float("inf"),
+    "-.inf": float("-inf"),
+    ".nan": float("nan"),
+}
 
 
 @dataclass(eq=False)
@@ -162,7 +167,7 @@ def _events(text: str) -> Iterator[yaml.Event]:
 
 def _where(name: str, event: yaml.Event) -> Location:
     mark = event.start_mark
-    return Location(name, mark.line + 1, mark.column + 1)
+    return Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
 
 
 def _compose(events: Iterator[yaml.Event], name: str) -> Node | None:
@@ -190,8 +195,7 @@ def _compose(events: Iterator[yaml.Event], name: str) -> Node | None:
             top.key = _take_key(top.node, node)
             return
         if isinstance(top.node, Map):
-            assert top.key is not None
-            top.node.entries[top.key] = node
+            top.node.entries[top.key or ""] = node
             top.key = None
         elif isinstance(top.node, Seq):
             top.node.items.append(node)
@@ -201,11 +205,13 @@ def _compose(events: Iterator[yaml.Event], name: str) -> Node | None:
         if isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
-                raise _fail(_where(name, event), "more than one YAML document; an SOP file holds one")
+                raise _fail(
+                    _where(name, event), "more than one YAML document; an SOP file holds one"
+                )
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor in open_anchors:
                 raise _fail(_where(name, event), f"alias *{event.anchor} refers to itself")
-            target = anchors[event.anchor]
+            target = anchors[event.anchor or ""]
             add(target, target.size)
         elif isinstance(event, yaml.ScalarEvent):
             node = _scalar(event, name)

@@ -1,0 +1,44 @@
+# The README's two commands: `make demo` and `make test`. Everything they need is set up here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit system-deps lock docs clean
+
+$(STAMP): requirements/test.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+## demo: set up, then walk through the built-in demo SOP on this machine
+demo: $(STAMP)
+	$(BIN)/sop lint runbooks/demo.yaml
+	$(BIN)/sop show demo
+
+## test: set up (venv from the lock file, sshd, chromium), then ruff, mypy and the whole suite
+test: $(STAMP) system-deps lint typecheck unit
+
+system-deps:
+	bash scripts/system-deps
+
+lint: $(STAMP)
+	$(BIN)/ruff check sop tests
+	$(BIN)/ruff format --check sop tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+## lock: re-resolve requirements/test.lock (with hashes) from pyproject.toml
+lock:
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile pyproject.toml requirements/build.in --extra test \
+	  --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  -o requirements/test.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
