@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sop.errors import SopFileError
+from sop.loader import load_sop
+
+REPO = Path(__file__).resolve().parent.parent
+
+MINIMAL = """\
+sop: 1
+id: minimal
+title: Minimal
+owner: team
+reviewed: 2026-11-01
+steps:
+  - id: hello
+    run: echo hello
+"""
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in an empty folder, so error messages name files relative to it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SOP_PATH", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def write(in_tmp: Path) -> Callable[..., Path]:
+    def write(text: str | bytes, name: str = "sop.yaml") -> Path:
+        path = in_tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(textwrap.dedent(text))
+        return Path(name)
+
+    return write
+
+
+@pytest.fixture
+def problems_of(write: Callable[..., Path]) -> Callable[..., list[str]]:
+    """Load a text as an SOP; the problems as strings (empty when it loads)."""
+
+    def problems_of(text: str | bytes, name: str = "sop.yaml") -> list[str]:
+        path = write(text, name)
+        try:
+            load_sop(path)
+        except SopFileError as exc:
+            return [str(p) for p in exc.problems]
+        return []
+
+    return problems_of
