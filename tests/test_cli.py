@@ -209,3 +209,35 @@ def test_python_dash_m_and_version() -> None:
         [sys.executable, "-m", "sop", "--version"], capture_output=True, text=True, check=True
     )
     assert proc.stdout.startswith("sop, version ")
+
+
+def test_pre_commit_hook_lints_the_library() -> None:
+    import re
+
+    import yaml
+
+    hook = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())[0]
+    files = [
+        str(p.relative_to(REPO))
+        for p in sorted((REPO / "runbooks").rglob("*.y*ml"))
+        if re.search(hook["files"], str(p.relative_to(REPO)))
+        and not re.search(hook["exclude"], str(p.relative_to(REPO)))
+    ]
+    assert "runbooks/demo.yaml" in files and "runbooks/inventory.yaml" not in files
+    command = hook["entry"].split()
+    assert command[0] == "sop"
+    code, out, err = invoke(*command[1:], *[str(REPO / f) for f in files])
+    assert (code, out) == (0, ""), err
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_scripts(shell: str) -> None:
+    sop = Path(sys.executable).parent / "sop"
+    proc = subprocess.run(
+        [str(sop)],
+        env={"_SOP_COMPLETE": f"{shell}_source", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "_SOP_COMPLETE" in proc.stdout
