@@ -1,0 +1,309 @@
+"""The one place sop opens SSH connections.
+
+Fabric and paramiko accept any host key they have not seen and read no known_hosts file unless
+told to; sop owns that decision instead. Every connection made here:
+
+- checks the host key against known_hosts (the given file, else the ssh_config
+  `UserKnownHostsFile` or ~/.ssh/known_hosts, plus /etc/ssh/ssh_known_hosts), keyed the
+  OpenSSH way: `addr` for port 22, `[addr]:port` otherwise, so a port-22 entry never vouches
+  for another port;
+- refuses an unknown key (`UnknownHostKeyError`) and a changed key (`ChangedHostKeyError`)
+  before authenticating, so nothing runs on a host it could not identify;
+- forwards the SSH agent only if the inventory says `forward_agent: true`;
+- sets TCP_NODELAY (a command round trip is dominated by small packets) and bounds every
+  wait (TCP connect, banner, key exchange, authentication) by `connect_timeout`.
+
+fabric and paramiko are imported inside functions: `sop --help` must not pay for them.
+"""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sop.errors import SopError
+from sop.model import Host
+
+if TYPE_CHECKING:
+    from fabric import Connection
+
+USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
+SSH_PORT = 22
+
+
+class SshError(SopError):
+    """Base of every failure to reach a host over SSH."""
+
+
+class ConnectError(SshError):
+    """The host could not be reached, did not answer in time, or refused our credentials."""
+
+
+class UnknownHostKeyError(SshError):
+    """The host offered a key that no known_hosts file lists for it."""
+
+
+class ChangedHostKeyError(SshError):
+    """The host offered a key other than the one known_hosts lists for it."""
+
+
+def known_hosts_name(address: str, port: int) -> str:
+    """How OpenSSH names a host in known_hosts: bare for port 22, `[addr]:port` otherwise."""
+    return address if port == SSH_PORT else f"[{address}]:{port}"
+
+
+def connect(
+    host: Host,
+    *,
+    known_hosts: Path | None = None,
+    ssh_config: Path | None = None,
+    connect_timeout: float = 10,
+) -> Connection:
+    """Open an SSH connection to `host` whose host key known_hosts vouches for.
+
+    `known_hosts`, if given, is the only file trusted; `ssh_config`, if given, replaces
+    ~/.ssh/config and /etc/ssh/ssh_config. Inventory values win over ssh_config ones, except
+    that an inventory port of 22 (the default) lets ssh_config's `Port` apply.
+    """
+    from fabric import Config, Connection
+
+    config = Config(lazy=True, runtime_ssh_path=str(ssh_config) if ssh_config else None)
+    try:
+        config.load_ssh_config()
+    except OSError as exc:
+        raise ConnectError(f"{host.name}: cannot read ssh config: {exc}") from exc
+    conn = Connection(
+        host.address,
+        user=host.user,
+        port=None if host.port == SSH_PORT else host.port,
+        config=config,
+        forward_agent=host.forward_agent,  # explicit, so ssh_config's ForwardAgent cannot win
+        connect_kwargs=_auth_kwargs(host),
+    )
+    files = _known_hosts_files(known_hosts, conn.ssh_config)
+    for hop in _hops(conn):
+        _guard(hop, _label(host, conn, hop), files, connect_timeout)
+    _open(conn, host, files, connect_timeout)
+    return conn
+
+
+def _label(host: Host, conn: Any, hop: Any) -> str:
+    return host.name if hop is conn else f"{host.name} (jump host {hop.host})"
+
+
+def _auth_kwargs(host: Host) -> dict[str, Any]:
+    """The inventory's identity file; fabric adds ssh_config's `IdentityFile`s to it."""
+    if host.identity_file:
+        return {"key_filename": [str(Path(host.identity_file).expanduser())]}
+    return {}
+
+
+def _known_hosts_files(given: Path | None, ssh_config: dict[str, Any]) -> list[Path]:
+    if given is not None:
+        return [given]
+    configured = ssh_config.get("userknownhostsfile")
+    user_files = [Path(p) for p in shlex.split(configured)] if configured else [USER_KNOWN_HOSTS]
+    return [p.expanduser() for p in user_files] + [GLOBAL_KNOWN_HOSTS]
+
+
+def _hops(conn: Any) -> list[Any]:
+    """The connection and every ProxyJump connection in front of it."""
+    hops = [conn]
+    while type(hops[-1].gateway) is type(conn):
+        hops.append(hops[-1].gateway)
+    return hops
+
+
+def close(conn: Connection) -> None:
+    """Close a connection and the jump-host connections in front of it (fabric leaves
+    those open), including clients whose handshake never finished."""
+    for hop in _hops(conn):
+        hop.close()
+        hop.client.close()
+
+
+def _guard(conn: Any, label: str, files: Sequence[Path], timeout: float) -> None:
+    """Make a connection trust known_hosts only, bound its waits, settle its auth options.
+
+    Keys offered: the configured key files, the agent unless ssh_config says
+    `IdentitiesOnly yes`, and ~/.ssh/id_* only when no key file is configured at all.
+    """
+    known = conn.client.get_host_keys()  # in memory only: nothing ever saves it
+    for path in files:
+        if path.is_file():
+            known.load(str(path))
+    conn.client.set_missing_host_key_policy(_RefuseUnknownKey(label, files))
+    conn.connect_timeout = None  # fabric truncates it to an int; ours goes in connect_kwargs
+    kwargs = conn.connect_kwargs
+    kwargs.update(timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
+    kwargs["channel_timeout"] = timeout
+    kwargs["allow_agent"] = conn.ssh_config.get("identitiesonly", "no").lower() != "yes"
+    kwargs["look_for_keys"] = not kwargs.get("key_filename")
+
+
+def _open(conn: Any, host: Host, files: Sequence[Path], timeout: float) -> None:
+    import paramiko
+
+    where = f"{host.name} ({conn.user}@{conn.host} port {conn.port})"
+    sock: socket.socket | None = None
+    try:
+        if not conn.gateway:
+            sock = socket.create_connection((conn.host, int(conn.port)), timeout=timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.connect_kwargs["sock"] = sock
+        conn.open()
+    except BaseException as exc:
+        close(conn)
+        if sock is not None:
+            sock.close()
+        if isinstance(exc, paramiko.BadHostKeyException):
+            raise _changed_key(host, conn, exc, files) from None
+        if isinstance(exc, paramiko.AuthenticationException):
+            raise ConnectError(f"{where}: authentication failed: {exc}") from exc
+        if isinstance(exc, TimeoutError):
+            raise ConnectError(f"{where}: timed out after {timeout:g}s") from exc
+        if isinstance(exc, paramiko.SSHException) and (
+            "banner" in str(exc) or "No existing session" in str(exc)
+        ):
+            raise ConnectError(f"{where}: no SSH handshake within {timeout:g}s ({exc})") from exc
+        if isinstance(exc, (OSError, EOFError, paramiko.SSHException)):
+            raise ConnectError(f"{where}: {str(exc) or type(exc).__name__}") from exc
+        raise
+    finally:
+        conn.connect_kwargs.pop("sock", None)  # a reopen must not reuse a closed socket
+
+
+class _RefuseUnknownKey:
+    """paramiko MissingHostKeyPolicy (duck-typed) that refuses, explaining how to trust."""
+
+    def __init__(self, label: str, files: Sequence[Path]) -> None:
+        self.label = label
+        self.files = files
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        address, port = _split_name(hostname)
+        target = shlex.quote(str(self.files[0]))
+        port_flag = "" if port == SSH_PORT else f"-p {port} "
+        lines = [
+            f"{self.label}: unknown host key for {hostname}: "
+            f"{key.get_name()} {key.fingerprint}; refusing to connect.",
+            f"It is not in {', '.join(str(f) for f in self.files)}.",
+        ]
+        if port != SSH_PORT and client.get_host_keys().lookup(address) is not None:
+            lines.append(f"(A key is known for {address} on port 22, but host keys are per port.)")
+        lines += [
+            "If that fingerprint matches the host's own (check out of band, e.g. "
+            "`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on its console), trust it with:",
+            f"    ssh-keyscan {port_flag}-t {key.get_name()} {address} >> {target}",
+        ]
+        raise UnknownHostKeyError("\n".join(lines))
+
+
+def _changed_key(host: Host, conn: Any, exc: Any, files: Sequence[Path]) -> ChangedHostKeyError:
+    hop = next((h for h in _hops(conn) if h.host == exc.hostname), conn)
+    name = known_hosts_name(hop.host, int(hop.port))
+    found = _find_known_hosts_line(name, files, exc.expected_key)
+    origin = f" ({found})" if found else ""
+    lines = [
+        f"{_label(host, conn, hop)}: HOST KEY CHANGED for {name}; refusing to connect.",
+        f"The host offered     {exc.key.get_name()} {exc.key.fingerprint}",
+        f"known_hosts expects  {exc.expected_key.get_name()} "
+        f"{exc.expected_key.fingerprint}{origin}",
+        "Someone may be intercepting the connection, or the host was reinstalled.",
+        "Only after verifying the new key out of band, remove the old entry with:",
+        f"    ssh-keygen -R {shlex.quote(name)} -f {shlex.quote(str(files[0]))}",
+    ]
+    return ChangedHostKeyError("\n".join(lines))
+
+
+def _find_known_hosts_line(name: str, files: Sequence[Path], key: Any) -> str | None:
+    """`file:line: text` of the known_hosts entry holding `key` for `name`, if any."""
+    from paramiko.hostkeys import HostKeyEntry, HostKeys
+
+    for path in files:
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            try:
+                entry = HostKeyEntry.from_line(text, number)
+            except Exception:  # paramiko skips lines it cannot parse; so do we
+                continue
+            if entry is None or entry.key != key:
+                continue
+            for pattern in entry.hostnames:
+                hashed = pattern.startswith("|1|") and HostKeys.hash_host(name, pattern) == pattern
+                if pattern == name or hashed:
+                    return f"{path}:{number}: {text}"
+    return None
+
+
+def _split_name(hostname: str) -> tuple[str, int]:
+    if hostname.startswith("[") and "]:" in hostname:
+        address, _, port = hostname[1:].rpartition("]:")
+        return address, int(port)
+    return hostname, SSH_PORT
+
+
+class ConnectionPool:
+    """One open connection per host for one run, shared by the threads that run steps.
+
+    Connections to different hosts open in parallel; two threads asking for the same host
+    share one connection. A connection that dropped is replaced on the next `get`.
+    """
+
+    def __init__(
+        self,
+        *,
+        known_hosts: Path | None = None,
+        ssh_config: Path | None = None,
+        connect_timeout: float = 10,
+        opener: Callable[..., Connection] = connect,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "known_hosts": known_hosts,
+            "ssh_config": ssh_config,
+            "connect_timeout": connect_timeout,
+        }
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._host_locks: dict[Host, threading.Lock] = {}
+        self._connections: dict[Host, Connection] = {}
+
+    def get(self, host: Host) -> Connection:
+        """The open connection to `host`, connecting first if there is none."""
+        with self._lock:
+            host_lock = self._host_locks.setdefault(host, threading.Lock())
+        with host_lock:
+            conn = self._connections.get(host)
+            if conn is not None and conn.is_connected:
+                return conn
+            if conn is not None:
+                close(conn)
+            conn = self._opener(host, **self._options)
+            with self._lock:
+                self._connections[host] = conn
+            return conn
+
+    def close_all(self) -> None:
+        with self._lock:
+            connections = list(self._connections.values())
+            self._connections.clear()
+        for conn in connections:
+            close(conn)
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def __enter__(self) -> ConnectionPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_all()
