@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import os
 import socket
 import subprocess
@@ -289,12 +290,14 @@ class TestFailures:
         elapsed = time.monotonic() - started
         assert 1.0 <= elapsed < 4, elapsed
         assert str(info.value).startswith(
-            f"hung (root@{host.address} port {host.port}): no SSH handshake within 1.5s"
+            f"hung ({getpass.getuser()}@{host.address} port {host.port}): no SSH handshake within 1.5s"
         )
 
     def test_reports_a_refused_connection(self, opener: Callable[..., Any]) -> None:
         port = free_port(["127.0.0.1"])
-        with pytest.raises(ConnectError, match=r"^gone \(root@127.0.0.1 port \d+\): .*refused"):
+        with pytest.raises(
+            ConnectError, match=rf"^gone \({getpass.getuser()}@127.0.0.1 port \d+\): .*refused"
+        ):
             opener(Host(name="gone", address="127.0.0.1", port=port))
 
     def test_reports_a_key_the_host_does_not_accept(
@@ -305,7 +308,9 @@ class TestFailures:
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True
         )
         host = dataclasses.replace(sshd_hosts.host(0), identity_file=str(stranger))
-        with pytest.raises(ConnectError, match=r"^h01 \(root@127.0.0.2 port \d+\): authentication"):
+        with pytest.raises(
+            ConnectError, match=rf"^h01 \({getpass.getuser()}@127.0.0.2 port \d+\): authentication"
+        ):
             opener(host)
 
 
