@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -75,16 +77,50 @@ def shell_environment() -> jinja2.Environment:
     return _new_env(finalize=shell_quote)
 
 
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """A folder of template overrides. Names are relative to the folder (`..` and absolute names
+    are refused by jinja2 already); a symlink that leads outside the folder is refused too."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(Path(d).resolve()) for d in self.searchpath):
+            raise jinja2.TemplateNotFound(template)
+        return source, filename, uptodate
+
+
+Filter = Callable[[Any], str]
+
+
+def trusted(function: Callable[[Any], str]) -> Filter:
+    """Wrap a filter whose output is already safe markup, so that autoescaping leaves it alone.
+    Use it only for functions that escape everything they were given."""
+
+    @functools.wraps(function)
+    def wrapper(value: Any) -> str:
+        return markupsafe.Markup(function(value))
+
+    return wrapper
+
+
 @functools.cache
 def page_environment(
-    template_dirs: tuple[str, ...], package: str, autoescape: bool
+    template_dirs: tuple[str, ...],
+    package: str,
+    autoescape: bool,
+    filters: tuple[tuple[str, Filter], ...] = (),
 ) -> jinja2.Environment:
-    """For rendering wiki pages: templates from `template_dirs` (overrides), then the package's."""
+    """For rendering wiki pages: templates from `template_dirs` (overrides), then the package's.
+
+    Sandboxed and immutable: a template sees only the plain values it is given, cannot change
+    them, and cannot load a file from outside its folders."""
     loaders: list[jinja2.BaseLoader] = (
-        [jinja2.FileSystemLoader(list(template_dirs))] if template_dirs else []
+        [_ConfinedLoader(list(template_dirs))] if template_dirs else []
     )
     loaders.append(jinja2.PackageLoader(package, "templates"))
-    env = jinja2.sandbox.SandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=autoescape,
@@ -92,7 +128,25 @@ def page_environment(
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.update(dict(filters))
     return env
+
+
+def render_page(env: jinja2.Environment, name: str, variables: Mapping[str, Any]) -> str:
+    """Render the page template `name`; every template failure becomes a `TemplateError`."""
+    try:
+        return env.get_template(name).render(variables)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template not found: {exc.message}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name}:{exc.lineno}"
+        raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template {name}: undefined variable: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"template {name}: blocked by the template sandbox: {exc}") from None
+    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+        raise TemplateError(f"template {name} failed: {type(exc).__name__}: {exc}") from None
 
 
 def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:

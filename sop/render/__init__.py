@@ -1,0 +1,88 @@
+"""Wiki pages from SOPs: Markdown (MkDocs, GitHub wikis), standalone HTML and Confluence storage
+format. The pages come from the same files the runner executes, so they cannot drift apart.
+
+Rendering reads SOPs and templates only: it runs no command, imports no tasks file and opens no
+connection. The same input gives the same bytes (sorted, no timestamps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+from sop.errors import UsageError
+from sop.model import Sop
+from sop.render.pages import RenderError, Site, build_site
+
+FORMATS = ("markdown", "html", "confluence")
+MKDOCS_DOCS_DIR = "docs"
+
+__all__ = ["FORMATS", "RenderError", "render_files", "render_library"]
+
+
+def _renderer(fmt: str) -> Callable[[Site, tuple[str, ...]], dict[str, str]]:
+    if fmt == "markdown":
+        from sop.render.markdown import render_pages as render_markdown
+
+        return render_markdown
+    if fmt == "html":
+        from sop.render.html import render_pages as render_html
+
+        return render_html
+    if fmt == "confluence":
+        from sop.render.confluence import render_pages as render_confluence
+
+        return render_confluence
+    raise UsageError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
+
+
+def render_files(
+    sops: Iterable[Sop],
+    fmt: str,
+    template_dirs: Sequence[Path] = (),
+    mkdocs: bool = False,
+) -> dict[str, str]:
+    """Every output file as relative path -> text, without writing anything."""
+    if mkdocs and fmt != "markdown":
+        raise UsageError("--mkdocs goes with --format markdown")
+    for folder in template_dirs:
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: no such templates folder")
+    site = build_site(sops)
+    files = _renderer(fmt)(site, tuple(str(d.resolve()) for d in template_dirs))
+    if not mkdocs:
+        return files
+    from sop.render.markdown import mkdocs_config
+
+    nested = {f"{MKDOCS_DOCS_DIR}/{name}": text for name, text in files.items()}
+    nested["mkdocs.yml"] = mkdocs_config(site, MKDOCS_DOCS_DIR)
+    return nested
+
+
+def write_files(files: Mapping[str, str], out_dir: Path) -> list[Path]:
+    """Write the files below `out_dir` (created if needed); return their paths, sorted. A name
+    that would land outside `out_dir` is refused before anything is written."""
+    root = out_dir.resolve()
+    targets: list[tuple[Path, str]] = []
+    for name, text in sorted(files.items()):
+        target = (root / name).resolve()
+        if Path(name).is_absolute() or not target.is_relative_to(root) or target == root:
+            raise RenderError(f"refusing to write '{name}' outside {out_dir}")
+        targets.append((target, text))
+    written: list[Path] = []
+    for target, text in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+        written.append(out_dir / target.relative_to(root))
+    return written
+
+
+def render_library(
+    sops: Iterable[Sop],
+    fmt: str,
+    out_dir: Path,
+    template_dirs: Sequence[Path] = (),
+    mkdocs: bool = False,
+) -> list[Path]:
+    """Render SOPs as wiki pages of format `fmt` into `out_dir`; return the files written."""
+    return write_files(render_files(sops, fmt, template_dirs, mkdocs), out_dir)

@@ -1,0 +1,273 @@
+"""What a wiki page shows, as plain values (dicts, lists, strings) that any format's templates
+can lay out. No format-specific escaping happens here; the templates' filters do that.
+
+Templates receive only these plain values (never a `Path` or a model object), so an override
+template in the sandbox cannot reach anything but the page's text.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sop.errors import SopError
+from sop.model import Input, Link, Sop, Step
+from sop.render.docstrings import task_docstring
+
+INDEX = "index"
+INDEX_TITLE = "Standard Operating Procedures"
+NONE_LABEL = "(none)"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_EXTERNAL = re.compile(r"(?i)(https?://|mailto:)")
+
+View = dict[str, Any]
+
+
+class RenderError(SopError):
+    """The library cannot be rendered as asked (duplicate ids, a page name clash...)."""
+
+
+def safe_name(text: str) -> str:
+    """A file name (and anchor) made from an id: letters, digits, '-' and '_' only; never
+    empty, never starting with '.' or '-', so never `..`, a hidden file or an absolute path."""
+    name = _UNSAFE.sub("-", text).strip("-_")
+    return name or "sop"
+
+
+@dataclass(frozen=True)
+class Site:
+    """Every page of a library: one view per SOP, sorted by id, and the index's view."""
+
+    pages: tuple[View, ...]
+    index: View
+
+
+def page_names(sops: Sequence[Sop]) -> dict[str, str]:
+    """SOP id -> page name. Two SOPs with the same id, or ids that make the same page name,
+    are an error: one page must never silently overwrite another."""
+    by_id: dict[str, Sop] = {}
+    by_name: dict[str, Sop] = {}
+    for sop in sorted(sops, key=lambda s: (s.id, str(s.path))):
+        if sop.id in by_id:
+            raise RenderError(
+                f"two SOPs have the id '{sop.id}': {by_id[sop.id].path} and {sop.path}"
+            )
+        name = safe_name(sop.id)
+        if name == INDEX:
+            name = f"sop-{name}"
+        if name in by_name:
+            raise RenderError(
+                f"SOPs '{by_name[name].id}' ({by_name[name].path}) and '{sop.id}' ({sop.path})"
+                f" would both be written to the page '{name}'; give one another id"
+            )
+        by_id[sop.id] = sop
+        by_name[name] = sop
+    return {sop.id: name for name, sop in by_name.items()}
+
+
+def page_titles(sops: Sequence[Sop]) -> dict[str, str]:
+    """SOP id -> page title: the SOP's title, with the id added when the title alone is not
+    unique (wikis such as Confluence need unique titles)."""
+    counts: dict[str, int] = {INDEX_TITLE: 1}
+    for sop in sops:
+        counts[sop.title] = counts.get(sop.title, 0) + 1
+    return {
+        sop.id: sop.title
+        if counts[sop.title] == 1 and sop.title != INDEX_TITLE
+        else f"{sop.title} ({sop.id})"
+        for sop in sops
+    }
+
+
+def build_site(sops: Iterable[Sop]) -> Site:
+    ordered = sorted(sops, key=lambda s: s.id)
+    names = page_names(ordered)
+    titles = page_titles(ordered)
+    paths = {sop.path.resolve(): sop.id for sop in ordered}
+    refs = {s.id: _ref(s, names, titles) for s in ordered}
+    pages = tuple(sop_view(s, names, titles, paths) for s in ordered)
+    index: View = {
+        "title": INDEX_TITLE,
+        "sops": list(refs.values()),
+        "groups": [
+            {"name": "Phase", "groups": _group(ordered, refs, lambda s: [s.phase])},
+            {"name": "Tag", "groups": _group(ordered, refs, lambda s: list(s.tags))},
+            {"name": "Owner", "groups": _group(ordered, refs, lambda s: [s.owner])},
+        ],
+    }
+    return Site(pages, index)
+
+
+def _ref(sop: Sop, names: dict[str, str], titles: dict[str, str]) -> View:
+    return {
+        "id": sop.id,
+        "title": sop.title,
+        "page": names[sop.id],
+        "page_title": titles[sop.id],
+        "summary": sop.summary.strip(),
+        "severity": sop.severity or "",
+    }
+
+
+def _group(
+    sops: Sequence[Sop], refs: dict[str, View], keys: Callable[[Sop], list[str | None]]
+) -> list[View]:
+    """SOPs by phase, tag or owner (sorted; the SOPs without one come last)."""
+    groups: dict[str, list[View]] = {}
+    for sop in sops:
+        for key in sorted({k for k in keys(sop) if k}) or [NONE_LABEL]:
+            groups.setdefault(key, []).append(refs[sop.id])
+    ordered = sorted(groups, key=lambda k: (k == NONE_LABEL, k))
+    return [{"name": k, "sops": groups[k]} for k in ordered]
+
+
+def sop_view(
+    sop: Sop, names: dict[str, str], titles: dict[str, str], paths: dict[Path, str]
+) -> View:
+    return {
+        "id": sop.id,
+        "title": sop.title,
+        "page": names[sop.id],
+        "page_title": titles[sop.id],
+        "index_title": INDEX_TITLE,
+        "summary": sop.summary.strip(),
+        "source": sop.path.name,
+        "sha256": sop.sha256,
+        "metadata": _metadata(sop),
+        "context": sop.context.strip(),
+        "impact": sop.impact.strip(),
+        "links": [_link(sop, link, names, titles, paths) for link in sop.links],
+        "inputs": [_input(i) for i in sop.inputs],
+        "sections": _sections(sop, sop.steps, names, titles, 1),
+        "rollback": _sections(sop, sop.rollback, names, titles, len(sop.steps) + 1),
+        "run": run_commands(sop),
+    }
+
+
+def _metadata(sop: Sop) -> list[View]:
+    """The table at the top of a page: label and values (a list: tags, alerts)."""
+    rows = [
+        ("Owner", [sop.owner] if sop.owner else []),
+        ("Severity", [sop.severity] if sop.severity else []),
+        ("Phase", [sop.phase] if sop.phase else []),
+        ("Tags", sorted(sop.tags)),
+        ("Alerts", sorted(sop.alerts)),
+        ("Target time", [f"{sop.target_minutes} minutes"] if sop.target_minutes else []),
+        ("Reviewed", [sop.reviewed.isoformat()] if sop.reviewed else []),
+        # drills are not recorded yet (no audit log): the row is there so that readers see it
+        ("Last drilled", []),
+    ]
+    return [{"label": label, "values": values} for label, values in rows]
+
+
+def _link(
+    sop: Sop, link: Link, names: dict[str, str], titles: dict[str, str], paths: dict[Path, str]
+) -> View:
+    """External links stay links; a relative link to another SOP's file becomes a link to its
+    page; other local paths are shown as text (they would be broken links on a wiki)."""
+    view: View = {"title": link.title, "url": link.url, "page": "", "page_title": ""}
+    if link.url.startswith("#") or _EXTERNAL.match(link.url):
+        view["kind"] = "external"
+        return view
+    target = paths.get((sop.path.resolve().parent / link.url.split("#")[0]).resolve())
+    if target is not None:
+        view.update(kind="page", page=names[target], page_title=titles[target])
+    else:
+        view["kind"] = "text"
+    return view
+
+
+def _input(item: Input) -> View:
+    return {
+        "name": item.name,
+        "type": item.type,
+        "required": item.required,
+        "default": "" if item.secret or item.default is None else str(item.default),
+        "choices": [str(c) for c in item.choices],
+        "pattern": item.pattern or "",
+        "secret": item.secret,
+        "env": item.env or "",
+        "help": item.help,
+    }
+
+
+def _sections(
+    sop: Sop, steps: Sequence[Step], names: dict[str, str], titles: dict[str, str], first: int
+) -> list[View]:
+    """Steps grouped by their heading, in order. `seq` numbers the steps across the whole page
+    (checklist, then rollback) from `first`: a unique id for checklist items."""
+    sections: list[View] = []
+    for seq, step in enumerate(steps, start=first):
+        if not sections or sections[-1]["title"] != step.section:
+            sections.append({"title": step.section, "steps": []})
+        sections[-1]["steps"].append(_step(sop, step, names, titles) | {"seq": seq})
+    return sections
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -> View:
+    facts: list[View] = []
+
+    def fact(label: str, value: str, code: bool = False) -> None:
+        facts.append({"label": label, "value": value, "code": code})
+
+    if step.executable:
+        fact("On", ", ".join(step.on if step.on is not None else sop.on), code=True)
+        fact("Confirm", step.confirm)
+    if step.when:
+        fact("Only when", step.when, code=True)
+    if step.capture:
+        fact("Saves output as", step.capture, code=True)
+    if step.retries:
+        fact("Retries", f"{step.retries}, {_seconds(step.delay)} apart")
+    if step.timeout is not None:
+        fact("Timeout", _seconds(step.timeout))
+    if step.canary:
+        fact("Canary hosts first", str(step.canary))
+    view: View = {
+        "id": step.id,
+        "anchor": "step-" + safe_name(step.id),
+        "number": step.number,
+        "title": step.label,
+        "kind": step.kind,
+        "body": step.body.rstrip("\n"),
+        "note": step.note.strip(),
+        "facts": facts,
+        "ask": [_input(i) for i in step.ask],
+        "args": [{"name": k, "value": _value(v)} for k, v in sorted(step.args.items())],
+        "with": [{"name": k, "value": _value(v)} for k, v in sorted(step.with_inputs.items())],
+        "doc": task_docstring(sop.tasks, step.body) if step.kind == "task" else "",
+        "page": "",
+        "page_title": "",
+    }
+    if step.kind == "call" and step.body in names:
+        view.update(page=names[step.body], page_title=titles[step.body])
+    return view
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def run_commands(sop: Sop) -> list[View]:
+    """The exact commands that walk through the SOP for real and as a drill."""
+    required = [
+        f"--input {shlex.quote(f'{i.name}={i.name.upper()}')}"
+        for i in sop.inputs
+        if i.required and i.default is None
+    ]
+    run = " ".join(["sop", "run", shlex.quote(sop.id), *required])
+    drill = " ".join(["sop", "drill", shlex.quote(sop.id)])
+    return [
+        {"label": "Run it for real", "command": run},
+        {"label": "Rehearse it as a fire drill (runs nothing)", "command": drill},
+    ]
