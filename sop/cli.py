@@ -140,6 +140,53 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
+@cli.command()
+@PATHS
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "html", "confluence"]),
+    default="markdown",
+    show_default=True,
+    help="Markdown (MkDocs, GitHub wikis), standalone HTML, or Confluence storage format.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to write the pages into (created if needed).",
+)
+@click.option(
+    "--templates",
+    "template_dirs",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    multiple=True,
+    help="Folder of templates that override the built-in ones by name (repeatable).",
+)
+@click.option("--mkdocs", is_flag=True, help="Also write mkdocs.yml; pages go into OUT/docs/.")
+def render(
+    paths: tuple[Path, ...],
+    fmt: str,
+    out_dir: Path,
+    template_dirs: tuple[Path, ...],
+    mkdocs: bool,
+) -> None:
+    """Render SOPs as wiki pages: one page per SOP plus an index. Runs nothing.
+
+    PATHS are files or folders (default: runbooks/ or $SOP_PATH). Every SOP must load."""
+    from sop.library import load_library
+    from sop.render import render_library
+
+    library = load_library(paths)
+    if library.problems:
+        raise SopFileError(library.problems)
+    written = render_library(library.sops, fmt, out_dir, template_dirs, mkdocs)
+    click.echo(
+        f"{len(library.sops)} SOP(s) rendered: {len(written)} file(s) in {out_dir}", err=True
+    )
+
+
 def main() -> None:
     try:
         cli(prog_name="sop")
