@@ -148,6 +148,13 @@ class Host:
     forward_agent: bool = False
     identity_file: str | None = None
 
+    @property
+    def is_local(self) -> bool:
+        return self.name == LOCAL
+
+
+LOCAL_HOST = Host(name=LOCAL, address="localhost")
+
 
 @dataclass(frozen=True)
 class Inventory:

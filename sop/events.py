@@ -1,0 +1,166 @@
+"""What a run emits. The runner creates events; sinks (the terminal UI, the audit log) consume
+them. Events are plain frozen records with no behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """Which step an event is about: its id, its number as shown (`4`, `4.2`, `R1`), its title."""
+
+    id: str
+    number: str
+    title: str
+    kind: str
+    sop_id: str
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all events; `at` is the clock's time when it happened (epoch seconds)."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    run_id: str
+    trace_id: str
+    sop_id: str
+    sop_title: str
+    sop_path: str
+    sop_sha256: str
+    operator: str
+    incident: str | None
+    inputs: Mapping[str, str]  # secrets already masked
+    targets: tuple[str, ...]
+    dry_run: bool = False
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class SectionStarted(Event):
+    title: str
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class StepShown(Event):
+    step: StepRef
+    prose: str = ""  # rendered Markdown
+    note: str = ""
+    command: str = ""  # rendered command, script, or task call
+    hosts: tuple[str, ...] = ()
+    confirm: str = "auto"
+
+
+@dataclass(frozen=True)
+class StepConfirmed(Event):
+    step: StepRef
+    how: str  # "interactive", "typed", "--yes", "--confirm", "never"
+    command: str = ""
+    hosts: tuple[str, ...] = ()
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    step: StepRef
+    attempt: int
+    hosts: tuple[str, ...]
+    command: str
+
+
+@dataclass(frozen=True)
+class CommandStarted(Event):
+    """A command inside a task, or the command of a run/script step, on one host."""
+
+    step: StepRef
+    host: str
+    command: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Output(Event):
+    step: StepRef
+    host: str
+    stream: str  # "stdout" | "stderr"
+    text: str
+    multi_host: bool = False
+
+
+@dataclass(frozen=True)
+class HostFinished(Event):
+    step: StepRef
+    host: str
+    outcome: str  # "success" | "failure" | "interrupted"
+    exit_code: int | None
+    duration: float
+    error: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    step: StepRef
+    outcome: str  # "success" | "failure" | "skipped" | "interrupted" | "done"
+    duration: float
+    attempt: int = 1
+    results: tuple[HostFinished, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Deviation(Event):
+    """The responder left the script: skipped a step, edited a command, marked done."""
+
+    step: StepRef
+    kind: str  # "skip" | "edit" | "mark-done"
+    reason: str
+    original: str = ""
+    replacement: str = ""
+
+
+@dataclass(frozen=True)
+class Answered(Event):
+    step: StepRef
+    name: str
+    value: str  # masked when secret
+
+
+@dataclass(frozen=True)
+class MenuChoice(Event):
+    step: StepRef
+    choice: str  # "retry" | "skip" | "abort" | "rollback"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Interrupted(Event):
+    step: StepRef | None
+
+
+@dataclass(frozen=True)
+class RollbackStarted(Event):
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    outcome: str  # "success" | "failure" | "aborted" | "rolled-back" | "interrupted"
+    duration: float
+    steps: Mapping[str, str] = field(default_factory=dict)  # step id -> outcome
+
+
+class Sink(Protocol):
+    """Receives every event of a run, in order."""
+
+    def emit(self, event: Event) -> None: ...

@@ -1,0 +1,55 @@
+"""Executors run a job on one host. The registry picks one per host: `local` for the
+responder's machine, `ssh` for inventory hosts; drills replace both with a simulated one.
+Each is created on first use, so a run that never reaches a host never imports fabric."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sop.executors.base import Executor
+from sop.model import Host
+
+Factory = Callable[[], Executor]
+
+
+def local_executor() -> Executor:
+    from sop.executors.local import LocalExecutor
+
+    return LocalExecutor()
+
+
+def ssh_executor(
+    known_hosts: Path | None = None, ssh_config: Path | None = None, connect_timeout: float = 10
+) -> Factory:
+    def make() -> Executor:
+        from sop.executors.ssh import SshExecutor
+
+        return SshExecutor.create(
+            known_hosts=known_hosts, ssh_config=ssh_config, connect_timeout=connect_timeout
+        )
+
+    return make
+
+
+class Executors:
+    """The executors of one run, by name, created on demand."""
+
+    def __init__(self, factories: dict[str, Factory]) -> None:
+        self._factories = factories
+        self._made: dict[str, Executor] = {}
+
+    def for_host(self, host: Host) -> Executor:
+        name = "local" if host.is_local else "ssh"
+        if name not in self._made:
+            self._made[name] = self._factories[name]()
+        return self._made[name]
+
+    def interrupt(self) -> None:
+        for executor in list(self._made.values()):
+            executor.interrupt()
+
+    def close(self) -> None:
+        for executor in self._made.values():
+            executor.close()
+        self._made.clear()

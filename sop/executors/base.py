@@ -1,0 +1,66 @@
+"""What every executor offers the runner: run one job on one host, stop what is running."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sop.model import Host
+
+OutputCallback = Callable[[str, str], None]  # (stream, text)
+CommandCallback = Callable[[str], None]  # a command a task is about to run
+
+
+@dataclass(frozen=True)
+class Job:
+    """One executable step, rendered, ready for one or more hosts."""
+
+    kind: str  # "run" | "script" | "task"
+    command: str  # the rendered command or script; for a task, how it is called
+    env: Mapping[str, str] = field(default_factory=dict)  # SOP_RUN_ID, TRACEPARENT, ...
+    secrets: Mapping[str, str] = field(default_factory=dict)  # exported as SOP_SECRET_<NAME>
+    timeout: float | None = None
+    task: Any = None  # an invoke Task, for task steps
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HostResult:
+    host: str
+    outcome: str  # "success" | "failure" | "interrupted"
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    error: str = ""  # why, when there is no exit code (unreachable, timeout, task raised)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "success"
+
+
+class Executor(Protocol):
+    """Runs jobs. Must be safe to call from several threads at once (one per host)."""
+
+    def execute(
+        self, job: Job, host: Host, output: OutputCallback, on_command: CommandCallback
+    ) -> HostResult: ...
+
+    def interrupt(self) -> None:
+        """Stop every command this executor is running now (Ctrl-C)."""
+
+    def close(self) -> None:
+        """Release connections; the run is over."""
+
+
+def secret_env(secrets: Mapping[str, str]) -> dict[str, str]:
+    return {f"SOP_SECRET_{name.upper()}": value for name, value in secrets.items()}
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...

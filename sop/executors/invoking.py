@@ -1,0 +1,130 @@
+"""Running a job through invoke's machinery: shared by the local and the SSH executor.
+
+invoke's runner classes are the seam: sop's subclasses report every command (also those a task
+runs) and can be stopped from another thread.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback
+
+
+class StreamWriter(io.TextIOBase):
+    """A file-like object that invoke writes a command's output to."""
+
+    def __init__(self, stream: str, output: OutputCallback) -> None:
+        self._stream = stream
+        self._output = output
+
+    def write(self, text: str) -> int:
+        if text:
+            self._output(self._stream, text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class Running:
+    """The runners active right now, so that Ctrl-C can stop them from the main thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runners: set[Any] = set()
+        self.interrupted = threading.Event()
+
+    def add(self, runner: Any) -> None:
+        with self._lock:
+            self._runners.add(runner)
+
+    def discard(self, runner: Any) -> None:
+        with self._lock:
+            self._runners.discard(runner)
+
+    def stop_all(self) -> None:
+        self.interrupted.set()
+        with self._lock:
+            runners = list(self._runners)
+        for runner in runners:
+            runner.stop()
+
+
+def stream_options(output: OutputCallback) -> dict[str, Any]:
+    """What every command sop runs gets, its own and a task's: output streamed to sop (never
+    straight to the terminal), our stdin never read, no pty."""
+    return {
+        "hide": False,
+        "echo": False,
+        "pty": False,
+        "in_stream": False,
+        "out_stream": StreamWriter("stdout", output),
+        "err_stream": StreamWriter("stderr", output),
+    }
+
+
+def observed(
+    base: type, running: Running, output: OutputCallback, on_command: CommandCallback
+) -> type:
+    """A subclass of an invoke runner class that reports each command before it starts,
+    streams its output to `output`, and registers itself so that `Running.stop_all` reaches it.
+    (A class, not a config value: invoke deep-copies config values.)"""
+
+    class Observed(base):  # type: ignore[misc]
+        def run(self, command: str, **kwargs: Any) -> Any:
+            for key, value in stream_options(output).items():
+                kwargs.setdefault(key, value)
+            on_command(command)
+            running.add(self)
+            try:
+                return super().run(command, **kwargs)
+            finally:
+                running.discard(self)
+
+    return Observed
+
+
+def execute_with(
+    host_name: str, job: Job, context: Any, run_command: Callable[[], Any], running: Running
+) -> HostResult:
+    """Run a job (a command, or a task with `context`) and turn what happens into a result."""
+    from invoke.exceptions import CommandTimedOut, UnexpectedExit
+
+    started = time.monotonic()
+
+    def result(outcome: str, code: int | None, out: str, err: str, error: str = "") -> HostResult:
+        if running.interrupted.is_set() and outcome != "success":
+            outcome, error = "interrupted", error or "interrupted by the responder"
+        return HostResult(host_name, outcome, code, out, err, time.monotonic() - started, error)
+
+    try:
+        if job.kind == "task":
+            value = job.task(context, **dict(job.args))
+            return result("success", 0, value if isinstance(value, str) else "", "")
+        res = run_command()
+        return result(
+            "success" if res.exited == 0 else "failure", res.exited, res.stdout, res.stderr
+        )
+    except CommandTimedOut as exc:
+        return result(
+            "failure",
+            None,
+            exc.result.stdout,
+            exc.result.stderr,
+            f"timed out after {exc.timeout:g}s",
+        )
+    except UnexpectedExit as exc:
+        res = exc.result
+        return result(
+            "failure", res.exited, res.stdout, res.stderr, f"command failed: {res.command}"
+        )
+    except Exception as exc:  # a task raised, or the connection broke: report, never a traceback
+        from sop.errors import SopError
+
+        message = str(exc) if isinstance(exc, SopError) else f"{type(exc).__name__}: {exc}"
+        return result("failure", None, "", "", message)

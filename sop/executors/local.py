@@ -1,0 +1,86 @@
+"""Run jobs on the responder's machine, through invoke's `Context`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+from typing import Any
+
+from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
+from sop.executors.invoking import Running, execute_with, observed
+from sop.model import Host
+
+SHELL = "/bin/sh"
+
+
+def _local_runner_class() -> type:
+    from invoke.runners import Local
+
+    class SessionLocal(Local):
+        """invoke's Local runner, but the command gets its own session: Ctrl-C and timeouts stop
+        its whole process group (a pipeline, a `sleep` in a script), not just the shell, and
+        the terminal's Ctrl-C reaches sop, which decides."""
+
+        def start(self, command: str, shell: str, env: dict[str, Any]) -> None:
+            self.process = subprocess.Popen(
+                command,
+                shell=True,
+                executable=shell,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+        def _signal_group(self, signum: int) -> None:
+            with contextlib.suppress(ProcessLookupError, PermissionError, AttributeError):
+                os.killpg(self.process.pid, signum)
+
+        def kill(self) -> None:
+            self._signal_group(signal.SIGKILL)
+
+        def stop(self) -> None:
+            self._signal_group(signal.SIGTERM)
+
+    return SessionLocal
+
+
+class LocalExecutor:
+    """`run` and `script` steps run by /bin/sh from a private temporary file (no argv limit, the
+    command's stdin is /dev/null); task steps get an invoke `Context`."""
+
+    def __init__(self) -> None:
+        self.running = Running()
+
+    def execute(
+        self, job: Job, host: Host, output: OutputCallback, on_command: CommandCallback
+    ) -> HostResult:
+        from invoke.config import Config
+        from invoke.context import Context
+
+        env = {**job.env, **secret_env(job.secrets)}
+        config = Config(overrides={"run": {"shell": SHELL, "env": env}})
+        # a task's commands are reported as they are; a step's as the responder confirmed it
+        report = on_command if job.kind == "task" else (lambda _: on_command(job.command))
+        config.runners.local = observed(_local_runner_class(), self.running, output, report)
+        context = Context(config=config)
+        if job.kind == "task":
+            return execute_with(host.name, job, context, lambda: None, self.running)
+        with tempfile.NamedTemporaryFile("w", prefix="sop-step-", suffix=".sh") as script:
+            script.write(job.command if job.command.endswith("\n") else job.command + "\n")
+            script.flush()
+
+            def run() -> Any:
+                return context.run(f"{SHELL} {script.name}", warn=True, timeout=job.timeout)
+
+            return execute_with(host.name, job, context, run, self.running)
+
+    def interrupt(self) -> None:
+        self.running.stop_all()
+
+    def close(self) -> None:
+        pass

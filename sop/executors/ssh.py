@@ -1,0 +1,148 @@
+"""Run jobs on hosts over SSH, through fabric's `Connection` (one per host, reused by the run).
+
+`run` and `script` steps are sent to the remote `/bin/sh -s` on stdin, wrapped so that:
+
+- the environment (and secrets) never appear in argv;
+- the command's stdin is /dev/null, so it cannot eat the rest of the script;
+- an interrupt or a timeout stops the command's whole process group. sshd makes each session
+  its own process group; the wrapper first prints its pid (the group id), which sop strips from
+  the output and uses to `kill -TERM -PGID` over a second channel. (The SSH `signal` request is
+  not enough: OpenSSH ignores it for root logins, which skip privilege separation.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sop.connections import ConnectionPool
+from sop.errors import SopError
+from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
+from sop.executors.invoking import Running, execute_with, observed
+from sop.model import Host
+
+REMOTE_COMMAND = "exec /bin/sh -s"
+
+
+def remote_script(body: str, env: Mapping[str, str]) -> str:
+    """The text sent to the remote `/bin/sh -s`."""
+    exports = "".join(
+        f"export {name}={shlex.quote(value)}\n" for name, value in sorted(env.items())
+    )
+    return (
+        f"{exports}"
+        'echo "$$"\n'
+        "trap 'trap - TERM; kill -TERM 0' INT TERM HUP\n"
+        "(\n"
+        f"{body.rstrip(chr(10))}\n"
+        ") </dev/null &\n"
+        "wait $!\n"
+    )
+
+
+class PidLine:
+    """Takes the wrapper's first stdout line (its pid) out of the output stream."""
+
+    def __init__(self, output: OutputCallback) -> None:
+        self._output = output
+        self._head = ""
+        self.pid: int | None = None
+        self.seen = threading.Event()
+
+    def __call__(self, stream: str, text: str) -> None:
+        if stream == "stdout" and not self.seen.is_set():
+            self._head += text
+            if "\n" not in self._head:
+                return
+            line, _, text = self._head.partition("\n")
+            self.pid = int(line) if line.strip().isdigit() else None
+            self.seen.set()
+            if not text:
+                return
+        self._output(stream, text)
+
+
+def _remote_runner_class(script: str | None, pid: PidLine | None) -> type:
+    from fabric.runners import Remote
+
+    class ScriptedRemote(Remote):  # type: ignore[misc]
+        """fabric's Remote runner that sends a whole script at once (invoke's `in_stream` feeds
+        one byte per 10 ms) and can stop the remote process group."""
+
+        def start(self, command: str, shell: str, env: dict[str, Any], timeout: Any = None) -> None:
+            super().start(command, shell, env, timeout=timeout)
+            if script is not None:
+                self.channel.sendall(script.encode())
+                self.channel.shutdown_write()
+
+        def stop(self) -> None:
+            if pid is None or pid.pid is None:
+                return
+            try:
+                channel = self.channel.get_transport().open_session(timeout=5)
+                channel.exec_command(f"kill -TERM -- -{pid.pid}")
+                channel.recv_exit_status()
+                channel.close()
+            except Exception:  # the connection is gone: so is the session
+                pass
+
+        def kill(self) -> None:
+            self.stop()
+            super().kill()
+
+    return ScriptedRemote
+
+
+class SshExecutor:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.running = Running()
+
+    @classmethod
+    def create(
+        cls, *, known_hosts: Path | None, ssh_config: Path | None, connect_timeout: float = 10
+    ) -> SshExecutor:
+        return cls(
+            ConnectionPool(
+                known_hosts=known_hosts, ssh_config=ssh_config, connect_timeout=connect_timeout
+            )
+        )
+
+    def execute(
+        self, job: Job, host: Host, output: OutputCallback, on_command: CommandCallback
+    ) -> HostResult:
+        try:
+            conn = self.pool.get(host)
+        except Exception as exc:  # unreachable, unknown or changed host key, auth failure
+            message = str(exc) if isinstance(exc, SopError) else f"{type(exc).__name__}: {exc}"
+            return HostResult(host.name, "failure", None, "", "", 0.0, message)
+        if job.kind == "task":
+            conn.config.runners.remote = observed(
+                _remote_runner_class(None, None), self.running, output, on_command
+            )
+            return execute_with(host.name, job, conn, lambda: None, self.running)
+        pid = PidLine(output)
+        script = remote_script(job.command, {**job.env, **secret_env(job.secrets)})
+        runner = _remote_runner_class(script, pid)
+        conn.config.runners.remote = observed(
+            runner, self.running, pid, lambda _: on_command(job.command)
+        )
+        result = execute_with(
+            host.name,
+            job,
+            conn,
+            lambda: conn.run(REMOTE_COMMAND, warn=True, timeout=job.timeout),
+            self.running,
+        )
+        stdout = result.stdout.partition("\n")[2] if pid.seen.is_set() else result.stdout
+        return dataclasses.replace(result, stdout=stdout)
+
+    def interrupt(self) -> None:
+        self.running.stop_all()
+
+    def close(self) -> None:
+        self.pool.close_all()

@@ -1,0 +1,151 @@
+"""Input values: from the command line, the environment, a file or a prompt; validated against
+the SOP's declaration before anything runs. Also validates answers to `ask` questions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sop.errors import SopError, UsageError
+from sop.model import Input, Sop
+from sop.redact import MASK, MIN_SECRET_LENGTH
+from sop.templating import Choice
+
+TRUE = ("true", "yes", "y", "1", "on")
+FALSE = ("false", "no", "n", "0", "off")
+
+
+class InputError(SopError):
+    """A value that does not fit its input's type, pattern or choices, or is missing."""
+
+
+class Asker(Protocol):
+    def ask(self, question: Input) -> str: ...
+
+
+def validate(inp: Input, raw: str, what: str = "input") -> object:
+    """Check one value; return it typed (int, bool, str, or `Choice` for fixed choices)."""
+    label = f"{what} '{inp.name}'"
+    if "\0" in raw:
+        raise InputError(f"{label}: the value contains a NUL byte")
+    if raw.startswith("-") and not inp.allow_dash and inp.type == "string":
+        raise InputError(
+            f"{label}: '{_shown(inp, raw)}' begins with '-' and could be read as an option; "
+            "the SOP must set `allow_dash: true` to accept it"
+        )
+    if inp.choices and raw not in inp.choices:
+        raise InputError(f"{label}: '{_shown(inp, raw)}' is not one of {', '.join(inp.choices)}")
+    if inp.pattern and not re.fullmatch(inp.pattern, raw):
+        raise InputError(f"{label}: '{_shown(inp, raw)}' does not match {inp.pattern}")
+    if inp.secret and len(raw) < MIN_SECRET_LENGTH:
+        raise InputError(
+            f"{label}: a secret must be at least {MIN_SECRET_LENGTH} characters (to be masked safely)"
+        )
+    value: object = raw
+    if inp.type == "integer":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InputError(f"{label}: '{raw}' is not an integer") from None
+    elif inp.type == "boolean":
+        if raw.lower() not in TRUE + FALSE:
+            raise InputError(f"{label}: '{raw}' is not true or false")
+        value = raw.lower() in TRUE
+    if inp.choices:
+        return Choice(raw)
+    return value
+
+
+def _shown(inp: Input, raw: str) -> str:
+    return MASK if inp.secret else raw
+
+
+@dataclass
+class ResolvedInputs:
+    values: dict[str, object] = field(default_factory=dict)  # non-secret, for templates
+    secrets: dict[str, str] = field(default_factory=dict)
+    shown: dict[str, str] = field(default_factory=dict)  # for headers and logs: secrets masked
+
+
+def parse_assignments(items: tuple[str, ...], option: str) -> dict[str, str]:
+    """`NAME=VALUE` pairs from repeated options."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{option} takes NAME=VALUE, got '{item}'")
+        out[name] = value
+    return out
+
+
+def resolve_inputs(
+    sop: Sop,
+    given: Mapping[str, str],
+    *,
+    secret_files: Mapping[str, Path],
+    environ: Mapping[str, str],
+    asker: Asker | None,
+    drill: bool = False,
+) -> ResolvedInputs:
+    """Every input's value, in order of precedence: given, secret file, environment, default
+    (or drill value), prompt. `asker` is None when nobody can be asked."""
+    declared = {i.name for i in sop.inputs}
+    for name in list(given) + list(secret_files):
+        if name not in declared:
+            raise InputError(
+                f"'{sop.id}' has no input '{name}' (it has: {', '.join(sorted(declared)) or 'none'})"
+            )
+    out = ResolvedInputs()
+    for inp in sop.inputs:
+        if inp.secret and inp.name in given:
+            raise InputError(
+                f"secret input '{inp.name}' cannot be given on the command line (it would be seen in "
+                f"ps and shell history); use {'$' + inp.env + ', ' if inp.env else ''}"
+                f"--secret-file {inp.name}=PATH, or answer the prompt"
+            )
+        raw = _raw_value(inp, given, secret_files, environ, drill)
+        if raw is None and asker is not None and (inp.required or inp.secret):
+            raw = asker.ask(inp)
+        if raw is None:
+            if inp.required or inp.secret:
+                how = (
+                    f"-i {inp.name}=VALUE"
+                    if not inp.secret
+                    else f"${inp.env or 'ENV'} or --secret-file"
+                )
+                raise InputError(f"input '{inp.name}' is required: give it with {how}")
+            raw = ""
+        value = validate(inp, raw) if raw != "" or inp.required else ""
+        if inp.secret:
+            out.secrets[inp.name] = raw
+            out.shown[inp.name] = MASK
+        else:
+            out.values[inp.name] = value
+            out.shown[inp.name] = raw
+    return out
+
+
+def _raw_value(
+    inp: Input,
+    given: Mapping[str, str],
+    secret_files: Mapping[str, Path],
+    environ: Mapping[str, str],
+    drill: bool,
+) -> str | None:
+    if inp.name in given:
+        return given[inp.name]
+    if inp.name in secret_files:
+        try:
+            return secret_files[inp.name].read_text().rstrip("\n")
+        except OSError as exc:
+            raise InputError(
+                f"input '{inp.name}': cannot read {secret_files[inp.name]}: {exc.strerror}"
+            ) from None
+    if inp.env and inp.env in environ:
+        return environ[inp.env]
+    if drill and inp.drill is not None:
+        return inp.drill
+    return inp.default
