@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -18,6 +19,7 @@ _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
 _AUTOLINK = re.compile(r"<(?:https?://|mailto:)[^\s<>\"'`]*>", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
 _CODE_BLOCKS = ("fence", "code_block")
+_UNSAFE_SCHEMES = ("javascript:", "vbscript:", "data:", "file:")
 # characters that mean something to Markdown inline (and to tables: `|`)
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|])")
 
@@ -30,8 +32,10 @@ def _html_parser() -> MarkdownIt:
 
 @functools.cache
 def _source_parser() -> MarkdownIt:
-    """CommonMark that recognises raw HTML, to find it in the source."""
-    return MarkdownIt("commonmark", {"html": True}).enable("table")
+    """CommonMark that recognises raw HTML and accepts every link, to find both in the source."""
+    parser = MarkdownIt("commonmark", {"html": True}).enable("table")
+    parser.validateLink = lambda url: True  # type: ignore[method-assign]
+    return parser
 
 
 def to_html(text: str) -> str:
@@ -45,6 +49,21 @@ def _has_raw_html(tokens: list[Token]) -> bool:
         if token.type in ("html_block", "html_inline"):
             return True
         if token.children and _has_raw_html(token.children):
+            return True
+    return False
+
+
+def _is_unsafe_url(url: str) -> bool:
+    plain = "".join(c for c in url if c > " ").lower()
+    return plain.startswith(_UNSAFE_SCHEMES)
+
+
+def _has_unsafe_link(tokens: list[Token]) -> bool:
+    for token in tokens:
+        url = token.attrGet("href") if token.type == "link_open" else token.attrGet("src")
+        if isinstance(url, str) and _is_unsafe_url(url):
+            return True
+        if token.children and _has_unsafe_link(token.children):
             return True
     return False
 
@@ -97,31 +116,40 @@ def _escape_outside_code_spans(text: str) -> str:
 
 
 def neutralise(text: str) -> str:
-    """Prose for a Markdown page: the same Markdown, but raw HTML shows as text.
+    """Prose for a Markdown page: the same Markdown, but raw HTML shows as text and no link
+    can run script (MkDocs' Markdown does not filter `javascript:` links).
 
     Code (blocks and spans) is left alone. The result is parsed again; should anything still
     read as HTML, every `<` outside code blocks is escaped."""
     tokens = _source_parser().parse(text)
-    if not _has_raw_html(tokens):
-        return text
     lines = text.splitlines(keepends=True)
     code = _code_lines(tokens)
+    result = text
+    if _has_raw_html(tokens):
+        result = _outside_code_blocks(lines, code, _escape_outside_code_spans)
+        if _has_raw_html(_source_parser().parse(result)):  # belt and braces
+            result = _outside_code_blocks(lines, code, lambda t: t.replace("<", "&lt;"))
+    if _has_unsafe_link(_source_parser().parse(result)):
+        # no link survives: every `[` outside code blocks is escaped
+        lines = result.splitlines(keepends=True)
+        code = _code_lines(_source_parser().parse(result))
+        result = _outside_code_blocks(lines, code, lambda t: t.replace("[", "\\["))
+    return result
+
+
+def _outside_code_blocks(lines: list[str], code: set[int], change: Callable[[str], str]) -> str:
+    """Apply `change` to each run of lines that is not a code block."""
     out: list[str] = []
     chunk: list[str] = []
     for number, line in enumerate(lines):
         if number in code:
-            out.append(_escape_outside_code_spans("".join(chunk)))
+            out.append(change("".join(chunk)))
             chunk = []
             out.append(line)
         else:
             chunk.append(line)
-    out.append(_escape_outside_code_spans("".join(chunk)))
-    result = "".join(out)
-    if _has_raw_html(_source_parser().parse(result)):  # belt and braces
-        result = "".join(
-            line if n in code else line.replace("<", "&lt;") for n, line in enumerate(lines)
-        )
-    return result
+    out.append(change("".join(chunk)))
+    return "".join(out)
 
 
 def escape_inline(text: str) -> str:

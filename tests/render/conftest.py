@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sop.library import load_library
+from sop.model import Sop
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+SAMPLE = HERE / "sample"
+RUNBOOKS = REPO / "runbooks"
+
+
+def load(folder: Path) -> tuple[Sop, ...]:
+    library = load_library([folder])
+    assert not library.problems, [str(p) for p in library.problems]
+    return library.sops
+
+
+@pytest.fixture(scope="session")
+def sample_sops() -> tuple[Sop, ...]:
+    return load(SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def runbook_sops() -> tuple[Sop, ...]:
+    return load(RUNBOOKS)
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A writable copy of the sample folder."""
+    return Path(shutil.copytree(SAMPLE, tmp_path / "sample"))

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import markdown
+import pytest
+
+from sop.model import Sop
+from sop.render import render_files, render_library
+
+MKDOCS = Path(sys.executable).parent / "mkdocs"
+
+
+def test_page_has_metadata_inputs_checklist_rollback_and_run_commands(
+    sample_sops: tuple[Sop, ...],
+) -> None:
+    page = render_files(sample_sops, "markdown")["restart-api.md"]
+
+    assert page.startswith("# Restart the API safely\n")
+    for row in (
+        "| Owner | team-api |",
+        "| Severity | sev3 |",
+        "| Phase | recover |",
+        "| Tags | api, restart |",
+        "| Alerts | ApiDown, ApiSlow |",
+        "| Reviewed | 2026-10-01 |",
+        "| Last drilled | — |",
+    ):
+        assert row in page
+    assert "| `host` | string | yes | — | Host to restart. Must match ^\\[a-z0-9.-\\]\\+$ |" in page
+    assert "| `token` | string | no | (secret) | API admin token. Read from API\\_TOKEN. |" in page
+    # prose as a task-list item, its second paragraph inside the item
+    assert "- [ ] Open the dashboard. Is the error rate above 5%?\n\n    If not, stop" in page
+    assert "```bash\nsystemctl status api --no-pager\n```" in page
+    assert "**On:** `{{ host }}` · **Confirm:** never · **Saves output as:** `status`" in page
+    assert "Runs the task `restart_service` with `mode=graceful`, `wait=30`." in page
+    assert "> Restart the API with systemd and wait until it answers its health check." in page
+    assert "Follow the SOP `disk-full` with `host={{ host }}`." in page
+    assert "## Rollback" in page and "systemctl start api-previous" in page
+    assert "```bash\nsop run restart-api --input host=HOST\n```" in page
+    assert "```bash\nsop drill restart-api\n```" in page
+    # a local path is text, not a link that would break on the wiki
+    assert "- Design notes: `./notes.txt`" in page
+
+
+def test_every_step_has_a_stable_anchor(sample_sops: tuple[Sop, ...]) -> None:
+    page = render_files(sample_sops, "markdown")["restart-api.md"]
+    sop = sample_sops[0]
+    for step in (*sop.steps, *sop.rollback):
+        assert f'<a id="step-{step.id}"></a>' in page
+
+
+def test_index_groups_by_phase_tag_and_owner(runbook_sops: tuple[Sop, ...]) -> None:
+    index = render_files(runbook_sops, "markdown")["index.md"]
+    by_tag = index.split("## By tag")[1].split("## By owner")[0]
+    assert "### demo\n\n- [Demo: a runaway log fills a disk](demo.md)\n\n### disk" in by_tag
+    assert "## By phase\n\n### respond\n" in index
+    by_owner = index.split("## By owner")[1]
+    assert by_owner.index("### team-sre") < by_owner.index("### team-web")
+
+
+def test_a_link_to_another_sops_file_becomes_a_link_to_its_page(
+    runbook_sops: tuple[Sop, ...],
+) -> None:
+    page = render_files(runbook_sops, "markdown")["demo.md"]
+    assert "- [Disk-full SOP \\(the real one\\)](disk-full.md)" in page
+
+
+def test_python_markdown_reads_pages_as_intended(sample_sops: tuple[Sop, ...]) -> None:
+    """MkDocs' Markdown (Python-Markdown) sees the tables, fences and anchors."""
+    page = render_files(sample_sops, "markdown")["restart-api.md"]
+    html = markdown.markdown(page, extensions=["tables", "fenced_code", "toc"])
+    assert "<th>Field</th>" in html
+    assert '<code class="language-bash">systemctl status api --no-pager\n</code>' in html
+    assert '<a id="step-warm"></a>' in html
+
+
+def test_mkdocs_builds_the_rendered_runbooks_strictly(
+    runbook_sops: tuple[Sop, ...], tmp_path: Path
+) -> None:
+    written = render_library(runbook_sops, "markdown", tmp_path, mkdocs=True)
+    assert tmp_path / "mkdocs.yml" in written
+    nav = (tmp_path / "mkdocs.yml").read_text()
+    assert '  - "Root filesystem almost full": "disk-full.md"' in nav
+    result = subprocess.run(
+        [str(MKDOCS), "build", "--strict", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    built = (tmp_path / "site" / "disk-full" / "index.html").read_text()
+    assert 'id="step-cleanup-script"' in built
+    assert "journalctl --vacuum-size=200M" in built
+
+
+def test_mkdocs_option_needs_markdown(sample_sops: tuple[Sop, ...]) -> None:
+    from sop.errors import UsageError
+
+    with pytest.raises(UsageError, match="--mkdocs goes with --format markdown"):
+        render_files(sample_sops, "html", mkdocs=True)
