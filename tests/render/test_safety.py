@@ -1,0 +1,100 @@
+"""Bad input: duplicate ids, hostile ids, files outside the output folder, tasks files that
+must not be imported, and commands or connections that must not happen."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sop.model import Sop
+from sop.render import RenderError, render_files, render_library, write_files
+from sop.render.pages import safe_name
+
+
+@pytest.mark.parametrize(
+    ("sop_id", "name"),
+    [
+        ("disk-full", "disk-full"),
+        ("../../etc/passwd", "etc-passwd"),
+        ("/abs/path", "abs-path"),
+        ("..", "sop"),
+        (".hidden", "hidden"),
+        ("a b\\c", "a-b-c"),
+    ],
+)
+def test_page_names_are_safe(sop_id: str, name: str) -> None:
+    assert safe_name(sop_id) == name
+
+
+def test_two_sops_with_the_same_id_are_an_error(sample_sops: tuple[Sop, ...]) -> None:
+    sop = sample_sops[0]
+    twin = replace(sop, path=Path("elsewhere/restart-api.yaml"))
+    with pytest.raises(RenderError) as error:
+        render_files([sop, twin], "markdown")
+    assert str(error.value) == (
+        f"two SOPs have the id 'restart-api': {sop.path} and elsewhere/restart-api.yaml"
+    )
+
+
+def test_ids_that_make_the_same_page_name_are_an_error(sample_sops: tuple[Sop, ...]) -> None:
+    sop = sample_sops[0]
+    with pytest.raises(RenderError, match="would both be written to the page 'a-b'"):
+        render_files([replace(sop, id="a/b"), replace(sop, id="a..b")], "html")
+
+
+def test_an_sop_called_index_does_not_replace_the_index(sample_sops: tuple[Sop, ...]) -> None:
+    files = render_files([replace(sample_sops[0], id="index")], "markdown")
+    assert set(files) == {"index.md", "sop-index.md"}
+    assert "(sop-index.md)" in files["index.md"]
+
+
+def test_hostile_ids_stay_inside_the_output_folder(
+    sample_sops: tuple[Sop, ...], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    written = render_library([replace(sample_sops[0], id="../../escape")], "html", out)
+    assert sorted(p.name for p in written) == ["escape.html", "index.html"]
+    assert all(p.resolve().is_relative_to(out.resolve()) for p in written)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_writing_refuses_names_outside_the_folder(tmp_path: Path) -> None:
+    for name in ("../x.md", "/tmp/x.md", "a/../../x.md"):
+        with pytest.raises(RenderError, match="refusing to write"):
+            write_files({"ok.md": "", name: ""}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing written when any name is bad
+
+
+def test_rendering_runs_nothing_and_connects_nowhere(
+    sample_sops: tuple[Sop, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rendering tried to run a command or open a connection")
+
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    monkeypatch.setattr(socket, "create_connection", forbidden)
+    monkeypatch.setattr(socket.socket, "connect", forbidden)
+    tasks_module = [m for m in sys.modules if m.startswith("sop_tasks_")]
+    for fmt in ("markdown", "html", "confluence"):
+        render_library(sample_sops, fmt, tmp_path / fmt)
+    # the sample tasks file raises when imported, yet its docstring is on the page
+    assert "Restart the API with systemd" in (tmp_path / "html" / "restart-api.html").read_text()
+    assert [m for m in sys.modules if m.startswith("sop_tasks_")] == tasks_module
+
+
+def test_output_is_deterministic(runbook_sops: tuple[Sop, ...], tmp_path: Path) -> None:
+    for fmt in ("markdown", "html", "confluence"):
+        first = render_library(runbook_sops, fmt, tmp_path / "a" / fmt, mkdocs=fmt == "markdown")
+        second = render_library(
+            tuple(reversed(runbook_sops)), fmt, tmp_path / "b" / fmt, mkdocs=fmt == "markdown"
+        )
+        assert [p.relative_to(tmp_path / "a") for p in first] == [
+            p.relative_to(tmp_path / "b") for p in second
+        ]
+        for a, b in zip(first, second, strict=True):
+            assert a.read_bytes() == b.read_bytes(), a.name
