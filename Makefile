@@ -33,6 +33,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+## docs: render runbooks/ into docs/runbooks/ (generated, not committed), then build site/ strictly
+docs: $(STAMP)
+	rm -rf docs/runbooks
+	$(BIN)/sop render runbooks --format markdown --out docs/runbooks
+	$(BIN)/mkdocs build --strict
+
 ## lock: re-resolve requirements/test.lock (with hashes) from pyproject.toml
 lock:
 	$(PYTHON) -m pip install --quiet uv
