@@ -187,6 +187,117 @@ def render(
     )
 
 
+@cli.command()
+@click.argument("sop_ref", metavar="SOP")
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An input value (not for secrets).",
+)
+@click.option(
+    "--secret-file", multiple=True, metavar="NAME=PATH", help="Read a secret input from a file."
+)
+@click.option(
+    "-a",
+    "--answer",
+    "answers",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Answer a prose step's question.",
+)
+@click.option(
+    "--on",
+    "on",
+    multiple=True,
+    metavar="TARGET",
+    help="Run on this host or group instead of the SOP's default.",
+)
+@click.option(
+    "--inventory", type=click.Path(path_type=Path, dir_okay=False), help="Inventory file."
+)
+@click.option("--incident", metavar="ID", help="The incident this run belongs to (ticket id).")
+@click.option(
+    "--yes", is_flag=True, help="Answer ordinary confirmations (CI, automation); never typed ones."
+)
+@click.option(
+    "--confirm",
+    "confirm_ids",
+    multiple=True,
+    metavar="STEP_ID",
+    help="With --yes: confirm this typed/always step too.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show every step with its command and hosts; run and connect to nothing.",
+)
+@click.option(
+    "--known-hosts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="known_hosts file to trust (default ~/.ssh/known_hosts).",
+)
+@click.option(
+    "--ssh-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="ssh config file (default ~/.ssh/config).",
+)
+def run(
+    sop_ref: str,
+    inputs: tuple[str, ...],
+    secret_file: tuple[str, ...],
+    answers: tuple[str, ...],
+    on: tuple[str, ...],
+    inventory: Path | None,
+    incident: str | None,
+    yes: bool,
+    confirm_ids: tuple[str, ...],
+    dry_run: bool,
+    known_hosts: Path | None,
+    ssh_config: Path | None,
+) -> None:
+    """Walk through an SOP, step by step, running its commands after you confirm them."""
+    from sop.clock import SystemClock
+    from sop.errors import UsageError
+    from sop.inputs import parse_assignments
+    from sop.launch import RunRequest, launch
+    from sop.runner import RunOptions, default_operator
+
+    interactive = not yes and not dry_run
+    if interactive and not sys.stdin.isatty():
+        raise UsageError(
+            "sop run asks you at every step: run it in a terminal, or pass --yes (or --dry-run)"
+        )
+    out = ui.console()
+    prompter = ui.TerminalPrompter(out) if interactive else None
+    request = RunRequest(
+        sop=sop_ref,
+        inputs=parse_assignments(inputs, "-i"),
+        secret_files={
+            k: Path(v) for k, v in parse_assignments(secret_file, "--secret-file").items()
+        },
+        inventory=inventory,
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
+        options=RunOptions(
+            yes=yes,
+            dry_run=dry_run,
+            confirm=frozenset(confirm_ids),
+            answers=parse_assignments(answers, "-a"),
+            on=on or None,
+            incident=incident,
+            operator=default_operator(),
+        ),
+    )
+    asker = ui.TerminalPrompter(out) if sys.stdin.isatty() else None
+    result = launch(
+        request, prompter=prompter, asker=asker, sinks=[ui.TerminalUI(out)], clock=SystemClock()
+    )
+    sys.exit(result.exit_code)
+
+
 def main() -> None:
     try:
         cli(prog_name="sop")

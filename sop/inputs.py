@@ -12,7 +12,7 @@ from typing import Protocol
 from sop.errors import SopError, UsageError
 from sop.model import Input, Sop
 from sop.redact import MASK, MIN_SECRET_LENGTH
-from sop.templating import Choice
+from sop.templating import Choice, DashOk
 
 TRUE = ("true", "yes", "y", "1", "on")
 FALSE = ("false", "no", "n", "0", "off")
@@ -56,6 +56,8 @@ def validate(inp: Input, raw: str, what: str = "input") -> object:
         value = raw.lower() in TRUE
     if inp.choices:
         return Choice(raw)
+    if inp.allow_dash and isinstance(value, str):
+        return DashOk(value)
     return value
 
 

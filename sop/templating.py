@@ -33,10 +33,30 @@ class Choice(str):
     """An input value that was checked against the input's fixed `choices`."""
 
 
+class DashOk(str):
+    """An input value that may begin with '-' because its input says `allow_dash: true`."""
+
+
+class Secret:
+    """Stands for a secret input in templates: rendering it anywhere is an error, because text
+    and commands are shown, logged and put in argv. Commands read secrets from the environment."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        raise TemplateError(
+            f"secret '{self.name}' cannot be put into text or a command; "
+            f"commands read it from $SOP_SECRET_{self.name.upper()}"
+        )
+
+
 def shell_quote(value: Any) -> str:
     """Quote one template value so that the shell sees exactly one literal word."""
     if isinstance(value, Unquoted):
         return str(value)
+    if isinstance(value, Secret):
+        str(value)  # raises
     if value is None:
         raise TemplateError("a template value is empty (None); give the input a value")
     if isinstance(value, bool):
@@ -45,7 +65,16 @@ def shell_quote(value: Any) -> str:
         raise TemplateError(
             "a template puts a mapping into a command; pick one entry, e.g. {{ usage['web-1'] }}"
         )
-    return shlex.quote(str(value))
+    text = str(value)
+    if "\0" in text:
+        raise TemplateError("a template value contains a NUL byte; it cannot be put into a command")
+    if text.startswith("-") and not isinstance(value, (Choice, DashOk)):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise TemplateError(
+            f"refusing to put '{shown}' into a command: it begins with '-' and would be read as an "
+            "option (an input may allow it with `allow_dash: true`)"
+        )
+    return shlex.quote(text)
 
 
 def _choice(value: Any) -> Unquoted:

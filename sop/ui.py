@@ -118,3 +118,220 @@ def _esc(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+# --- sop run: the terminal side of a run ------------------------------------------------------
+
+_CONTROL = {c: f"^{chr(c + 64)}" for c in range(32) if chr(c) not in "\n\t"} | {127: "^?"}
+
+
+def printable(text: str) -> str:
+    """Output from a host, made harmless for the terminal: no escape sequences, no \\r tricks."""
+    return text.translate(_CONTROL)
+
+
+class TerminalUI:
+    """Renders a run's events. Called from several threads (one per host): the runner holds a
+    lock while it calls sinks."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self._partial: dict[tuple[str, str], str] = {}
+
+    def emit(self, event: Any) -> None:
+        from sop import events as ev
+
+        handler = {
+            ev.RunStarted: self._run_started,
+            ev.SectionStarted: self._section,
+            ev.StepShown: self._shown,
+            ev.StepStarted: self._started,
+            ev.CommandStarted: self._command,
+            ev.Output: self._output,
+            ev.StepFinished: self._finished,
+            ev.Deviation: self._deviation,
+            ev.Answered: self._answered,
+            ev.RollbackStarted: self._rollback,
+            ev.Interrupted: self._interrupted,
+            ev.RunFinished: self._run_finished,
+        }.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _run_started(self, e: Any) -> None:
+        from rich.panel import Panel
+
+        lines = [
+            f"[bold]{_esc(e.sop_title)}[/bold]  ({_esc(e.sop_id)})",
+            f"run {e.run_id}   trace {e.trace_id}   operator {_esc(e.operator)}",
+        ]
+        if e.incident:
+            lines.append(f"incident {_esc(e.incident)}")
+        lines.append(f"targets: {_esc(', '.join(e.targets))}")
+        for name, value in e.inputs.items():
+            lines.append(f"  {name} = {_esc(value)}")
+        title = "DRY RUN: nothing will run" if e.dry_run else "sop run"
+        self.out.print(Panel("\n".join(lines), title=title, expand=False))
+
+    def _section(self, e: Any) -> None:
+        self.out.rule(f"[bold]{_esc(e.title)}[/bold]", align="left")
+
+    def _shown(self, e: Any) -> None:
+        from rich.markdown import Markdown
+        from rich.syntax import Syntax
+
+        if e.prose or e.command or not e.note:
+            self.out.print(f"\n[bold]Step {e.step.number} · {_esc(e.step.title)}[/bold]")
+        if e.prose:
+            self.out.print(Markdown(e.prose))
+        if e.command:
+            self.out.print(
+                Syntax(
+                    e.command.rstrip("\n"),
+                    "bash",
+                    theme="ansi_dark",
+                    background_color="default",
+                    word_wrap=True,
+                )
+            )
+            if e.hosts:
+                self.out.print(
+                    f"  [dim]on[/dim] {_esc(', '.join(e.hosts))}"
+                    + (f"  [dim](confirm: {e.confirm})[/dim]" if e.confirm != "auto" else "")
+                )
+        if e.note:
+            self.out.print(Markdown(e.note), style="yellow")
+
+    def _started(self, e: Any) -> None:
+        attempt = f" (attempt {e.attempt})" if e.attempt > 1 else ""
+        self.out.print(f"[dim]running on {len(e.hosts)} host(s){attempt}...[/dim]")
+
+    def _command(self, e: Any) -> None:
+        if e.step.kind == "task":
+            self.out.print(f"[dim]{_esc(e.host)} $ {_esc(printable(e.command))}[/dim]")
+
+    def _output(self, e: Any) -> None:
+        text = printable(e.text)
+        if not e.multi_host:
+            self.out.out(
+                text, end="", highlight=False, style="red" if e.stream == "stderr" else None
+            )
+            return
+        key = (e.host, e.stream)
+        buffered = self._partial.get(key, "") + text
+        *lines, rest = buffered.split("\n")
+        self._partial[key] = rest
+        for line in lines:
+            self.out.out(
+                f"[{e.host}] {line}", highlight=False, style="red" if e.stream == "stderr" else None
+            )
+
+    def _flush_partial(self) -> None:
+        for (host, _), rest in self._partial.items():
+            if rest:
+                self.out.out(f"[{host}] {rest}", highlight=False)
+        self._partial.clear()
+
+    def _finished(self, e: Any) -> None:
+        from rich.table import Table
+
+        self._flush_partial()
+        marks = {
+            "success": "[green]✔ ok[/green]",
+            "done": "[green]✔ done[/green]",
+            "skipped": "[yellow]⤼ skipped[/yellow]",
+            "failure": "[red]✘ failed[/red]",
+            "interrupted": "[red]✘ interrupted[/red]",
+            "dry-run": "[dim]· not run (dry run)[/dim]",
+        }
+        if len(e.results) > 1 or any(r.outcome != "success" for r in e.results):
+            table = Table("host", "result", "exit", "time", "error", box=None, header_style="dim")
+            for r in e.results:
+                table.add_row(
+                    r.host,
+                    marks.get(r.outcome, r.outcome),
+                    "" if r.exit_code is None else str(r.exit_code),
+                    f"{r.duration:.2f}s",
+                    _esc(r.error),
+                )
+            self.out.print(table)
+        reason = f": {_esc(e.reason)}" if e.reason else ""
+        took = (
+            f" in {e.duration:.2f}s"
+            if e.outcome in ("success", "failure", "done") and e.duration
+            else ""
+        )
+        self.out.print(f"{marks.get(e.outcome, e.outcome)}{took}{reason}")
+
+    def _deviation(self, e: Any) -> None:
+        if e.kind == "edit":
+            self.out.print(f"[yellow]deviation: command edited ({_esc(e.reason)})[/yellow]")
+
+    def _answered(self, e: Any) -> None:
+        self.out.print(f"  [dim]{e.name} = {_esc(e.value)}[/dim]")
+
+    def _rollback(self, e: Any) -> None:
+        self.out.rule("[bold red]Rollback[/bold red]", align="left")
+
+    def _interrupted(self, e: Any) -> None:
+        self._flush_partial()
+        self.out.print("[red]interrupted (Ctrl-C)[/red]")
+
+    def _run_finished(self, e: Any) -> None:
+        colour = "green" if e.outcome == "success" else "red"
+        counts: dict[str, int] = {}
+        for outcome in e.steps.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        self.out.print(
+            f"\n[bold {colour}]Run {e.outcome}[/bold {colour}] after {e.duration:.1f}s ({summary})"
+        )
+
+
+class TerminalPrompter:
+    """The responder at a terminal. Ctrl-C at a prompt raises KeyboardInterrupt."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+
+    def _prompt(self, text: str, **kwargs: Any) -> str:
+        try:
+            return str(click.prompt(text, **kwargs))
+        except click.Abort:
+            raise KeyboardInterrupt from None
+
+    def choose(
+        self, prompt: str, choices: Sequence[tuple[str, str]], default: str | None = None
+    ) -> str:
+        menu = " / ".join(
+            f"[{key}]{word[len(key) :]}" if word.startswith(key) else f"[{key}] {word}"
+            for key, word in choices
+        )
+        while True:
+            answer = (
+                self._prompt(f"{prompt} {menu}", default=default or "", show_default=False)
+                .strip()
+                .lower()
+            )
+            for key, word in choices:
+                if answer in (key, word):
+                    return key
+            self.out.print(f"[yellow]Answer one of: {', '.join(w for _, w in choices)}[/yellow]")
+
+    def ask(self, question: Any) -> str:
+        label = question.help or question.name
+        if question.choices:
+            label += f" ({', '.join(question.choices)})"
+        kwargs: dict[str, Any] = {"hide_input": question.secret}
+        if question.default is not None and not question.secret:
+            kwargs["default"] = question.default
+        return self._prompt(label, **kwargs)
+
+    def text(self, prompt: str) -> str:
+        return self._prompt(prompt)
+
+    def edit(self, command: str) -> str:
+        if "\n" in command.strip():
+            edited = click.edit(command)
+            return command if edited is None else edited
+        return self._prompt("New command", default=command)
