@@ -259,15 +259,25 @@ def _value(value: object) -> str:
 
 
 def run_commands(sop: Sop) -> list[View]:
-    """The exact commands that walk through the SOP for real and as a drill."""
-    required = [
-        f"--input {shlex.quote(f'{i.name}={i.name.upper()}')}"
-        for i in sop.inputs
-        if i.required and i.default is None
-    ]
-    run = " ".join(["sop", "run", shlex.quote(sop.id), *required])
-    drill = " ".join(["sop", "drill", shlex.quote(sop.id)])
+    """The exact commands that walk through the SOP: a dry run, for real, and as a drill.
+    Required inputs without a default are placeholders; secrets come from a file (or from
+    their environment variable, which needs no option)."""
+    options: list[str] = []
+    for item in sop.inputs:
+        if not item.required or item.default is not None or item.env:
+            continue
+        option = "--secret-file" if item.secret else "--input"
+        placeholder = "PATH" if item.secret else item.name.upper()
+        options += [option, shlex.quote(f"{item.name}={placeholder}")]
+    run = ["sop", "run", shlex.quote(sop.id), *options]
     return [
-        {"label": "Run it for real", "command": run},
-        {"label": "Rehearse it as a fire drill (runs nothing)", "command": drill},
+        {
+            "label": "See every step and command first (runs nothing)",
+            "command": " ".join([*run, "--dry-run"]),
+        },
+        {"label": "Run it for real", "command": " ".join(run)},
+        {
+            "label": "Rehearse it as a fire drill (runs nothing)",
+            "command": f"sop drill {shlex.quote(sop.id)}",
+        },
     ]

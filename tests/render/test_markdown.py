@@ -39,7 +39,9 @@ def test_page_has_metadata_inputs_checklist_rollback_and_run_commands(
     assert "> Restart the API with systemd and wait until it answers its health check." in page
     assert "Follow the SOP `disk-full` with `host={{ host }}`." in page
     assert "## Rollback" in page and "systemctl start api-previous" in page
-    assert "```bash\nsop run restart-api --input host=HOST\n```" in page
+    run = "sop run restart-api --input host=HOST --secret-file password=PATH"
+    assert f"```bash\n{run} --dry-run\n```" in page
+    assert f"```bash\n{run}\n```" in page
     assert "```bash\nsop drill restart-api\n```" in page
     # a local path is text, not a link that would break on the wiki
     assert "- Design notes: `./notes.txt`" in page
