@@ -259,13 +259,15 @@ class Runner:
         else:
             self._executable(step, scope, ref, note)
 
-    def _broken(self, ref: ev.StepRef, step: Step, message: str) -> bool:
-        """A step that cannot even be rendered: show why and offer skip/abort/rollback."""
+    def _broken(self, ref: ev.StepRef, step: Step, message: str) -> None:
+        """A step that cannot even be prepared: show why and offer skip/abort/rollback."""
         self.emit(
             ev.StepShown(self.clock.now(), ref, note=f"**Cannot prepare this step:** {message}")
         )
+        if self.options.dry_run:
+            self._finish(ref, "dry-run", 0.0, reason=message)
+            return
         self._failure_menu(ref, step, message, allow_retry=False)
-        return False
 
     # -- prose -------------------------------------------------------------------------------
 
@@ -451,6 +453,8 @@ class Runner:
             )
         )
         if self.options.dry_run:
+            if step.capture:
+                scope.variables[step.capture] = f"<output of step {ref.number}>"
             self._finish(ref, "dry-run", 0.0)
             return
         confirmed = self._confirm(step, ref, job, target_names, host_names)
