@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -187,6 +188,118 @@ def render(
     )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _path_option(name: str, help_text: str, dir_okay: bool = False) -> Callable[[F], F]:
+    return click.option(
+        name,
+        type=click.Path(path_type=Path, dir_okay=dir_okay, file_okay=not dir_okay),
+        help=help_text,
+    )
+
+
+STATE_DIR = _path_option(
+    "--state-dir", "Where runs are kept (default $SOP_STATE_DIR or ~/.local/state/sop).", True
+)
+
+
+def _walk_options(function: F) -> F:
+    """Options shared by `sop run` and `sop resume`."""
+    for option in reversed(
+        [
+            click.option(
+                "--secret-file",
+                multiple=True,
+                metavar="NAME=PATH",
+                help="Read a secret input from a file.",
+            ),
+            click.option(
+                "-a",
+                "--answer",
+                "answers",
+                multiple=True,
+                metavar="NAME=VALUE",
+                help="Answer a prose step's question.",
+            ),
+            _path_option("--inventory", "Inventory file (default: inventory.yaml beside the SOP)."),
+            click.option(
+                "--yes",
+                is_flag=True,
+                help="Answer ordinary confirmations (CI, automation); never typed ones.",
+            ),
+            click.option(
+                "--confirm",
+                "confirm_ids",
+                multiple=True,
+                metavar="STEP_ID",
+                help="With --yes: confirm this typed/always step too.",
+            ),
+            _path_option(
+                "--known-hosts", "known_hosts file to trust (default ~/.ssh/known_hosts)."
+            ),
+            _path_option("--ssh-config", "ssh config file (default ~/.ssh/config)."),
+            STATE_DIR,
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def _request(
+    sop_ref: str,
+    params: dict[str, Any],
+    *,
+    dry_run: bool = False,
+    inputs: tuple[str, ...] = (),
+    on: tuple[str, ...] = (),
+    incident: str | None = None,
+) -> Any:
+    from sop.inputs import parse_assignments
+    from sop.launch import RunRequest
+    from sop.runner import RunOptions, default_operator
+
+    return RunRequest(
+        sop=sop_ref,
+        inputs=parse_assignments(inputs, "-i"),
+        secret_files={
+            k: Path(v) for k, v in parse_assignments(params["secret_file"], "--secret-file").items()
+        },
+        inventory=params["inventory"],
+        known_hosts=params["known_hosts"],
+        ssh_config=params["ssh_config"],
+        state_dir=params["state_dir"],
+        options=RunOptions(
+            yes=params["yes"],
+            dry_run=dry_run,
+            confirm=frozenset(params["confirm_ids"]),
+            answers=parse_assignments(params["answers"], "-a"),
+            on=on or None,
+            incident=incident,
+            operator=default_operator(),
+        ),
+    )
+
+
+def _terminal(interactive: bool) -> tuple[Any, Any, Any]:
+    from sop.errors import UsageError
+
+    if interactive and not sys.stdin.isatty():
+        raise UsageError(
+            "sop asks you at every step: run it in a terminal, or pass --yes (or --dry-run)"
+        )
+    out = ui.console()
+    prompter = ui.TerminalPrompter(out) if interactive else None
+    asker = ui.TerminalPrompter(out) if sys.stdin.isatty() else None
+    return out, prompter, asker
+
+
+def _finish(out: Any, launched: Any) -> None:
+    if launched.head:
+        ui.audit_footer(out, launched.run_dir, launched.head, launched.result.outcome)
+    sys.exit(launched.result.exit_code)
+
+
 @cli.command()
 @click.argument("sop_ref", metavar="SOP")
 @click.option(
@@ -198,104 +311,212 @@ def render(
     help="An input value (not for secrets).",
 )
 @click.option(
-    "--secret-file", multiple=True, metavar="NAME=PATH", help="Read a secret input from a file."
-)
-@click.option(
-    "-a",
-    "--answer",
-    "answers",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Answer a prose step's question.",
-)
-@click.option(
     "--on",
     "on",
     multiple=True,
     metavar="TARGET",
     help="Run on this host or group instead of the SOP's default.",
 )
-@click.option(
-    "--inventory", type=click.Path(path_type=Path, dir_okay=False), help="Inventory file."
-)
 @click.option("--incident", metavar="ID", help="The incident this run belongs to (ticket id).")
-@click.option(
-    "--yes", is_flag=True, help="Answer ordinary confirmations (CI, automation); never typed ones."
-)
-@click.option(
-    "--confirm",
-    "confirm_ids",
-    multiple=True,
-    metavar="STEP_ID",
-    help="With --yes: confirm this typed/always step too.",
-)
 @click.option(
     "--dry-run",
     is_flag=True,
     help="Show every step with its command and hosts; run and connect to nothing.",
 )
-@click.option(
-    "--known-hosts",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="known_hosts file to trust (default ~/.ssh/known_hosts).",
-)
-@click.option(
-    "--ssh-config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="ssh config file (default ~/.ssh/config).",
-)
+@_walk_options
 def run(
     sop_ref: str,
     inputs: tuple[str, ...],
-    secret_file: tuple[str, ...],
-    answers: tuple[str, ...],
     on: tuple[str, ...],
-    inventory: Path | None,
     incident: str | None,
-    yes: bool,
-    confirm_ids: tuple[str, ...],
     dry_run: bool,
-    known_hosts: Path | None,
-    ssh_config: Path | None,
+    **params: Any,
 ) -> None:
     """Walk through an SOP, step by step, running its commands after you confirm them."""
+    from sop.audit.runs import list_runs
+    from sop.audit.state import default_state_dir
     from sop.clock import SystemClock
-    from sop.errors import UsageError
-    from sop.inputs import parse_assignments
-    from sop.launch import RunRequest, launch
-    from sop.runner import RunOptions, default_operator
+    from sop.launch import launch, resume
 
-    interactive = not yes and not dry_run
-    if interactive and not sys.stdin.isatty():
-        raise UsageError(
-            "sop run asks you at every step: run it in a terminal, or pass --yes (or --dry-run)"
-        )
-    out = ui.console()
-    prompter = ui.TerminalPrompter(out) if interactive else None
-    request = RunRequest(
-        sop=sop_ref,
-        inputs=parse_assignments(inputs, "-i"),
-        secret_files={
-            k: Path(v) for k, v in parse_assignments(secret_file, "--secret-file").items()
-        },
-        inventory=inventory,
-        known_hosts=known_hosts,
-        ssh_config=ssh_config,
-        options=RunOptions(
-            yes=yes,
-            dry_run=dry_run,
-            confirm=frozenset(confirm_ids),
-            answers=parse_assignments(answers, "-a"),
-            on=on or None,
-            incident=incident,
-            operator=default_operator(),
+    interactive = not params["yes"] and not dry_run
+    out, prompter, asker = _terminal(interactive)
+    request = _request(sop_ref, params, dry_run=dry_run, inputs=inputs, on=on, incident=incident)
+    if interactive:
+        from sop.library import find_sop
+        from sop.loader import load_sop
+
+        sop_id = load_sop(find_sop(sop_ref)).id
+        unfinished = [
+            r
+            for r in list_runs(params["state_dir"] or default_state_dir())
+            if r.sop_id == sop_id and r.status == "unfinished"
+        ]
+        if unfinished:
+            last = unfinished[-1]
+            answer = prompter.choose(
+                f"Run {last.run_id} of {sop_id} (started {last.started} by {last.operator}) did not finish. "
+                "Resume it?",
+                [("y", "yes"), ("n", "no, start a new run")],
+                "y",
+            )
+            if answer == "y":
+                _finish(
+                    out,
+                    resume(
+                        last.run_id,
+                        request,
+                        prompter=prompter,
+                        asker=asker,
+                        sinks=[ui.TerminalUI(out)],
+                        clock=SystemClock(),
+                    ),
+                )
+    _finish(
+        out,
+        launch(
+            request, prompter=prompter, asker=asker, sinks=[ui.TerminalUI(out)], clock=SystemClock()
         ),
     )
-    asker = ui.TerminalPrompter(out) if sys.stdin.isatty() else None
-    result = launch(
-        request, prompter=prompter, asker=asker, sinks=[ui.TerminalUI(out)], clock=SystemClock()
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--sop-changed",
+    "changed_reason",
+    metavar="REASON",
+    help="Go on although the SOP file changed, for this reason (logged).",
+)
+@_walk_options
+def resume(run_ref: str, changed_reason: str | None, **params: Any) -> None:
+    """Continue an interrupted run: done steps stay done, steps in doubt are yours to decide."""
+    from sop.clock import SystemClock
+    from sop.launch import resume as resume_run
+
+    out, prompter, asker = _terminal(not params["yes"])
+    request = _request("", params)
+    _finish(
+        out,
+        resume_run(
+            run_ref,
+            request,
+            prompter=prompter,
+            asker=asker,
+            sinks=[ui.TerminalUI(out)],
+            clock=SystemClock(),
+            changed_reason=changed_reason,
+        ),
     )
-    sys.exit(result.exit_code)
+
+
+@cli.command()
+@STATE_DIR
+@click.option("--sop", "sop_id", help="Only runs of this SOP.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def runs(state_dir: Path | None, sop_id: str | None, fmt: str) -> None:
+    """List runs: SOP, start, operator, incident, status."""
+    from sop.audit.runs import list_runs
+    from sop.audit.state import default_state_dir
+
+    found = [r for r in list_runs(state_dir or default_state_dir()) if sop_id in (None, r.sop_id)]
+    headers = ("run", "sop", "started", "operator", "incident", "status")
+    if fmt == "json":
+        click.echo(
+            json.dumps([dict(zip(headers, r.as_row(), strict=True)) for r in found], indent=2)
+        )
+    elif found:
+        click.echo(ui.table(headers, [r.as_row() for r in found]))
+    else:
+        click.echo("no runs", err=True)
+
+
+@cli.group()
+def audit() -> None:
+    """Check and read audit logs."""
+
+
+def _log_path(ref: str, state_dir: Path | None) -> Path:
+    from sop.audit.state import AUDIT, default_state_dir, find_run_dir
+
+    path = Path(ref)
+    if path.is_file():
+        return path
+    return find_run_dir(state_dir or default_state_dir(), ref) / AUDIT
+
+
+@audit.command()
+@click.argument("ref", metavar="RUN|FILE")
+@click.option(
+    "--anchor", metavar="SEQ:HASH", help="The head printed at the end of the run (from the ticket)."
+)
+@_path_option("--key", "The run's verification key (default: ~/.config/sop/audit-keys/RUN.key).")
+@STATE_DIR
+def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | None) -> None:
+    """Check a run's audit log: chain, seals, anchor. Exit 0 when it verifies."""
+    from sop.audit.session import load_key
+    from sop.audit.verify import parse_anchor, records_of, verify_file
+
+    path = _log_path(ref, state_dir)
+    records = records_of(path)
+    run_id = str(records[0].get("sop", {}).get("run_id", "")) if records else ""
+    result = verify_file(
+        path, anchor=parse_anchor(anchor) if anchor else None, key0=load_key(run_id, key)
+    )
+    if result.ok:
+        seq, digest = result.head
+        click.echo(f"ok: {result.records} records, head {seq}:{digest}")
+        if result.seals_unchecked:
+            click.echo(
+                f"note: {result.seals_unchecked} seal(s) not checked: no verification key for this run",
+                err=True,
+            )
+        return
+    click.echo(f"{path}: {result.findings[0]}")
+    for finding in result.findings[1:]:
+        click.echo(f"{path}: {finding}", err=True)
+    sys.exit(1)
+
+
+@audit.command("show")
+@click.argument("ref", metavar="RUN|FILE")
+@STATE_DIR
+def audit_show(ref: str, state_dir: Path | None) -> None:
+    """Print a run's audit records as a table."""
+    from sop.audit.report import table
+    from sop.audit.verify import records_of
+
+    rows = table(records_of(_log_path(ref, state_dir)))
+    click.echo(ui.table(("seq", "time", "action", "step", "host", "outcome", "command"), rows))
+
+
+@cli.command()
+@click.argument("ref", metavar="RUN|FILE")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@_path_option("--key", "The run's verification key.")
+@STATE_DIR
+def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None:
+    """A postmortem-ready timeline of a run, with the audit log's verification status."""
+    from sop.audit import report as reports
+    from sop.audit.session import load_key
+    from sop.audit.verify import records_of, verify_file
+
+    path = _log_path(ref, state_dir)
+    records = records_of(path)
+    run_id = str(records[0].get("sop", {}).get("run_id", "")) if records else ""
+    verification = verify_file(path, key0=load_key(run_id, key))
+    click.echo(
+        reports.markdown(records, verification)
+        if fmt == "markdown"
+        else reports.as_json(records, verification)
+    )
 
 
 def main() -> None:

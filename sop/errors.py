@@ -75,3 +75,7 @@ class SopFileError(SopError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class FatalRunError(SopError):
+    """Stops a run at once, wherever it is raised (never turned into a step failure)."""

@@ -137,6 +137,23 @@ class Answered(Event):
 
 
 @dataclass(frozen=True)
+class Captured(Event):
+    """A step's output stored in a variable (one value, or host -> value)."""
+
+    step: StepRef
+    name: str
+    value: str | Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StepRestored(Event):
+    """On resume: a step that finished before the interruption is shown as done."""
+
+    step: StepRef
+    outcome: str
+
+
+@dataclass(frozen=True)
 class MenuChoice(Event):
     step: StepRef
     choice: str  # "retry" | "skip" | "abort" | "rollback"
@@ -164,3 +181,12 @@ class Sink(Protocol):
     """Receives every event of a run, in order."""
 
     def emit(self, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class AuditNote(Event):
+    """Something only the audit trail needs to hear about: a resume, a handover, a repair."""
+
+    action: str  # "resumed" | "handover" | "repaired" | "sop-changed" | "marked-done" ...
+    message: str = ""
+    fields: Mapping[str, object] = field(default_factory=dict)

@@ -1,23 +1,29 @@
-"""Start a run from plain values (what `sop run` parsed): find and check the SOP, resolve the
-inventory and inputs, build the runner with real executors, walk it."""
+"""Start or resume a run from plain values (what `sop run` / `sop resume` parsed): find and
+check the SOP, open the audit trail, resolve the inventory and inputs, build the runner with real
+executors, walk it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sop.errors import SopFileError
-from sop.events import Sink
+from sop import events as ev
+from sop.audit.session import AuditSession, common_fields, reopen_session, start_session
+from sop.audit.state import RunLock, find_run_dir, prepare_state_dir
+from sop.errors import SopError, SopFileError
 from sop.executors import Executors, local_executor, ssh_executor
-from sop.inputs import Asker, resolve_inputs
+from sop.inputs import Asker, ResolvedInputs, resolve_inputs
 from sop.library import find_inventory, find_sop, search_dirs
 from sop.lint import lint_sop
 from sop.loader import load_sop
 from sop.model import Sop
-from sop.runner import Clock, Prompter, Runner, RunOptions, RunResult
+from sop.resume import plan_resume
+from sop.runner import Clock, Prompter, Restored, Runner, RunOptions, RunResult
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,15 @@ class RunRequest:
     known_hosts: Path | None = None
     ssh_config: Path | None = None
     connect_timeout: float = 10.0
+    state_dir: Path | None = None
     options: RunOptions = field(default_factory=RunOptions)
+
+
+@dataclass(frozen=True)
+class Launched:
+    result: RunResult
+    run_dir: Path | None = None
+    head: str = ""  # SEQ:HASH of the audit log's last record: the anchor for the ticket
 
 
 def checked_sop(ref: str) -> Sop:
@@ -51,34 +65,193 @@ def load_callee(sop_id: str, caller: Sop) -> Sop:
     return checked_sop(sop_id)
 
 
-def launch(
-    request: RunRequest,
-    *,
-    prompter: Prompter | None,
-    asker: Asker | None,
-    sinks: Sequence[Sink],
-    clock: Clock,
-) -> RunResult:
-    sop = checked_sop(request.sop)
-    inventory = find_inventory(sop.path, request.inventory)
-    inputs = resolve_inputs(
-        sop, request.inputs, secret_files=request.secret_files, environ=os.environ, asker=asker
-    )
-    executors = Executors(
+def _executors(request: RunRequest) -> Executors:
+    return Executors(
         {
             "local": local_executor,
             "ssh": ssh_executor(request.known_hosts, request.ssh_config, request.connect_timeout),
         }
     )
+
+
+def _walk(
+    request: RunRequest,
+    sop: Sop,
+    inputs: ResolvedInputs,
+    *,
+    prompter: Prompter | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+    session: AuditSession | None,
+    restored: Restored | None = None,
+    notes: Sequence[ev.AuditNote] = (),
+) -> Launched:
     runner = Runner(
         sop,
         inputs,
-        inventory=inventory,
+        inventory=find_inventory(sop.path, request.inventory),
         prompter=prompter,
-        executors=executors,
-        sinks=sinks,
+        executors=_executors(request),
+        sinks=[*sinks, session.sink()] if session else sinks,
         clock=clock,
         options=request.options,
         load_callee=load_callee,
+        restored=restored,
+        persist=session.persist if session else None,
     )
-    return runner.run()
+    try:
+        for note in notes:
+            runner.emit(note)
+        result = runner.run()
+    finally:
+        head = session.close(clock.now()) if session else None
+    return Launched(result, session.run_dir if session else None, str(head) if head else "")
+
+
+def launch(
+    request: RunRequest,
+    *,
+    prompter: Prompter | None,
+    asker: Asker | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+) -> Launched:
+    sop = checked_sop(request.sop)
+    inputs = resolve_inputs(
+        sop, request.inputs, secret_files=request.secret_files, environ=os.environ, asker=asker
+    )
+    options = dataclasses.replace(
+        request.options,
+        run_id=request.options.run_id
+        or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+        trace_id=request.options.trace_id or uuid.uuid4().hex,
+    )
+    request = dataclasses.replace(request, options=options)
+    session = None
+    if not options.dry_run:
+        state_dir = prepare_state_dir(request.state_dir)
+        common = common_fields(
+            run_id=options.run_id,
+            trace_id=options.trace_id,
+            sop_id=sop.id,
+            sha256=sop.sha256,
+            operator=options.operator,
+            incident=options.incident,
+            kind=options.event_kind,
+        )
+        session = start_session(state_dir, options.run_id, common)
+    return _walk(request, sop, inputs, prompter=prompter, sinks=sinks, clock=clock, session=session)
+
+
+class SopChangedError(SopError):
+    """The SOP file changed since the run started, and no reason was given to go on."""
+
+
+def resume(
+    run_ref: str,
+    request: RunRequest,
+    *,
+    prompter: Prompter | None,
+    asker: Asker | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+    changed_reason: str | None = None,
+) -> Launched:
+    """Continue an unfinished run: done steps are shown as done, steps in doubt are decided."""
+    state_dir = prepare_state_dir(request.state_dir)
+    run_dir = find_run_dir(state_dir, run_ref)
+    lock = RunLock(run_dir).__enter__()  # before reading anything: nobody else drives this run
+    try:
+        return _resume_locked(
+            run_dir,
+            lock,
+            request,
+            prompter=prompter,
+            asker=asker,
+            sinks=sinks,
+            clock=clock,
+            changed_reason=changed_reason,
+        )
+    finally:
+        lock.__exit__()
+
+
+def _resume_locked(
+    run_dir: Path,
+    lock: RunLock,
+    request: RunRequest,
+    *,
+    prompter: Prompter | None,
+    asker: Asker | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+    changed_reason: str | None,
+) -> Launched:
+    plan = plan_resume(run_dir)
+    started = plan.started
+    sop = checked_sop(started["sop"]["path"])
+    notes: list[ev.AuditNote] = []
+    now = clock.now()
+    if plan.repaired:
+        notes.append(ev.AuditNote(now, "repaired", "a torn last line was cut off", plan.repaired))
+    if sop.sha256 != started["sop"]["sha256"]:
+        if prompter is not None and not changed_reason:
+            changed_reason = prompter.text(
+                f"{sop.path} changed since the run started. Why go on anyway?"
+            ).strip()
+        if not changed_reason:
+            raise SopChangedError(
+                f"{sop.path} changed since run {plan.run_id} started (sha256 {started['sop']['sha256'][:12]} -> "
+                f"{sop.sha256[:12]}); give a reason to go on with --sop-changed REASON"
+            )
+        notes.append(
+            ev.AuditNote(
+                now,
+                "sop-changed",
+                changed_reason,
+                {"old_sha256": started["sop"]["sha256"], "new_sha256": sop.sha256},
+            )
+        )
+    previous = started["user"]["name"]
+    operator = request.options.operator
+    if previous != operator:
+        notes.append(
+            ev.AuditNote(
+                now,
+                "handover",
+                f"{previous} handed the run over to {operator}",
+                {"from": previous, "to": operator},
+            )
+        )
+    shown = {k: v for k, v in started["sop"]["inputs"].items() if v != "********"}
+    inputs = resolve_inputs(
+        sop, shown, secret_files=request.secret_files, environ=os.environ, asker=asker
+    )
+    options = dataclasses.replace(
+        request.options,
+        run_id=plan.run_id,
+        trace_id=started["trace"]["id"],
+        incident=request.options.incident or started.get("labels", {}).get("incident"),
+    )
+    request = dataclasses.replace(request, options=options)
+    common = common_fields(
+        run_id=plan.run_id,
+        trace_id=options.trace_id,
+        sop_id=sop.id,
+        sha256=sop.sha256,
+        operator=operator,
+        incident=options.incident,
+        kind=started["event"]["kind"],
+    )
+    session = reopen_session(run_dir, common, plan.head, lock)
+    return _walk(
+        request,
+        sop,
+        inputs,
+        prompter=prompter,
+        sinks=sinks,
+        clock=clock,
+        session=session,
+        restored=plan.restored,
+        notes=notes,
+    )

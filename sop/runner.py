@@ -23,6 +23,7 @@ from sop.executors import Executors
 from sop.executors.base import HostResult, Job
 from sop.fanout import FanOut
 from sop.inputs import ResolvedInputs, resolve_inputs, validate
+from sop.model import BUILTIN_VARIABLES as BUILTINS
 from sop.model import Input, Inventory, Sop, Step
 from sop.redact import MASK, Redactor
 from sop.targets import resolve_targets
@@ -65,6 +66,7 @@ class RunOptions:
     operator: str = ""
     run_id: str = ""
     trace_id: str = ""
+    event_kind: str = "event"  # ECS event.kind of the audit records; drills use their own
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,52 @@ class _Stop(Exception):
 
 
 SKIP, DONE = "skipped", "done"
+FINISHED = ("success", "done", "skipped")
+
+
+@dataclass
+class Restored:
+    """What a resumed run knows from before: outcomes by step key, variables by scope prefix,
+    and the steps in doubt (started, never finished) with the evidence to show."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    in_doubt: dict[str, str] = field(default_factory=dict)
+
+
+def step_key(ref: ev.StepRef) -> str:
+    """How a step is named in saved state: its id, or SOP:number inside a call."""
+    return f"{ref.sop_id}:{ref.number}" if ref.depth else ref.id
+
+
+def save_variables(variables: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in variables.items():
+        if name in BUILTINS or isinstance(value, templating.Secret):
+            continue
+        kind = (
+            "choice"
+            if isinstance(value, templating.Choice)
+            else "dash"
+            if isinstance(value, templating.DashOk)
+            else "plain"
+        )
+        if isinstance(value, str):
+            value = redactor(str(value))
+        elif isinstance(value, Mapping):
+            value = {k: redactor(str(v)) for k, v in value.items()}
+        out[name] = [kind, value]
+    return out
+
+
+def load_variables(saved: Mapping[str, Any]) -> dict[str, Any]:
+    wrap = {"choice": templating.Choice, "dash": templating.DashOk}
+    out: dict[str, Any] = {}
+    for name, (kind, value) in saved.items():
+        out[name] = wrap[kind](value) if kind in wrap else value
+    return out
+
+
 LoadCallee = Callable[[str, Sop], Sop]
 
 
@@ -115,6 +163,8 @@ class Runner:
         clock: Clock,
         options: RunOptions = RunOptions(),
         load_callee: LoadCallee | None = None,
+        restored: Restored | None = None,
+        persist: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.sop = sop
         self.inputs = inputs
@@ -129,7 +179,10 @@ class Runner:
         self.trace_id = options.trace_id or uuid.uuid4().hex
         self.secrets: dict[str, str] = dict(inputs.secrets)
         self.redactor = Redactor(self.secrets.values())
-        self.outcomes: dict[str, str] = {}
+        self.restored = restored
+        self.persist = persist
+        self.outcomes: dict[str, str] = dict(restored.outcomes) if restored else {}
+        self.scopes: dict[str, Scope] = {}
         self._lock = threading.Lock()
         self.fanout = FanOut(executors, self.emit, clock.now, self.redactor)
 
@@ -146,8 +199,8 @@ class Runner:
 
     def run(self) -> RunResult:
         started = self.clock.monotonic()
-        top = Scope(
-            self.sop, self._variables(self.sop, self.inputs), self.options.on or self.sop.on
+        top = self._scope(
+            Scope(self.sop, self._variables(self.sop, self.inputs), self.options.on or self.sop.on)
         )
         self.emit(
             ev.RunStarted(
@@ -163,6 +216,7 @@ class Runner:
                 dict(self.inputs.shown),
                 top.targets,
                 self.options.dry_run,
+                resumed=self.restored is not None,
             )
         )
         outcome = "success"
@@ -236,6 +290,16 @@ class Runner:
 
     def _step(self, step: Step, scope: Scope, in_rollback: bool = False) -> None:
         ref = self._ref(step, scope)
+        if self.restored is not None:
+            key = step_key(ref)
+            if self.restored.outcomes.get(key) in FINISHED and not (
+                step.kind == "call" and key in self.restored.in_doubt
+            ):
+                self.emit(ev.StepRestored(self.clock.now(), ref, self.restored.outcomes[key]))
+                return
+            evidence = self.restored.in_doubt.pop(key, None)
+            if evidence is not None and step.kind != "call" and self._in_doubt(ref, step, evidence):
+                return
         if step.when and not self.options.dry_run:
             try:
                 go = templating.evaluate(step.when, scope.variables)
@@ -268,6 +332,50 @@ class Runner:
             self._finish(ref, "dry-run", 0.0, reason=message)
             return
         self._failure_menu(ref, step, message, allow_retry=False)
+
+    def _scope(self, scope: Scope) -> Scope:
+        self.scopes[scope.prefix] = scope
+        if self.restored is not None:
+            scope.variables.update(self.restored.variables.get(scope.prefix, {}))
+        return scope
+
+    def _persist(self) -> None:
+        """Hand the resumable state (no secrets; redacted) to whoever keeps it."""
+        if self.persist is None or self.options.dry_run:
+            return
+        scopes = {
+            prefix: save_variables(scope.variables, self.redactor)
+            for prefix, scope in self.scopes.items()
+        }
+        self.persist({"outcomes": dict(self.outcomes), "variables": scopes})
+
+    def _in_doubt(self, ref: ev.StepRef, step: Step, evidence: str) -> bool:
+        """A step that started and never finished. True when it is settled (marked done)."""
+        self.emit(
+            ev.StepShown(
+                self.clock.now(),
+                ref,
+                note=f"**In doubt:** this step started before the "
+                f"interruption and never finished. What sop saw:\n\n{evidence}",
+            )
+        )
+        if self.options.yes or self.prompter is None:
+            raise ConfirmationRequired(
+                f"step {ref.number} ({step.id}) is in doubt: it started and never finished. Resume in a terminal "
+                "to decide: mark it done (with a reason), run it again, or abort"
+            )
+        choice = self.prompter.choose(
+            "In doubt. What now?", [("m", "mark done"), ("r", "run again"), ("a", "abort")]
+        )
+        if choice == "a":
+            raise _Stop("abort", f"step {ref.number} in doubt")
+        if choice == "r":
+            self.emit(ev.MenuChoice(self.clock.now(), ref, "run-again"))
+            return False
+        reason = self._reason("Why mark it done?")
+        self.emit(ev.Deviation(self.clock.now(), ref, "mark-done", reason))
+        self._finish(ref, DONE, 0.0, reason=reason)
+        return True
 
     # -- prose -------------------------------------------------------------------------------
 
@@ -363,7 +471,8 @@ class Runner:
         results: Sequence[HostResult] = (),
         reason: str = "",
     ) -> None:
-        self.outcomes[f"{ref.sop_id}:{ref.number}" if ref.depth else ref.id] = outcome
+        self.outcomes[step_key(ref)] = outcome
+        self._persist()
         finished = tuple(
             ev.HostFinished(
                 self.clock.now(),
@@ -423,6 +532,7 @@ class Runner:
             prefix=f"{ref.number}.",
             depth=scope.depth + 1,
         )
+        self._scope(inner)
         started = self.clock.monotonic()
         self._walk(inner)
         self._finish(
@@ -683,10 +793,9 @@ class Runner:
     def _capture(self, step: Step, scope: Scope, results: Sequence[HostResult]) -> None:
         if not step.capture:
             return
-        if len(results) == 1:
-            scope.variables[step.capture] = results[0].stdout
-        else:
-            scope.variables[step.capture] = {r.host: r.stdout for r in results}
+        value = results[0].stdout if len(results) == 1 else {r.host: r.stdout for r in results}
+        scope.variables[step.capture] = value
+        self.emit(ev.Captured(self.clock.now(), self._ref(step, scope), step.capture, value))
 
 
 def _render_data(value: Any, variables: Mapping[str, Any]) -> Any:

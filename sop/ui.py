@@ -335,3 +335,13 @@ class TerminalPrompter:
             edited = click.edit(command)
             return command if edited is None else edited
         return self._prompt("New command", default=command)
+
+
+def audit_footer(out: Console, run_dir: Any, head: str, outcome: str) -> None:
+    out.print(f"[dim]audit log: {run_dir}/audit.jsonl[/dim]")
+    out.print(
+        f"head [bold]{head}[/bold]  (paste it into the incident ticket: "
+        f"`sop audit verify {run_dir.name} --anchor {head}` proves the log since)"
+    )
+    if outcome not in ("success", "rolled-back"):
+        out.print(f"[dim]resume with: sop resume {run_dir.name}[/dim]")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sop.errors import FatalRunError, SopError
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback
 
 
@@ -123,8 +124,8 @@ def execute_with(
         return result(
             "failure", res.exited, res.stdout, res.stderr, f"command failed: {res.command}"
         )
+    except FatalRunError:
+        raise
     except Exception as exc:  # a task raised, or the connection broke: report, never a traceback
-        from sop.errors import SopError
-
         message = str(exc) if isinstance(exc, SopError) else f"{type(exc).__name__}: {exc}"
         return result("failure", None, "", "", message)

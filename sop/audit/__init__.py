@@ -1,0 +1,1 @@
+"""The audit trail: durable, chained, sealed JSON Lines, one log per run."""

@@ -1,0 +1,182 @@
+"""Runner events as audit records, with Elastic Common Schema field names (nested objects), so
+that an ELK stack ingests the log as is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from sop import events as ev
+
+TAIL = 2000  # characters of output kept (redacted) per host
+
+
+def timestamp(at: float) -> str:
+    moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def ecs_outcome(outcome: str) -> str:
+    if outcome in ("success", "done"):
+        return "success"
+    if outcome in ("failure", "interrupted", "aborted", "rolled-back"):
+        return "failure"
+    return "unknown"
+
+
+def _step(ref: ev.StepRef, attempt: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "step": ref.id,
+        "number": ref.number,
+        "title": ref.title,
+        "kind": ref.kind,
+    }
+    if ref.depth:
+        out["called_sop"] = ref.sop_id
+    if attempt is not None:
+        out["attempt"] = attempt
+    return out
+
+
+def _output(stdout: str, stderr: str) -> dict[str, Any]:
+    both = stdout + stderr
+    return {
+        "sha256": hashlib.sha256(both.encode()).hexdigest(),
+        "bytes": len(both.encode()),
+        "tail": both[-TAIL:],
+    }
+
+
+def body(event: ev.Event) -> dict[str, Any] | None:
+    """The event-specific part of a record, or None for events that are not audited (output
+    chunks: each host's result carries a digest and a redacted tail of its output)."""
+    if isinstance(event, ev.RunStarted):
+        return {
+            "event": {"action": "run-resumed" if event.resumed else "run-started"},
+            "sop": {
+                "title": event.sop_title,
+                "path": event.sop_path,
+                "inputs": dict(event.inputs),
+                "targets": list(event.targets),
+                "dry_run": event.dry_run,
+            },
+        }
+    if isinstance(event, ev.StepShown):
+        out: dict[str, Any] = {"event": {"action": "step-shown"}, "sop": _step(event.step)}
+        if event.command:
+            out["process"] = {"command_line": event.command}
+            out["sop"]["hosts"] = list(event.hosts)
+        if event.note:
+            out["message"] = event.note
+        return out
+    if isinstance(event, ev.StepConfirmed):
+        return {
+            "event": {"action": "step-confirmed"},
+            "sop": {
+                **_step(event.step, event.attempt),
+                "confirmation": event.how,
+                "hosts": list(event.hosts),
+            },
+            "process": {"command_line": event.command},
+        }
+    if isinstance(event, ev.StepStarted):
+        return {
+            "event": {"action": "step-started"},
+            "sop": {**_step(event.step, event.attempt), "hosts": list(event.hosts)},
+            "process": {"command_line": event.command},
+        }
+    if isinstance(event, ev.CommandStarted):
+        return {
+            "event": {"action": "command-started"},
+            "sop": _step(event.step, event.attempt),
+            "host": {"name": event.host},
+            "process": {"command_line": event.command},
+        }
+    if isinstance(event, ev.HostFinished):
+        out = {
+            "event": {
+                "action": "host-finished",
+                "outcome": ecs_outcome(event.outcome),
+                "duration": int(event.duration * 1e9),
+            },
+            "sop": {
+                **_step(event.step, event.attempt),
+                "outcome": event.outcome,
+                "output": _output(event.stdout, event.stderr),
+            },
+            "host": {"name": event.host},
+        }
+        if event.exit_code is not None:
+            out["process"] = {"exit_code": event.exit_code}
+        if event.error:
+            out["error"] = {"message": event.error}
+        return out
+    if isinstance(event, ev.StepFinished):
+        return {
+            "event": {
+                "action": "step-finished",
+                "outcome": ecs_outcome(event.outcome),
+                "duration": int(event.duration * 1e9),
+            },
+            "sop": {
+                **_step(event.step, event.attempt),
+                "outcome": event.outcome,
+                "reason": event.reason,
+                "hosts": [r.host for r in event.results],
+            },
+        }
+    if isinstance(event, ev.Deviation):
+        return {
+            "event": {"action": "deviation"},
+            "sop": {
+                **_step(event.step),
+                "deviation": {
+                    "kind": event.kind,
+                    "reason": event.reason,
+                    "original": event.original,
+                    "replacement": event.replacement,
+                },
+            },
+        }
+    if isinstance(event, ev.Answered):
+        return {
+            "event": {"action": "answered"},
+            "sop": {**_step(event.step), "answer": {"name": event.name, "value": event.value}},
+        }
+    if isinstance(event, ev.Captured):
+        text = (
+            event.value
+            if isinstance(event.value, str)
+            else json.dumps(dict(event.value), sort_keys=True)
+        )
+        return {
+            "event": {"action": "captured"},
+            "sop": {**_step(event.step), "capture": {"name": event.name, **_output(text, "")}},
+        }
+    if isinstance(event, ev.MenuChoice):
+        return {
+            "event": {"action": "menu-choice"},
+            "sop": {**_step(event.step), "choice": event.choice, "reason": event.reason},
+        }
+    if isinstance(event, ev.Interrupted):
+        return {"event": {"action": "interrupted"}, "sop": _step(event.step) if event.step else {}}
+    if isinstance(event, ev.RollbackStarted):
+        return {"event": {"action": "rollback-started"}, "sop": {"reason": event.reason}}
+    if isinstance(event, ev.RunFinished):
+        return {
+            "event": {
+                "action": "run-finished",
+                "outcome": ecs_outcome(event.outcome),
+                "duration": int(event.duration * 1e9),
+            },
+            "sop": {"outcome": event.outcome, "steps": dict(event.steps)},
+        }
+    if isinstance(event, ev.AuditNote):
+        return {
+            "event": {"action": event.action},
+            "sop": dict(event.fields),
+            "message": event.message,
+        }
+    return None

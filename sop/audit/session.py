@@ -1,0 +1,107 @@
+"""One run's audit files, opened together: the run directory, its lock, the log, the seal key
+and the resumable state."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sop.audit import chain
+from sop.audit.log import AuditLog, AuditSink, Head, SealState, write_private
+from sop.audit.state import (
+    AUDIT,
+    SEAL,
+    STATE,
+    RunLock,
+    check_dir,
+    default_key_dir,
+    ensure_private_dir,
+    new_run_dir,
+    read_json,
+)
+
+
+@dataclass
+class AuditSession:
+    run_dir: Path
+    log: AuditLog
+    lock: RunLock
+
+    def sink(self) -> AuditSink:
+        return AuditSink(self.log)
+
+    def persist(self, snapshot: dict[str, Any]) -> None:
+        write_private(
+            self.run_dir / STATE, json.dumps(snapshot, ensure_ascii=False, sort_keys=True)
+        )
+
+    def close(self, at: float) -> Head:
+        try:
+            self.log.close(at)
+        finally:
+            self.lock.__exit__()
+        return self.log.head
+
+
+def common_fields(
+    *,
+    run_id: str,
+    trace_id: str,
+    sop_id: str,
+    sha256: str,
+    operator: str,
+    incident: str | None,
+    kind: str,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "event": {"kind": kind},
+        "trace": {"id": trace_id},
+        "user": {"name": operator},
+        "sop": {"run_id": run_id, "id": sop_id, "sha256": sha256},
+    }
+    if incident:
+        out["labels"] = {"incident": incident}
+    return out
+
+
+def escrow_key(run_id: str, key0: bytes) -> Path:
+    """Keep the verification key outside the state directory (which a team may share)."""
+    folder = ensure_private_dir(default_key_dir(), "audit key directory")
+    path = folder / f"{run_id}.key"
+    write_private(path, key0.hex() + "\n")
+    return path
+
+
+def load_key(run_id: str, explicit: Path | None = None) -> bytes | None:
+    path = explicit or default_key_dir() / f"{run_id}.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def start_session(state_dir: Path, run_id: str, common: dict[str, Any]) -> AuditSession:
+    run_dir = new_run_dir(state_dir, run_id)
+    lock = RunLock(run_dir).__enter__()
+    key0 = os.urandom(32)
+    escrow_key(run_id, key0)
+    seal = SealState(chain.key_id(key0), 0, key0)
+    log = AuditLog(run_dir / AUDIT, common, seal=seal, seal_file=run_dir / SEAL)
+    return AuditSession(run_dir, log, lock)
+
+
+def reopen_session(
+    run_dir: Path, common: dict[str, Any], head: Head, lock: RunLock
+) -> AuditSession:
+    """Continue a run's log (resume) under `lock`: the chain goes on from `head`, sealing with
+    the saved key."""
+    check_dir(run_dir, "run directory")
+    saved = read_json(run_dir / SEAL)
+    seal = None
+    if saved:
+        seal = SealState(str(saved["key_id"]), int(saved["n"]), bytes.fromhex(str(saved["key"])))
+    log = AuditLog(run_dir / AUDIT, common, head=head, seal=seal, seal_file=run_dir / SEAL)
+    return AuditSession(run_dir, log, lock)

@@ -1,0 +1,142 @@
+"""The state directory: one folder per run with its audit log, its resumable state and its lock.
+
+STATE_DIR/runs/RUN_ID/audit.jsonl   the audit log (0600)
+STATE_DIR/runs/RUN_ID/state.json    variables and progress for resume (no secrets)
+STATE_DIR/runs/RUN_ID/seal.json     the current, evolved seal key
+STATE_DIR/runs/RUN_ID/lock          held (flock) by the process driving the run
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import stat
+from pathlib import Path
+from typing import Any
+
+from sop.errors import NotFoundError, SopError
+
+AUDIT = "audit.jsonl"
+STATE = "state.json"
+SEAL = "seal.json"
+LOCK = "lock"
+
+
+class StateDirError(SopError):
+    """An unsafe or unusable state directory or run directory."""
+
+
+class RunLockedError(SopError):
+    """Another process drives this run."""
+
+
+def default_state_dir() -> Path:
+    if os.environ.get("SOP_STATE_DIR"):
+        return Path(os.environ["SOP_STATE_DIR"])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "sop"
+
+
+def default_key_dir() -> Path:
+    """Where verification keys are kept: outside the state directory, which may be shared."""
+    if os.environ.get("SOP_AUDIT_KEYS"):
+        return Path(os.environ["SOP_AUDIT_KEYS"])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "sop" / "audit-keys"
+
+
+def check_dir(path: Path, what: str) -> None:
+    """Refuse a symlink, something that is not a directory, or a directory others can write."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise StateDirError(
+            f"{what} {path} is a symbolic link; sop refuses it (point --state-dir at the real folder)"
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise StateDirError(f"{what} {path} is not a directory")
+    if info.st_mode & stat.S_IWOTH:
+        raise StateDirError(
+            f"{what} {path} is writable by other users; run `chmod o-w {path}` first"
+        )
+
+
+def ensure_private_dir(path: Path, what: str) -> Path:
+    check_dir(path, what)
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True)
+        os.chmod(path, 0o700)
+    check_dir(path, what)
+    return path
+
+
+def prepare_state_dir(explicit: Path | None) -> Path:
+    root = explicit or default_state_dir()
+    ensure_private_dir(root, "state directory")
+    ensure_private_dir(root / "runs", "runs directory")
+    return root
+
+
+def new_run_dir(state_dir: Path, run_id: str) -> Path:
+    run_dir = state_dir / "runs" / run_id
+    run_dir.mkdir(mode=0o700)
+    return run_dir
+
+
+def find_run_dir(state_dir: Path, ref: str) -> Path:
+    """A run by id, unique id prefix, or path of its folder or audit log."""
+    given = Path(ref)
+    if given.name == AUDIT and given.parent.is_dir():
+        given = given.parent
+    if given.is_dir() and (given / AUDIT).exists():
+        check_dir(given, "run directory")
+        return given
+    runs = state_dir / "runs"
+    matches = sorted(p for p in runs.glob(f"{ref}*") if p.is_dir()) if runs.is_dir() and ref else []
+    if len(matches) == 1:
+        check_dir(matches[0], "run directory")
+        return matches[0]
+    if len(matches) > 1:
+        raise NotFoundError(f"'{ref}' names several runs: {', '.join(p.name for p in matches)}")
+    raise NotFoundError(f"no run '{ref}' in {runs}")
+
+
+class RunLock:
+    """An exclusive lock on a run directory; the holder's pid and host are written in the file."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK
+        self.fd = -1
+
+    def __enter__(self) -> RunLock:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self.path.read_text().strip() or "another process"
+            os.close(self.fd)
+            raise RunLockedError(
+                f"run {self.path.parent.name} is being driven by {holder}; wait for it to finish, or stop it"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise StateDirError(f"{path}: unreadable ({exc})") from None
+    return data if isinstance(data, dict) else {}
