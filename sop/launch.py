@@ -192,8 +192,6 @@ def _resume_locked(
     sop = checked_sop(started["sop"]["path"])
     notes: list[ev.AuditNote] = []
     now = clock.now()
-    if plan.repaired:
-        notes.append(ev.AuditNote(now, "repaired", "a torn last line was cut off", plan.repaired))
     if sop.sha256 != started["sop"]["sha256"]:
         if prompter is not None and not changed_reason:
             changed_reason = prompter.text(
@@ -243,6 +241,9 @@ def _resume_locked(
         incident=options.incident,
         kind=started["event"]["kind"],
     )
+    repaired = plan.repair()  # only now that every check passed
+    if repaired:
+        notes.insert(0, ev.AuditNote(now, "repaired", "a torn last line was cut off", repaired))
     session = reopen_session(run_dir, common, plan.head, lock)
     return _walk(
         request,

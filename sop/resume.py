@@ -4,7 +4,7 @@ steps are in doubt (started, never finished)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,14 @@ class ResumePlan:
     started: dict[str, Any]  # the run-started record
     head: Head
     restored: Restored
-    repaired: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
+    torn: bool = False  # the last line is torn: `repair` cuts it off, once every check passed
 
     @property
     def run_id(self) -> str:
         return str(self.started["sop"]["run_id"])
+
+    def repair(self) -> dict[str, Any] | None:
+        return repair_torn_tail(self.run_dir / AUDIT) if self.torn else None
 
 
 def record_key(record: dict[str, Any]) -> str:
@@ -50,21 +52,17 @@ def record_key(record: dict[str, Any]) -> str:
 
 
 def plan_resume(run_dir: Path) -> ResumePlan:
-    """Check the log (a torn tail is repaired; anything else refuses), then rebuild the state."""
+    """Check the log (anything but a torn tail refuses) and rebuild the state. Changes nothing."""
     path = run_dir / AUDIT
     data = path.read_bytes()
     records_run_id = _run_id(data)
     result = verify_bytes(data, key0=load_key(records_run_id) if records_run_id else None)
-    repaired = None
-    if not result.ok:
-        if not result.only_torn:
-            problems = "; ".join(str(f) for f in result.findings[:3])
-            raise ResumeError(
-                f"the audit log {path} does not verify ({problems}); sop will not resume from a log it cannot trust"
-            )
-        repaired = repair_torn_tail(path)
-        data = path.read_bytes()
-        result = verify_bytes(data)
+    if not result.ok and not result.only_torn:
+        problems = "; ".join(str(f) for f in result.findings[:3])
+        raise ResumeError(
+            f"the audit log {path} does not verify ({problems}); "
+            "sop will not resume from a log it cannot trust"
+        )
     records = records_of(path)
     if not records or records[0].get("event", {}).get("action") != "run-started":
         raise ResumeError(f"{path} has no run-started record: nothing to resume")
@@ -74,7 +72,7 @@ def plan_resume(run_dir: Path) -> ResumePlan:
             f"run {run_dir.name} already finished ({finished[-1]['sop']['outcome']}); start a new run"
         )
     restored = _restore(records, read_json(run_dir / STATE))
-    return ResumePlan(run_dir, records[0], Head(*result.head), restored, repaired)
+    return ResumePlan(run_dir, records[0], Head(*result.head), restored, torn=not result.ok)
 
 
 def _run_id(data: bytes) -> str | None:

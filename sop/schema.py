@@ -71,7 +71,8 @@ class Str(Spec):
     nonempty: bool = True
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
-        if not isinstance(node, Scalar) or isinstance(node.value, bool) or node.value is None:
+        # a plain scalar counts as its text: `run: true` is the command `true`, not a boolean
+        if not isinstance(node, Scalar) or node.value is None:
             return _expected(problems, node, path, "a string")
         text = node.text if node.plain else str(node.value)
         if self.nonempty and not text.strip():

@@ -109,8 +109,12 @@ def verify_bytes(
     prev_hash, prev_seq = chain.GENESIS, -1
     seals = [0, 0]  # checked, unchecked
     by_seq: dict[int, str] = {}
+    remaining: dict[int, int] = {}
+    for _, record in parsed.records:
+        remaining[record["seq"]] = remaining.get(record["seq"], 0) + 1
     for line, record in parsed.records:
-        finding = _check_link(line, record, prev_hash, prev_seq)
+        remaining[record["seq"]] -= 1
+        finding = _check_link(line, record, prev_hash, prev_seq, remaining)
         if finding is not None:
             findings.append(finding)
         if record.get("event", {}).get("action") == "seal":
@@ -143,7 +147,10 @@ def verify_bytes(
     return Verification(len(parsed.records), (prev_seq, prev_hash), findings, seals[0], seals[1])
 
 
-def _check_link(line: int, record: dict[str, Any], prev_hash: str, prev_seq: int) -> Finding | None:
+def _check_link(
+    line: int, record: dict[str, Any], prev_hash: str, prev_seq: int, later: dict[int, int]
+) -> Finding | None:
+    """`later` counts the seqs still to come: a gap whose missing record comes later is a swap."""
     expected_seq = prev_seq + 1
     if chain.link_hash(str(record.get("prev", "")), record) != record["hash"]:
         return Finding(line, "edited", "the record does not match its hash")
@@ -152,6 +159,8 @@ def _check_link(line: int, record: dict[str, Any], prev_hash: str, prev_seq: int
     seq = record["seq"]
     if seq == prev_seq and record.get("prev") != prev_hash:
         return Finding(line, "duplicated", f"seq {seq} appears twice")
+    if seq > expected_seq and later.get(expected_seq, 0) > 0:
+        return Finding(line, "reordered", f"seq {seq} comes before seq {expected_seq}")
     if seq > expected_seq:
         missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}-{seq - 1}"
         return Finding(line, "deleted", f"record(s) {missing} are missing before this line")

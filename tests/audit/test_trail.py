@@ -1,0 +1,220 @@
+"""A real run's audit trail: private files, durable records before commands, verify, report,
+resume and its lock, refusal of unsafe state directories, and a full disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SOP = Path(sys.executable).parent / "sop"
+
+
+def sop_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "sop.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SOP), *args], capture_output=True, text=True, env=env, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "SOP_STATE_DIR": str(tmp_path / "state"), "SOP_AUDIT_KEYS": str(tmp_path / "keys"),
+            "COLUMNS": "200"}
+
+
+def only_run(env: dict[str, str]) -> Path:
+    runs = list((Path(env["SOP_STATE_DIR"]) / "runs").iterdir())
+    assert len(runs) == 1
+    return runs[0]
+
+
+MARKERS = """\
+sop: 1
+id: markers
+title: Markers
+owner: t
+reviewed: 2026-11-20
+steps:
+  - id: one
+    run: touch {d}/one
+  - id: two
+    script: |
+      touch {d}/two
+      echo made two
+  - id: three
+    run: touch {d}/three
+"""
+
+
+def test_a_run_leaves_a_private_verified_log_with_a_record_before_each_command(tmp_path: Path, env: dict[str, str]) -> None:
+    path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
+    proc = run(["run", "--yes", str(path), "--incident", "INC-7"], env)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run(env)
+    assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
+    assert oct((run_dir / "audit.jsonl").stat().st_mode & 0o777) == "0o600"
+    assert oct(Path(env["SOP_STATE_DIR"]).stat().st_mode & 0o777) == "0o700"
+    records = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
+    actions = [r["event"]["action"] for r in records]
+    for step in ("one", "two", "three"):
+        started = next(i for i, r in enumerate(records) if r["event"]["action"] == "command-started" and r["sop"]["step"] == step)
+        confirmed = next(i for i, r in enumerate(records) if r["event"]["action"] == "step-confirmed" and r["sop"]["step"] == step)
+        finished = next(i for i, r in enumerate(records) if r["event"]["action"] == "host-finished" and r["sop"]["step"] == step)
+        assert confirmed < started < finished
+    assert actions[0] == "run-started" and actions[-2:] == ["run-finished", "seal"]
+    assert {r["labels"]["incident"] for r in records} == {"INC-7"}
+    head = f"{records[-1]['seq']}:{records[-1]['hash']}"
+    assert f"head {head}" in proc.stdout
+    verify = run(["audit", "verify", run_dir.name, "--anchor", head], env)
+    assert (verify.returncode, verify.stdout) == (0, f"ok: {len(records)} records, head {head}\n")
+    two = next(r for r in records if r["event"]["action"] == "host-finished" and r["sop"]["step"] == "two")
+    assert two["sop"]["output"]["tail"] == "made two\n" and two["process"]["exit_code"] == 0
+    assert two["event"]["duration"] > 0 and two["host"]["name"] == "local"
+
+
+def test_report_and_runs_and_show(tmp_path: Path, env: dict[str, str]) -> None:
+    path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
+    assert run(["run", "--yes", str(path)], env).returncode == 0
+    run_id = only_run(env).name
+    listing = run(["runs"], env).stdout.splitlines()
+    assert listing[0].split() == ["RUN", "SOP", "STARTED", "OPERATOR", "INCIDENT", "STATUS"]
+    assert listing[1].startswith(run_id) and listing[1].split()[-1] == "success"
+    markdown = run(["report", run_id], env).stdout
+    assert markdown.startswith("# Incident timeline: Markers\n")
+    assert "- Audit log: **verified:" in markdown and "seal(s) verified" in markdown
+    assert f"| `touch {tmp_path}/three` |" in markdown
+    timeline = json.loads(run(["report", run_id, "--format", "json"], env).stdout)
+    assert timeline["verification"]["ok"] is True
+    assert [row["action"] for row in timeline["timeline"]][-1] == "run-finished"
+    table = run(["audit", "show", run_id], env).stdout
+    assert "command-started" in table
+
+
+def test_a_tampered_log_fails_verify_and_is_refused_by_resume(tmp_path: Path, env: dict[str, str]) -> None:
+    path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
+    run(["run", "--yes", str(path)], env)
+    run_dir = only_run(env)
+    log = run_dir / "audit.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    finished = next(i for i, line in enumerate(lines) if '"run-finished"' in line)
+    lines = lines[:finished]  # drop the end: the run looks unfinished
+    lines[4] = lines[4].replace("touch", "tuch")
+    log.write_text("".join(lines))
+    verify = run(["audit", "verify", str(log)], env)
+    assert verify.returncode == 1
+    assert verify.stdout == f"{log}: line 5: edited: the record does not match its hash\n"
+    resume = run(["resume", "--yes", run_dir.name], env)
+    assert resume.returncode == 1
+    assert "does not verify (line 5: edited: the record does not match its hash); sop will not resume" in resume.stderr
+
+
+@pytest.mark.parametrize("unsafe", ["symlink", "world-writable"])
+def test_unsafe_state_directories_are_refused_before_anything_runs(tmp_path: Path, env: dict[str, str], unsafe: str) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    state = tmp_path / "state"
+    if unsafe == "symlink":
+        state.symlink_to(real)
+        expected = f"sop: error: state directory {state} is a symbolic link; sop refuses it"
+    else:
+        state.mkdir()
+        state.chmod(0o777)
+        expected = f"sop: error: state directory {state} is writable by other users; run `chmod o-w {state}` first"
+    path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
+    proc = run(["run", "--yes", str(path)], env)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(expected)
+    assert not (tmp_path / "one").exists()
+
+
+def test_full_disk_stops_the_run_before_the_next_command(tmp_path: Path, env: dict[str, str]) -> None:
+    path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (9000, 9000))
+
+    proc = run(["run", "--yes", str(path)], env, preexec_fn=small_files)
+    assert proc.returncode == 1
+    log = only_run(env) / "audit.jsonl"
+    assert f"sop: error: cannot write the audit log {log}: File too large; the run stopped before the next command" in proc.stderr
+    records = [json.loads(line) for line in log.read_bytes().splitlines() if line.endswith(b"}")]
+    announced = {r["sop"]["step"] for r in records if r["event"]["action"] == "command-started"}
+    ran = {name for name in ("one", "two", "three") if (tmp_path / name).exists()}
+    assert ran <= announced  # every command that ran was announced by a durable record first
+    assert ran != {"one", "two", "three"}
+
+
+RESUMABLE = """\
+sop: 1
+id: resumable
+title: Resumable
+owner: t
+reviewed: 2026-11-20
+steps:
+  - id: first
+    run: echo hello
+    capture: greeting
+  - id: stop
+    run: exit 3
+  - id: last
+    run: printf '%s' {{{{ greeting.strip() }}}} > {d}/last
+"""
+
+
+def test_resume_continues_after_the_last_finished_step(tmp_path: Path, env: dict[str, str]) -> None:
+    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path))
+    first = run(["run", "--yes", str(path)], env)
+    assert first.returncode == 1
+    run_dir = only_run(env)
+    assert run(["runs"], env).stdout.splitlines()[1].split()[-1] == "failure"
+    # a failed --yes run finished; make the SOP pass and start again through resume of a fresh,
+    # interrupted run: cut the log after step 'first' as a crash would
+    log = run_dir / "audit.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if '"step-finished"' in line) + 1
+    log.write_text("".join(lines[:cut]) + lines[cut][: len(lines[cut]) // 2])  # a torn tail
+    path.write_text(path.read_text().replace("exit 3", "true"))
+    refused = run(["resume", "--yes", run_dir.name], env)
+    assert refused.returncode == 1
+    assert "changed since run" in refused.stderr and "--sop-changed REASON" in refused.stderr
+    resumed = run(["resume", "--yes", "--sop-changed", "fixed the exit code", run_dir.name], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (tmp_path / "last").read_text() == "hello"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    actions = [r["event"]["action"] for r in records]
+    assert "repaired" in actions and "sop-changed" in actions and "run-resumed" in actions
+    assert run(["audit", "verify", run_dir.name], env).returncode == 0
+    assert [r["sop"]["step"] for r in records if r["event"]["action"] == "command-started"] == ["first", "stop", "last"]
+
+
+def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[str, str]) -> None:
+    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", "sleep 30"))
+    holder = subprocess.Popen([str(SOP), "run", "--yes", str(path)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            runs = Path(env["SOP_STATE_DIR"]) / "runs"
+            if runs.is_dir() and any(runs.iterdir()) and "sleep 30" in (next(runs.iterdir()) / "audit.jsonl").read_text():
+                break
+            import time
+
+            time.sleep(0.05)
+        run_dir = only_run(env)
+        second = run(["resume", "--yes", run_dir.name], env)
+        assert second.returncode == 1
+        assert f"sop: error: run {run_dir.name} is being driven by pid {holder.pid} on " in second.stderr
+        assert run(["runs"], env).stdout.splitlines()[1].endswith("in progress")
+    finally:
+        holder.kill()
+        holder.wait()
+        subprocess.run(["pkill", "-f", "sleep 30"], check=False)
