@@ -33,13 +33,40 @@ class SopGroup(click.Group):
             ctx.exit(exc.exit_code)
         except SopError as exc:
             ui.error(str(exc))
+            if DEBUG.on:
+                ui.traceback()
             ctx.exit(exc.exit_code)
+        except (
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            click.ClickException,
+            KeyboardInterrupt,
+        ):
+            raise
+        except Exception as exc:  # a bug in sop: say so plainly; the traceback with --debug
+            ui.error(
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+            )
+            if DEBUG.on:
+                ui.traceback()
+            ctx.exit(1)
+
+
+class _Debug:
+    on = False
+
+
+DEBUG = _Debug()
 
 
 @click.group(cls=SopGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sop")
-def cli() -> None:
+@click.option(
+    "--debug", is_flag=True, help="Print every run event and tracebacks to stderr (secrets masked)."
+)
+def cli(debug: bool) -> None:
     """Executable Standard Operating Procedures: YAML checklists you can lint, show and run."""
+    DEBUG.on = debug
 
 
 @cli.command()
@@ -294,6 +321,10 @@ def _terminal(interactive: bool) -> tuple[Any, Any, Any]:
     return out, prompter, asker
 
 
+def _sinks(out: Any) -> list[Any]:
+    return [ui.TerminalUI(out), ui.DebugSink()] if DEBUG.on else [ui.TerminalUI(out)]
+
+
 def _finish(out: Any, launched: Any) -> None:
     if launched.head:
         ui.audit_footer(out, launched.run_dir, launched.head, launched.result.outcome)
@@ -367,15 +398,13 @@ def run(
                         request,
                         prompter=prompter,
                         asker=asker,
-                        sinks=[ui.TerminalUI(out)],
+                        sinks=_sinks(out),
                         clock=SystemClock(),
                     ),
                 )
     _finish(
         out,
-        launch(
-            request, prompter=prompter, asker=asker, sinks=[ui.TerminalUI(out)], clock=SystemClock()
-        ),
+        launch(request, prompter=prompter, asker=asker, sinks=_sinks(out), clock=SystemClock()),
     )
 
 
@@ -402,7 +431,7 @@ def resume(run_ref: str, changed_reason: str | None, **params: Any) -> None:
             request,
             prompter=prompter,
             asker=asker,
-            sinks=[ui.TerminalUI(out)],
+            sinks=_sinks(out),
             clock=SystemClock(),
             changed_reason=changed_reason,
         ),

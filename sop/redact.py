@@ -100,3 +100,12 @@ class StreamRedactor:
     def flush(self) -> str:
         held, self._held = self._held, ""
         return self._redactor(held)
+
+
+_SHARED = Redactor()
+
+
+def shared() -> Redactor:
+    """The process's redactor: every secret any run of this process knows. Error messages and
+    tracebacks go through it before they are printed."""
+    return _SHARED

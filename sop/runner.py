@@ -25,7 +25,7 @@ from sop.fanout import FanOut
 from sop.inputs import ResolvedInputs, resolve_inputs, validate
 from sop.model import BUILTIN_VARIABLES as BUILTINS
 from sop.model import Input, Inventory, Sop, Step
-from sop.redact import MASK, Redactor
+from sop.redact import MASK, Redactor, shared
 from sop.targets import resolve_targets
 
 
@@ -179,6 +179,8 @@ class Runner:
         self.trace_id = options.trace_id or uuid.uuid4().hex
         self.secrets: dict[str, str] = dict(inputs.secrets)
         self.redactor = Redactor(self.secrets.values())
+        for secret in self.secrets.values():
+            shared().add(secret)
         self.restored = restored
         self.persist = persist
         self.outcomes: dict[str, str] = dict(restored.outcomes) if restored else {}
@@ -435,6 +437,7 @@ class Runner:
         if q.secret:
             self.secrets[q.name] = raw
             self.redactor.add(raw)
+            shared().add(raw)
             scope.variables[q.name] = templating.Secret(q.name)
         else:
             scope.variables[q.name] = value
@@ -517,6 +520,7 @@ class Runner:
         self.secrets.update(inputs.secrets)
         for secret in inputs.secrets.values():
             self.redactor.add(secret)
+            shared().add(secret)
         self.emit(
             ev.StepShown(
                 self.clock.now(),

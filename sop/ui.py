@@ -14,7 +14,25 @@ if TYPE_CHECKING:
 
 
 def error(message: str) -> None:
-    click.echo(f"sop: error: {message}", err=True)
+    from sop.redact import shared
+
+    click.echo(f"sop: error: {shared()(message)}", err=True)
+
+
+def traceback() -> None:
+    """The current exception's traceback, secrets masked."""
+    import traceback as tb
+
+    from sop.redact import shared
+
+    click.echo(shared()(tb.format_exc()), err=True)
+
+
+class DebugSink:
+    """`--debug`: every event as the runner emits it (already redacted) on stderr."""
+
+    def emit(self, event: Any) -> None:
+        click.echo(f"debug: {event!r}", err=True)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
