@@ -7,8 +7,12 @@ compares the exact bytes a command received.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -269,6 +273,69 @@ def test_a_changed_host_key_is_fatal(rundir: RunDir, sshd_hosts: SshdHosts) -> N
     assert f"known_hosts expects  ssh-ed25519 {expected}" in output
     assert "Run failure" in output
     assert rundir.marks() == []
+
+
+# -- timeouts --------------------------------------------------------------------------------
+
+
+def running(pattern: str) -> list[str]:
+    out = subprocess.run(["pgrep", "-a", "-f", pattern], capture_output=True, text=True).stdout
+    return out.splitlines()
+
+
+@pytest.fixture
+def nap(tmp_path: Path) -> Iterator[Path]:
+    """`sleep` under a name no other process has; whatever still runs it is killed after."""
+    path = tmp_path / "nap"
+    path.symlink_to("/bin/sleep")
+    yield path
+    for line in running(f"{path} "):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("target", ["h01", "local"])
+def test_a_timeout_stops_the_command(rundir: RunDir, nap: Path, target: str) -> None:
+    sop = rundir.write_sop(
+        sop_yaml(
+            "timeout",
+            steps=[
+                {
+                    "id": "slow",
+                    "on": target,
+                    "timeout": 1,
+                    "run": f"@MARK@ slow; {nap} 30; @MARK@ woke",
+                },
+                {"id": "after", "run": "@MARK@ after"},
+            ],
+        )
+    )
+    started = time.monotonic()
+
+    proc = rundir.run(sop, "--yes")
+
+    assert time.monotonic() - started < 6
+    assert proc.returncode == 1
+    assert "timed out after 1s" in proc.stdout
+    assert running(f"{nap} ") == []
+    assert rundir.marks() == [f"{target} slow"]
+
+
+@pytest.mark.parametrize("target", ["h01", "local"])
+def test_a_timeout_does_not_outlive_its_step(rundir: RunDir, target: str) -> None:
+    sop = rundir.write_sop(
+        sop_yaml(
+            "timeout-quick",
+            steps=[{"id": "quick", "on": target, "timeout": 6, "run": "@MARK@ quick"}],
+        )
+    )
+    started = time.monotonic()
+
+    proc = rundir.run(sop, "--yes")
+
+    assert proc.returncode == 0, proc.stderr
+    assert rundir.marks() == [f"{target} quick"]
+    assert time.monotonic() - started < 4, "sop exits only when the step's timeout expires"
 
 
 # -- confirmations and answers under --yes ---------------------------------------------------

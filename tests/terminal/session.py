@@ -1,0 +1,102 @@
+"""A responder at a terminal: the real `sop` CLI in a pseudo-terminal, driven by pexpect."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pexpect
+
+from ..integration.rundir import SOP, sop_env
+
+TIMEOUT = 20  # seconds to wait for any one prompt or line
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+# The prompts of sop.ui.TerminalPrompter, as the responder sees them.
+DONE = "Done? [d]one / [s]kip / [q]uit: "
+FAILED = "The step failed. What now? [r]etry / [s]kip / [a]bort / [b] rollback: "
+WHY_SKIP = "Why skip this step?: "
+
+
+def run_on(hosts: str, *, task: bool = False) -> str:
+    """The confirmation menu of an executable step on `hosts`."""
+    edit = "" if task else " / [e]dit"
+    return f"Run on {hosts}? [r]un / [s]kip{edit} / [q]uit: "
+
+
+def typed(target: str) -> str:
+    return f"Type '{target}' to run on it: "
+
+
+class Terminal:
+    """One `sop` process in a pseudo-terminal 200 columns wide."""
+
+    def __init__(self, child: pexpect.spawn, log: io.StringIO) -> None:
+        self.child = child
+        self._log = log
+
+    @classmethod
+    def spawn(cls, args: Sequence[str], cwd: Path) -> Terminal:
+        log = io.StringIO()
+        child = pexpect.spawn(
+            str(SOP),
+            list(args),
+            cwd=str(cwd),
+            env=sop_env(),
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=TIMEOUT,
+            dimensions=(50, 200),
+            echo=True,
+        )
+        child.logfile_read = log
+        return cls(child, log)
+
+    @property
+    def transcript(self) -> str:
+        """Everything the terminal showed so far, without colours; \\r\\n as \\n."""
+        return ANSI.sub("", self._log.getvalue()).replace("\r\n", "\n")
+
+    def expect(self, text: str | type[pexpect.EOF], timeout: float = TIMEOUT) -> None:
+        """Wait until the terminal shows `text`; fail with the transcript if it does not."""
+        try:
+            self.child.expect_exact(text, timeout=timeout)
+        except (pexpect.TIMEOUT, pexpect.EOF) as exc:
+            what = "timed out" if isinstance(exc, pexpect.TIMEOUT) else "sop exited"
+            raise AssertionError(
+                f"{what} waiting for {text!r}; the terminal shows:\n{self.transcript[-4000:]}"
+            ) from None
+
+    def answer(self, prompt: str, reply: str) -> None:
+        """Wait for `prompt`, then type `reply` and Enter."""
+        self.expect(prompt)
+        self.child.sendline(reply)
+
+    def interrupt(self) -> None:
+        """Ctrl-C, as the terminal sends it."""
+        self.child.sendintr()
+
+    def exit_status(self, timeout: float = TIMEOUT) -> int:
+        """Wait for sop to exit; its exit status (128+N when killed by signal N)."""
+        self.expect(pexpect.EOF, timeout)
+        self.child.close()
+        if self.child.signalstatus is not None:
+            return 128 + int(self.child.signalstatus)
+        return int(self.child.exitstatus)
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10) -> bool:
+    """Poll `condition()` until it is true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
