@@ -28,8 +28,12 @@ def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Co
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "SOP_STATE_DIR": str(tmp_path / "state"), "SOP_AUDIT_KEYS": str(tmp_path / "keys"),
-            "COLUMNS": "200"}
+    return {
+        **os.environ,
+        "SOP_STATE_DIR": str(tmp_path / "state"),
+        "SOP_AUDIT_KEYS": str(tmp_path / "keys"),
+        "COLUMNS": "200",
+    }
 
 
 def only_run(env: dict[str, str]) -> Path:
@@ -56,7 +60,9 @@ steps:
 """
 
 
-def test_a_run_leaves_a_private_verified_log_with_a_record_before_each_command(tmp_path: Path, env: dict[str, str]) -> None:
+def test_a_run_leaves_a_private_verified_log_with_a_record_before_each_command(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
     path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
     proc = run(["run", "--yes", str(path), "--incident", "INC-7"], env)
     assert proc.returncode == 0, proc.stderr
@@ -67,9 +73,21 @@ def test_a_run_leaves_a_private_verified_log_with_a_record_before_each_command(t
     records = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
     actions = [r["event"]["action"] for r in records]
     for step in ("one", "two", "three"):
-        started = next(i for i, r in enumerate(records) if r["event"]["action"] == "command-started" and r["sop"]["step"] == step)
-        confirmed = next(i for i, r in enumerate(records) if r["event"]["action"] == "step-confirmed" and r["sop"]["step"] == step)
-        finished = next(i for i, r in enumerate(records) if r["event"]["action"] == "host-finished" and r["sop"]["step"] == step)
+        started = next(
+            i
+            for i, r in enumerate(records)
+            if r["event"]["action"] == "command-started" and r["sop"]["step"] == step
+        )
+        confirmed = next(
+            i
+            for i, r in enumerate(records)
+            if r["event"]["action"] == "step-confirmed" and r["sop"]["step"] == step
+        )
+        finished = next(
+            i
+            for i, r in enumerate(records)
+            if r["event"]["action"] == "host-finished" and r["sop"]["step"] == step
+        )
         assert confirmed < started < finished
     assert actions[0] == "run-started" and actions[-2:] == ["run-finished", "seal"]
     assert {r["labels"]["incident"] for r in records} == {"INC-7"}
@@ -77,7 +95,9 @@ def test_a_run_leaves_a_private_verified_log_with_a_record_before_each_command(t
     assert f"head {head}" in proc.stdout
     verify = run(["audit", "verify", run_dir.name, "--anchor", head], env)
     assert (verify.returncode, verify.stdout) == (0, f"ok: {len(records)} records, head {head}\n")
-    two = next(r for r in records if r["event"]["action"] == "host-finished" and r["sop"]["step"] == "two")
+    two = next(
+        r for r in records if r["event"]["action"] == "host-finished" and r["sop"]["step"] == "two"
+    )
     assert two["sop"]["output"]["tail"] == "made two\n" and two["process"]["exit_code"] == 0
     assert two["event"]["duration"] > 0 and two["host"]["name"] == "local"
 
@@ -100,7 +120,9 @@ def test_report_and_runs_and_show(tmp_path: Path, env: dict[str, str]) -> None:
     assert "command-started" in table
 
 
-def test_a_tampered_log_fails_verify_and_is_refused_by_resume(tmp_path: Path, env: dict[str, str]) -> None:
+def test_a_tampered_log_fails_verify_and_is_refused_by_resume(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
     path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
     run(["run", "--yes", str(path)], env)
     run_dir = only_run(env)
@@ -115,11 +137,16 @@ def test_a_tampered_log_fails_verify_and_is_refused_by_resume(tmp_path: Path, en
     assert verify.stdout == f"{log}: line 5: edited: the record does not match its hash\n"
     resume = run(["resume", "--yes", run_dir.name], env)
     assert resume.returncode == 1
-    assert "does not verify (line 5: edited: the record does not match its hash); sop will not resume" in resume.stderr
+    assert (
+        "does not verify (line 5: edited: the record does not match its hash); sop will not resume"
+        in resume.stderr
+    )
 
 
 @pytest.mark.parametrize("unsafe", ["symlink", "world-writable"])
-def test_unsafe_state_directories_are_refused_before_anything_runs(tmp_path: Path, env: dict[str, str], unsafe: str) -> None:
+def test_unsafe_state_directories_are_refused_before_anything_runs(
+    tmp_path: Path, env: dict[str, str], unsafe: str
+) -> None:
     real = tmp_path / "real"
     real.mkdir(mode=0o700)
     state = tmp_path / "state"
@@ -137,7 +164,9 @@ def test_unsafe_state_directories_are_refused_before_anything_runs(tmp_path: Pat
     assert not (tmp_path / "one").exists()
 
 
-def test_full_disk_stops_the_run_before_the_next_command(tmp_path: Path, env: dict[str, str]) -> None:
+def test_full_disk_stops_the_run_before_the_next_command(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
     path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
 
     def small_files() -> None:
@@ -146,7 +175,10 @@ def test_full_disk_stops_the_run_before_the_next_command(tmp_path: Path, env: di
     proc = run(["run", "--yes", str(path)], env, preexec_fn=small_files)
     assert proc.returncode == 1
     log = only_run(env) / "audit.jsonl"
-    assert f"sop: error: cannot write the audit log {log}: File too large; the run stopped before the next command" in proc.stderr
+    assert (
+        f"sop: error: cannot write the audit log {log}: File too large; the run stopped before the next command"
+        in proc.stderr
+    )
     records = [json.loads(line) for line in log.read_bytes().splitlines() if line.endswith(b"}")]
     announced = {r["sop"]["step"] for r in records if r["event"]["action"] == "command-started"}
     ran = {name for name in ("one", "two", "three") if (tmp_path / name).exists()}
@@ -194,17 +226,29 @@ def test_resume_continues_after_the_last_finished_step(tmp_path: Path, env: dict
     actions = [r["event"]["action"] for r in records]
     assert "repaired" in actions and "sop-changed" in actions and "run-resumed" in actions
     assert run(["audit", "verify", run_dir.name], env).returncode == 0
-    assert [r["sop"]["step"] for r in records if r["event"]["action"] == "command-started"] == ["first", "stop", "last"]
+    assert [r["sop"]["step"] for r in records if r["event"]["action"] == "command-started"] == [
+        "first",
+        "stop",
+        "last",
+    ]
 
 
 def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[str, str]) -> None:
     path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", "sleep 30"))
-    holder = subprocess.Popen([str(SOP), "run", "--yes", str(path)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    holder = subprocess.Popen(
+        [str(SOP), "run", "--yes", str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             runs = Path(env["SOP_STATE_DIR"]) / "runs"
-            if runs.is_dir() and any(runs.iterdir()) and "sleep 30" in (next(runs.iterdir()) / "audit.jsonl").read_text():
+            if (
+                runs.is_dir()
+                and any(runs.iterdir())
+                and "sleep 30" in (next(runs.iterdir()) / "audit.jsonl").read_text()
+            ):
                 break
             import time
 
@@ -212,9 +256,36 @@ def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[st
         run_dir = only_run(env)
         second = run(["resume", "--yes", run_dir.name], env)
         assert second.returncode == 1
-        assert f"sop: error: run {run_dir.name} is being driven by pid {holder.pid} on " in second.stderr
+        assert (
+            f"sop: error: run {run_dir.name} is being driven by pid {holder.pid} on "
+            in second.stderr
+        )
         assert run(["runs"], env).stdout.splitlines()[1].endswith("in progress")
     finally:
         holder.kill()
         holder.wait()
         subprocess.run(["pkill", "-f", "sleep 30"], check=False)
+
+
+def test_another_operator_resumes_and_a_handover_record_names_both(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path))
+    alice = {**env, "USER": "alice", "LOGNAME": "alice"}
+    assert run(["run", "--yes", str(path)], alice).returncode == 1  # step 'stop' fails
+    run_dir = only_run(env)
+    log = run_dir / "audit.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text(
+        "".join(lines[: next(i for i, line in enumerate(lines) if '"run-finished"' in line)])
+    )
+    path.write_text(path.read_text().replace("exit 3", "true"))
+    bob = {**env, "USER": "bob", "LOGNAME": "bob"}
+    resumed = run(["resume", "--yes", "--sop-changed", "fixed", run_dir.name], bob)
+    assert resumed.returncode == 0, resumed.stderr
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    handover = next(r for r in records if r["event"]["action"] == "handover")
+    assert handover["sop"]["from"] == "alice" and handover["sop"]["to"] == "bob"
+    assert handover["message"] == "alice handed the run over to bob"
+    assert {r["user"]["name"] for r in records} == {"alice", "bob"}
+    assert run(["audit", "verify", run_dir.name], bob).returncode == 0
