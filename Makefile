@@ -12,10 +12,11 @@ $(STAMP): requirements/test.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-## demo: set up, then walk through the built-in demo SOP on this machine
+## demo: set up, then walk through the built-in demo SOP on this machine (in a scratch
+## folder under /tmp); without a terminal it runs with --yes
 demo: $(STAMP)
 	$(BIN)/sop lint runbooks/demo.yaml
-	$(BIN)/sop show demo
+	@if [ -t 0 ]; then $(BIN)/sop run demo; else $(BIN)/sop run --yes demo; fi
 
 ## test: set up (venv from the lock file, sshd, chromium), then ruff, mypy and the whole suite
 test: $(STAMP) system-deps lint typecheck unit
