@@ -92,10 +92,10 @@ def _responder_address(c) -> str:
 @task
 def rotate_logs(c, keep=3):
     """Force a logrotate run and keep only the newest `keep` rotated files per log."""
-    c.run("logrotate --force /etc/logrotate.conf", warn=True)
+    c.run("sudo -n logrotate --force /etc/logrotate.conf", warn=True)
     c.run(
-        "find /var/log -type f -regex '.*\\.[0-9]+\\(\\.gz\\)?$' -printf '%T@ %p\\n' "
-        f"| sort -rn | awk 'NR>{int(keep) * 20} {{print $2}}' | xargs -r rm -f --"
+        "sudo -n find /var/log -type f -regex '.*\\.[0-9]+\\(\\.gz\\)?$' -printf '%T@ %p\\n' "
+        f"| sort -rn | awk 'NR>{int(keep) * 20} {{print $2}}' | xargs -r sudo -n rm -f --"
     )
 
 
