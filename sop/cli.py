@@ -284,7 +284,7 @@ def _request(
 ) -> Any:
     from sop.inputs import parse_assignments
     from sop.launch import RunRequest
-    from sop.runner import RunOptions, default_operator
+    from sop.runtypes import RunOptions, default_operator
 
     return RunRequest(
         sop=sop_ref,

@@ -23,7 +23,9 @@ from sop.lint import lint_sop
 from sop.loader import load_sop
 from sop.model import Sop
 from sop.resume import plan_resume
-from sop.runner import Clock, Prompter, Restored, Runner, RunOptions, RunResult
+from sop.runner import Runner
+from sop.runstate import Restored
+from sop.runtypes import Clock, Prompter, RunOptions, RunResult
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sop.audit.session import load_key
 from sop.audit.state import AUDIT, STATE, read_json
 from sop.audit.verify import records_of, repair_torn_tail, verify_bytes
 from sop.errors import SopError
-from sop.runner import Restored, load_variables
+from sop.runstate import Restored, load_variables
 
 STEP_ACTIONS = (
     "step-confirmed",

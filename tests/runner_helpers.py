@@ -13,7 +13,8 @@ from sop.executors import Executors, local_executor
 from sop.inputs import resolve_inputs
 from sop.loader import load_sop
 from sop.model import Input
-from sop.runner import Runner, RunOptions, RunResult
+from sop.runner import Runner
+from sop.runtypes import RunOptions, RunResult
 
 
 @dataclass

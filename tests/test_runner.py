@@ -8,7 +8,7 @@ import pytest
 
 from sop import events as ev
 from sop.errors import SopError
-from sop.runner import ConfirmationRequired
+from sop.runtypes import ConfirmationRequired
 from tests.runner_helpers import ScriptedPrompter, run_sop, write_sop
 
 BASIC = """\

@@ -22,8 +22,14 @@ def make_log(tmp_path: Path, n: int = 12, seal: bool = True) -> Path:
     state = SealState(chain.key_id(KEY0), 0, KEY0) if seal else None
     log = AuditLog(path, common, seal=state)
     for i in range(n):
-        log.append(1_700_000_000 + i, {"event": {"action": "step-started"}, "sop": {"step": f"s{i}"},
-                                       "process": {"command_line": f"echo {i} ünï"}})
+        log.append(
+            1_700_000_000 + i,
+            {
+                "event": {"action": "step-started"},
+                "sop": {"step": f"s{i}"},
+                "process": {"command_line": f"echo {i} ünï"},
+            },
+        )
     log.close(1_700_000_100)
     return path
 
@@ -62,9 +68,11 @@ def test_every_bit_flip_is_detected_and_the_line_named(tmp_path: Path) -> None:
         result = verify_bytes(bytes(flipped), key0=KEY0)
         line = 1 + sum(1 for e in ends if e < bit // 8)
         assert not result.ok, f"bit {bit} (line {line}) not detected"
-        assert result.findings[0].line in (line, line + 1) if bit // 8 in ends else result.findings[0].line == line, (
-            bit, line, result.findings
-        )
+        assert (
+            result.findings[0].line in (line, line + 1)
+            if bit // 8 in ends
+            else result.findings[0].line == line
+        ), (bit, line, result.findings)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +123,9 @@ def test_truncation_before_the_anchor(tmp_path: Path) -> None:
     head = json.loads(lines[-1])
     result = verify_bytes(b"".join(lines[:-3]), anchor=(head["seq"], head["hash"]))
     assert [f.kind for f in result.findings] == ["truncated"]
-    assert str(result.findings[0]).startswith(f"line {len(lines) - 3}: truncated: the log ends at seq")
+    assert str(result.findings[0]).startswith(
+        f"line {len(lines) - 3}: truncated: the log ends at seq"
+    )
 
 
 @pytest.mark.parametrize("tail", [b'{"seq": 99, "pr', b"\0" * 40, b'{"seq": 99, "prev": "x"}\n'])
@@ -144,6 +154,6 @@ def test_the_log_file_is_private_and_refuses_a_symlink(tmp_path: Path) -> None:
     link.symlink_to(path)
     from sop.audit.log import AuditWriteError
 
-    with pytest.raises(AuditWriteError, match="cannot open the audit log .*link.jsonl"):
+    with pytest.raises(AuditWriteError, match=r"cannot open the audit log .*link\.jsonl"):
         AuditLog(link, {})
     assert os.path.islink(link)

@@ -17,7 +17,7 @@ import pytest
 from sop.audit.verify import verify_file
 from sop.clock import SystemClock
 from sop.launch import RunRequest, resume
-from sop.runner import RunOptions
+from sop.runtypes import RunOptions
 from tests.runner_helpers import Recorder
 
 from .rundir import SOP, RunDir, sop_env
