@@ -123,6 +123,13 @@ class RunDir:
         path.write_text(textwrap.dedent(text).replace("@MARK@", str(self.mark)))
         return path
 
+    def env(self, **extra: str) -> dict[str, str]:
+        """sop_env() with sop's state and audit keys kept beside this folder, not in ~."""
+        state = self.path.parent / "sop-state"
+        return sop_env(
+            SOP_STATE_DIR=str(state / "runs"), SOP_AUDIT_KEYS=str(state / "keys"), **extra
+        )
+
     def args(self, sop: Path, *more: str, known_hosts: Path | None = None) -> list[str]:
         """`sop run` arguments for this folder's inventory and the fixture's SSH files."""
         return [
@@ -157,7 +164,7 @@ class RunDir:
         return subprocess.run(
             [str(SOP), *self.args(sop, *more, known_hosts=known_hosts)],
             cwd=self.path,
-            env=sop_env(**(env or {})),
+            env=self.env(**(env or {})),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

@@ -643,7 +643,7 @@ def test_commands_get_the_run_and_trace_ids_in_their_environment(rundir: RunDir)
     proc = rundir.run(sop, "--yes")
 
     assert proc.returncode == 0, proc.stderr
-    header = re.search(r"run ([0-9a-f]+) +trace ([0-9a-f]{32})", proc.stdout)
+    header = re.search(r"run (\S+) +trace ([0-9a-f]{32})", proc.stdout)
     assert header is not None, proc.stdout
     run_id, trace_id = header.groups()
     seen: dict[str, tuple[str, ...]] = {}

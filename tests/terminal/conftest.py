@@ -29,7 +29,7 @@ def terminal(rundir: RunDir) -> Iterator[Callable[..., Terminal]]:
     started: list[Terminal] = []
 
     def start(sop: Path, *args: str, rundir: RunDir = rundir) -> Terminal:
-        term = Terminal.spawn(rundir.args(sop, *args), cwd=rundir.path)
+        term = Terminal.spawn(rundir.args(sop, *args), cwd=rundir.path, env=rundir.env())
         started.append(term)
         return term
 

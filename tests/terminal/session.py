@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pexpect
 
-from ..integration.rundir import SOP, sop_env
+from ..integration.rundir import SOP
 
 TIMEOUT = 20  # seconds to wait for any one prompt or line
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
@@ -39,13 +39,13 @@ class Terminal:
         self._log = log
 
     @classmethod
-    def spawn(cls, args: Sequence[str], cwd: Path) -> Terminal:
+    def spawn(cls, args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Terminal:
         log = io.StringIO()
         child = pexpect.spawn(
             str(SOP),
             list(args),
             cwd=str(cwd),
-            env=sop_env(),
+            env=dict(env),
             encoding="utf-8",
             codec_errors="replace",
             timeout=TIMEOUT,
