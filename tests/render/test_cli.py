@@ -7,12 +7,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from sop.cli import cli
-from tests.render.conftest import RUNBOOKS, SAMPLE
+from tests.render.conftest import SAMPLE, TWO_RUNBOOKS
 
 
 def test_render_writes_pages_and_reports_them(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["render", str(RUNBOOKS), "--format", "html", "--out", str(tmp_path)]
+        cli, ["render", *map(str, TWO_RUNBOOKS), "--format", "html", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [
