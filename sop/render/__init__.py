@@ -12,12 +12,20 @@ from pathlib import Path
 
 from sop.errors import UsageError
 from sop.model import Sop
+from sop.render.history import SopHistory, read_history
 from sop.render.pages import RenderError, Site, build_site
 
 FORMATS = ("markdown", "html", "confluence")
 MKDOCS_DOCS_DIR = "docs"
 
-__all__ = ["FORMATS", "RenderError", "render_files", "render_library"]
+__all__ = [
+    "FORMATS",
+    "RenderError",
+    "SopHistory",
+    "read_history",
+    "render_files",
+    "render_library",
+]
 
 
 def _renderer(fmt: str) -> Callable[[Site, tuple[str, ...]], dict[str, str]]:
@@ -41,14 +49,16 @@ def render_files(
     fmt: str,
     template_dirs: Sequence[Path] = (),
     mkdocs: bool = False,
+    history: Mapping[str, SopHistory] | None = None,
 ) -> dict[str, str]:
-    """Every output file as relative path -> text, without writing anything."""
+    """Every output file as relative path -> text, without writing anything. `history` (from
+    `read_history`) adds a "Run history" section and step times to each page."""
     if mkdocs and fmt != "markdown":
         raise UsageError("--mkdocs goes with --format markdown")
     for folder in template_dirs:
         if not folder.is_dir():
             raise UsageError(f"{folder}: no such templates folder")
-    site = build_site(sops)
+    site = build_site(sops, history)
     files = _renderer(fmt)(site, tuple(str(d.resolve()) for d in template_dirs))
     if not mkdocs:
         return files
@@ -83,6 +93,7 @@ def render_library(
     out_dir: Path,
     template_dirs: Sequence[Path] = (),
     mkdocs: bool = False,
+    history: Mapping[str, SopHistory] | None = None,
 ) -> list[Path]:
     """Render SOPs as wiki pages of format `fmt` into `out_dir`; return the files written."""
-    return write_files(render_files(sops, fmt, template_dirs, mkdocs), out_dir)
+    return write_files(render_files(sops, fmt, template_dirs, mkdocs, history), out_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from sop.errors import SopError
 from sop.model import Input, Link, Sop, Step
 from sop.render.docstrings import task_docstring
+from sop.render.history import SopHistory, history_view, last_drilled, step_median
 
 INDEX = "index"
 INDEX_TITLE = "Standard Operating Procedures"
@@ -83,13 +84,18 @@ def page_titles(sops: Sequence[Sop]) -> dict[str, str]:
     }
 
 
-def build_site(sops: Iterable[Sop]) -> Site:
+def build_site(sops: Iterable[Sop], history: Mapping[str, SopHistory] | None = None) -> Site:
+    """`history` (SOP id -> its runs, from `--runs`) adds run history to the pages; without it
+    the pages show none."""
     ordered = sorted(sops, key=lambda s: s.id)
     names = page_names(ordered)
     titles = page_titles(ordered)
     paths = {sop.path.resolve(): sop.id for sop in ordered}
     refs = {s.id: _ref(s, names, titles) for s in ordered}
-    pages = tuple(sop_view(s, names, titles, paths) for s in ordered)
+    pages = tuple(
+        sop_view(s, names, titles, paths, None if history is None else history.get(s.id, EMPTY))
+        for s in ordered
+    )
     index: View = {
         "title": INDEX_TITLE,
         "sops": list(refs.values()),
@@ -125,10 +131,17 @@ def _group(
     return [{"name": k, "sops": groups[k]} for k in ordered]
 
 
+EMPTY = SopHistory()
+
+
 def sop_view(
-    sop: Sop, names: dict[str, str], titles: dict[str, str], paths: dict[Path, str]
+    sop: Sop,
+    names: dict[str, str],
+    titles: dict[str, str],
+    paths: dict[Path, str],
+    history: SopHistory | None = None,
 ) -> View:
-    return {
+    view: View = {
         "id": sop.id,
         "title": sop.title,
         "page": names[sop.id],
@@ -137,7 +150,7 @@ def sop_view(
         "summary": sop.summary.strip(),
         "source": sop.path.name,
         "sha256": sop.sha256,
-        "metadata": _metadata(sop),
+        "metadata": _metadata(sop, history),
         "context": sop.context.strip(),
         "impact": sop.impact.strip(),
         "links": [_link(sop, link, names, titles, paths) for link in sop.links],
@@ -145,10 +158,21 @@ def sop_view(
         "sections": _sections(sop, sop.steps, names, titles, 1),
         "rollback": _sections(sop, sop.rollback, names, titles, len(sop.steps) + 1),
         "run": run_commands(sop),
+        "history": None,
     }
+    if history is not None:
+        view["history"] = history_view(history)
+        for section in [*view["sections"], *view["rollback"]]:
+            for step in section["steps"]:
+                step["median"] = step_median(history, step["id"])
+                if step["median"]:
+                    step["facts"].append(
+                        {"label": "Median time", "value": step["median"], "code": False}
+                    )
+    return view
 
 
-def _metadata(sop: Sop) -> list[View]:
+def _metadata(sop: Sop, history: SopHistory | None) -> list[View]:
     """The table at the top of a page: label and values (a list: tags, alerts)."""
     rows = [
         ("Owner", [sop.owner] if sop.owner else []),
@@ -158,8 +182,8 @@ def _metadata(sop: Sop) -> list[View]:
         ("Alerts", sorted(sop.alerts)),
         ("Target time", [f"{sop.target_minutes} minutes"] if sop.target_minutes else []),
         ("Reviewed", [sop.reviewed.isoformat()] if sop.reviewed else []),
-        # drills are not recorded yet (no audit log): the row is there so that readers see it
-        ("Last drilled", []),
+        # from the audit logs with --runs; without them the row is there so that readers see it
+        ("Last drilled", last_drilled(history) if history is not None else []),
     ]
     return [{"label": label, "values": values} for label, values in rows]
 
@@ -246,6 +270,7 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
         "doc": task_docstring(sop.tasks, step.body) if step.kind == "task" else "",
         "page": "",
         "page_title": "",
+        "median": "",
     }
     if step.kind == "call" and step.body in names:
         view.update(page=names[step.body], page_title=titles[step.body])
