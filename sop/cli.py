@@ -193,23 +193,32 @@ def schema() -> None:
     help="Folder of templates that override the built-in ones by name (repeatable).",
 )
 @click.option("--mkdocs", is_flag=True, help="Also write mkdocs.yml; pages go into OUT/docs/.")
+@click.option(
+    "--runs",
+    "runs_dir",
+    metavar="STATE_DIR",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Add run history from the audit logs in this state directory to each page.",
+)
 def render(
     paths: tuple[Path, ...],
     fmt: str,
     out_dir: Path,
     template_dirs: tuple[Path, ...],
     mkdocs: bool,
+    runs_dir: Path | None,
 ) -> None:
     """Render SOPs as wiki pages: one page per SOP plus an index. Runs nothing.
 
     PATHS are files or folders (default: runbooks/ or $SOP_PATH). Every SOP must load."""
     from sop.library import load_library
-    from sop.render import render_library
+    from sop.render import read_history, render_library
 
     library = load_library(paths)
     if library.problems:
         raise SopFileError(library.problems)
-    written = render_library(library.sops, fmt, out_dir, template_dirs, mkdocs)
+    history = read_history(runs_dir) if runs_dir is not None else None
+    written = render_library(library.sops, fmt, out_dir, template_dirs, mkdocs, history)
     click.echo(
         f"{len(library.sops)} SOP(s) rendered: {len(written)} file(s) in {out_dir}", err=True
     )
