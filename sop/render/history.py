@@ -267,8 +267,10 @@ def format_duration(ns: int) -> str:
     seconds = ns / 1e9
     if seconds < 1:
         return f"{seconds:.2f}s"
-    if seconds < 60:
+    if seconds < 10:
         return f"{seconds:.1f}s"
+    if seconds < 59.5:
+        return f"{round(seconds)}s"
     whole = round(seconds)
     if whole < 3600:
         return f"{whole // 60}m {whole % 60:02d}s"
