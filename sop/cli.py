@@ -448,6 +448,79 @@ def resume(run_ref: str, changed_reason: str | None, **params: Any) -> None:
 
 
 @cli.command()
+@click.argument("sop_ref", metavar="SOP")
+@click.option(
+    "--scenario", default="", help="A drill scenario of the SOP: injected failures to rehearse."
+)
+@_path_option(
+    "--sandbox",
+    "Run the commands for real against this staging inventory (still recorded as a drill).",
+)
+@_path_option(
+    "--report", "Where to write report.md and report.json (default: the run's folder).", True
+)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An input value (default: its drill value).",
+)
+@_walk_options
+def drill(
+    sop_ref: str,
+    scenario: str,
+    sandbox: Path | None,
+    report: Path | None,
+    inputs: tuple[str, ...],
+    **params: Any,
+) -> None:
+    """Rehearse an SOP: the same walk-through as `sop run`, with simulated results; nothing
+    touches a host (unless --sandbox). Writes a drill report."""
+    import dataclasses
+
+    from sop.clock import SystemClock
+    from sop.drill import build_report, forbid_side_effects, report_json, report_markdown
+    from sop.launch import launch
+    from sop.library import find_sop
+    from sop.loader import load_sop
+
+    out, prompter, asker = _terminal(not params["yes"])
+    request = _request(
+        sop_ref, {**params, "inventory": sandbox or params["inventory"]}, inputs=inputs
+    )
+    request = dataclasses.replace(
+        request,
+        options=dataclasses.replace(
+            request.options,
+            drill=True,
+            simulate=sandbox is None,
+            scenario=scenario,
+            event_kind="drill",
+        ),
+    )
+    if sandbox is None:
+        forbid_side_effects()
+    launched = launch(
+        request, prompter=prompter, asker=asker, sinks=_sinks(out), clock=SystemClock()
+    )
+    from sop.audit.state import AUDIT
+    from sop.audit.verify import records_of
+
+    assert launched.run_dir is not None
+    data = build_report(
+        records_of(launched.run_dir / AUDIT), load_sop(find_sop(sop_ref)).target_minutes
+    )
+    folder = report or launched.run_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(report_markdown(data))
+    (folder / "report.json").write_text(report_json(data))
+    ui.drill_summary(out, data, folder)
+    _finish(out, launched)
+
+
+@cli.command()
 @STATE_DIR
 @click.option("--sop", "sop_id", help="Only runs of this SOP.")
 @click.option(

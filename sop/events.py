@@ -41,6 +41,8 @@ class RunStarted(Event):
     targets: tuple[str, ...]
     dry_run: bool = False
     resumed: bool = False
+    drill: bool = False
+    scenario: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ class RunFinished(Event):
     outcome: str  # "success" | "failure" | "aborted" | "rolled-back" | "interrupted"
     duration: float
     steps: Mapping[str, str] = field(default_factory=dict)  # step id -> outcome
+    reason: str = ""  # why it did not succeed
 
 
 class Sink(Protocol):

@@ -69,7 +69,7 @@ class ExecutableSteps:
             target_names = tuple(
                 templating.render(t, scope.variables) for t in (step.on or scope.targets)
             )
-            hosts = resolve_targets(target_names, self.inventory)
+            hosts = resolve_targets(target_names, self.inventory, simulate=self.options.simulate)
         except SopError as exc:
             self._broken(ref, step, str(exc))
             return
@@ -194,12 +194,16 @@ class ExecutableSteps:
         }
         secrets = {name: value for name, value in self.secrets.items()}
         if step.kind == "task":
-            task = self._task(scope.sop, step)
+            # a simulated drill does not even import the tasks module: it runs nothing
+            task = None if self.options.simulate else self._task(scope.sop, step)
             args = {k: render_data(v, scope.variables) for k, v in step.args.items()}
             shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
-            return Job("task", f"{step.body}({shown})", env, secrets, step.timeout, task, args)
+            command = f"{step.body}({shown})"
+            return Job("task", command, env, secrets, step.timeout, task, args, step.id, step.drill)
         command = templating.render(step.body, scope.variables, shell=True)
-        return Job(step.kind, command, env, secrets, step.timeout)
+        return Job(
+            step.kind, command, env, secrets, step.timeout, step_id=step.id, drill=step.drill
+        )
 
     def _task(self, sop: Sop, step: Step) -> Any:
         from sop.tasks import find_task, load_tasks, task_names
@@ -227,7 +231,8 @@ class ExecutableSteps:
             self.emit(ev.StepConfirmed(self.clock.now(), ref, "never", job.command, hosts))
             return job
         if self.options.yes:
-            if step.confirm in ("always", "typed") and step.id not in self.options.confirm:
+            needs_more = step.confirm in ("always", "typed") and not self.options.simulate
+            if needs_more and step.id not in self.options.confirm:
                 raise ConfirmationRequired(
                     f"step {ref.number} ({step.id}) needs the responder's "
                     f"{'typed ' if step.confirm == 'typed' else ''}confirmation; --yes does not give it. "

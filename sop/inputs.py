@@ -4,6 +4,7 @@ the SOP's declaration before anything runs. Also validates answers to `ask` ques
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,8 @@ def resolve_inputs(
                 f"--secret-file {inp.name}=PATH, or answer the prompt"
             )
         raw = _raw_value(inp, given, secret_files, environ, drill)
+        if raw is None and drill and inp.secret:
+            raw = "drill-" + secrets.token_hex(8)  # a drill never needs a real secret
         if raw is None and asker is not None and (inp.required or inp.secret):
             raw = asker.ask(inp)
         if raw is None:

@@ -67,7 +67,12 @@ def load_callee(sop_id: str, caller: Sop) -> Sop:
     return checked_sop(sop_id)
 
 
-def _executors(request: RunRequest) -> Executors:
+def _executors(request: RunRequest, sop: Sop) -> Executors:
+    if request.options.simulate:
+        from sop.executors.simulated import SimulatedExecutor
+
+        simulated = SimulatedExecutor(sop.scenarios.get(request.options.scenario))
+        return Executors({"local": lambda: simulated, "ssh": lambda: simulated})
     return Executors(
         {
             "local": local_executor,
@@ -93,7 +98,7 @@ def _walk(
         inputs,
         inventory=find_inventory(sop.path, request.inventory),
         prompter=prompter,
-        executors=_executors(request),
+        executors=_executors(request, sop),
         sinks=[*sinks, session.sink()] if session else sinks,
         clock=clock,
         options=request.options,
@@ -119,8 +124,17 @@ def launch(
     clock: Clock,
 ) -> Launched:
     sop = checked_sop(request.sop)
+    scenario = request.options.scenario
+    if scenario and scenario not in sop.scenarios:
+        known = ", ".join(sorted(sop.scenarios)) or "none"
+        raise SopError(f"'{sop.id}' has no drill scenario '{scenario}' (it has: {known})")
     inputs = resolve_inputs(
-        sop, request.inputs, secret_files=request.secret_files, environ=os.environ, asker=asker
+        sop,
+        request.inputs,
+        secret_files=request.secret_files,
+        environ=os.environ,
+        asker=asker,
+        drill=request.options.drill,
     )
     options = dataclasses.replace(
         request.options,
@@ -140,6 +154,7 @@ def launch(
             operator=options.operator,
             incident=options.incident,
             kind=options.event_kind,
+            scenario=options.scenario,
         )
         session = start_session(state_dir, options.run_id, common)
     return _walk(request, sop, inputs, prompter=prompter, sinks=sinks, clock=clock, session=session)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sop import schema, yamlnodes
 from sop.errors import Location, Problem, SopFileError
-from sop.model import LOCAL, DrillResult, Host, Input, Inventory, Link, Sop, Step
+from sop.model import LOCAL, DrillResult, Host, Input, Inventory, Link, Scenario, Sop, Step
 from sop.schema import BAD, Checked
 
 
@@ -85,6 +85,7 @@ def _build_sop(c: Checked, path: Path, name: str, digest: str, problems: list[Pr
         links=tuple(Link(x.values["title"], x.values["url"]) for x in c.get("links", ())),
         steps=steps,
         rollback=rollback,
+        scenarios={name: _build_scenario(name, v) for name, v in c.get("scenarios", {}).items()},
         where=c.where,
         locs=c.locs,
     )
@@ -131,6 +132,18 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str, path
         drill=DrillResult(**drill.values) if drill else None,
         where=c.where,
         locs=c.locs,
+    )
+
+
+def _build_scenario(name: str, c: Checked) -> Scenario:
+    return Scenario(
+        name=name,
+        summary=c.get("summary", ""),
+        steps={
+            step: tuple(DrillResult(**r.values) for r in results)
+            for step, results in c.get("steps", {}).items()
+        },
+        unreachable=tuple(c.get("unreachable", ())),
     )
 
 

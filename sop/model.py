@@ -55,6 +55,17 @@ class DrillResult:
 
 
 @dataclass(frozen=True)
+class Scenario:
+    """Drill overrides: per step id, the results of attempt 1, 2, ... (the last repeats), and
+    hosts that do not answer."""
+
+    name: str
+    summary: str = ""
+    steps: Mapping[str, tuple[DrillResult, ...]] = field(default_factory=dict)
+    unreachable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Step:
     """One item of the checklist. `kind` says which of prose/run/script/task/call it is and
     `body` holds that key's text (the prose, the command, the script, the task or SOP id)."""
@@ -127,6 +138,7 @@ class Sop:
     links: tuple[Link, ...] = ()
     steps: tuple[Step, ...] = ()
     rollback: tuple[Step, ...] = ()
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
     where: Location = NOWHERE
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
 

@@ -112,12 +112,15 @@ class Runner(ExecutableSteps):
                 top.targets,
                 self.options.dry_run,
                 resumed=self.restored is not None,
+                drill=self.options.drill,
+                scenario=self.options.scenario,
             )
         )
-        outcome = "success"
+        outcome, reason = "success", ""
         try:
             self._walk(top)
         except Stop as stop:
+            reason = stop.reason
             outcome = {
                 "abort": "aborted",
                 "quit": "aborted",
@@ -131,7 +134,11 @@ class Runner(ExecutableSteps):
             self.executors.close()
         self.emit(
             ev.RunFinished(
-                self.clock.now(), outcome, self.clock.monotonic() - started, dict(self.outcomes)
+                self.clock.now(),
+                outcome,
+                self.clock.monotonic() - started,
+                dict(self.outcomes),
+                reason,
             )
         )
         return RunResult(outcome, self.run_id, self.trace_id, dict(self.outcomes))
@@ -310,6 +317,12 @@ class Runner(ExecutableSteps):
         while True:
             if q.name in self.options.answers:
                 raw = self.options.answers[q.name]
+            elif (
+                self.options.drill
+                and q.drill is not None
+                and (self.options.yes or self.prompter is None)
+            ):
+                raw = q.drill
             elif self.options.yes or self.prompter is None:
                 if q.default is None:
                     raise ConfirmationRequired(

@@ -50,6 +50,9 @@ class RunOptions:
     run_id: str = ""
     trace_id: str = ""
     event_kind: str = "event"  # ECS event.kind of the audit records; drills use their own
+    drill: bool = False  # a fire drill: recorded as one
+    simulate: bool = False  # commands are not run: executors return the SOP's drill results
+    scenario: str = ""
 
 
 @dataclass(frozen=True)

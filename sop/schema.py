@@ -225,7 +225,7 @@ class ListOf(Spec):
     single_ok: bool = False  # a lone value stands for a list of one
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
-        if self.single_ok and isinstance(node, Scalar):
+        if self.single_ok and not isinstance(node, Seq):
             value = self.item.check(node, path, problems)
             return BAD if value is BAD else [value]
         if not isinstance(node, Seq):
@@ -531,6 +531,22 @@ LINK = Record(
     required=("title", "url"),
 )
 
+SCENARIO = Record(
+    "scenario",
+    {
+        "summary": Str("What happens in this scenario, for the drill's participants."),
+        "steps": MapOf(
+            ListOf(DRILL, single_ok=True),
+            "Per step id: its simulated result, or a list of results for attempt 1, 2, ... "
+            "(the last one repeats).",
+            key_pattern=ID,
+            key_hint=ID_HINT,
+        ),
+        "unreachable": ListOf(Str(), "Hosts that do not answer in this scenario."),
+    },
+    "A named set of drill overrides: `sop drill SOP --scenario NAME`.",
+)
+
 SOP = Record(
     "sop",
     {
@@ -553,6 +569,12 @@ SOP = Record(
         "links": ListOf(LINK, "Dashboards, other runbooks, documentation."),
         "steps": STEPS,
         "rollback": ListOf(STEP, "Steps that undo the SOP's changes, walked on request."),
+        "scenarios": MapOf(
+            SCENARIO,
+            "Fire-drill scenarios: failures to rehearse.",
+            key_pattern=ID,
+            key_hint=ID_HINT,
+        ),
     },
     "An executable Standard Operating Procedure.",
     required=("sop", "id", "title", "steps"),
@@ -584,7 +606,7 @@ INVENTORY = Record(
     "Hosts and groups that `on:` may name.",
 )
 
-RECORDS = (SOP, STEP, HEADING, INPUT, QUESTION, DRILL, LINK)
+RECORDS = (SOP, STEP, HEADING, INPUT, QUESTION, DRILL, LINK, SCENARIO)
 
 
 def json_schema() -> JsonSchema:

@@ -12,11 +12,19 @@ class TargetError(SopError):
     """A target that the inventory does not define, or a group that contains itself."""
 
 
-def resolve_targets(names: Sequence[str], inventory: Inventory | None) -> tuple[Host, ...]:
-    """Hosts in the order named, groups expanded (recursively), each host once."""
+def resolve_targets(
+    names: Sequence[str], inventory: Inventory | None, *, simulate: bool = False
+) -> tuple[Host, ...]:
+    """Hosts in the order named, groups expanded (recursively), each host once. A simulated
+    drill makes up hosts the inventory does not know (nothing will connect to them)."""
     hosts: dict[str, Host] = {}
     for name in names:
-        for host in _expand(name.strip(), inventory, ()):
+        name = name.strip()
+        known = inventory is not None and (name in inventory.hosts or name in inventory.groups)
+        if simulate and name != LOCAL and not known:
+            hosts.setdefault(name, Host(name=name, address="drill.invalid"))
+            continue
+        for host in _expand(name, inventory, ()):
             hosts.setdefault(host.name, host)
     return tuple(hosts.values())
 

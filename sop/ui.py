@@ -143,6 +143,13 @@ def _esc(text: str) -> str:
 _CONTROL = {c: f"^{chr(c + 64)}" for c in range(32) if chr(c) not in "\n\t"} | {127: "^?"}
 
 
+def shortened(command: str, limit: int = 8000) -> str:
+    """A huge rendered command (a large captured value) is shown by its head and its size."""
+    if len(command) <= limit:
+        return command
+    return command[:limit] + f"\n... ({len(command) - limit:,} more characters)"
+
+
 def printable(text: str) -> str:
     """Output from a host, made harmless for the terminal: no escape sequences, no \\r tricks."""
     return text.translate(_CONTROL)
@@ -155,6 +162,7 @@ class TerminalUI:
     def __init__(self, out: Console) -> None:
         self.out = out
         self._partial: dict[tuple[str, str], str] = {}
+        self._headed: set[str] = set()
 
     def emit(self, event: Any) -> None:
         from sop import events as ev
@@ -189,7 +197,16 @@ class TerminalUI:
         for name, value in e.inputs.items():
             lines.append(f"  {name} = {_esc(value)}")
         title = "DRY RUN: nothing will run" if e.dry_run else "sop run"
-        self.out.print(Panel("\n".join(lines), title=title, expand=False))
+        if e.drill:
+            title = "FIRE DRILL" + (f" · scenario {e.scenario}" if e.scenario else "")
+        self.out.print(
+            Panel(
+                "\n".join(lines),
+                title=title,
+                expand=False,
+                border_style="magenta" if e.drill else "none",
+            )
+        )
 
     def _section(self, e: Any) -> None:
         self.out.rule(f"[bold]{_esc(e.title)}[/bold]", align="left")
@@ -198,14 +215,15 @@ class TerminalUI:
         from rich.markdown import Markdown
         from rich.syntax import Syntax
 
-        if e.prose or e.command or not e.note:
+        if e.step.number not in self._headed or e.prose or e.command:
+            self._headed.add(e.step.number)
             self.out.print(f"\n[bold]Step {e.step.number} · {_esc(e.step.title)}[/bold]")
         if e.prose:
             self.out.print(Markdown(e.prose))
         if e.command:
             self.out.print(
                 Syntax(
-                    e.command.rstrip("\n"),
+                    shortened(e.command).rstrip("\n"),
                     "bash",
                     theme="ansi_dark",
                     background_color="default",
@@ -304,6 +322,8 @@ class TerminalUI:
         self.out.print(
             f"\n[bold {colour}]Run {e.outcome}[/bold {colour}] after {e.duration:.1f}s ({summary})"
         )
+        if e.reason:
+            self.out.print(f"[{colour}]{_esc(e.reason)}[/{colour}]")
 
 
 class TerminalPrompter:
@@ -363,3 +383,19 @@ def audit_footer(out: Console, run_dir: Any, head: str, outcome: str) -> None:
     )
     if outcome not in ("success", "rolled-back"):
         out.print(f"[dim]resume with: sop resume {run_dir.name}[/dim]")
+
+
+def drill_summary(out: Console, report: dict[str, Any], folder: Any) -> None:
+    target = report["target_minutes"]
+    verdict = (
+        ""
+        if target is None
+        else (" within" if report["within_target"] else " OVER") + f" the {target} min target"
+    )
+    out.print(
+        f"\n[bold magenta]Drill {report['outcome']}[/bold magenta] in {report['total_seconds']:.1f}s{verdict}; "
+        f"{len(report['failures'])} failure(s), {len(report['deviations'])} deviation(s)"
+    )
+    for h in report["hesitations"]:
+        out.print(f"  hesitated {h['seconds']:.1f}s at step {h['step']} {_esc(h['title'])}")
+    out.print(f"report: {folder}/report.md")

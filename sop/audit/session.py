@@ -55,6 +55,7 @@ def common_fields(
     operator: str,
     incident: str | None,
     kind: str,
+    scenario: str = "",
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "event": {"kind": kind},
@@ -62,8 +63,9 @@ def common_fields(
         "user": {"name": operator},
         "sop": {"run_id": run_id, "id": sop_id, "sha256": sha256},
     }
-    if incident:
-        out["labels"] = {"incident": incident}
+    labels = {"incident": incident, "scenario": scenario}
+    if any(labels.values()):
+        out["labels"] = {k: v for k, v in labels.items() if v}
     return out
 
 

@@ -4,6 +4,7 @@ Each is created on first use, so a run that never reaches a host never imports f
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,12 +39,16 @@ class Executors:
     def __init__(self, factories: dict[str, Factory]) -> None:
         self._factories = factories
         self._made: dict[str, Executor] = {}
+        self._lock = (
+            threading.Lock()
+        )  # host threads ask at once: one executor each, not one per thread
 
     def for_host(self, host: Host) -> Executor:
         name = "local" if host.is_local else "ssh"
-        if name not in self._made:
-            self._made[name] = self._factories[name]()
-        return self._made[name]
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = self._factories[name]()
+            return self._made[name]
 
     def interrupt(self) -> None:
         for executor in list(self._made.values()):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sop.model import Host
+from sop.model import DrillResult, Host
 
 OutputCallback = Callable[[str, str], None]  # (stream, text)
 CommandCallback = Callable[[str], None]  # a command a task is about to run
@@ -23,6 +23,8 @@ class Job:
     timeout: float | None = None
     task: Any = None  # an invoke Task, for task steps
     args: Mapping[str, Any] = field(default_factory=dict)
+    step_id: str = ""
+    drill: DrillResult | None = None  # what a simulated executor returns
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class Running:
         with self._lock:
             runners = list(self._runners)
         for runner in runners:
-            runner.stop()
+            runner.terminate()
 
 
 def stream_options(output: OutputCallback) -> dict[str, Any]:
@@ -70,11 +70,16 @@ def stream_options(output: OutputCallback) -> dict[str, Any]:
 
 
 def observed(
-    base: type, running: Running, output: OutputCallback, on_command: CommandCallback
+    base: type,
+    running: Running,
+    output: OutputCallback,
+    on_command: CommandCallback,
+    prefix: str = "",
 ) -> type:
     """A subclass of an invoke runner class that reports each command before it starts,
     streams its output to `output`, and registers itself so that `Running.stop_all` reaches it.
-    (A class, not a config value: invoke deep-copies config values.)"""
+    `prefix` goes before every command (exports for remote tasks). The base class must offer
+    `terminate()`. (A class, not a config value: invoke deep-copies config values.)"""
 
     class Observed(base):  # type: ignore[misc]
         def run(self, command: str, **kwargs: Any) -> Any:
@@ -83,7 +88,7 @@ def observed(
             on_command(command)
             running.add(self)
             try:
-                return super().run(command, **kwargs)
+                return super().run(prefix + command, **kwargs)
             finally:
                 running.discard(self)
 

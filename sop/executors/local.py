@@ -43,7 +43,8 @@ def _local_runner_class() -> type:
         def kill(self) -> None:
             self._signal_group(signal.SIGKILL)
 
-        def stop(self) -> None:
+        def terminate(self) -> None:
+            """Ctrl-C: stop the command's process group (not invoke's `stop`, its cleanup)."""
             self._signal_group(signal.SIGTERM)
 
     return SessionLocal

@@ -79,7 +79,8 @@ def _remote_runner_class(script: str | None, pid: PidLine | None) -> type:
                 self.channel.sendall(script.encode())
                 self.channel.shutdown_write()
 
-        def stop(self) -> None:
+        def terminate(self) -> None:
+            """Ctrl-C: stop the remote process group (not invoke's `stop`, its cleanup)."""
             if pid is None or pid.pid is None:
                 return
             try:
@@ -91,7 +92,7 @@ def _remote_runner_class(script: str | None, pid: PidLine | None) -> type:
                 pass
 
         def kill(self) -> None:
-            self.stop()
+            self.terminate()
             super().kill()
 
     return ScriptedRemote
@@ -121,8 +122,11 @@ class SshExecutor:
             message = str(exc) if isinstance(exc, SopError) else f"{type(exc).__name__}: {exc}"
             return HostResult(host.name, "failure", None, "", "", 0.0, message)
         if job.kind == "task":
+            # a task's commands go through the login shell as the task wrote them; sop's
+            # variables are exported before each (quoted; secrets are not: they would be in argv)
+            exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(job.env.items()))
             conn.config.runners.remote = observed(
-                _remote_runner_class(None, None), self.running, output, on_command
+                _remote_runner_class(None, None), self.running, output, on_command, exports
             )
             return execute_with(host.name, job, conn, lambda: None, self.running)
         pid = PidLine(output)
