@@ -1,0 +1,117 @@
+"""Secrets: a canary secret goes everywhere a value can go; none of its forms reaches any sink
+(terminal, --debug output, tracebacks, audit log, resume state, report, rendered pages)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import urllib.parse
+
+from .conftest import Attack
+
+CANARY = "c4nary-$(touch PWNED)-'quote'-\"dq\""
+ENV = {"ATTACK_TOKEN": CANARY}
+
+
+def write_sop(attack: Attack, text: str = "") -> str:
+    (attack.path / "tasks.py").write_text(TASKS)
+    return attack.name(attack.write(text or SOP))
+
+
+def forms(secret: str) -> dict[str, str]:
+    return {
+        "raw": secret,
+        "shell-quoted": shlex.quote(secret),
+        "json": json.dumps(secret)[1:-1],
+        "url-encoded": urllib.parse.quote(secret),
+        "base64": base64.b64encode(secret.encode()).decode(),
+    }
+
+
+def assert_no_canary(where: str, text: str) -> None:
+    for name, form in forms(CANARY).items():
+        assert form not in text, f"the {name} form of the secret is in {where}"
+
+
+TASKS = """\
+from invoke import task
+
+
+@task
+def leak(c):
+    secret = c.run('printf "%s" "$SOP_SECRET_TOKEN"', hide=True).stdout
+    raise RuntimeError("leaking " + secret)
+"""
+SOP = """\
+tasks: tasks.py
+inputs:
+  token: {secret: true, env: ATTACK_TOKEN}
+steps:
+  - id: plain
+    run: printf '%s\\n' "$SOP_SECRET_TOKEN"
+    capture: echoed
+  - id: encoded
+    script: |
+      printf '%s' "$SOP_SECRET_TOKEN" | base64 -w0; echo
+      python3 -c 'import json,os,shlex,urllib.parse as u; s=os.environ["SOP_SECRET_TOKEN"]; print(json.dumps(s), u.quote(s), shlex.quote(s))'
+  - id: raises
+    task: leak
+"""
+
+
+def test_the_canary_reaches_no_sink(attack: Attack) -> None:
+    result = attack.sop("--debug", "run", "--yes", write_sop(attack), env=ENV)
+    assert result.returncode == 1  # the task raised
+    assert "RuntimeError: leaking ********" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert_no_canary("stdout", result.stdout)
+    assert_no_canary("--debug output (stderr)", result.stderr)
+    (run_dir,) = (attack.state / "runs").iterdir()
+    for name in ("audit.jsonl", "state.json"):
+        assert_no_canary(name, (run_dir / name).read_text())
+    for args in (("report", run_dir.name), ("audit", "show", run_dir.name)):
+        shown = attack.sop(*args)
+        assert shown.returncode == 0, shown.stderr
+        assert_no_canary(f"sop {' '.join(args[:-1])}", shown.stdout + shown.stderr)
+    attack.assert_nothing_ran()
+
+
+def test_debug_tracebacks_mask_the_secret(attack: Attack) -> None:
+    """An internal error's traceback under --debug shows locals' text: the secret is masked."""
+    path = write_sop(
+        attack, SOP.replace("run: printf", "run: printf '%s' \"$SOP_SECRET_TOKEN\" >&2; exit 7 #")
+    )
+    result = attack.sop("--debug", "run", "--yes", path, env=ENV)
+    assert result.returncode == 1
+    assert_no_canary("--debug output", result.stdout + result.stderr)
+    assert "********" in result.stdout + result.stderr
+
+
+def test_a_secret_on_the_command_line_is_refused(attack: Attack) -> None:
+    result = attack.run(attack.path / write_sop(attack), "-i", f"token={CANARY}")
+    assert result.returncode == 1
+    attack.assert_nothing_ran()
+    assert result.stderr == (
+        "sop: error: secret input 'token' cannot be given on the command line (it would be seen "
+        "in ps and shell history); use $ATTACK_TOKEN, --secret-file token=PATH, or answer the "
+        "prompt\n"
+    )
+
+
+def test_a_secret_too_short_to_mask_is_refused(attack: Attack) -> None:
+    result = attack.run(attack.path / write_sop(attack), env={"ATTACK_TOKEN": "short"})
+    assert result.returncode == 1
+    attack.assert_nothing_ran()
+    assert result.stderr == (
+        "sop: error: input 'token': a secret must be at least 8 characters (to be masked safely)\n"
+    )
+
+
+def test_rendered_pages_hold_no_secret_value(attack: Attack) -> None:
+    write_sop(attack)
+    for fmt in ("markdown", "html", "confluence"):
+        result = attack.sop("render", "attack.yaml", "--format", fmt, "--out", fmt, env=ENV)
+        assert result.returncode == 0, result.stderr
+        for page in (attack.path / fmt).iterdir():
+            assert_no_canary(f"{fmt} page {page.name}", page.read_text())
