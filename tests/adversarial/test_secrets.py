@@ -77,8 +77,8 @@ def test_the_canary_reaches_no_sink(attack: Attack) -> None:
     attack.assert_nothing_ran()
 
 
-def test_debug_tracebacks_mask_the_secret(attack: Attack) -> None:
-    """An internal error's traceback under --debug shows locals' text: the secret is masked."""
+def test_debug_output_of_a_failing_command_masks_the_secret(attack: Attack) -> None:
+    """--debug prints every event, the failing command's stderr too: the secret is masked."""
     path = write_sop(
         attack, SOP.replace("run: printf", "run: printf '%s' \"$SOP_SECRET_TOKEN\" >&2; exit 7 #")
     )
