@@ -78,13 +78,36 @@ def cli(debug: bool) -> None:
 @click.option(
     "--inventory", type=click.Path(path_type=Path, dir_okay=False), help="Inventory file."
 )
-def lint(paths: tuple[Path, ...], strict: bool, fmt: str, inventory: Path | None) -> None:
-    """Check SOP files: schema, templates, tasks, targets, calls, review dates.
+@click.option(
+    "--runs",
+    "runs_dir",
+    metavar="STATE_DIR",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Warn about SOPs not drilled recently, from the audit logs in this state directory.",
+)
+@click.option(
+    "--drill-days",
+    default=90,
+    show_default=True,
+    help="With --runs: the longest gap between drills.",
+)
+def lint(
+    paths: tuple[Path, ...],
+    strict: bool,
+    fmt: str,
+    inventory: Path | None,
+    runs_dir: Path | None,
+    drill_days: int,
+) -> None:
+    """Check SOP files: schema, templates, tasks, targets, calls, review dates, tabletop
+    scenarios (in scenarios/ folders) and, with --runs, drill dates.
 
     PATHS are files or folders (default: runbooks/ or $SOP_PATH)."""
     from sop.lint import lint_paths
 
-    report = lint_paths(paths, today=dt.date.today(), inventory=inventory)
+    report = lint_paths(
+        paths, today=dt.date.today(), inventory=inventory, runs=runs_dir, drill_days=drill_days
+    )
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -628,6 +651,116 @@ def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None
         if fmt == "markdown"
         else reports.as_json(records, verification)
     )
+
+
+@cli.command()
+@click.argument("scenario_ref", metavar="SCENARIO")
+@_path_option(
+    "--report",
+    "Where to write report.md and report.json (default: STATE_DIR/tabletops/TIME-ID).",
+    True,
+)
+@click.option(
+    "--sops",
+    "sop_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="SOP files or folders the team may pick from (default: runbooks/ or $SOP_PATH).",
+)
+@STATE_DIR
+def tabletop(
+    scenario_ref: str, report: Path | None, sop_paths: tuple[Path, ...], state_dir: Path | None
+) -> None:
+    """Run a tabletop exercise: the narrative, then each inject with its clock; record the SOP
+    and action the team chose. Writes a report with decisions, time to the right SOP and
+    phase coverage. Reads answers from standard input, so they can be piped in."""
+    import time
+
+    from sop.audit.state import default_state_dir
+    from sop.clock import SystemClock
+    from sop.library import load_library
+    from sop.scenario import find_scenario, load_scenario
+    from sop.tabletop import report_json, report_markdown, run_exercise
+    from sop.tabletop_ui import TerminalFacilitator, summary
+
+    scenario = load_scenario(find_scenario(scenario_ref))
+    library = load_library(sop_paths)
+    if library.problems:
+        raise SopFileError(library.problems)
+    exercise = run_exercise(scenario, library.sops, TerminalFacilitator(), SystemClock())
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(exercise.started))
+    folder = report or (state_dir or default_state_dir()) / "tabletops" / f"{stamp}-{scenario.id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(report_markdown(exercise))
+    (folder / "report.json").write_text(report_json(exercise))
+    summary(exercise, folder)
+
+
+@cli.command()
+@PATHS
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def coverage(paths: tuple[Path, ...], fmt: str) -> None:
+    """Which NIST phases the SOPs cover (identify, protect, detect, respond, recover), and the
+    gaps. Exit 1 when a phase has no SOP."""
+    from sop.coverage import coverage_rows, library_coverage
+    from sop.library import load_library
+
+    library = load_library(paths)
+    if library.problems:
+        raise SopFileError(library.problems)
+    table = library_coverage(library.sops)
+    if fmt == "json":
+        click.echo(json.dumps(table.as_dict(), indent=2))
+    else:
+        click.echo(ui.table(("phase", "status", "sops"), coverage_rows(table)))
+        if table.unassigned:
+            click.echo(f"\nSOPs without a phase: {', '.join(table.unassigned)}")
+    if table.gaps:
+        click.echo(f"no SOP for: {', '.join(table.gaps)}", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@PATHS
+@click.option(
+    "--runs",
+    "runs_dir",
+    metavar="STATE_DIR",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The state directory whose audit logs to read (default $SOP_STATE_DIR or ~/.local/state/sop).",
+)
+@click.option("--top", default=5, show_default=True, help="How many slow manual steps to list.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def stats(paths: tuple[Path, ...], runs_dir: Path | None, top: int, fmt: str) -> None:
+    """Per SOP: last review, last drill, median drill and real-run time, automation ratio; and
+    the slowest manual steps across runs, the best candidates to automate next."""
+    from sop.audit.state import default_state_dir
+    from sop.library import load_library
+    from sop.stats import STATS_HEADERS, read_stats, seconds_text, stats_rows
+
+    library = load_library(paths)
+    if library.problems:
+        raise SopFileError(library.problems)
+    found = read_stats(library.sops, runs_dir or default_state_dir(), top)
+    for run_id, problem in found.untrusted:
+        click.echo(
+            f"warning: run {run_id}: audit log does not verify ({problem}); ignored", err=True
+        )
+    if fmt == "json":
+        click.echo(json.dumps(found.as_dict(), indent=2))
+        return
+    click.echo(ui.table(STATS_HEADERS, stats_rows(found)))
+    if found.slowest:
+        click.echo("\nSlowest manual steps (median across runs): automate these next")
+        rows = [
+            [m.sop, m.step, m.title, seconds_text(m.median_seconds), str(m.count)]
+            for m in found.slowest
+        ]
+        click.echo(ui.table(("sop", "step", "title", "median", "times"), rows))
 
 
 def main() -> None:

@@ -45,15 +45,29 @@ class LintReport:
 
 
 def lint_paths(
-    paths: Iterable[Path], *, today: dt.date, inventory: Path | None = None
+    paths: Iterable[Path],
+    *,
+    today: dt.date,
+    inventory: Path | None = None,
+    runs: Path | None = None,
+    drill_days: int = 90,
 ) -> LintReport:
+    """`runs`: also warn about SOPs not drilled for `drill_days` days (from its audit logs)."""
+    from sop.scenario import lint_scenarios
+    from sop.stats import drill_problems
+
+    paths = list(paths)
     library = load_library(paths)
     problems = list(library.problems)
     known = library.by_id()
     for sop in library.sops:
         problems.extend(lint_sop(sop, today=today, inventory_path=inventory, known=known))
+    scenarios, scenario_problems = lint_scenarios(paths, known)
+    problems.extend(scenario_problems)
+    if runs is not None:
+        problems.extend(drill_problems(library.sops, runs, today=today, max_days=drill_days))
     problems.sort(key=lambda p: (p.where.file, p.where.line, p.where.col))
-    return LintReport(library.files, tuple(problems))
+    return LintReport(library.files + scenarios, tuple(problems))
 
 
 def lint_sop(
