@@ -475,6 +475,13 @@ def resume(run_ref: str, changed_reason: str | None, **params: Any) -> None:
 @click.option(
     "--scenario", default="", help="A drill scenario of the SOP: injected failures to rehearse."
 )
+@click.option(
+    "--pace",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="How much of each simulated delay to wait (0: none, for CI).",
+)
 @_path_option(
     "--sandbox",
     "Run the commands for real against this staging inventory (still recorded as a drill).",
@@ -494,6 +501,7 @@ def resume(run_ref: str, changed_reason: str | None, **params: Any) -> None:
 def drill(
     sop_ref: str,
     scenario: str,
+    pace: float,
     sandbox: Path | None,
     report: Path | None,
     inputs: tuple[str, ...],
@@ -521,6 +529,7 @@ def drill(
             simulate=sandbox is None,
             scenario=scenario,
             event_kind="drill",
+            pace=pace,
         ),
     )
     if sandbox is None:

@@ -140,7 +140,7 @@ class ExecutableSteps:
                     f"({tries} of {step.retries} retries).",
                 )
             )
-            self.clock.sleep(step.delay)
+            self.clock.sleep(step.delay * (self.options.pace if self.options.simulate else 1.0))
 
     def _fan(
         self, job: Job, hosts: Sequence[Any], step: Step, ref: ev.StepRef, attempt: int

@@ -18,7 +18,7 @@ from sop.audit.state import RunLock, find_run_dir, prepare_state_dir
 from sop.errors import SopError, SopFileError
 from sop.executors import Executors, local_executor, ssh_executor
 from sop.inputs import Asker, ResolvedInputs, resolve_inputs
-from sop.library import find_inventory, find_sop, search_dirs
+from sop.library import find_called_sop, find_inventory, find_sop
 from sop.lint import lint_sop
 from sop.loader import load_sop
 from sop.model import Sop
@@ -59,19 +59,16 @@ def checked_sop(ref: str) -> Sop:
 
 def load_callee(sop_id: str, caller: Sop) -> Sop:
     """A called SOP: beside the caller first, then in the search folders."""
-    for folder in (caller.path.parent, *search_dirs()):
-        for suffix in (".yaml", ".yml"):
-            candidate = folder / f"{sop_id}{suffix}"
-            if candidate.is_file():
-                return checked_sop(str(candidate))
-    return checked_sop(sop_id)
+    return checked_sop(str(find_called_sop(sop_id, caller.path)))
 
 
 def _executors(request: RunRequest, sop: Sop) -> Executors:
     if request.options.simulate:
         from sop.executors.simulated import SimulatedExecutor
 
-        simulated = SimulatedExecutor(sop.scenarios.get(request.options.scenario))
+        simulated = SimulatedExecutor(
+            sop.scenarios.get(request.options.scenario), request.options.pace
+        )
         return Executors({"local": lambda: simulated, "ssh": lambda: simulated})
     return Executors(
         {

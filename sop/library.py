@@ -117,3 +117,12 @@ def find_inventory(sop_path: Path | None, explicit: Path | None = None) -> Inven
             if candidate.is_file():
                 return load_inventory(candidate)
     return None
+
+
+def find_called_sop(sop_id: str, caller: Path) -> Path:
+    """The SOP a `call` step names: beside the calling SOP first, then as `find_sop` finds it."""
+    for suffix in SUFFIXES:
+        candidate = caller.parent / f"{sop_id}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return find_sop(sop_id)

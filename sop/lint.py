@@ -11,7 +11,7 @@ from typing import Any
 
 from sop import templating
 from sop.errors import Location, NotFoundError, Problem, SopError
-from sop.library import find_inventory, find_sop, load_library
+from sop.library import find_called_sop, find_inventory, load_library
 from sop.loader import load_sop
 from sop.model import BUILTIN_VARIABLES, LOCAL, Inventory, Sop, Step
 from sop.tasks import find_task, load_tasks, task_names
@@ -88,6 +88,7 @@ def lint_sop(
         inventory = None
     checker.targets(inventory)
     checker.calls()
+    checker.scenarios()
     return checker.problems
 
 
@@ -266,6 +267,19 @@ class _Checker:
                     "target",
                 )
 
+    def scenarios(self) -> None:
+        ids = {step.id for step in self.all_steps()}
+        for name, scenario in self.sop.scenarios.items():
+            where = self.sop.loc("scenarios")
+            for step_id in scenario.steps:
+                if step_id not in ids:
+                    self.error(
+                        where,
+                        f"scenarios.{name}.steps.{step_id}",
+                        f"no step '{step_id}' in this SOP",
+                        "drill",
+                    )
+
     def calls(self) -> None:
         for step in self.all_steps():
             if step.kind != "call":
@@ -298,7 +312,7 @@ class _Checker:
     def resolve(self, sop_id: str) -> Sop | None:
         if sop_id not in self.known:
             try:
-                self.known[sop_id] = load_sop(find_sop(sop_id))
+                self.known[sop_id] = load_sop(find_called_sop(sop_id, self.sop.path))
             except (NotFoundError, SopError):
                 return None
         return self.known.get(sop_id)

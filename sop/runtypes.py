@@ -53,6 +53,7 @@ class RunOptions:
     drill: bool = False  # a fire drill: recorded as one
     simulate: bool = False  # commands are not run: executors return the SOP's drill results
     scenario: str = ""
+    pace: float = 1.0  # drills: how much of each simulated delay to wait
 
 
 @dataclass(frozen=True)

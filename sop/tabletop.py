@@ -63,6 +63,8 @@ class Reached:
     inject: int | None  # the first inject at which the team picked it; None: never
     at: float | None  # that inject's scenario time
     elapsed: float | None  # seconds of exercise until the decision was recorded
+    expected_from: int | None = None  # the first inject that expects it
+    delay: float | None = None  # seconds from showing that inject to the team picking the SOP
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,19 @@ class Exercise:
         out = []
         for sop_id in self.scenario.expected:
             first = next((d for d in self.decisions if d.sop == sop_id), None)
+            cue = next((d for d in self.decisions if sop_id in d.expects), None)
+            delay = None
+            if first and cue and first.inject >= cue.inject:
+                delay = round(first.decided - cue.shown, 3)
             out.append(
-                Reached(sop_id, first.inject, first.at, first.decided)
-                if first
-                else Reached(sop_id, None, None, None)
+                Reached(
+                    sop_id,
+                    first.inject if first else None,
+                    first.at if first else None,
+                    first.decided if first else None,
+                    cue.inject if cue else None,
+                    delay,
+                )
             )
         return tuple(out)
 
@@ -200,15 +211,19 @@ def report_markdown(exercise: Exercise) -> str:
         "",
         "## Time to the right SOP",
         "",
-        "| expected SOP | reached at inject | scenario time | exercise time |",
-        "|---|---|---|---|",
+        "| expected SOP | expected from inject | reached at inject | scenario time "
+        "| exercise time | after the cue |",
+        "|---|---|---|---|---|---|",
     ]
     for r in exercise.reached:
+        cue = str(r.expected_from or "-")
         if r.inject is None or r.at is None or r.elapsed is None:
-            lines.append(f"| {r.sop} | **never** | - | - |")
+            lines.append(f"| {r.sop} | {cue} | **never** | - | - | - |")
         else:
+            after = "-" if r.delay is None else clock_text(r.delay)
             lines.append(
-                f"| {r.sop} | {r.inject} | {scenario_time(r.at)} | {clock_text(r.elapsed)} |"
+                f"| {r.sop} | {cue} | {r.inject} | {scenario_time(r.at)} "
+                f"| {clock_text(r.elapsed)} | {after} |"
             )
     lines += ["", "## Coverage", "", coverage_markdown(exercise.coverage, scenario=True)]
     gaps = exercise.coverage.gaps

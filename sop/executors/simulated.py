@@ -13,8 +13,9 @@ NO_DRILL = DrillResult()
 
 
 class SimulatedExecutor:
-    def __init__(self, scenario: Scenario | None = None) -> None:
+    def __init__(self, scenario: Scenario | None = None, pace: float = 1.0) -> None:
         self.scenario = scenario or Scenario(name="")
+        self.pace = pace  # 1: simulated commands take their drill delay; 0: no waiting (CI)
         self._attempts: dict[tuple[str, str], int] = defaultdict(int)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -32,7 +33,7 @@ class SimulatedExecutor:
             self._attempts[(job.step_id, host.name)] += 1
         results = self.scenario.steps.get(job.step_id) or (job.drill or NO_DRILL,)
         result = results[min(attempt, len(results) - 1)]
-        if result.delay and stop.wait(result.delay):
+        if result.delay * self.pace and stop.wait(result.delay * self.pace):
             return HostResult(
                 host.name, "interrupted", None, "", "", result.delay, "interrupted by the responder"
             )
