@@ -148,5 +148,10 @@ def test_schema_errors_are_lint_errors(write: Callable[..., Path]) -> None:
 
 
 def test_drill_scenarios_name_existing_steps(write: Callable[..., Path]) -> None:
-    text = MINIMAL + "scenarios:\n  flaky:\n    steps:\n      hello: [{exit: 1}, {exit: 0}]\n      helo: {exit: 2}\n"
-    assert lint(write(text)) == ["sop.yaml:9:1: scenarios.flaky.steps.helo: no step 'helo' in this SOP"]
+    text = (
+        MINIMAL
+        + "scenarios:\n  flaky:\n    steps:\n      hello: [{exit: 1}, {exit: 0}]\n      helo: {exit: 2}\n"
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:9:1: scenarios.flaky.steps.helo: no step 'helo' in this SOP"
+    ]
