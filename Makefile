@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-deps lock docs clean
+.PHONY: demo test lint typecheck unit system-deps lock docs clean bench bench-smoke
 
 $(STAMP): requirements/test.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,22 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## bench: the peers' environment (bench/.venv, pinned in bench/requirements.txt), then every
+## benchmark (5 interleaved runs each): prints the targets with their ratios, writes bench/RESULTS.md
+BENCH_STAMP := bench/.venv/.installed
+
+$(BENCH_STAMP): bench/requirements.txt
+	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
+	bench/.venv/bin/python -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(STAMP) system-deps $(BENCH_STAMP)
+	$(BIN)/python -m bench.run
+
+## bench-smoke: one quick pass of every benchmark (tiny sizes, no Ansible), numbers meaningless
+bench-smoke: $(STAMP) system-deps
+	$(BIN)/python -m bench.run --smoke --out bench/out/RESULTS-smoke.md
 
 ## docs: render runbooks/ into docs/runbooks/ (generated, not committed), then build site/ strictly
 docs: $(STAMP)

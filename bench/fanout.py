@@ -1,0 +1,313 @@
+"""Fan-out: one command (`hostname; echo ok`) on 1, 8, 32 and 64 real sshd hosts, whole process.
+
+Timed in interleaved rounds, for the same hosts and command:
+
+- `sop run --yes` of a one-step SOP (`parallel` = the host count) and of a five-step SOP;
+- the bare fabric `ThreadingGroup` script (bench/fabric_group.py), one and five commands;
+- the OpenSSH client, one `ssh` per host via `xargs -P N`;
+- `ansible gN -m shell -f N` (bench/.venv) in its best configuration: pipelining,
+  ControlPersist, the control masters warmed by an untimed round.
+
+The hosts are the sshd fixture of the integration tests (tests/integration/sshd.py): one fixture
+of the largest size, each size using its first N hosts. Every SSH client trusts only the
+fixture's known_hosts except fabric, which is run bare (it checks no host key at all).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from bench.common import BENCH_BIN, PYTHON, REPO, SOP, Section, Series, Target, fmt, interleave
+from bench.common import progress as note
+from tests.integration.sshd import SshdHosts, start_hosts
+
+COMMAND = "hostname; echo ok"
+STEPS = 5
+
+
+def sop_file(path: Path, group: str, count: int, steps: int) -> Path:
+    data = {
+        "sop": 1,
+        "id": path.stem,
+        "title": f"Bench: {steps} step(s) on {count} host(s)",
+        "owner": "team-bench",
+        "reviewed": dt.date.today().isoformat(),
+        "on": group,
+        "steps": [
+            {"id": f"s{n + 1}", "run": COMMAND, "confirm": "never", "parallel": count}
+            for n in range(steps)
+        ],
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def ansible_files(fixture: SshdHosts, work: Path, sizes: Sequence[int]) -> dict[str, str]:
+    """An INI inventory, an ansible.cfg for the best configuration; returns the environment."""
+    lines = ["[all]"]
+    for h in fixture.hosts:
+        lines.append(
+            f"{h.name} ansible_host={h.address} ansible_port={h.port} "
+            f"ansible_user={fixture.user} ansible_ssh_private_key_file={fixture.client_key}"
+        )
+    for n in sizes:
+        lines += ["", f"[g{n}]", *(h.name for h in fixture.hosts[:n])]
+    (work / "hosts.ini").write_text("\n".join(lines) + "\n")
+    control = Path(tempfile.mkdtemp(prefix="cp", dir="/tmp"))  # short: socket paths are limited
+    (work / "ansible.cfg").write_text(
+        "[defaults]\n"
+        f"inventory = {work / 'hosts.ini'}\n"
+        "host_key_checking = True\n"
+        "interpreter_python = /usr/bin/python3\n"
+        "gathering = explicit\n"
+        "retry_files_enabled = False\n"
+        f"local_tmp = {work / 'ansible-tmp'}\n"
+        "[ssh_connection]\n"
+        "pipelining = True\n"
+        "ssh_args = -o ControlMaster=auto -o ControlPersist=600s -o BatchMode=yes "
+        f"-o IdentitiesOnly=yes -o UserKnownHostsFile={fixture.known_hosts}\n"
+        f"control_path_dir = {control}\n"
+    )
+    return {
+        "ANSIBLE_CONFIG": str(work / "ansible.cfg"),
+        "ANSIBLE_HOME": str(work / "ansible-home"),
+        "ANSIBLE_NOCOLOR": "1",
+        "_CONTROL_DIR": str(control),
+    }
+
+
+def stop_control_masters(control_dir: Path) -> None:
+    for sock in control_dir.glob("*"):
+        subprocess.run(
+            ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"],
+            capture_output=True,
+            timeout=10,
+        )
+    shutil.rmtree(control_dir, ignore_errors=True)
+
+
+def logins(fixture: SshdHosts) -> int:
+    """How many SSH logins the fixture's servers have accepted so far."""
+    return sum(
+        log.read_text(errors="replace").count("Accepted publickey")
+        for log in fixture.workdir.glob("sshd.main*.log")
+    )
+
+
+def bench(runs: int, sizes: Sequence[int] = (1, 8, 32, 64), smoke: bool = False) -> Section:
+    with_ansible = not smoke and (BENCH_BIN / "ansible").exists()
+    work = Path(tempfile.mkdtemp(prefix="sop-bench-fanout-"))
+    fixture = start_hosts(max(sizes), work / "sshd")
+    ansible_env: dict[str, str] = {}
+    try:
+        inventory = fixture.write_inventory(
+            work / "inventory.yaml",
+            groups={f"g{n}": [h.name for h in fixture.hosts[:n]] for n in sizes},
+        )
+        empty_config = work / "empty_ssh_config"
+        empty_config.write_text("")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_")}
+        env.pop("SOP_PATH", None)
+        env.update(
+            SOP_STATE_DIR=str(work / "state"),
+            SOP_AUDIT_KEYS=str(work / "keys"),
+            NO_COLOR="1",
+            COLUMNS="120",
+        )
+        if with_ansible:
+            ansible_env = ansible_files(fixture, work, sizes)
+            env.update({k: v for k, v in ansible_env.items() if not k.startswith("_")})
+        sop_args = [
+            "--yes",
+            "--inventory",
+            str(inventory),
+            "--known-hosts",
+            str(fixture.known_hosts),
+            "--ssh-config",
+            str(empty_config),
+        ]
+        results: dict[int, dict[str, Series]] = {}
+        reuse: tuple[int, int] = (0, 0)
+        for n in sizes:
+            hosts = fixture.hosts[:n]
+            one = sop_file(work / f"fanout-{n}.yaml", f"g{n}", n, 1)
+            five = sop_file(work / f"fanout-{n}-x{STEPS}.yaml", f"g{n}", n, STEPS)
+            fabric = [
+                str(PYTHON),
+                str(REPO / "bench" / "fabric_group.py"),
+                "--port",
+                str(fixture.port),
+                "--user",
+                fixture.user,
+                "--key",
+                str(fixture.client_key),
+                *(h.address for h in hosts),
+            ]
+            names = " ".join(h.name for h in hosts)
+            variants: dict[str, list[str]] = {
+                "sop run": [str(SOP), "run", str(one), *sop_args],
+                "fabric ThreadingGroup": fabric,
+                "ssh via xargs -P": [
+                    "sh",
+                    "-c",
+                    f"printf '%s\\n' {names} | xargs -P {n} -I@ "
+                    f"ssh -F {fixture.ssh_config} -o BatchMode=yes @ '{COMMAND}' >/dev/null",
+                ],
+            }
+            if not smoke:
+                variants[f"sop run, {STEPS} steps"] = [str(SOP), "run", str(five), *sop_args]
+                variants[f"fabric, {STEPS} commands"] = [
+                    *fabric[:2],
+                    "--steps",
+                    str(STEPS),
+                    *fabric[2:],
+                ]
+            if with_ansible:
+                variants["ansible (pipelining, ControlPersist)"] = [
+                    str(BENCH_BIN / "ansible"),
+                    f"g{n}",
+                    "-m",
+                    "shell",
+                    "-a",
+                    COMMAND,
+                    "-f",
+                    str(n),
+                ]
+            note(f"fan-out: {n} host(s), {len(variants)} variants x {runs} runs")
+            results[n] = interleave(variants, runs, env=env, cwd=work, warmup=0 if smoke else 1)
+            if n == max(sizes):
+                time.sleep(1)  # sshd writes its log lines after the client has gone
+                before = logins(fixture)
+                subprocess.run(
+                    [str(SOP), "run", str(five), *sop_args],
+                    env=env,
+                    cwd=work,
+                    check=True,
+                    capture_output=True,
+                )
+                time.sleep(1)
+                reuse = (n, logins(fixture) - before)
+        return _section(results, sizes, runs, reuse, with_ansible)
+    finally:
+        fixture.close()
+        if ansible_env:
+            stop_control_masters(Path(ansible_env["_CONTROL_DIR"]))
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _section(
+    results: dict[int, dict[str, Series]],
+    sizes: Sequence[int],
+    runs: int,
+    reuse: tuple[int, int],
+    with_ansible: bool,
+) -> Section:
+    variants = list(results[sizes[0]])
+    rows = []
+    for name in variants:
+        row = [name]
+        for n in sizes:
+            row.append(f"{results[n][name].wall:.2f}")
+        n_max = max(sizes)
+        row.append(f"{results[n_max][name].cpu / n_max * 1000:.0f}")
+        rows.append(row)
+    ratio_rows = []
+    for n in sizes:
+        r = results[n]
+        sop = r["sop run"].wall
+        cells = [
+            str(n),
+            fmt(sop / r["fabric ThreadingGroup"].wall),
+            fmt(sop / r["ssh via xargs -P"].wall),
+        ]
+        if f"sop run, {STEPS} steps" in r:
+            cells.append(
+                fmt(r[f"sop run, {STEPS} steps"].wall / r[f"fabric, {STEPS} commands"].wall)
+            )
+            cells.append(fmt(r[f"sop run, {STEPS} steps"].wall / sop))
+        if with_ansible:
+            cells.append(fmt(r["ansible (pipelining, ControlPersist)"].wall / sop))
+        ratio_rows.append(cells)
+    ratio_headers = ["hosts", "sop / fabric", "sop / ssh"]
+    if f"sop run, {STEPS} steps" in results[sizes[0]]:
+        ratio_headers += [f"sop {STEPS} steps / fabric {STEPS}", f"sop {STEPS} steps / 1 step"]
+    if with_ansible:
+        ratio_headers.append("ansible / sop")
+    big = max(sizes)
+    rss = results[big]["sop run"].max_rss_mb
+    notes = [
+        f"Median wall seconds of the whole process over {runs} interleaved runs; "
+        f"`CPU ms/host` is the client's user+system CPU at {big} hosts divided by {big}.",
+        "Ratios (same run):\n\n" + _indent(_table(ratio_headers, ratio_rows)),
+        f"Peak RSS of `sop run` on {big} hosts: {rss:.0f} MB.",
+    ]
+    if reuse[1]:
+        notes.append(
+            f"A {STEPS}-step `sop run` on {reuse[0]} hosts made {reuse[1]} SSH logins "
+            f"({reuse[1] / reuse[0]:.2f} per host): connections are reused across steps."
+        )
+    targets: list[Target] = []
+    for n in sizes:
+        if n < 32:
+            continue
+        r = results[n]
+        targets.append(
+            Target(
+                "fan-out",
+                f"`sop run` / fabric ThreadingGroup, {n} hosts",
+                r["sop run"].wall / r["fabric ThreadingGroup"].wall,
+                1.3,
+            )
+        )
+        if with_ansible:
+            targets.append(
+                Target(
+                    "fan-out",
+                    f"best Ansible / `sop run`, {n} hosts",
+                    r["ansible (pipelining, ControlPersist)"].wall / r["sop run"].wall,
+                    5,
+                    at_most=False,
+                )
+            )
+    if len(sizes) > 1:
+        targets.append(
+            Target(
+                "fan-out",
+                f"`sop run`: time({big} hosts) / time({min(sizes)} host)",
+                results[big]["sop run"].wall / results[min(sizes)]["sop run"].wall,
+                4,
+            )
+        )
+    if reuse[1]:
+        targets.append(
+            Target(
+                "fan-out", f"SSH logins per host, {STEPS}-step SOP", reuse[1] / reuse[0], 1, unit=""
+            )
+        )
+    targets.append(Target("memory", f"peak RSS, `sop run` on {big} hosts", rss, 150, unit=" MB"))
+    return Section(
+        "Fan-out: `hostname; echo ok` on N hosts",
+        ["command", *(f"{n} host(s), s" for n in sizes), "CPU ms/host"],
+        rows,
+        notes,
+        targets,
+    )
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    from bench.common import markdown_table
+
+    return markdown_table(headers, rows)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())

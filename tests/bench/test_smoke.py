@@ -1,0 +1,35 @@
+"""The benchmarks in smoke mode: tiny sizes, one run each, only to keep the scripts working.
+
+Nothing here asserts a speed (that is `make bench`'s job, with ratios measured side by side).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import run
+
+
+def test_smoke_run_writes_every_table_and_target(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+
+    assert run.main(["--smoke", "--out", str(out)]) == 0
+
+    text = out.read_text()
+    for title in (
+        "## Targets",
+        "## Start-up",
+        "## Fan-out: `hostname; echo ok` on N hosts",
+        "## Audit trail",
+        "## Lint and render 20 generated SOPs",
+    ):
+        assert title in text
+    for claim in (
+        "`sop --help` / `python -c 'import click'`",
+        "SSH logins per host, 5-step SOP",
+        "peak RSS, `sop run` on 1 hosts",
+        "`AuditLog.append` / raw fsync-per-record rate",
+        "`sop audit verify` CLI, records/s (2,000)",
+        "`sop lint` / C-loader parse, 20 SOPs",
+    ):
+        assert claim in text
