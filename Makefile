@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+AUDIT_VENV  := .venv-audit
+AUDIT_STAMP := $(AUDIT_VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-deps lock docs clean bench bench-smoke
+.PHONY: demo test lint typecheck unit system-deps lock docs clean bench bench-smoke audit-deps
 
 $(STAMP): requirements/test.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +64,20 @@ lock:
 	$(PYTHON) -m uv pip compile pyproject.toml requirements/build.in --extra test \
 	  --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
 	  -o requirements/test.lock
+	$(PYTHON) -m uv pip compile requirements/audit.in \
+	  --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  -o requirements/audit.lock
+
+## audit-deps: pip-audit (pinned, in its own venv) over the locked test environment. Needs the
+## network (a vulnerability service); not part of `make test`: see docs/dependencies.md
+audit-deps: $(AUDIT_STAMP)
+	$(AUDIT_VENV)/bin/pip-audit --strict --progress-spinner off \
+	  --disable-pip --require-hashes -r requirements/test.lock
+
+$(AUDIT_STAMP): requirements/audit.lock
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/audit.lock
+	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) $(AUDIT_VENV) .pytest_cache .mypy_cache .ruff_cache site
