@@ -221,6 +221,8 @@ def report_markdown(exercise: Exercise) -> str:
             lines.append(f"| {r.sop} | {cue} | **never** | - | - | - |")
         else:
             after = "-" if r.delay is None else clock_text(r.delay)
+            if r.expected_from is not None and r.inject < r.expected_from:
+                after = "before the cue"
             lines.append(
                 f"| {r.sop} | {cue} | {r.inject} | {scenario_time(r.at)} "
                 f"| {clock_text(r.elapsed)} | {after} |"
