@@ -171,6 +171,8 @@ def _open(conn: Any, host: Host, files: Sequence[Path], timeout: float) -> None:
             "banner" in str(exc) or "No existing session" in str(exc)
         ):
             raise ConnectError(f"{where}: no SSH handshake within {timeout:g}s ({exc})") from exc
+        if isinstance(exc, (UnicodeError, ValueError)):  # e.g. an address no resolver takes
+            raise ConnectError(f"{where}: not a usable address ({exc})") from None
         if isinstance(exc, (OSError, EOFError, paramiko.SSHException)):
             raise ConnectError(f"{where}: {str(exc) or type(exc).__name__}") from exc
         raise

@@ -59,6 +59,7 @@ class StepShown(Event):
     command: str = ""  # rendered command, script, or task call
     hosts: tuple[str, ...] = ()
     confirm: str = "auto"
+    plain: str = ""  # a message shown verbatim (errors, host output): never read as Markdown
 
 
 @dataclass(frozen=True)

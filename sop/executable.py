@@ -280,7 +280,7 @@ class ExecutableSteps:
                         ev.StepShown(
                             self.clock.now(),
                             ref,
-                            note=f"'{typed}' is not '{expected}': nothing ran.",
+                            plain=f"'{typed}' is not '{expected}': nothing ran.",
                         )
                     )
                     continue

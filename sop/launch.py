@@ -206,14 +206,16 @@ def _resume_locked(
     sop = checked_sop(started["sop"]["path"])
     notes: list[ev.AuditNote] = []
     now = clock.now()
-    if sop.sha256 != started["sop"]["sha256"]:
+    if (
+        sop.sha256 != plan.sop_sha256
+    ):  # as the run last knew it (a change accepted before stays accepted)
         if prompter is not None and not changed_reason:
             changed_reason = prompter.text(
                 f"{sop.path} changed since the run started. Why go on anyway?"
             ).strip()
         if not changed_reason:
             raise SopChangedError(
-                f"{sop.path} changed since run {plan.run_id} started (sha256 {started['sop']['sha256'][:12]} -> "
+                f"{sop.path} changed since run {plan.run_id} last ran (sha256 {plan.sop_sha256[:12]} -> "
                 f"{sop.sha256[:12]}); give a reason to go on with --sop-changed REASON"
             )
         notes.append(
@@ -221,7 +223,7 @@ def _resume_locked(
                 now,
                 "sop-changed",
                 changed_reason,
-                {"old_sha256": started["sop"]["sha256"], "new_sha256": sop.sha256},
+                {"old_sha256": plan.sop_sha256, "new_sha256": sop.sha256},
             )
         )
     previous = started["user"]["name"]
@@ -258,7 +260,7 @@ def _resume_locked(
     repaired = plan.repair()  # only now that every check passed
     if repaired:
         notes.insert(0, ev.AuditNote(now, "repaired", "a torn last line was cut off", repaired))
-    session = reopen_session(run_dir, common, plan.head, lock)
+    session = reopen_session(run_dir, common, plan.head, lock, plan.key0, plan.next_seal)
     return _walk(
         request,
         sop,

@@ -82,11 +82,9 @@ def lint_sop(
     checker.templates()
     checker.tasks()
     try:
-        inventory = find_inventory(sop.path, inventory_path)
-    except SopError as exc:
+        checker.targets(find_inventory(sop.path, inventory_path))
+    except SopError as exc:  # the inventory's own problems; targets cannot be checked without it
         checker.error(Location(str(inventory_path or sop.path)), "", f"inventory: {exc}", "target")
-        inventory = None
-    checker.targets(inventory)
     checker.calls()
     checker.scenarios()
     return checker.problems

@@ -216,8 +216,8 @@ def load_inventory(path: Path) -> Inventory:
     root, _name, _digest = read_document(path)
     problems: list[Problem] = []
     checked = schema.INVENTORY.check(root, "", problems)
-    if checked is BAD:
-        raise SopFileError(problems)
+    if checked is BAD or problems:
+        raise SopFileError(sorted(problems, key=_order))
     defaults = checked.get("defaults")
     base = defaults.values if defaults else {}
     hosts: dict[str, Host] = {}

@@ -3,6 +3,7 @@ steps are in doubt (started, never finished)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from sop.audit.log import Head
 from sop.audit.session import load_key
-from sop.audit.state import AUDIT, STATE, read_json
+from sop.audit.state import AUDIT, STATE, default_key_dir, read_json
 from sop.audit.verify import records_of, repair_torn_tail, verify_bytes
 from sop.errors import SopError
 from sop.runstate import Restored, load_variables
@@ -35,7 +36,11 @@ class ResumePlan:
     started: dict[str, Any]  # the run-started record
     head: Head
     restored: Restored
+    key0: bytes
+    next_seal: int
     torn: bool = False  # the last line is torn: `repair` cuts it off, once every check passed
+
+    sop_sha256: str = ""  # the SOP file's hash in the run's last record
 
     @property
     def run_id(self) -> str:
@@ -52,15 +57,32 @@ def record_key(record: dict[str, Any]) -> str:
 
 
 def plan_resume(run_dir: Path) -> ResumePlan:
-    """Check the log (anything but a torn tail refuses) and rebuild the state. Changes nothing."""
+    """Check the log and rebuild the state; changes nothing. Resume acts on what the log says
+    (which SOP file, which steps ran), so the log must verify, its seals must check out with
+    the run's verification key, and the state file must be one sop saved."""
     path = run_dir / AUDIT
     data = path.read_bytes()
-    records_run_id = _run_id(data)
-    result = verify_bytes(data, key0=load_key(records_run_id) if records_run_id else None)
+    run_id = _run_id(data)
+    if run_id != run_dir.name:
+        raise ResumeError(
+            f"{path} belongs to run '{run_id}', not to {run_dir.name}: it was moved or forged"
+        )
+    key0 = load_key(run_id)
+    if key0 is None:
+        raise ResumeError(
+            f"cannot authenticate run {run_id}: its verification key is missing "
+            f"({default_key_dir() / (run_id + '.key')}); sop resumes only logs whose seals it can check"
+        )
+    result = verify_bytes(data, key0=key0)
     if not result.ok and not result.only_torn:
         problems = "; ".join(str(f) for f in result.findings[:3])
         raise ResumeError(
             f"the audit log {path} does not verify ({problems}); "
+            "sop will not resume from a log it cannot trust"
+        )
+    if result.seals_checked == 0:
+        raise ResumeError(
+            f"the audit log {path} has no seal to check (it was rewritten); "
             "sop will not resume from a log it cannot trust"
         )
     records = records_of(path)
@@ -71,8 +93,35 @@ def plan_resume(run_dir: Path) -> ResumePlan:
         raise ResumeError(
             f"run {run_dir.name} already finished ({finished[-1]['sop']['outcome']}); start a new run"
         )
-    restored = _restore(records, read_json(run_dir / STATE))
-    return ResumePlan(run_dir, records[0], Head(*result.head), restored, torn=not result.ok)
+    saved = _saved_state(run_dir, records)
+    restored = _restore(records, saved)
+    return ResumePlan(
+        run_dir,
+        records[0],
+        Head(*result.head),
+        restored,
+        key0,
+        result.next_seal,
+        torn=not result.ok,
+        sop_sha256=str(records[-1]["sop"]["sha256"]),
+    )
+
+
+def _saved_state(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """state.json, if its hash is the last (or, after a crash, the one before) that the log
+    recorded for it."""
+    path = run_dir / STATE
+    recorded = [r["sop"]["state_sha256"] for r in records if r["event"]["action"] == "state-saved"]
+    if not path.exists():
+        if recorded:
+            raise ResumeError(f"{path} is missing, though the audit log says it was saved")
+        return {}
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest not in recorded[-2:]:
+        raise ResumeError(
+            f"{path} is not the state sop saved (its hash is not in the audit log): it was edited"
+        )
+    return read_json(path)
 
 
 def _run_id(data: bytes) -> str | None:

@@ -57,7 +57,7 @@ class Runner(ExecutableSteps):
         options: RunOptions | None = None,
         load_callee: LoadCallee | None = None,
         restored: Restored | None = None,
-        persist: Callable[[dict[str, Any]], None] | None = None,
+        persist: Callable[[dict[str, Any], float], None] | None = None,
     ) -> None:
         self.sop = sop
         self.inputs = inputs
@@ -104,7 +104,7 @@ class Runner(ExecutableSteps):
                 self.trace_id,
                 self.sop.id,
                 self.sop.title,
-                str(self.sop.path),
+                str(self.sop.path.resolve()),
                 self.sop.sha256,
                 self.options.operator,
                 self.options.incident,
@@ -227,9 +227,7 @@ class Runner(ExecutableSteps):
 
     def _broken(self, ref: ev.StepRef, step: Step, message: str) -> None:
         """A step that cannot even be prepared: show why and offer skip/abort/rollback."""
-        self.emit(
-            ev.StepShown(self.clock.now(), ref, note=f"**Cannot prepare this step:** {message}")
-        )
+        self.emit(ev.StepShown(self.clock.now(), ref, plain=f"Cannot prepare this step: {message}"))
         if self.options.dry_run:
             self._finish(ref, "dry-run", 0.0, reason=message)
             return
@@ -249,7 +247,8 @@ class Runner(ExecutableSteps):
             prefix: save_variables(scope.variables, self.redactor)
             for prefix, scope in self.scopes.items()
         }
-        self.persist({"outcomes": dict(self.outcomes), "variables": scopes})
+        with self._lock:  # it appends to the audit log too: not while a host thread emits
+            self.persist({"outcomes": dict(self.outcomes), "variables": scopes}, self.clock.now())
 
     def _in_doubt(self, ref: ev.StepRef, step: Step, evidence: str) -> bool:
         """A step that started and never finished. True when it is settled (marked done)."""
@@ -257,7 +256,7 @@ class Runner(ExecutableSteps):
             ev.StepShown(
                 self.clock.now(),
                 ref,
-                note=f"**In doubt:** this step started before the "
+                plain=f"In doubt: this step started before the "
                 f"interruption and never finished. What sop saw:\n\n{evidence}",
             )
         )
@@ -337,7 +336,7 @@ class Runner(ExecutableSteps):
             except SopError as exc:
                 if self.options.yes or q.name in self.options.answers or self.prompter is None:
                     raise
-                self.emit(ev.StepShown(self.clock.now(), ref, note=str(exc)))
+                self.emit(ev.StepShown(self.clock.now(), ref, plain=str(exc)))
                 continue
             break
         if q.secret:

@@ -583,7 +583,11 @@ SOP = Record(
 HOST = Record(
     "host",
     {
-        "address": Str("Hostname or IP address (default: the host's name)."),
+        "address": Str(
+            "Hostname or IP address (default: the host's name).",
+            pattern=r"[^-\s]\S*",
+            pattern_hint="an address cannot begin with '-' or contain spaces",
+        ),
         "user": Str("SSH user."),
         "port": Int("SSH port.", minimum=1, maximum=65535),
         "forward_agent": Bool("Forward the SSH agent (off by default)."),

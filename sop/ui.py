@@ -237,6 +237,8 @@ class TerminalUI:
                 )
         if e.note:
             self.out.print(Markdown(e.note), style="yellow")
+        if e.plain:
+            self.out.print(printable(e.plain), style="yellow", markup=False, highlight=False)
 
     def _started(self, e: Any) -> None:
         attempt = f" (attempt {e.attempt})" if e.attempt > 1 else ""

@@ -194,7 +194,7 @@ def test_typed_confirmation_must_match_the_target(tmp_path: Path) -> None:
     )
     result, rec, _ = run_sop(path, prompter=prompter)
     assert result.outcome == "success"
-    assert any("'loc' is not 'local': nothing ran." in e.note for e in rec.of(ev.StepShown))
+    assert any("'loc' is not 'local': nothing ran." in e.plain for e in rec.of(ev.StepShown))
     assert rec.of(ev.StepConfirmed)[0].how == "typed"
 
 
@@ -312,9 +312,9 @@ def test_option_injection_through_a_capture_is_refused(tmp_path: Path) -> None:
     result, rec, _ = run_sop(path, yes=True)
     assert result.outcome == "failure"
     assert not (tmp_path / "ran").exists()
-    notes = [e.note for e in rec.of(ev.StepShown) if e.note]
+    notes = [e.plain for e in rec.of(ev.StepShown) if e.plain]
     assert notes == [
-        "**Cannot prepare this step:** refusing to put '-oProxyCommand=touch_P' into a command: it begins "
+        "Cannot prepare this step: refusing to put '-oProxyCommand=touch_P' into a command: it begins "
         "with '-' and would be read as an option (an input may allow it with `allow_dash: true`)"
     ]
 
@@ -349,7 +349,7 @@ def test_a_secret_in_a_template_is_an_error_not_a_leak(tmp_path: Path) -> None:
     result, rec, _ = run_sop(path, yes=True, environ={"T": "abcdefghij"})
     assert result.outcome == "failure"
     assert "abcdefghij" not in rec.text()
-    assert "secret 'token' cannot be put into text or a command" in rec.of(ev.StepShown)[0].note
+    assert "secret 'token' cannot be put into text or a command" in rec.of(ev.StepShown)[0].plain
 
 
 def test_call_walks_another_sop_as_numbered_substeps(tmp_path: Path) -> None:

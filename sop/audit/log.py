@@ -55,13 +55,11 @@ class AuditLog:
         *,
         head: Head | None = None,
         seal: SealState | None = None,
-        seal_file: Path | None = None,
     ) -> None:
         self.path = path
         self.common = common
         self.head = head or Head()
-        self.seal_state = seal
-        self.seal_file = seal_file
+        self.seal_state = seal  # the current key only: older ones are forgotten
         self.broken: str | None = None
         try:
             self.fd = os.open(
@@ -111,11 +109,6 @@ class AuditLog:
         )
         state.key = chain.evolve(state.key)
         state.n += 1
-        if self.seal_file is not None:
-            write_private(
-                self.seal_file,
-                json.dumps({"key_id": state.key_id, "n": state.n, "key": state.key.hex()}),
-            )
 
     def close(self, at: float) -> None:
         try:

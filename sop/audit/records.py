@@ -68,8 +68,8 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         if event.command:
             out["process"] = {"command_line": event.command}
             out["sop"]["hosts"] = list(event.hosts)
-        if event.note:
-            out["message"] = event.note
+        if event.note or event.plain:
+            out["message"] = "\n".join(x for x in (event.note, event.plain) if x)
         return out
     if isinstance(event, ev.StepConfirmed):
         return {

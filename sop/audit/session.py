@@ -3,6 +3,7 @@ and the resumable state."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -13,14 +14,12 @@ from sop.audit import chain
 from sop.audit.log import AuditLog, AuditSink, Head, SealState, write_private
 from sop.audit.state import (
     AUDIT,
-    SEAL,
     STATE,
     RunLock,
     check_dir,
     default_key_dir,
     ensure_private_dir,
     new_run_dir,
-    read_json,
 )
 
 
@@ -33,10 +32,13 @@ class AuditSession:
     def sink(self) -> AuditSink:
         return AuditSink(self.log)
 
-    def persist(self, snapshot: dict[str, Any]) -> None:
-        write_private(
-            self.run_dir / STATE, json.dumps(snapshot, ensure_ascii=False, sort_keys=True)
-        )
+    def persist(self, snapshot: dict[str, Any], at: float) -> None:
+        """Save the resumable state. Its hash goes into the chained log first, so resume can
+        tell a state file sop wrote from one someone edited."""
+        text = json.dumps(snapshot, ensure_ascii=False, sort_keys=True)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        self.log.append(at, {"event": {"action": "state-saved"}, "sop": {"state_sha256": digest}})
+        write_private(self.run_dir / STATE, text)
 
     def close(self, at: float) -> Head:
         try:
@@ -91,19 +93,16 @@ def start_session(state_dir: Path, run_id: str, common: dict[str, Any]) -> Audit
     key0 = os.urandom(32)
     escrow_key(run_id, key0)
     seal = SealState(chain.key_id(key0), 0, key0)
-    log = AuditLog(run_dir / AUDIT, common, seal=seal, seal_file=run_dir / SEAL)
+    log = AuditLog(run_dir / AUDIT, common, seal=seal)
     return AuditSession(run_dir, log, lock)
 
 
 def reopen_session(
-    run_dir: Path, common: dict[str, Any], head: Head, lock: RunLock
+    run_dir: Path, common: dict[str, Any], head: Head, lock: RunLock, key0: bytes, next_seal: int
 ) -> AuditSession:
-    """Continue a run's log (resume) under `lock`: the chain goes on from `head`, sealing with
-    the saved key."""
-    check_dir(run_dir, "run directory")
-    saved = read_json(run_dir / SEAL)
-    seal = None
-    if saved:
-        seal = SealState(str(saved["key_id"]), int(saved["n"]), bytes.fromhex(str(saved["key"])))
-    log = AuditLog(run_dir / AUDIT, common, head=head, seal=seal, seal_file=run_dir / SEAL)
+    """Continue a run's log (resume) under `lock`: the chain goes on from `head`, the seals
+    from the run's verification key."""
+    check_dir(run_dir, "run directory", own=True)
+    seal = SealState(chain.key_id(key0), next_seal, chain.nth_key(key0, next_seal))
+    log = AuditLog(run_dir / AUDIT, common, head=head, seal=seal)
     return AuditSession(run_dir, log, lock)

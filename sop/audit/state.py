@@ -20,7 +20,6 @@ from sop.errors import NotFoundError, SopError
 
 AUDIT = "audit.jsonl"
 STATE = "state.json"
-SEAL = "seal.json"
 LOCK = "lock"
 
 
@@ -47,8 +46,9 @@ def default_key_dir() -> Path:
     return Path(base) / "sop" / "audit-keys"
 
 
-def check_dir(path: Path, what: str) -> None:
-    """Refuse a symlink, something that is not a directory, or a directory others can write."""
+def check_dir(path: Path, what: str, *, own: bool = False) -> None:
+    """Refuse a symlink, something that is not a directory, or a directory others can write;
+    with `own`, also one that belongs to another user."""
     try:
         info = path.lstat()
     except FileNotFoundError:
@@ -59,6 +59,12 @@ def check_dir(path: Path, what: str) -> None:
         )
     if not stat.S_ISDIR(info.st_mode):
         raise StateDirError(f"{what} {path} is not a directory")
+    if own and info.st_uid != os.geteuid():
+        raise StateDirError(
+            f"{what} {path} belongs to another user (uid {info.st_uid}); sop resumes and reads only "
+            "runs you own. To take over a colleague's run, have them hand the folder over "
+            "(chown it to you) or resume it from their account"
+        )
     if info.st_mode & stat.S_IWOTH:
         raise StateDirError(
             f"{what} {path} is writable by other users; run `chmod o-w {path}` first"
@@ -93,12 +99,12 @@ def find_run_dir(state_dir: Path, ref: str) -> Path:
     if given.name == AUDIT and given.parent.is_dir():
         given = given.parent
     if given.is_dir() and (given / AUDIT).exists():
-        check_dir(given, "run directory")
+        check_dir(given, "run directory", own=True)
         return given
     runs = state_dir / "runs"
     matches = sorted(p for p in runs.glob(f"{ref}*") if p.is_dir()) if runs.is_dir() and ref else []
     if len(matches) == 1:
-        check_dir(matches[0], "run directory")
+        check_dir(matches[0], "run directory", own=True)
         return matches[0]
     if len(matches) > 1:
         raise NotFoundError(f"'{ref}' names several runs: {', '.join(p.name for p in matches)}")

@@ -91,6 +91,7 @@ class Verification:
     findings: list[Finding]
     seals_checked: int = 0
     seals_unchecked: int = 0
+    next_seal: int = 0  # the number the next seal gets
 
     @property
     def ok(self) -> bool:
@@ -107,7 +108,8 @@ def verify_bytes(
     parsed = parse_log(data)
     findings = list(parsed.bad_lines)
     prev_hash, prev_seq = chain.GENESIS, -1
-    seals = [0, 0]  # checked, unchecked
+    seals = [0, 0, 0]  # checked, unchecked, the next seal's number
+    since_seal = 0
     by_seq: dict[int, str] = {}
     remaining: dict[int, int] = {}
     for _, record in parsed.records:
@@ -121,6 +123,17 @@ def verify_bytes(
             finding = _check_seal(line, record, key0, seals)
             if finding is not None:
                 findings.append(finding)
+            since_seal = 0
+        else:
+            since_seal += 1
+            if since_seal == chain.SEAL_EVERY + 2:
+                findings.append(
+                    Finding(
+                        line,
+                        "seal",
+                        f"no seal for more than {chain.SEAL_EVERY} records: seals were removed",
+                    )
+                )
         prev_hash, prev_seq = record["hash"], record["seq"]
         by_seq.setdefault(record["seq"], record["hash"])
     if parsed.torn is not None:
@@ -144,7 +157,9 @@ def verify_bytes(
                 )
             )
     findings.sort(key=lambda f: f.line)
-    return Verification(len(parsed.records), (prev_seq, prev_hash), findings, seals[0], seals[1])
+    return Verification(
+        len(parsed.records), (prev_seq, prev_hash), findings, seals[0], seals[1], seals[2]
+    )
 
 
 def _check_link(
@@ -173,11 +188,21 @@ def _check_seal(
     line: int, record: dict[str, Any], key0: bytes | None, seals: list[int]
 ) -> Finding | None:
     seal = record.get("sop", {}).get("seal", {})
+    number = int(seal.get("n", -1))
+    if number != seals[2]:
+        found = Finding(
+            line,
+            "seal",
+            f"seal {number} where seal {seals[2]} was due: a seal was removed or moved",
+        )
+        seals[2] = number + 1
+        return found
+    seals[2] = number + 1
     if key0 is None or seal.get("key_id") != chain.key_id(key0):
         seals[1] += 1
         return None
     seals[0] += 1
-    expected = chain.seal_mac(chain.nth_key(key0, int(seal.get("n", 0))), str(record.get("prev")))
+    expected = chain.seal_mac(chain.nth_key(key0, number), str(record.get("prev")))
     if seal.get("mac") != expected:
         return Finding(
             line,

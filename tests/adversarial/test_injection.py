@@ -149,7 +149,7 @@ def test_option_in_captured_output_is_refused(attack: Attack) -> None:
     code, _ = reuse_output(attack, b"-oProxyCommand=touch @PWNED@")
     assert code == 1
     assert messages(attack)[-1] == (
-        "**Cannot prepare this step:** refusing to put '-oProxyCommand=touch "
+        "Cannot prepare this step: refusing to put '-oProxyCommand=touch "
         f"{str(attack.pwned)[:16]}...' into a command: it begins with '-' and would be read as "
         "an option (an input may allow it with `allow_dash: true`)"
     )
@@ -160,7 +160,7 @@ def test_nul_in_captured_output_is_refused(attack: Attack) -> None:
     code, _ = reuse_output(attack, b"safe\0; touch @PWNED@")
     assert code == 1
     assert messages(attack)[-1] == (
-        "**Cannot prepare this step:** a template value contains a NUL byte; "
+        "Cannot prepare this step: a template value contains a NUL byte; "
         "it cannot be put into a command"
     )
 
@@ -192,7 +192,7 @@ def test_captured_output_cannot_name_a_target_outside_the_inventory(attack: Atta
     attack.assert_nothing_ran()
     assert result.returncode == 1
     assert messages(attack)[-1] == (
-        f"**Cannot prepare this step:** target 'web-1;touch {attack.pwned}' is not a host or "
+        f"Cannot prepare this step: target 'web-1;touch {attack.pwned}' is not a host or "
         "group of inventory.yaml"
     )
 

@@ -182,8 +182,9 @@ def test_an_address_that_looks_like_an_option_is_not_an_option(
     result = ssh_run(attack, sshd_hosts, fake, "")
     assert result.returncode == 1
     attack.assert_nothing_ran()
-    # a clear connection error naming the host, not a Python exception from the resolver
-    assert host_error(attack).startswith(f"target ({sshd_hosts.user}@-oProxyCommand=touch ")
+    # the inventory refuses it before anything runs, naming the file, the line and the key
+    assert "hosts.target.address: '-oProxyCommand=touch " in result.stderr
+    assert "an address cannot begin with '-' or contain spaces" in result.stderr
 
 
 COMPROMISED = """\

@@ -35,7 +35,7 @@ def blocked(attack: Attack, step: str) -> str:
     assert "Cannot prepare this step:" in stdout
     assert "Run failure" in stdout
     (shown,) = [m for m in messages(attack) if "Cannot prepare" in m]
-    return shown.removeprefix("**Cannot prepare this step:** ")
+    return shown.removeprefix("Cannot prepare this step: ")
 
 
 def test_mro_walk_from_a_string_is_blocked(attack: Attack) -> None:

@@ -204,33 +204,77 @@ steps:
 
 
 def test_resume_continues_after_the_last_finished_step(tmp_path: Path, env: dict[str, str]) -> None:
-    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path))
-    first = run(["run", "--yes", str(path)], env)
-    assert first.returncode == 1
-    run_dir = only_run(env)
-    assert run(["runs"], env).stdout.splitlines()[1].split()[-1] == "failure"
-    # a failed --yes run finished; make the SOP pass and start again through resume of a fresh,
-    # interrupted run: cut the log after step 'first' as a crash would
-    log = run_dir / "audit.jsonl"
-    lines = log.read_text().splitlines(keepends=True)
-    cut = next(i for i, line in enumerate(lines) if '"step-finished"' in line) + 1
-    log.write_text("".join(lines[:cut]) + lines[cut][: len(lines[cut]) // 2])  # a torn tail
-    path.write_text(path.read_text().replace("exit 3", "true"))
+    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", "sleep 30"))
+    proc = subprocess.Popen(
+        [str(SOP), "run", "--yes", str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log = wait_for_text(env, "command-started&sleep 30")
+    proc.kill()  # SIGKILL during step 'stop': 'first' finished, 'stop' is in doubt
+    proc.wait()
+    subprocess.run(["pkill", "-f", "sleep 30"], check=False)
+    run_dir = log.parent
+    with log.open("ab") as handle:
+        handle.write(b'{"seq": 999, "tor')  # and the crash tore the last line
+    path.write_text(path.read_text().replace("sleep 30", "true"))
     refused = run(["resume", "--yes", run_dir.name], env)
     assert refused.returncode == 1
     assert "changed since run" in refused.stderr and "--sop-changed REASON" in refused.stderr
-    resumed = run(["resume", "--yes", "--sop-changed", "fixed the exit code", run_dir.name], env)
-    assert resumed.returncode == 0, resumed.stderr
-    assert (tmp_path / "last").read_text() == "hello"
+    in_doubt = run(
+        ["resume", "--yes", "--sop-changed", "sleep 30 was a mistake", run_dir.name], env
+    )
+    assert in_doubt.returncode == 1
+    assert "step 2 (stop) is in doubt: it started and never finished" in in_doubt.stderr
     records = [json.loads(line) for line in log.read_text().splitlines()]
     actions = [r["event"]["action"] for r in records]
-    assert "repaired" in actions and "sop-changed" in actions and "run-resumed" in actions
+    assert actions.count("repaired") == 1 and "sop-changed" in actions and "run-resumed" in actions
     assert run(["audit", "verify", run_dir.name], env).returncode == 0
-    assert [r["sop"]["step"] for r in records if r["event"]["action"] == "command-started"] == [
-        "first",
-        "stop",
-        "last",
-    ]
+    assert not (tmp_path / "last").exists()
+    # in a terminal, the responder runs the step in doubt again; the capture of step 1 is restored
+    from sop.clock import SystemClock
+    from sop.launch import RunRequest, resume
+    from sop.runtypes import RunOptions
+    from tests.runner_helpers import Recorder, ScriptedPrompter
+
+    prompter = ScriptedPrompter(
+        ("choose", "In doubt. What now?", "r"),
+        ("choose", "Run on local?", "r"),
+        ("choose", "Run on local?", "r"),
+    )
+    for key in ("SOP_STATE_DIR", "SOP_AUDIT_KEYS"):
+        os.environ[key] = env[key]
+    try:
+        launched = resume(
+            run_dir.name,
+            RunRequest(sop="", options=RunOptions(operator="tester")),
+            prompter=prompter,
+            asker=None,
+            sinks=[Recorder()],
+            clock=SystemClock(),
+        )
+    finally:
+        for key in ("SOP_STATE_DIR", "SOP_AUDIT_KEYS"):
+            os.environ.pop(key)
+    assert launched.result.outcome == "success"
+    assert (tmp_path / "last").read_text() == "hello"
+    assert run(["audit", "verify", run_dir.name], env).returncode == 0
+
+
+def wait_for_text(env: dict[str, str], text: str) -> Path:
+    """The log of the only run, once a line holds `text` (or every part of "a&b")."""
+    import time
+
+    runs = Path(env["SOP_STATE_DIR"]) / "runs"
+    for _ in range(200):
+        logs = list(runs.glob("*/audit.jsonl")) if runs.is_dir() else []
+        if logs and any(
+            all(t in line for t in text.split("&")) for line in logs[0].read_text().splitlines()
+        ):
+            return logs[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no run log with {text!r}")
 
 
 def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[str, str]) -> None:
@@ -242,17 +286,7 @@ def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[st
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
-            runs = Path(env["SOP_STATE_DIR"]) / "runs"
-            if (
-                runs.is_dir()
-                and any(runs.iterdir())
-                and "sleep 30" in (next(runs.iterdir()) / "audit.jsonl").read_text()
-            ):
-                break
-            import time
-
-            time.sleep(0.05)
+        wait_for_text(env, "sleep 30")
         run_dir = only_run(env)
         second = run(["resume", "--yes", run_dir.name], env)
         assert second.returncode == 1
