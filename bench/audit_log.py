@@ -3,7 +3,7 @@
 Writer: blocks of 400-byte records, interleaved, on the same file system:
 - raw: `os.write` + `os.fsync` per record (the floor the writer cannot beat);
 - raw, one fsync per 100 records (what batching would buy; not allowed for sop's write-ahead);
-- sop: `AuditLog.append` (hash chain, a seal every 32 records with its key file, fsync each).
+- sop: `AuditLog.append` (hash chain, a seal every 32 records, fsync each).
 
 Verify: a log of `verify_records` records written by sop's own writer (its fsync skipped while
 generating, which changes nothing in the file), then `sop audit verify FILE --key KEY` end to
@@ -45,9 +45,8 @@ def common() -> dict[str, Any]:
     }
 
 
-def sop_log(path: Path, key0: bytes, seal_file: Path | None) -> AuditLog:
-    seal = SealState(chain.key_id(key0), 0, key0)
-    return AuditLog(path, common(), seal=seal, seal_file=seal_file)
+def sop_log(path: Path, key0: bytes) -> AuditLog:
+    return AuditLog(path, common(), seal=SealState(chain.key_id(key0), 0, key0))
 
 
 def raw_writer(path: Path, per_sync: int) -> tuple[Any, Any]:
@@ -69,7 +68,7 @@ def write_valid_log(path: Path, records: int, key0: bytes) -> None:
     real_fsync = os.fsync
     os.fsync = lambda fd: None
     try:
-        log = sop_log(path, key0, None)
+        log = sop_log(path, key0)
         now = time.time()
         while log.head.seq + 1 < records - 1:
             log.append(now, fields(log.head.seq))
@@ -88,13 +87,13 @@ def bench(runs: int, block: int = 1000, verify_records: int = 100_000) -> Sectio
 
 def _bench(work: Path, runs: int, block: int, verify_records: int) -> Section:
     key0 = os.urandom(32)
-    sample = (sop_log(work / "probe.jsonl", key0, None), time.time())
+    sample = (sop_log(work / "probe.jsonl", key0), time.time())
     sample[0].append(sample[1], fields(1))
     record_bytes = len((work / "probe.jsonl").read_bytes().splitlines()[-1])
 
     raw1, close1 = raw_writer(work / "raw1.jsonl", 1)
     raw100, close100 = raw_writer(work / "raw100.jsonl", 100)
-    log = sop_log(work / "sop.jsonl", key0, work / "seal.json")
+    log = sop_log(work / "sop.jsonl", key0)
     now = time.time()
 
     def blocks(append: Any) -> Any:
