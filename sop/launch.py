@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,18 +48,25 @@ class Launched:
     head: str = ""  # SEQ:HASH of the audit log's last record: the anchor for the ticket
 
 
-def checked_sop(ref: str) -> Sop:
-    """Load an SOP and refuse it if lint finds an error: nothing runs from a broken SOP."""
+def checked_sop(ref: str, inventory: Path | None = None) -> Sop:
+    """Load an SOP and refuse it if lint finds an error: nothing runs from a broken SOP. Targets
+    are checked against `inventory` (the run's --inventory) when given."""
     sop = load_sop(find_sop(ref))
-    errors = [p for p in lint_sop(sop, today=dt.date.today()) if p.severity == "error"]
+    problems = lint_sop(sop, today=dt.date.today(), inventory_path=inventory)
+    errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise SopFileError(errors)
     return sop
 
 
-def load_callee(sop_id: str, caller: Sop) -> Sop:
-    """A called SOP: beside the caller first, then in the search folders."""
-    return checked_sop(str(find_called_sop(sop_id, caller.path)))
+def callee_loader(inventory: Path | None) -> Callable[[str, Sop], Sop]:
+    """How a run loads the SOPs its steps call: beside the caller first, then in the search
+    folders; checked like the SOP itself."""
+
+    def load_callee(sop_id: str, caller: Sop) -> Sop:
+        return checked_sop(str(find_called_sop(sop_id, caller.path)), inventory)
+
+    return load_callee
 
 
 def _executors(request: RunRequest, sop: Sop) -> Executors:
@@ -99,7 +106,7 @@ def _walk(
         sinks=[*sinks, session.sink()] if session else sinks,
         clock=clock,
         options=request.options,
-        load_callee=load_callee,
+        load_callee=callee_loader(request.inventory),
         restored=restored,
         persist=session.persist if session else None,
     )
@@ -120,7 +127,7 @@ def launch(
     sinks: Sequence[ev.Sink],
     clock: Clock,
 ) -> Launched:
-    sop = checked_sop(request.sop)
+    sop = checked_sop(request.sop, request.inventory)
     scenario = request.options.scenario
     if scenario and scenario not in sop.scenarios:
         known = ", ".join(sorted(sop.scenarios)) or "none"
@@ -203,7 +210,7 @@ def _resume_locked(
 ) -> Launched:
     plan = plan_resume(run_dir)
     started = plan.started
-    sop = checked_sop(started["sop"]["path"])
+    sop = checked_sop(started["sop"]["path"], request.inventory)
     notes: list[ev.AuditNote] = []
     now = clock.now()
     if (

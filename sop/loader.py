@@ -235,7 +235,7 @@ def load_inventory(path: Path) -> Inventory:
     group_nodes = root.entries.get("groups")
     for group, members in groups.items():
         for i, member in enumerate(members):
-            if member not in hosts and member not in groups:
+            if member not in hosts and member not in groups and member != LOCAL:
                 assert isinstance(group_nodes, yamlnodes.Map)
                 seq = group_nodes.entries[group]
                 where = seq.items[i].where if isinstance(seq, yamlnodes.Seq) else seq.where

@@ -379,9 +379,9 @@ def test_call_walks_another_sop_as_numbered_substeps(tmp_path: Path) -> None:
             with: {name: x}
         """,
     )
-    from sop.launch import load_callee
+    from sop.launch import callee_loader
 
-    result, rec, _ = run_sop(parent, yes=True, load_callee=load_callee)
+    result, rec, _ = run_sop(parent, yes=True, load_callee=callee_loader(None))
     assert result.outcome == "success"
     assert (tmp_path / "child-x").exists()
     assert [(f.step.number, f.step.depth) for f in rec.of(ev.StepFinished)] == [

@@ -323,3 +323,18 @@ def test_another_operator_resumes_and_a_handover_record_names_both(
     assert handover["message"] == "alice handed the run over to bob"
     assert {r["user"]["name"] for r in records} == {"alice", "bob"}
     assert run(["audit", "verify", run_dir.name], bob).returncode == 0
+
+
+def test_an_inventory_given_on_the_command_line_is_the_one_targets_are_checked_against(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Not only the inventory beside the SOP: lint before the run uses --inventory too."""
+    path = sop_file(
+        tmp_path, MARKERS.format(d=tmp_path).replace("steps:", "on: local-group\nsteps:")
+    )
+    inventory = tmp_path / "elsewhere" / "hosts.yaml"
+    inventory.parent.mkdir()
+    inventory.write_text("hosts: {}\ngroups:\n  local-group: [local]\n")
+    proc = run(["run", "--yes", str(path), "--inventory", str(inventory)], env)
+    assert proc.returncode == 0, proc.stderr
+    assert all((tmp_path / name).exists() for name in ("one", "two", "three"))
