@@ -6,8 +6,6 @@ Exit codes: 0 ok, 1 an error (a bad SOP, a failed step, a refused action), 2 a u
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +14,6 @@ from typing import Any, TypeVar
 import click
 
 from sop import __version__, ui
-from sop.errors import SopError, SopFileError
 
 PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
@@ -25,6 +22,8 @@ class SopGroup(click.Group):
     """Translates every `SopError` into its message and exit code, in one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from sop.errors import SopError, SopFileError  # here: `sop --help` never loads them
+
         try:
             return super().invoke(ctx)
         except SopFileError as exc:
@@ -103,6 +102,9 @@ def lint(
     scenarios (in scenarios/ folders) and, with --runs, drill dates.
 
     PATHS are files or folders (default: runbooks/ or $SOP_PATH)."""
+    import datetime as dt
+    import json
+
     from sop.lint import lint_paths
 
     report = lint_paths(
@@ -138,6 +140,8 @@ def list_(
     fmt: str,
 ) -> None:
     """List SOPs: id, title, phase, owner, last review."""
+    import json
+
     from sop.library import load_library
 
     library = load_library(paths)
@@ -186,6 +190,8 @@ def show(sop_ref: str) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema (2020-12) of the SOP format, for editors and CI."""
+    import json
+
     from sop.schema import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
@@ -234,6 +240,7 @@ def render(
     """Render SOPs as wiki pages: one page per SOP plus an index. Runs nothing.
 
     PATHS are files or folders (default: runbooks/ or $SOP_PATH). Every SOP must load."""
+    from sop.errors import SopFileError
     from sop.library import load_library
     from sop.render import read_history, render_library
 
@@ -560,6 +567,8 @@ def drill(
 )
 def runs(state_dir: Path | None, sop_id: str | None, fmt: str) -> None:
     """List runs: SOP, start, operator, incident, status."""
+    import json
+
     from sop.audit.runs import list_runs
     from sop.audit.state import default_state_dir
 
@@ -687,6 +696,7 @@ def tabletop(
 
     from sop.audit.state import default_state_dir
     from sop.clock import SystemClock
+    from sop.errors import SopFileError
     from sop.library import load_library
     from sop.scenario import find_scenario, load_scenario
     from sop.tabletop import report_json, report_markdown, run_exercise
@@ -713,7 +723,10 @@ def tabletop(
 def coverage(paths: tuple[Path, ...], fmt: str) -> None:
     """Which NIST phases the SOPs cover (identify, protect, detect, respond, recover), and the
     gaps. Exit 1 when a phase has no SOP."""
+    import json
+
     from sop.coverage import coverage_rows, library_coverage
+    from sop.errors import SopFileError
     from sop.library import load_library
 
     library = load_library(paths)
@@ -747,7 +760,10 @@ def coverage(paths: tuple[Path, ...], fmt: str) -> None:
 def stats(paths: tuple[Path, ...], runs_dir: Path | None, top: int, fmt: str) -> None:
     """Per SOP: last review, last drill, median drill and real-run time, automation ratio; and
     the slowest manual steps across runs, the best candidates to automate next."""
+    import json
+
     from sop.audit.state import default_state_dir
+    from sop.errors import SopFileError
     from sop.library import load_library
     from sop.stats import STATS_HEADERS, read_stats, seconds_text, stats_rows
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sop.model import Sop, Step
-
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from sop.model import Sop, Step
 
 
 def error(message: str) -> None:
