@@ -113,6 +113,11 @@ def execute_with(
             value = job.task(context, **dict(job.args))
             return result("success", 0, value if isinstance(value, str) else "", "")
         res = run_command()
+        if res.exited != 0 and job.timeout and time.monotonic() - started >= job.timeout:
+            # the timer killed it, but the exit status won the race with invoke's timeout flag
+            return result(
+                "failure", None, res.stdout, res.stderr, f"timed out after {job.timeout:g}s"
+            )
         return result(
             "success" if res.exited == 0 else "failure", res.exited, res.stdout, res.stderr
         )
