@@ -36,6 +36,7 @@ from sop.runstate import (
     step_key,
 )
 from sop.runtypes import Clock, ConfirmationRequired, Prompter, RunOptions, RunResult
+from sop.targets import resolve_targets
 
 # re-exported: what callers of the runner need
 __all__ = ["ConfirmationRequired", "Restored", "RunOptions", "RunResult", "Runner"]
@@ -109,7 +110,7 @@ class Runner(ExecutableSteps):
                 self.options.operator,
                 self.options.incident,
                 dict(self.inputs.shown),
-                top.targets,
+                self._shown_targets(top),
                 self.options.dry_run,
                 resumed=self.restored is not None,
                 drill=self.options.drill,
@@ -142,6 +143,15 @@ class Runner(ExecutableSteps):
             )
         )
         return RunResult(outcome, self.run_id, self.trace_id, dict(self.outcomes))
+
+    def _shown_targets(self, scope: Scope) -> tuple[str, ...]:
+        """The default targets as the header shows them: rendered, groups expanded to hosts."""
+        try:
+            names = tuple(templating.render(t, scope.variables) for t in scope.targets)
+            hosts = resolve_targets(names, self.inventory, simulate=self.options.simulate)
+        except SopError:
+            return scope.targets  # the step that uses them will say what is wrong
+        return tuple(h.name for h in hosts)
 
     def _variables(self, sop: Sop, inputs: ResolvedInputs) -> dict[str, Any]:
         return {

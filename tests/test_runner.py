@@ -407,3 +407,12 @@ def test_dry_run_runs_nothing_and_renders_every_command(basic: Path, tmp_path: P
 def test_unknown_input_and_bad_values_are_refused(basic: Path) -> None:
     with pytest.raises(SopError, match="'basic' has no input 'dri'"):
         run_sop(basic, inputs={"dri": "/tmp"})
+
+
+def test_the_header_shows_the_targets_rendered(tmp_path: Path) -> None:
+    path = write_sop(
+        tmp_path,
+        "sop: 1\nid: h\ntitle: H\ninputs:\n  where: {}\non: '{{ where }}'\nsteps:\n  - run: 'true'\n",
+    )
+    _, rec, _ = run_sop(path, yes=True, inputs={"where": "local"})
+    assert rec.of(ev.RunStarted)[0].targets == ("local",)
