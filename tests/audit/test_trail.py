@@ -338,3 +338,17 @@ def test_an_inventory_given_on_the_command_line_is_the_one_targets_are_checked_a
     proc = run(["run", "--yes", str(path), "--inventory", str(inventory)], env)
     assert proc.returncode == 0, proc.stderr
     assert all((tmp_path / name).exists() for name in ("one", "two", "three"))
+
+
+def test_every_record_parses_with_jq(tmp_path: Path, env: dict[str, str]) -> None:
+    path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
+    assert run(["run", "--yes", str(path)], env).returncode == 0
+    log = only_run(env) / "audit.jsonl"
+    proc = subprocess.run(
+        ["jq", "-c", "."], input=log.read_text(), capture_output=True, text=True, check=True
+    )
+    assert len(proc.stdout.splitlines()) == len(log.read_text().splitlines())
+    actions = subprocess.run(
+        ["jq", "-r", ".event.action"], stdin=log.open(), capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert actions[0] == "run-started" and "command-started" in actions
