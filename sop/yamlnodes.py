@@ -13,9 +13,10 @@ ourselves instead of using PyYAML's constructor, so that:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -94,8 +95,14 @@ def type_name(value: object) -> str:
     return "string"
 
 
+# the first characters of every plain scalar that is not a string: null, booleans, numbers
+_SPECIAL_START = frozenset("~nNtTfF0123456789+-.")
+
+
 def resolve_plain(text: str) -> object:
     """YAML 1.2 core schema resolution of a plain (unquoted) scalar."""
+    if text and text[0] not in _SPECIAL_START:  # most text: it cannot be anything but a string
+        return text
     if text in ("", "~", "null", "Null", "NULL"):
         return None
     if text in ("true", "True", "TRUE"):
@@ -148,19 +155,13 @@ def decode(data: bytes, name: str) -> str:
 
 def parse(text: str, name: str) -> Node | None:
     """Compose the single document in `text` into nodes; None when the file holds none."""
+    loader = _Loader(text)
     try:
-        return _compose(_events(text), name)
+        return _compose(loader.get_event, name)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, name) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         raise _fail(Location(name, 1, 1), f"invalid YAML: {exc}") from None
-
-
-def _events(text: str) -> Iterator[yaml.Event]:
-    loader = _Loader(text)
-    try:
-        while loader.check_event():
-            yield loader.get_event()
     finally:
         loader.dispose()
 
@@ -170,94 +171,160 @@ def _where(name: str, event: yaml.Event) -> Location:
     return Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
 
 
-def _compose(events: Iterator[yaml.Event], name: str) -> Node | None:
+_ScalarEvent = yaml.ScalarEvent
+_MappingStartEvent = yaml.MappingStartEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_SequenceStartEvent = yaml.SequenceStartEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+_AliasEvent = yaml.AliasEvent
+_DocumentStartEvent = yaml.DocumentStartEvent
+_StreamEndEvent = yaml.StreamEndEvent
+_STR_TAG = _CORE + "str"
+_PLAIN_STYLES = (None, "")
+# builds a Location without the Python-level `__new__` of a named tuple (twice as fast)
+_new_location = tuple.__new__
+
+
+def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
+    """One pass over the parser's events. This loop runs for every scalar of every file that
+    sop reads, so it is written for speed: events are told apart by exact type, a mapping's
+    keys are never resolved as values (only their text is used) and the common case is inline.
+
+    The stack holds the open containers; `keys[i]` is the key waiting for its value in
+    `stack[i]` when that is a mapping (None: the next scalar is a key)."""
     anchors: dict[str, Node] = {}
     open_anchors: set[str] = set()
-    stack: list[_Open] = []
+    stack: list[Node] = []
+    stack_anchors: list[str | None] = []
+    keys: list[str | None] = []
     root: Node | None = None
     documents = 0
     total = 0  # nodes after expanding aliases
+    top: Node | None = None  # stack[-1]
+    top_is_map = False
+    key: str | None = None  # keys[-1], kept out of the list while `top` is open
 
-    def add(node: Node, count: int) -> None:
-        nonlocal root, total
-        total += count
-        if total > MAX_NODES:
-            raise _fail(
-                node.where,
-                f"the document expands to more than {MAX_NODES} nodes (an alias bomb?); "
-                "SOP files are small",
+    while True:
+        event = get_event()
+        cls = type(event)
+        if cls is _ScalarEvent:
+            tag = event.tag
+            if tag is not None and tag != "!" and tag != _STR_TAG:
+                _check_tag(event, name, "str")
+            mark = event.start_mark
+            where = _new_location(
+                Location, (name, mark.line + 1, mark.column + 1) if mark else (name, 1, 1)
             )
-        if not stack:
-            root = node
-            return
-        top = stack[-1]
-        if isinstance(top.node, Map) and top.key is None:
-            top.key = _take_key(top.node, node)
-            return
-        if isinstance(top.node, Map):
-            top.node.entries[top.key or ""] = node
-            top.key = None
-        elif isinstance(top.node, Seq):
-            top.node.items.append(node)
-        top.node.size += node.size
-
-    for event in events:
-        if isinstance(event, yaml.DocumentStartEvent):
+            text = event.value
+            anchor = event.anchor
+            if top_is_map and key is None and not anchor:
+                # a mapping key: only its text and place matter
+                total += 1
+                if total > MAX_NODES:
+                    raise _too_many(where)
+                assert isinstance(top, Map)
+                key = _take_key_text(top, text, where)
+                continue
+            plain = tag is None and event.style in _PLAIN_STYLES
+            node: Node = Scalar(where, 1, resolve_plain(text) if plain else text, text, plain)
+            if anchor:
+                anchors[anchor] = node
+            count = 1
+        elif cls is _MappingStartEvent or cls is _SequenceStartEvent:
+            is_seq = cls is _SequenceStartEvent
+            tag = event.tag
+            if tag is not None:
+                _check_tag(event, name, "seq" if is_seq else "map")
+            if len(stack) >= MAX_DEPTH:
+                raise _fail(_where(name, event), f"nested deeper than {MAX_DEPTH} levels")
+            where = _where(name, event)
+            anchor = event.anchor
+            if anchor:
+                open_anchors.add(anchor)
+            if top is not None:
+                keys.append(key)
+            top = Seq(where) if is_seq else Map(where)
+            top_is_map = not is_seq
+            key = None
+            stack.append(top)
+            stack_anchors.append(anchor)
+            total += 1
+            continue
+        elif cls is _MappingEndEvent or cls is _SequenceEndEvent:
+            node = stack.pop()
+            anchor = stack_anchors.pop()
+            if anchor:
+                open_anchors.discard(anchor)
+                anchors[anchor] = node
+            if stack:
+                top = stack[-1]
+                top_is_map = type(top) is Map
+                key = keys.pop()
+            else:
+                top = None
+                top_is_map = False
+            count = 0
+        elif cls is _AliasEvent:
+            if event.anchor in open_anchors:
+                raise _fail(_where(name, event), f"alias *{event.anchor} refers to itself")
+            node = anchors[event.anchor or ""]
+            count = node.size
+        elif cls is _DocumentStartEvent:
             documents += 1
             if documents > 1:
                 raise _fail(
                     _where(name, event), "more than one YAML document; an SOP file holds one"
                 )
-        elif isinstance(event, yaml.AliasEvent):
-            if event.anchor in open_anchors:
-                raise _fail(_where(name, event), f"alias *{event.anchor} refers to itself")
-            target = anchors[event.anchor or ""]
-            add(target, target.size)
-        elif isinstance(event, yaml.ScalarEvent):
-            node = _scalar(event, name)
-            if event.anchor:
-                anchors[event.anchor] = node
-            add(node, 1)
-        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            is_seq = isinstance(event, yaml.SequenceStartEvent)
-            _check_tag(event, name, "seq" if is_seq else "map")
-            if len(stack) >= MAX_DEPTH:
-                raise _fail(_where(name, event), f"nested deeper than {MAX_DEPTH} levels")
-            where = _where(name, event)
-            if event.anchor:
-                open_anchors.add(event.anchor)
-            stack.append(_Open(Seq(where) if is_seq else Map(where), event.anchor))
-            total += 1
-        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            closed = stack.pop()
-            if closed.anchor:
-                open_anchors.discard(closed.anchor)
-                anchors[closed.anchor] = closed.node
-            add(closed.node, 0)
-    return root
+            continue
+        elif cls is _StreamEndEvent or event is None:
+            return root
+        else:  # stream start, document end
+            continue
+
+        # add `node` (expanding to `count` nodes) to the open container, or make it the root
+        total += count
+        if total > MAX_NODES:
+            raise _too_many(node.where)
+        if top is None:
+            root = node
+        elif top_is_map:
+            assert isinstance(top, Map)
+            if key is None:
+                key = _take_key(top, node)
+            else:
+                top.entries[key] = node
+                key = None
+                top.size += node.size
+        else:
+            assert isinstance(top, Seq)
+            top.items.append(node)
+            top.size += node.size
 
 
-@dataclass(eq=False)
-class _Open:
-    """A container being filled, with its anchor and the key waiting for its value."""
-
-    node: Node
-    anchor: str | None
-    key: str | None = None
+def _too_many(where: Location) -> SopFileError:
+    return _fail(
+        where,
+        f"the document expands to more than {MAX_NODES} nodes (an alias bomb?); "
+        "SOP files are small",
+    )
 
 
 def _take_key(mapping: Map, key: Node) -> str:
     if not isinstance(key, Scalar):
         raise _fail(key.where, f"a mapping key must be a plain value, not a {key.kind}")
-    if key.text in mapping.entries or key.text in mapping.key_where:
-        first = mapping.key_where[key.text]
+    return _take_key_text(mapping, key.text, key.where)
+
+
+def _take_key_text(mapping: Map, text: str, where: Location) -> str:
+    first = mapping.key_where.get(text)
+    if first is not None:
         raise _fail(
-            key.where,
-            f"duplicate key '{key.text}' (first given at line {first.line}); "
+            where,
+            f"duplicate key '{text}' (first given at line {first.line}); "
             "YAML would keep only the last one",
         )
-    mapping.key_where[key.text] = key.where
-    return key.text
+    mapping.key_where[text] = where
+    return text
 
 
 def _check_tag(event: yaml.NodeEvent, name: str, kind: str) -> None:
@@ -269,13 +336,6 @@ def _check_tag(event: yaml.NodeEvent, name: str, kind: str) -> None:
         _where(name, event),
         f"unsupported tag '{shown}': sop reads plain YAML only (no tags that build objects)",
     )
-
-
-def _scalar(event: yaml.ScalarEvent, name: str) -> Scalar:
-    _check_tag(event, name, "str")
-    plain = event.style in (None, "") and event.tag is None
-    value = resolve_plain(event.value) if plain else event.value
-    return Scalar(_where(name, event), value=value, text=event.value, plain=plain)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> SopFileError:
