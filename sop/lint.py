@@ -4,7 +4,8 @@ tasks and targets, calls that loop, quoting mistakes, stale reviews."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,13 @@ def lint_paths(
     library = load_library(paths)
     problems = list(library.problems)
     known = library.by_id()
+    inventories = _Inventories(inventory)
     for sop in library.sops:
-        problems.extend(lint_sop(sop, today=today, inventory_path=inventory, known=known))
+        problems.extend(
+            lint_sop(
+                sop, today=today, inventory_path=inventory, known=known, inventory_of=inventories
+            )
+        )
     scenarios, scenario_problems = lint_scenarios(paths, known)
     problems.extend(scenario_problems)
     if runs is not None:
@@ -76,18 +82,46 @@ def lint_sop(
     today: dt.date,
     inventory_path: Path | None = None,
     known: dict[str, Sop] | None = None,
+    inventory_of: Callable[[Path], Inventory | None] | None = None,
 ) -> list[Problem]:
+    """`inventory_of`: finds the inventory of an SOP path (default: `find_inventory` with
+    `inventory_path`); `lint_paths` passes one that reads each inventory once."""
     checker = _Checker(sop, known or {sop.id: sop})
     checker.metadata(today)
     checker.templates()
     checker.tasks()
     try:
-        checker.targets(find_inventory(sop.path, inventory_path))
+        if inventory_of is None:
+            inventory = find_inventory(sop.path, inventory_path)
+        else:
+            inventory = inventory_of(sop.path)
+        checker.targets(inventory)
     except SopError as exc:  # the inventory's own problems; targets cannot be checked without it
         checker.error(Location(str(inventory_path or sop.path)), "", f"inventory: {exc}", "target")
     checker.calls()
     checker.scenarios()
     return checker.problems
+
+
+class _Inventories:
+    """`find_inventory`, once per folder: the SOPs of one folder share their inventory (and
+    its problems, raised again for each SOP)."""
+
+    def __init__(self, explicit: Path | None) -> None:
+        self.explicit = explicit
+        self.found: dict[Path, Inventory | SopError | None] = {}
+
+    def __call__(self, sop_path: Path) -> Inventory | None:
+        folder = sop_path.parent
+        if folder not in self.found:
+            try:
+                self.found[folder] = find_inventory(sop_path, self.explicit)
+            except SopError as exc:
+                self.found[folder] = exc
+        found = self.found[folder]
+        if isinstance(found, SopError):
+            raise found
+        return found
 
 
 class _Checker:
@@ -187,14 +221,14 @@ class _Checker:
         *,
         expression: bool = False,
         later: dict[str, Step] | None = None,
-    ) -> set[str]:
+    ) -> frozenset[str]:
         try:
-            used = templating.names_used(text, expression=expression)
-            statements = list(templating.uses_statements(text)) if not expression else []
+            analysis = templating.analyse(text, expression=expression)
         except templating.TemplateError as exc:
             self.error(where, path, str(exc), "template")
-            return set()
-        for statement in statements:
+            return frozenset()
+        used = analysis.names
+        for statement in analysis.statements:
             self.error(
                 where,
                 path,
@@ -365,28 +399,39 @@ def _strings(value: object, sub: str = "") -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{sub}.{key}")
 
 
+# what can change the quoting state of a command line, or matter inside quotes
+_QUOTING_TOKEN = re.compile(r"""\\|\{\{|\$\(|[)'"]""")
+
+
 def _quoted_templates(source: str) -> Iterator[str]:
     """Lines where a `{{ ... }}` stands inside quotes the author wrote. `$( ... )` opens a new
     quoting context, as in the shell: `"$(df {{ mount }})"` is fine."""
     for line in source.splitlines():
+        if "{{" not in line or ("'" not in line and '"' not in line):
+            continue  # no template, or no quote it could stand in
         quote = ""
         outer: list[str] = []  # quote states around each open $(
         i = 0
-        while i < len(line):
-            ch = line[i]
-            if ch == "\\" and quote != "'":
-                i += 2
-                continue
-            if line.startswith("{{", i) and quote:
-                yield line
+        while True:
+            token = _QUOTING_TOKEN.search(line, i)
+            if token is None:
                 break
-            if quote != "'" and line.startswith("$(", i):
-                outer.append(quote)
-                quote = ""
-                i += 2
-                continue
-            if ch == ")" and not quote and outer:
-                quote = outer.pop()
-            elif ch in "'\"" and (not quote or quote == ch):
-                quote = "" if quote else ch
-            i += 1
+            at, text = token.start(), token[0]
+            i = at + 1
+            if text == "\\":
+                if quote != "'":
+                    i = at + 2  # the next character is escaped
+            elif text == "{{":
+                if quote:
+                    yield line
+                    break
+            elif text == "$(":
+                if quote != "'":
+                    outer.append(quote)
+                    quote = ""
+                    i = at + 2
+            elif text == ")":
+                if not quote and outer:
+                    quote = outer.pop()
+            elif not quote or quote == text:
+                quote = "" if quote else text

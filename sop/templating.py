@@ -7,8 +7,10 @@ This is the only module that imports jinja2 (imported lazily by its callers: `so
 from __future__ import annotations
 
 import functools
+import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -213,26 +215,98 @@ def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
         raise TemplateError(f"blocked by the template sandbox: {exc}") from None
 
 
-def names_used(source: str, *, expression: bool = False) -> set[str]:
-    """The variables a template (or a `when:` expression) reads, from Jinja2's AST."""
-    env = text_environment()
+# `{{ name }}`: the only kind of variable block whose names sop can read without Jinja2
+_SIMPLE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# names that Jinja2 reads as constants or operators, or that it declares itself: let it decide
+_NOT_SIMPLE = frozenset(
+    [
+        "true",
+        "false",
+        "none",
+        "True",
+        "False",
+        "None",
+        "not",
+        "and",
+        "or",
+        "in",
+        "is",
+        "if",
+        "else",
+        "self",
+    ]
+)
+_STATEMENTS = (
+    ("Import", "import"),
+    ("Include", "include"),
+    ("Extends", "extends"),
+    ("FromImport", "from ... import"),
+)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a template reads (`names`) and which file-reading statements it uses."""
+
+    names: frozenset[str]
+    statements: tuple[str, ...] = ()
+
+
+_PLAIN_TEXT = Analysis(frozenset())
+
+
+def analyse(source: str, *, expression: bool = False) -> Analysis:
+    """The variables a template (or a `when:` expression) reads and the statements (`import`,
+    `include`, `extends`, `from`) it uses: SOP text cannot reach other files. Raises
+    `TemplateError` for a template that does not parse.
+
+    Jinja2 parses a template only when it must: text without `{{`, `{%` and `{#` is plain
+    text, and text whose only blocks are `{{ name }}` reads exactly those names (`sop lint`
+    analyses every text field of every SOP)."""
     text = f"{{{{ {source} }}}}" if expression else source
+    if "{%" not in text and "{#" not in text:
+        if "{{" not in text:
+            return _PLAIN_TEXT
+        names = _simple_names(text)
+        if names is not None:
+            return Analysis(names)
+    env = text_environment()
     try:
         ast = env.parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}") from None
-    return set(meta.find_undeclared_variables(ast))
+    if "{%" not in text:
+        # no statement, so nothing is assigned: every name read is undeclared, except the
+        # environment's globals and `self`, which Jinja2 provides
+        loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
+        return Analysis(frozenset(loaded - env.globals.keys() - {"self"}))
+    names = frozenset(meta.find_undeclared_variables(ast))
+    if expression:
+        return Analysis(names)
+    statements = tuple(
+        label
+        for node_type, label in _STATEMENTS
+        if any(True for _ in ast.find_all(getattr(nodes, node_type)))
+    )
+    return Analysis(names, statements)
 
 
-def uses_statements(source: str) -> Iterable[str]:
-    """Names of statements (`import`, `include`, `extends`, `from`) a template uses: SOP text
-    cannot reach other files."""
-    ast = text_environment().parse(source)
-    for node_type, label in (
-        (nodes.Import, "import"),
-        (nodes.Include, "include"),
-        (nodes.Extends, "extends"),
-        (nodes.FromImport, "from ... import"),
-    ):
-        if any(True for _ in ast.find_all(node_type)):
-            yield label
+def _simple_names(text: str) -> frozenset[str] | None:
+    """The names of a template without statements or comments whose every `{{` opens a
+    `{{ name }}`; None when it has another kind of block (Jinja2 must parse it)."""
+    names: set[str] = set()
+    start = text.find("{{")
+    while start != -1:
+        match = _SIMPLE_VARIABLE.match(text, start)
+        if match is None:
+            return None
+        names.add(match[1])
+        start = text.find("{{", match.end())
+    if not names.isdisjoint(_NOT_SIMPLE) or not names.isdisjoint(text_environment().globals):
+        return None
+    return frozenset(names)
+
+
+def names_used(source: str, *, expression: bool = False) -> set[str]:
+    """The variables a template (or a `when:` expression) reads."""
+    return set(analyse(source, expression=expression).names)
