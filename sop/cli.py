@@ -608,13 +608,11 @@ def _log_path(ref: str, state_dir: Path | None) -> Path:
 def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | None) -> None:
     """Check a run's audit log: chain, seals, anchor. Exit 0 when it verifies."""
     from sop.audit.session import load_key
-    from sop.audit.verify import parse_anchor, records_of, verify_file
+    from sop.audit.verify import parse_anchor, run_id_of, verify_file
 
     path = _log_path(ref, state_dir)
-    records = records_of(path)
-    run_id = str(records[0].get("sop", {}).get("run_id", "")) if records else ""
     result = verify_file(
-        path, anchor=parse_anchor(anchor) if anchor else None, key0=load_key(run_id, key)
+        path, anchor=parse_anchor(anchor) if anchor else None, key0=load_key(run_id_of(path), key)
     )
     if result.ok:
         seq, digest = result.head
@@ -658,12 +656,14 @@ def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None
     """A postmortem-ready timeline of a run, with the audit log's verification status."""
     from sop.audit import report as reports
     from sop.audit.session import load_key
-    from sop.audit.verify import records_of, verify_file
+    from sop.audit.verify import parse_log, verify_bytes
 
     path = _log_path(ref, state_dir)
-    records = records_of(path)
+    data = path.read_bytes()
+    parsed = parse_log(data)  # once, for the timeline and the verification
+    records = [r for _, r in parsed.records]
     run_id = str(records[0].get("sop", {}).get("run_id", "")) if records else ""
-    verification = verify_file(path, key0=load_key(run_id, key))
+    verification = verify_bytes(data, key0=load_key(run_id, key), parsed=parsed)
     click.echo(
         reports.markdown(records, verification)
         if fmt == "markdown"

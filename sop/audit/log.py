@@ -1,9 +1,9 @@
 """The append-only audit log of one run: one JSON object per line, chained, sealed, and on disk
-(fsync) before `append` returns, so a record is durable before the command it announces starts."""
+(fsync) before `append` returns, so a record is durable before the command it announces starts.
+Each line is the record's canonical JSON (the bytes its hash covers) with `hash` appended last."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +76,7 @@ class AuditLog:
             self.common,
         )
         record = merge(record, fields)
-        record["hash"] = chain.link_hash(self.head.hash, record)
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        record["hash"], line = chain.stored_line(self.head.hash, record)
         try:
             written = 0
             while written < len(line):

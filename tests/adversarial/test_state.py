@@ -146,7 +146,7 @@ def test_a_tampered_audit_log_is_refused_by_resume(attack: Attack) -> None:
     evil = attack.write(EVIL, "evil.yaml")
     log = run_dir / "audit.jsonl"
     lines = log.read_text().splitlines(keepends=True)
-    lines[0] = re.sub(r'"path": "[^"]*attack\.yaml"', f'"path": "{evil}"', lines[0])
+    lines[0] = re.sub(r'("path": ?")[^"]*attack\.yaml"', rf'\g<1>{evil}"', lines[0])
     assert str(evil) in lines[0]
     log.write_text("".join(lines))
     code, stderr = resume(attack, run_dir)
