@@ -188,21 +188,27 @@ _new_location = tuple.__new__
 def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
     """One pass over the parser's events. This loop runs for every scalar of every file that
     sop reads, so it is written for speed: events are told apart by exact type, a mapping's
-    keys are never resolved as values (only their text is used) and the common case is inline.
+    keys are never resolved as values (only their text and place are kept), and the open
+    container's parts are held in local variables.
 
-    The stack holds the open containers; `keys[i]` is the key waiting for its value in
-    `stack[i]` when that is a mapping (None: the next scalar is a key)."""
+    `stack` holds the open containers and `keys[i]` the key waiting for its value in
+    `stack[i]` when that is a mapping (None: the next node is a key)."""
     anchors: dict[str, Node] = {}
     open_anchors: set[str] = set()
-    stack: list[Node] = []
+    stack: list[Any] = []
     stack_anchors: list[str | None] = []
     keys: list[str | None] = []
     root: Node | None = None
     documents = 0
     total = 0  # nodes after expanding aliases
-    top: Node | None = None  # stack[-1]
-    top_is_map = False
+    # the open container (stack[-1]) and its parts: a mapping's `key_where` and `entries`,
+    # or a sequence's `items` (the other ones None)
+    top: Any = None
+    key_where: dict[str, Location] | None = None
+    entries: dict[str, Node] | None = None
+    items: list[Node] | None = None
     key: str | None = None  # keys[-1], kept out of the list while `top` is open
+    node: Any
 
     while True:
         event = get_event()
@@ -217,23 +223,40 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
             )
             text = event.value
             anchor = event.anchor
-            if top_is_map and key is None and not anchor:
+            total += 1
+            if key is None and key_where is not None and not anchor:
                 # a mapping key: only its text and place matter
-                total += 1
                 if total > MAX_NODES:
                     raise _too_many(where)
-                assert isinstance(top, Map)
-                key = _take_key_text(top, text, where)
+                if text in key_where:
+                    raise _duplicate_key(text, where, key_where[text])
+                key_where[text] = where
+                key = text
                 continue
-            plain = tag is None and event.style in _PLAIN_STYLES
-            node: Node = Scalar(where, 1, resolve_plain(text) if plain else text, text, plain)
+            if tag is None and (event.style is None or event.style == ""):
+                node = Scalar(where, 1, resolve_plain(text), text, True)
+            else:
+                node = Scalar(where, 1, text, text, False)
             if anchor:
                 anchors[anchor] = node
-            count = 1
-        elif cls is _MappingStartEvent or cls is _SequenceStartEvent:
+            if total > MAX_NODES:
+                raise _too_many(where)
+            if entries is not None:
+                if key is None:
+                    key = _take_key(top, node)
+                    continue
+                entries[key] = node
+                key = None
+                top.size += 1
+            elif items is not None:
+                items.append(node)
+                top.size += 1
+            else:
+                root = node
+            continue
+        if cls is _MappingStartEvent or cls is _SequenceStartEvent:
             is_seq = cls is _SequenceStartEvent
-            tag = event.tag
-            if tag is not None:
+            if event.tag is not None:
                 _check_tag(event, name, "seq" if is_seq else "map")
             if len(stack) >= MAX_DEPTH:
                 raise _fail(_where(name, event), f"nested deeper than {MAX_DEPTH} levels")
@@ -243,14 +266,21 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
                 open_anchors.add(anchor)
             if top is not None:
                 keys.append(key)
-            top = Seq(where) if is_seq else Map(where)
-            top_is_map = not is_seq
             key = None
+            if is_seq:
+                top = Seq(where)
+                items = top.items
+                entries = key_where = None
+            else:
+                top = Map(where)
+                entries = top.entries
+                key_where = top.key_where
+                items = None
             stack.append(top)
             stack_anchors.append(anchor)
             total += 1
             continue
-        elif cls is _MappingEndEvent or cls is _SequenceEndEvent:
+        if cls is _MappingEndEvent or cls is _SequenceEndEvent:
             node = stack.pop()
             anchor = stack_anchors.pop()
             if anchor:
@@ -258,17 +288,21 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
                 anchors[anchor] = node
             if stack:
                 top = stack[-1]
-                top_is_map = type(top) is Map
                 key = keys.pop()
+                if type(top) is Map:
+                    entries = top.entries
+                    key_where = top.key_where
+                    items = None
+                else:
+                    items = top.items
+                    entries = key_where = None
             else:
-                top = None
-                top_is_map = False
-            count = 0
+                top = entries = key_where = items = None
         elif cls is _AliasEvent:
             if event.anchor in open_anchors:
                 raise _fail(_where(name, event), f"alias *{event.anchor} refers to itself")
             node = anchors[event.anchor or ""]
-            count = node.size
+            total += node.size - 1  # the last one below, with the other nodes
         elif cls is _DocumentStartEvent:
             documents += 1
             if documents > 1:
@@ -280,25 +314,22 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
             return root
         else:  # stream start, document end
             continue
-
-        # add `node` (expanding to `count` nodes) to the open container, or make it the root
-        total += count
+        # a closed container, or an alias: add it to the open container, or make it the root
+        total += 1 if cls is _AliasEvent else 0
         if total > MAX_NODES:
             raise _too_many(node.where)
-        if top is None:
-            root = node
-        elif top_is_map:
-            assert isinstance(top, Map)
+        if entries is not None:
             if key is None:
                 key = _take_key(top, node)
             else:
-                top.entries[key] = node
+                entries[key] = node
                 key = None
                 top.size += node.size
-        else:
-            assert isinstance(top, Seq)
-            top.items.append(node)
+        elif items is not None:
+            items.append(node)
             top.size += node.size
+        else:
+            root = node
 
 
 def _too_many(where: Location) -> SopFileError:
@@ -316,15 +347,18 @@ def _take_key(mapping: Map, key: Node) -> str:
 
 
 def _take_key_text(mapping: Map, text: str, where: Location) -> str:
-    first = mapping.key_where.get(text)
-    if first is not None:
-        raise _fail(
-            where,
-            f"duplicate key '{text}' (first given at line {first.line}); "
-            "YAML would keep only the last one",
-        )
+    if text in mapping.key_where:
+        raise _duplicate_key(text, where, mapping.key_where[text])
     mapping.key_where[text] = where
     return text
+
+
+def _duplicate_key(text: str, where: Location, first: Location) -> SopFileError:
+    return _fail(
+        where,
+        f"duplicate key '{text}' (first given at line {first.line}); "
+        "YAML would keep only the last one",
+    )
 
 
 def _check_tag(event: yaml.NodeEvent, name: str, kind: str) -> None:
