@@ -31,8 +31,19 @@ def _html_parser() -> MarkdownIt:
 
 
 @functools.cache
+def _block_parser() -> MarkdownIt:
+    """`_source_parser` without inline parsing: the same blocks (code blocks among them), for
+    a fraction of the time. Blocks never depend on what is inside them."""
+    return _source_parser_options().disable("inline")
+
+
+@functools.cache
 def _source_parser() -> MarkdownIt:
     """CommonMark that recognises raw HTML and accepts every link, to find both in the source."""
+    return _source_parser_options()
+
+
+def _source_parser_options() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"html": True}).enable("table")
     parser.validateLink = lambda url: True  # type: ignore[method-assign]
     return parser
@@ -120,19 +131,25 @@ def neutralise(text: str) -> str:
     can run script (MkDocs' Markdown does not filter `javascript:` links).
 
     Code (blocks and spans) is left alone. The result is parsed again; should anything still
-    read as HTML, every `<` outside code blocks is escaped."""
+    read as HTML, every `<` outside code blocks is escaped.
+
+    Raw HTML and autolinks need a `<`, other links and images a `[`: text with neither is
+    returned as it is, unparsed."""
+    if "<" not in text and "[" not in text:
+        return text
     tokens = _source_parser().parse(text)
-    lines = text.splitlines(keepends=True)
-    code = _code_lines(tokens)
     result = text
     if _has_raw_html(tokens):
+        lines = text.splitlines(keepends=True)
+        code = _code_lines(tokens)
         result = _outside_code_blocks(lines, code, _escape_outside_code_spans)
         if _has_raw_html(_source_parser().parse(result)):  # belt and braces
             result = _outside_code_blocks(lines, code, lambda t: t.replace("<", "&lt;"))
-    if _has_unsafe_link(_source_parser().parse(result)):
+        tokens = _source_parser().parse(result)
+    if _has_unsafe_link(tokens):
         # no link survives: every `[` outside code blocks is escaped
         lines = result.splitlines(keepends=True)
-        code = _code_lines(_source_parser().parse(result))
+        code = _code_lines(tokens)
         result = _outside_code_blocks(lines, code, lambda t: t.replace("[", "\\["))
     return result
 
@@ -179,11 +196,25 @@ def fence(text: str, language: str = "bash") -> str:
 
 
 def squeeze_blank_lines(text: str) -> str:
-    """At most one blank line in a row, except inside code blocks (kept byte for byte)."""
-    code = _code_lines(_source_parser().parse(text))
+    """At most one blank line in a row, except inside code blocks (kept byte for byte).
+
+    Only a blank line after a blank line can go, so text without two in a row is returned
+    as it is; else the code blocks come from a parse of the blocks alone."""
+    lines = text.splitlines(keepends=True)
+    blank = False
+    for line in lines:
+        if line.strip():
+            blank = False
+        elif blank:
+            break
+        else:
+            blank = True
+    else:
+        return text
+    code = _code_lines(_block_parser().parse(text))
     out: list[str] = []
     blank = False
-    for number, line in enumerate(text.splitlines(keepends=True)):
+    for number, line in enumerate(lines):
         if number not in code and not line.strip():
             if blank:
                 continue
