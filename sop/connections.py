@@ -57,26 +57,68 @@ def known_hosts_name(address: str, port: int) -> str:
     return address if port == SSH_PORT else f"[{address}]:{port}"
 
 
+class SshFiles:
+    """The ssh config and known_hosts files, each read and parsed once and shared by the
+    connections of one pool (one run): parsing known_hosts for every host cost more CPU than
+    the logins. A file that cannot be read is tried again by the next connection."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ssh_configs: dict[Path | None, Any] = {}
+        self._known_hosts: dict[tuple[Path, ...], list[Any]] = {}
+
+    def ssh_config(self, path: Path | None) -> Any:
+        """The parsed (paramiko) SSHConfig of `path`, else of ~/.ssh/config and
+        /etc/ssh/ssh_config. Only read (looked up) afterwards, never changed."""
+        from fabric import Config
+
+        with self._lock:
+            if path not in self._ssh_configs:
+                config = Config(lazy=True, runtime_ssh_path=str(path) if path else None)
+                config.load_ssh_config()
+                self._ssh_configs[path] = config.base_ssh_config
+            return self._ssh_configs[path]
+
+    def known_hosts(self, files: Sequence[Path]) -> list[Any]:
+        """The entries of the known_hosts `files` that exist, as paramiko loads them."""
+        from paramiko.hostkeys import HostKeys
+
+        with self._lock:
+            key = tuple(files)
+            if key not in self._known_hosts:
+                known = HostKeys()
+                for path in files:
+                    if path.is_file():
+                        known.load(str(path))
+                self._known_hosts[key] = list(known._entries)
+            return self._known_hosts[key]
+
+
 def connect(
     host: Host,
     *,
     known_hosts: Path | None = None,
     ssh_config: Path | None = None,
     connect_timeout: float = 10,
+    ssh_files: SshFiles | None = None,
 ) -> Connection:
     """Open an SSH connection to `host` whose host key known_hosts vouches for.
 
     `known_hosts`, if given, is the only file trusted; `ssh_config`, if given, replaces
     ~/.ssh/config and /etc/ssh/ssh_config. Inventory values win over ssh_config ones, except
-    that an inventory port of 22 (the default) lets ssh_config's `Port` apply.
+    that an inventory port of 22 (the default) lets ssh_config's `Port` apply. `ssh_files`
+    holds those files already parsed (a pool's); without it they are read for this connection.
     """
     from fabric import Config, Connection
 
-    config = Config(lazy=True, runtime_ssh_path=str(ssh_config) if ssh_config else None)
+    ssh_files = ssh_files or SshFiles()
     try:
-        config.load_ssh_config()
+        parsed = ssh_files.ssh_config(ssh_config)
     except OSError as exc:
         raise ConnectError(f"{host.name}: cannot read ssh config: {exc}") from exc
+    config = Config(  # one per connection: sop sets its runner class on it
+        lazy=True, ssh_config=parsed, runtime_ssh_path=str(ssh_config) if ssh_config else None
+    )
     conn = Connection(
         host.address,
         user=host.user,
@@ -86,8 +128,9 @@ def connect(
         connect_kwargs=_auth_kwargs(host),
     )
     files = _known_hosts_files(known_hosts, conn.ssh_config)
+    trusted = ssh_files.known_hosts(files)
     for hop in _hops(conn):
-        _guard(hop, _label(host, conn, hop), files, connect_timeout)
+        _guard(hop, _label(host, conn, hop), files, trusted, connect_timeout)
     _open(conn, host, files, connect_timeout)
     return conn
 
@@ -127,16 +170,20 @@ def close(conn: Connection) -> None:
         hop.client.close()
 
 
-def _guard(conn: Any, label: str, files: Sequence[Path], timeout: float) -> None:
-    """Make a connection trust known_hosts only, bound its waits, settle its auth options.
+def _guard(
+    conn: Any, label: str, files: Sequence[Path], trusted: Sequence[Any], timeout: float
+) -> None:
+    """Make a connection trust known_hosts only (`trusted`: the entries of `files`), bound its
+    waits, settle its auth options.
 
     Keys offered: the configured key files, the agent unless ssh_config says
     `IdentitiesOnly yes`, and ~/.ssh/id_* only when no key file is configured at all.
     """
+    from paramiko.hostkeys import HostKeyEntry
+
     known = conn.client.get_host_keys()  # in memory only: nothing ever saves it
-    for path in files:
-        if path.is_file():
-            known.load(str(path))
+    # what known.load(file) would leave in this fresh client, as copies: nothing is shared
+    known._entries = [HostKeyEntry(list(e.hostnames), e.key) for e in trusted]
     conn.client.set_missing_host_key_policy(_RefuseUnknownKey(label, files))
     conn.connect_timeout = None  # fabric truncates it to an int; ours goes in connect_kwargs
     kwargs = conn.connect_kwargs
@@ -274,6 +321,7 @@ class ConnectionPool:
             "ssh_config": ssh_config,
             "connect_timeout": connect_timeout,
         }
+        self._options["ssh_files"] = SshFiles()  # parsed once for the whole run
         self._opener = opener
         self._lock = threading.Lock()
         self._host_locks: dict[Host, threading.Lock] = {}
