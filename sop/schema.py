@@ -7,10 +7,8 @@ and key path) and export the JSON Schema that editors use (`sop schema`).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sop.errors import Location, Problem
@@ -21,19 +19,25 @@ BAD: Any = object()  # what a check returns for a value that failed; problems sa
 JsonSchema = dict[str, Any]
 
 
-@dataclass
 class Checked:
     """A validated mapping: plain values per key, where the mapping and each key stood."""
 
-    values: dict[str, Any]
-    where: Location
-    locs: dict[str, Location]
+    __slots__ = ("locs", "values", "where")
+
+    def __init__(self, values: dict[str, Any], where: Location, locs: dict[str, Location]) -> None:
+        self.values = values
+        self.where = where
+        self.locs = locs
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
 
 
 class Spec:
+    """A declaration of one kind of value. The kinds are plain classes rather than dataclasses:
+    `sop list` and every command that loads an SOP import this module, and each dataclass costs
+    about a millisecond to create at import."""
+
     description = ""
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
@@ -62,13 +66,20 @@ def _article(kind: str) -> str:
     return "null" if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
-@dataclass
 class Str(Spec):
-    description: str = ""
-    pattern: str | None = None
-    pattern_hint: str = ""
-    choices: Sequence[str] = ()
-    nonempty: bool = True
+    def __init__(
+        self,
+        description: str = "",
+        pattern: str | None = None,
+        pattern_hint: str = "",
+        choices: Sequence[str] = (),
+        nonempty: bool = True,
+    ) -> None:
+        self.description = description
+        self.pattern = pattern
+        self.pattern_hint = pattern_hint
+        self.choices = choices
+        self.nonempty = nonempty
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         # a plain scalar counts as its text: `run: true` is the command `true`, not a boolean
@@ -97,11 +108,13 @@ class Str(Spec):
         return out
 
 
-@dataclass
 class Int(Spec):
-    description: str = ""
-    minimum: int | None = None
-    maximum: int | None = None
+    def __init__(
+        self, description: str = "", minimum: int | None = None, maximum: int | None = None
+    ) -> None:
+        self.description = description
+        self.minimum = minimum
+        self.maximum = maximum
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if (
@@ -125,9 +138,9 @@ class Int(Spec):
         return out
 
 
-@dataclass
 class Bool(Spec):
-    description: str = ""
+    def __init__(self, description: str = "") -> None:
+        self.description = description
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if not isinstance(node, Scalar) or not isinstance(node.value, bool):
@@ -142,11 +155,11 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-@dataclass
 class Duration(Spec):
     """Seconds as a number, or a string such as `500ms`, `10s`, `5m`, `1h`."""
 
-    description: str = ""
+    def __init__(self, description: str = "") -> None:
+        self.description = description
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if isinstance(node, Scalar) and not isinstance(node.value, bool):
@@ -166,9 +179,9 @@ class Duration(Spec):
         }
 
 
-@dataclass
 class Date(Spec):
-    description: str = ""
+    def __init__(self, description: str = "") -> None:
+        self.description = description
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if isinstance(node, Scalar) and isinstance(node.value, str):
@@ -182,11 +195,11 @@ class Date(Spec):
         return {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 
 
-@dataclass
 class Value(Spec):
     """A plain scalar value (string, number or boolean), kept as text for templates."""
 
-    description: str = ""
+    def __init__(self, description: str = "") -> None:
+        self.description = description
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if not isinstance(node, Scalar) or node.value is None:
@@ -199,11 +212,11 @@ class Value(Spec):
         return {"type": ["string", "number", "boolean"]}
 
 
-@dataclass
 class Data(Spec):
     """Any plain data (for task arguments): scalars, lists and mappings of them."""
 
-    description: str = ""
+    def __init__(self, description: str = "") -> None:
+        self.description = description
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if isinstance(node, Scalar):
@@ -217,12 +230,18 @@ class Data(Spec):
         return {}
 
 
-@dataclass
 class ListOf(Spec):
-    item: Spec
-    description: str = ""
-    min_items: int = 0
-    single_ok: bool = False  # a lone value stands for a list of one
+    def __init__(
+        self,
+        item: Spec,
+        description: str = "",
+        min_items: int = 0,
+        single_ok: bool = False,  # a lone value stands for a list of one
+    ) -> None:
+        self.item = item
+        self.description = description
+        self.min_items = min_items
+        self.single_ok = single_ok
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if self.single_ok and not isinstance(node, Seq):
@@ -246,12 +265,18 @@ class ListOf(Spec):
         return out
 
 
-@dataclass
 class MapOf(Spec):
-    value: Spec
-    description: str = ""
-    key_pattern: str | None = None
-    key_hint: str = ""
+    def __init__(
+        self,
+        value: Spec,
+        description: str = "",
+        key_pattern: str | None = None,
+        key_hint: str = "",
+    ) -> None:
+        self.value = value
+        self.description = description
+        self.key_pattern = key_pattern
+        self.key_hint = key_hint
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if not isinstance(node, Map):
@@ -273,17 +298,26 @@ class MapOf(Spec):
         return out
 
 
-@dataclass
 class Record(Spec):
     """A mapping with known keys; any other key is an error with a 'did you mean' hint."""
 
-    name: str
-    fields: Mapping[str, Spec]
-    description: str = ""
-    required: Sequence[str] = ()
-    exactly_one: Sequence[str] = ()  # the keys that say what kind of record this is
-    only_with: Mapping[str, str] = field(default_factory=dict)  # key -> the kind key it needs
-    custom: Callable[[Checked, list[Problem], str], None] | None = None
+    def __init__(
+        self,
+        name: str,
+        fields: Mapping[str, Spec],
+        description: str = "",
+        required: Sequence[str] = (),
+        exactly_one: Sequence[str] = (),  # the keys that say what kind of record this is
+        only_with: Mapping[str, str] | None = None,  # key -> the kind key it needs
+        custom: Callable[[Checked, list[Problem], str], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.fields = fields
+        self.description = description
+        self.required = required
+        self.exactly_one = exactly_one
+        self.only_with: Mapping[str, str] = {} if only_with is None else only_with
+        self.custom = custom
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if not isinstance(node, Map):
@@ -361,13 +395,15 @@ class Record(Spec):
         return out
 
 
-@dataclass
 class Either(Spec):
     """One of several records, chosen by a key that only one of them has."""
 
-    by_key: Mapping[str, Record]
-    default: Record
-    description: str = ""
+    def __init__(
+        self, by_key: Mapping[str, Record], default: Record, description: str = ""
+    ) -> None:
+        self.by_key = by_key
+        self.default = default
+        self.description = description
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if isinstance(node, Map):
@@ -381,6 +417,8 @@ class Either(Spec):
 
 
 def _unknown_key(key: str, known: Mapping[str, Spec]) -> str:
+    import difflib  # only for a key that is wrong
+
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     if close:
         return f"unknown key; did you mean '{close[0]}'?"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,42 +40,75 @@ _INF_NAN = {
 }
 
 
-@dataclass(eq=False)
 class Node:
-    """A YAML node with its place. `size` counts the nodes below it, itself included."""
+    """A YAML node with its place. `size` counts the nodes below it, itself included.
 
-    where: Location
-    size: int = 1
+    Plain classes with slots rather than dataclasses: one is made for every node of every file
+    sop reads, and this module is imported by every command that loads an SOP."""
+
+    __slots__ = ("size", "where")
+
+    def __init__(self, where: Location, size: int = 1) -> None:
+        self.where = where
+        self.size = size
 
     @property
     def kind(self) -> str:
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.where}, {self.kind})"
 
-@dataclass(eq=False)
+
 class Scalar(Node):
-    value: object = None
-    text: str = ""
-    plain: bool = True
+    __slots__ = ("plain", "text", "value")
+
+    def __init__(
+        self,
+        where: Location,
+        size: int = 1,
+        value: object = None,
+        text: str = "",
+        plain: bool = True,
+    ) -> None:
+        self.where = where
+        self.size = size
+        self.value = value
+        self.text = text
+        self.plain = plain
 
     @property
     def kind(self) -> str:
         return type_name(self.value)
 
 
-@dataclass(eq=False)
 class Seq(Node):
-    items: list[Node] = field(default_factory=list)
+    __slots__ = ("items",)
+
+    def __init__(self, where: Location, size: int = 1, items: list[Node] | None = None) -> None:
+        self.where = where
+        self.size = size
+        self.items: list[Node] = [] if items is None else items
 
     @property
     def kind(self) -> str:
         return "list"
 
 
-@dataclass(eq=False)
 class Map(Node):
-    entries: dict[str, Node] = field(default_factory=dict)
-    key_where: dict[str, Location] = field(default_factory=dict)
+    __slots__ = ("entries", "key_where")
+
+    def __init__(
+        self,
+        where: Location,
+        size: int = 1,
+        entries: dict[str, Node] | None = None,
+        key_where: dict[str, Location] | None = None,
+    ) -> None:
+        self.where = where
+        self.size = size
+        self.entries: dict[str, Node] = {} if entries is None else entries
+        self.key_where: dict[str, Location] = {} if key_where is None else key_where
 
     @property
     def kind(self) -> str:
