@@ -5,6 +5,7 @@ Every problem of a file is collected and raised together as one `SopFileError`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -19,9 +20,15 @@ from sop.schema import BAD, Checked
 def display_path(path: Path) -> str:
     """The path as a responder would type it: relative to the working directory when inside it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(path.resolve().relative_to(_resolved_cwd(os.getcwd())))
     except ValueError:
         return str(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved_cwd(cwd: str) -> Path:
+    """The working directory with symlinks resolved, once per directory (not once per file)."""
+    return Path(cwd).resolve()
 
 
 def read_document(path: Path) -> tuple[yamlnodes.Map, str, str]:

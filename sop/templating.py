@@ -1,7 +1,7 @@
 """Jinja2, built in one place: sandboxed, strict about undefined names, shell-quoting for commands.
 
-This is the only module that imports jinja2 (imported lazily by its callers: `sop list` and
-`sop --help` never load it).
+This is the only module that imports jinja2, and only when a function needs it: `sop list` and
+`sop --help` never load it, and `sop lint` only for templates beyond `{{ name }}`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import jinja2
-import markupsafe
-from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from sop.errors import SopError
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 class TemplateError(SopError):
@@ -86,6 +84,9 @@ def _choice(value: Any) -> Unquoted:
 
 
 def _new_env(*, finalize: Any = None) -> jinja2.Environment:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -108,18 +109,25 @@ def shell_environment() -> jinja2.Environment:
     return _new_env(finalize=shell_quote)
 
 
-class _ConfinedLoader(jinja2.FileSystemLoader):
-    """A folder of template overrides. Names are relative to the folder (`..` and absolute names
-    are refused by jinja2 already); a symlink that leads outside the folder is refused too."""
+@functools.cache
+def _confined_loader() -> type[jinja2.FileSystemLoader]:
+    import jinja2
 
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        source, filename, uptodate = super().get_source(environment, template)
-        real = Path(filename).resolve()
-        if not any(real.is_relative_to(Path(d).resolve()) for d in self.searchpath):
-            raise jinja2.TemplateNotFound(template)
-        return source, filename, uptodate
+    class _ConfinedLoader(jinja2.FileSystemLoader):
+        """A folder of template overrides. Names are relative to the folder (`..` and absolute
+        names are refused by jinja2 already); a symlink that leads outside the folder is refused
+        too."""
+
+        def get_source(
+            self, environment: jinja2.Environment, template: str
+        ) -> tuple[str, str, Callable[[], bool]]:
+            source, filename, uptodate = super().get_source(environment, template)
+            real = Path(filename).resolve()
+            if not any(real.is_relative_to(Path(d).resolve()) for d in self.searchpath):
+                raise jinja2.TemplateNotFound(template)
+            return source, filename, uptodate
+
+    return _ConfinedLoader
 
 
 Filter = Callable[[Any], str]
@@ -128,6 +136,8 @@ Filter = Callable[[Any], str]
 def trusted(function: Callable[[Any], str]) -> Filter:
     """Wrap a filter whose output is already safe markup, so that autoescaping leaves it alone.
     Use it only for functions that escape everything they were given."""
+
+    import markupsafe
 
     @functools.wraps(function)
     def wrapper(value: Any) -> str:
@@ -147,8 +157,11 @@ def page_environment(
 
     Sandboxed and immutable: a template sees only the plain values it is given, cannot change
     them, and cannot load a file from outside its folders."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     loaders: list[jinja2.BaseLoader] = (
-        [_ConfinedLoader(list(template_dirs))] if template_dirs else []
+        [_confined_loader()(list(template_dirs))] if template_dirs else []
     )
     loaders.append(jinja2.PackageLoader(package, "templates"))
     env = ImmutableSandboxedEnvironment(
@@ -165,6 +178,8 @@ def page_environment(
 
 def render_page(env: jinja2.Environment, name: str, variables: Mapping[str, Any]) -> str:
     """Render the page template `name`; every template failure becomes a `TemplateError`."""
+    import jinja2
+
     try:
         return env.get_template(name).render(variables)
     except jinja2.TemplateNotFound as exc:
@@ -181,6 +196,8 @@ def render_page(env: jinja2.Environment, name: str, variables: Mapping[str, Any]
 
 
 def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:
+    import jinja2
+
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -189,6 +206,8 @@ def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:
 
 def render(source: str, variables: Mapping[str, Any], *, shell: bool = False) -> str:
     """Render one SOP text field. Undefined names and sandbox escapes raise `TemplateError`."""
+    import jinja2
+
     env = shell_environment() if shell else text_environment()
     try:
         return _compile(env, source).render(variables)
@@ -204,6 +223,8 @@ def render(source: str, variables: Mapping[str, Any], *, shell: bool = False) ->
 
 def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
     """Evaluate a `when:` expression to a boolean."""
+    import jinja2
+
     try:
         compiled = text_environment().compile_expression(expression, undefined_to_none=False)
         return bool(compiled(**variables))
@@ -236,6 +257,9 @@ _NOT_SIMPLE = frozenset(
         "self",
     ]
 )
+# the names Jinja2's environments provide (tests check that this covers them): a template that
+# reads one goes to Jinja2, which leaves it out of the names read
+JINJA_GLOBALS = frozenset(("range", "dict", "lipsum", "cycler", "joiner", "namespace"))
 _STATEMENTS = (
     ("Import", "import"),
     ("Include", "include"),
@@ -270,6 +294,9 @@ def analyse(source: str, *, expression: bool = False) -> Analysis:
         names = _simple_names(text)
         if names is not None:
             return Analysis(names)
+    import jinja2
+    from jinja2 import meta, nodes
+
     env = text_environment()
     try:
         ast = env.parse(text)
@@ -302,7 +329,7 @@ def _simple_names(text: str) -> frozenset[str] | None:
             return None
         names.add(match[1])
         start = text.find("{{", match.end())
-    if not names.isdisjoint(_NOT_SIMPLE) or not names.isdisjoint(text_environment().globals):
+    if not names.isdisjoint(_NOT_SIMPLE) or not names.isdisjoint(JINJA_GLOBALS):
         return None
     return frozenset(names)
 

@@ -96,3 +96,8 @@ def test_analyse_raises_what_jinja2_raises(text: str) -> None:
     with pytest.raises(templating.TemplateError) as raised:
         templating.analyse(text)
     assert str(raised.value) == f"template syntax error: {expected.value.message}"
+
+
+def test_the_globals_sop_knows_cover_jinja2s() -> None:
+    for env in (templating.text_environment(), templating.shell_environment()):
+        assert set(env.globals) <= templating.JINJA_GLOBALS
