@@ -333,7 +333,13 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
         elif cls is _AliasEvent:
             if event.anchor in open_anchors:
                 raise _fail(_where(name, event), f"alias *{event.anchor} refers to itself")
-            node = anchors[event.anchor or ""]
+            found = anchors.get(event.anchor or "")
+            if found is None:
+                raise _fail(
+                    _where(name, event),
+                    f"alias *{event.anchor} has no anchor &{event.anchor} before it",
+                )
+            node = found
             total += node.size - 1  # the last one below, with the other nodes
         elif cls is _DocumentStartEvent:
             documents += 1

@@ -278,3 +278,9 @@ def test_errors_are_one_exception_with_all_problems(write: Callable[..., Path]) 
         "sop.yaml:1:6: sop: expected an integer, got a string",
         "sop.yaml:2:5: id: 'Bad Id': an id uses lowercase letters, digits, '-' and '_'",
     ]
+
+
+def test_alias_without_an_anchor(problems_of: Problems) -> None:
+    assert problems_of("sop: 1\nid: *nope\n") == [
+        "sop.yaml:2:5: alias *nope has no anchor &nope before it"
+    ]
