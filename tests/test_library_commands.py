@@ -1,0 +1,52 @@
+"""The library's commands are real shell: every `run` and `script` step of every SOP, rendered
+with its drill inputs (as a dry run renders it), parses with `sh -n`."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from sop import events as ev
+from sop.executors import Executors
+from sop.inputs import resolve_inputs
+from sop.launch import callee_loader
+from sop.library import find_inventory, load_library
+from sop.runner import Runner
+from sop.runtypes import RunOptions
+from tests.conftest import REPO
+from tests.runner_helpers import FakeClock, Recorder
+
+LIBRARY = load_library([REPO / "runbooks"])
+
+
+def rendered_commands(sop_id: str) -> list[tuple[str, str]]:
+    sop = LIBRARY.by_id()[sop_id]
+    inputs = resolve_inputs(sop, {}, secret_files={}, environ={}, asker=None, drill=True)
+    recorder = Recorder()
+    runner = Runner(
+        sop,
+        inputs,
+        inventory=find_inventory(sop.path),
+        prompter=None,
+        executors=Executors({}),
+        sinks=[recorder],
+        clock=FakeClock(),
+        load_callee=callee_loader(None),
+        options=RunOptions(dry_run=True, drill=True, simulate=True, yes=True),
+    )
+    assert runner.run().outcome == "success"
+    return [
+        (e.step.number, e.command)
+        for e in recorder.of(ev.StepShown)
+        if e.command and e.step.kind in ("run", "script")
+    ]
+
+
+@pytest.mark.parametrize("sop_id", sorted(LIBRARY.by_id()))
+def test_every_command_of_the_library_is_valid_shell(sop_id: str) -> None:
+    commands = rendered_commands(sop_id)
+    assert commands, "an SOP of the library runs at least one command"
+    for number, command in commands:
+        proc = subprocess.run(["sh", "-n", "-c", command], capture_output=True, text=True)
+        assert proc.returncode == 0, f"step {number}: {proc.stderr}\n{command}"
