@@ -55,6 +55,9 @@ class ExecutableSteps:
     def _reason(self, prompt: str) -> str:
         raise NotImplementedError
 
+    def _off_script(self, ref: ev.StepRef) -> None:
+        raise NotImplementedError
+
     def _prompt(self) -> Prompter:
         raise NotImplementedError
 
@@ -242,13 +245,14 @@ class ExecutableSteps:
             self.emit(ev.StepConfirmed(self.clock.now(), ref, how, job.command, hosts))
             return job
         prompter = self._prompt()
-        choices = (
-            [("r", "run"), ("s", "skip"), ("e", "edit"), ("q", "quit")]
-            if step.kind != "task"
-            else [("r", "run"), ("s", "skip"), ("q", "quit")]
-        )
+        choices = [("r", "run"), ("s", "skip")]
+        choices += [("e", "edit")] if step.kind != "task" else []
+        choices += [("o", "off-script"), ("q", "quit")]
         while True:
             choice = prompter.choose(f"Run on {', '.join(hosts)}?", choices)
+            if choice == "o":
+                self._off_script(ref)
+                continue
             if choice == "q":
                 raise Stop("quit")
             if choice == "s":
@@ -301,10 +305,14 @@ class ExecutableSteps:
             raise Stop("failure", f"step {ref.number} ({step.id}) failed: {why}")
         choices = ([("r", "retry")] if allow_retry else []) + [
             ("s", "skip"),
+            ("o", "off-script"),
             ("a", "abort"),
             ("b", "rollback"),
         ]
         choice = self.prompter.choose("The step failed. What now?", choices)
+        while choice == "o":  # e.g. fixed it by hand: recorded, then the menu again
+            self._off_script(ref)
+            choice = self.prompter.choose("The step failed. What now?", choices)
         names = {"r": "retry", "s": "skip", "a": "abort", "b": "rollback"}
         reason = self._reason("Why skip this step?") if choice == "s" else ""
         self.emit(ev.MenuChoice(self.clock.now(), ref, names[choice], reason))

@@ -306,9 +306,11 @@ class Runner(ExecutableSteps):
             self._finish(ref, "dry-run", 0.0)
             return
         if step.confirm != "never" and not self.options.yes:
-            choice = self._prompt().choose(
-                "Done?", [("d", "done"), ("s", "skip"), ("q", "quit")], "d"
-            )
+            choices = [("d", "done"), ("s", "skip"), ("o", "off-script"), ("q", "quit")]
+            choice = self._prompt().choose("Done?", choices, "d")
+            while choice == "o":
+                self._off_script(ref)
+                choice = self._prompt().choose("Done?", choices, "d")
             if choice == "q":
                 raise Stop("quit")
             if choice == "s":
@@ -367,6 +369,12 @@ class Runner(ExecutableSteps):
         reason = reason or self._reason("Why skip this step?")
         self.emit(ev.Deviation(self.clock.now(), ref, "skip", reason))
         self._finish(ref, SKIP, 0.0, reason=reason)
+
+    def _off_script(self, ref: ev.StepRef) -> None:
+        """The responder did something the SOP does not say: recorded, with the reason."""
+        action = self._reason("What did you do outside the SOP?")
+        reason = self._reason("Why?")
+        self.emit(ev.Deviation(self.clock.now(), ref, "off-script", reason, replacement=action))
 
     def _reason(self, prompt: str) -> str:
         while True:

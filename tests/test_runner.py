@@ -416,3 +416,26 @@ def test_the_header_shows_the_targets_rendered(tmp_path: Path) -> None:
     )
     _, rec, _ = run_sop(path, yes=True, inputs={"where": "local"})
     assert rec.of(ev.RunStarted)[0].targets == ("local",)
+
+
+def test_going_off_script_is_a_recorded_deviation(tmp_path: Path) -> None:
+    path = write_sop(
+        tmp_path,
+        f"sop: 1\nid: o\ntitle: O\nsteps:\n  - run: 'false'\n  - run: touch {tmp_path}/next\n",
+    )
+    prompter = ScriptedPrompter(
+        ("choose", "Run on local?", "r"),
+        ("choose", "What now?", "o"),
+        ("text", "What did you do outside the SOP?", "restarted the VM from the console"),
+        ("text", "Why?", "the host hung"),
+        ("choose", "What now?", "r"),
+        ("choose", "What now?", "s"),
+        ("text", "Why skip", "fixed by the restart"),
+        ("choose", "Run on local?", "r"),
+    )
+    result, rec, _ = run_sop(path, prompter=prompter)
+    assert result.outcome == "success" and (tmp_path / "next").exists()
+    off = [d for d in rec.of(ev.Deviation) if d.kind == "off-script"]
+    assert [(d.reason, d.replacement) for d in off] == [
+        ("the host hung", "restarted the VM from the console")
+    ]

@@ -16,15 +16,15 @@ TIMEOUT = 20  # seconds to wait for any one prompt or line
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 # The prompts of sop.ui.TerminalPrompter, as the responder sees them.
-DONE = "Done? [d]one / [s]kip / [q]uit: "
-FAILED = "The step failed. What now? [r]etry / [s]kip / [a]bort / [b] rollback: "
+DONE = "Done? [d]one / [s]kip / [o]ff-script / [q]uit: "
+FAILED = "The step failed. What now? [r]etry / [s]kip / [o]ff-script / [a]bort / [b] rollback: "
 WHY_SKIP = "Why skip this step?: "
 
 
 def run_on(hosts: str, *, task: bool = False) -> str:
     """The confirmation menu of an executable step on `hosts`."""
     edit = "" if task else " / [e]dit"
-    return f"Run on {hosts}? [r]un / [s]kip{edit} / [q]uit: "
+    return f"Run on {hosts}? [r]un / [s]kip{edit} / [o]ff-script / [q]uit: "
 
 
 def typed(target: str) -> str:
