@@ -113,7 +113,7 @@ def _saved_state(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, Any]
     path = run_dir / STATE
     recorded = [r["sop"]["state_sha256"] for r in records if r["event"]["action"] == "state-saved"]
     if not path.exists():
-        if recorded:
+        if len(recorded) > 1:  # one record and no file: the crash came before the first write
             raise ResumeError(f"{path} is missing, though the audit log says it was saved")
         return {}
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -352,3 +352,26 @@ def test_every_record_parses_with_jq(tmp_path: Path, env: dict[str, str]) -> Non
         ["jq", "-r", ".event.action"], stdin=log.open(), capture_output=True, text=True, check=True
     ).stdout.split()
     assert actions[0] == "run-started" and "command-started" in actions
+
+
+def test_a_crash_between_recording_the_first_state_and_writing_it_still_resumes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Found by the SIGKILL test: the state-saved record is durable before state.json is written."""
+    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", "sleep 30"))
+    proc = subprocess.Popen(
+        [str(SOP), "run", "--yes", str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log = wait_for_text(env, "command-started&sleep 30")
+    proc.kill()
+    proc.wait()
+    subprocess.run(["pkill", "-f", "sleep 30"], check=False)
+    (log.parent / "state.json").unlink()
+    lines = log.read_text().splitlines(keepends=True)
+    assert sum('"state-saved"' in line for line in lines) == 1
+    resumed = run(["resume", "--yes", log.parent.name], env)
+    assert "state.json is missing" not in resumed.stderr
+    assert "step 2 (stop) is in doubt" in resumed.stderr  # it got as far as deciding about step 2
