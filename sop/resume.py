@@ -30,6 +30,10 @@ class ResumeError(SopError):
     """The run cannot be resumed: finished, tampered with, or missing its records."""
 
 
+class NothingToResume(ResumeError):
+    """The run stopped before anything ran."""
+
+
 @dataclass
 class ResumePlan:
     run_dir: Path
@@ -81,6 +85,10 @@ def plan_resume(run_dir: Path) -> ResumePlan:
             "sop will not resume from a log it cannot trust"
         )
     if result.seals_checked == 0:
+        if result.records <= 1:  # killed between run-started and its seal: nothing ran
+            raise NothingToResume(
+                f"run {run_id} stopped before its first step (nothing ran); start a new run"
+            )
         raise ResumeError(
             f"the audit log {path} has no seal to check (it was rewritten); "
             "sop will not resume from a log it cannot trust"

@@ -375,3 +375,19 @@ def test_a_crash_between_recording_the_first_state_and_writing_it_still_resumes(
     resumed = run(["resume", "--yes", log.parent.name], env)
     assert "state.json is missing" not in resumed.stderr
     assert "step 2 (stop) is in doubt" in resumed.stderr  # it got as far as deciding about step 2
+
+
+def test_a_run_killed_before_its_first_seal_has_nothing_to_resume(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
+    run(["run", "--yes", str(path)], env)
+    log = only_run(env) / "audit.jsonl"
+    log.write_text(
+        log.read_text().splitlines(keepends=True)[0]
+    )  # as if killed right after run-started
+    proc = run(["resume", "--yes", log.parent.name], env)
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        f"sop: error: run {log.parent.name} stopped before its first step (nothing ran); start a new run\n",
+    )
