@@ -8,14 +8,33 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from sop import __version__, ui
 
-PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def to_path(value: str) -> Path:
+    from pathlib import Path
+
+    return Path(value)
+
+
+class PathParam(click.Path):
+    """click.Path that gives a pathlib.Path, importing pathlib only when a command gets a path
+    (`sop --help` does not need it)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from pathlib import Path
+
+        return Path(str(super().convert(value, param, ctx)))
+
+
+PATHS = click.argument("paths", nargs=-1, type=PathParam())
 
 
 class SopGroup(click.Group):
@@ -74,14 +93,12 @@ def cli(debug: bool) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@click.option(
-    "--inventory", type=click.Path(path_type=Path, dir_okay=False), help="Inventory file."
-)
+@click.option("--inventory", type=PathParam(dir_okay=False), help="Inventory file.")
 @click.option(
     "--runs",
     "runs_dir",
     metavar="STATE_DIR",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=PathParam(file_okay=False),
     help="Warn about SOPs not drilled recently, from the audit logs in this state directory.",
 )
 @click.option(
@@ -210,14 +227,14 @@ def schema() -> None:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=PathParam(file_okay=False),
     required=True,
     help="Folder to write the pages into (created if needed).",
 )
 @click.option(
     "--templates",
     "template_dirs",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    type=PathParam(file_okay=False, exists=True),
     multiple=True,
     help="Folder of templates that override the built-in ones by name (repeatable).",
 )
@@ -226,7 +243,7 @@ def schema() -> None:
     "--runs",
     "runs_dir",
     metavar="STATE_DIR",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    type=PathParam(file_okay=False, exists=True),
     help="Add run history from the audit logs in this state directory to each page.",
 )
 def render(
@@ -260,7 +277,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _path_option(name: str, help_text: str, dir_okay: bool = False) -> Callable[[F], F]:
     return click.option(
         name,
-        type=click.Path(path_type=Path, dir_okay=dir_okay, file_okay=not dir_okay),
+        type=PathParam(dir_okay=dir_okay, file_okay=not dir_okay),
         help=help_text,
     )
 
@@ -329,7 +346,8 @@ def _request(
         sop=sop_ref,
         inputs=parse_assignments(inputs, "-i"),
         secret_files={
-            k: Path(v) for k, v in parse_assignments(params["secret_file"], "--secret-file").items()
+            k: to_path(v)
+            for k, v in parse_assignments(params["secret_file"], "--secret-file").items()
         },
         inventory=params["inventory"],
         known_hosts=params["known_hosts"],
@@ -592,7 +610,7 @@ def audit() -> None:
 def _log_path(ref: str, state_dir: Path | None) -> Path:
     from sop.audit.state import AUDIT, default_state_dir, find_run_dir
 
-    path = Path(ref)
+    path = to_path(ref)
     if path.is_file():
         return path
     return find_run_dir(state_dir or default_state_dir(), ref) / AUDIT
@@ -682,7 +700,7 @@ def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None
     "--sops",
     "sop_paths",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=PathParam(),
     help="SOP files or folders the team may pick from (default: runbooks/ or $SOP_PATH).",
 )
 @STATE_DIR
@@ -750,7 +768,7 @@ def coverage(paths: tuple[Path, ...], fmt: str) -> None:
     "--runs",
     "runs_dir",
     metavar="STATE_DIR",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=PathParam(file_okay=False),
     help="The state directory whose audit logs to read (default $SOP_STATE_DIR or ~/.local/state/sop).",
 )
 @click.option("--top", default=5, show_default=True, help="How many slow manual steps to list.")
