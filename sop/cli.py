@@ -157,8 +157,6 @@ def list_(
     fmt: str,
 ) -> None:
     """List SOPs: id, title, phase, owner, last review."""
-    import json
-
     from sop.library import load_library
 
     library = load_library(paths)
@@ -173,6 +171,8 @@ def list_(
     sops.sort(key=lambda s: s.id)
     rows = [[s.id, s.title, s.phase or "", s.owner or "", str(s.reviewed or "")] for s in sops]
     if fmt == "json":
+        import json
+
         keys = ("id", "title", "phase", "owner", "reviewed")
         click.echo(
             json.dumps(
