@@ -539,8 +539,6 @@ def drill(
     from sop.clock import SystemClock
     from sop.drill import build_report, forbid_side_effects, report_json, report_markdown
     from sop.launch import launch
-    from sop.library import find_sop
-    from sop.loader import load_sop
 
     out, prompter, asker = _terminal(not params["yes"])
     request = _request(
@@ -565,10 +563,8 @@ def drill(
     from sop.audit.state import AUDIT
     from sop.audit.verify import records_of
 
-    assert launched.run_dir is not None
-    data = build_report(
-        records_of(launched.run_dir / AUDIT), load_sop(find_sop(sop_ref)).target_minutes
-    )
+    assert launched.run_dir is not None and launched.sop is not None
+    data = build_report(records_of(launched.run_dir / AUDIT), launched.sop.target_minutes)
     folder = report or launched.run_dir
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.md").write_text(report_markdown(data))

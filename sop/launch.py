@@ -46,6 +46,7 @@ class Launched:
     result: RunResult
     run_dir: Path | None = None
     head: str = ""  # SEQ:HASH of the audit log's last record: the anchor for the ticket
+    sop: Sop | None = None  # the SOP that was walked (as loaded and checked)
 
 
 def checked_sop(ref: str, inventory: Path | None = None) -> Sop:
@@ -116,7 +117,7 @@ def _walk(
         result = runner.run()
     finally:
         head = session.close(clock.now()) if session else None
-    return Launched(result, session.run_dir if session else None, str(head) if head else "")
+    return Launched(result, session.run_dir if session else None, str(head) if head else "", sop)
 
 
 def launch(

@@ -10,7 +10,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sop.model import Sop, Step
+    from sop.model import Sop
 
 
 def error(message: str) -> None:
@@ -51,10 +51,6 @@ def console(**kwargs: Any) -> Console:
     from rich.console import Console
 
     return Console(highlight=False, **kwargs)
-
-
-def step_number(step: Step, prefix: str = "") -> str:
-    return f"{prefix}{step.number}"
 
 
 def show_sop(sop: Sop, out: Console) -> None:
