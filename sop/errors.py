@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -25,9 +24,9 @@ class Location(NamedTuple):
 NOWHERE = Location("<unknown>")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One finding about an SOP file: where, which key, what is wrong."""
+class Problem(NamedTuple):
+    """One finding about an SOP file: where, which key, what is wrong. A named tuple, like
+    `Location` and the model records: cheap to define and to make."""
 
     where: Location
     path: str

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from sop.errors import NotFoundError, Problem, SopFileError
 from sop.loader import load_inventory, load_sop
@@ -54,8 +54,7 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield path
 
 
-@dataclass(frozen=True)
-class Library:
+class Library(NamedTuple):
     """The SOPs that loaded, and the problems of those that did not."""
 
     sops: tuple[Sop, ...]

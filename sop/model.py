@@ -1,12 +1,17 @@
-"""Frozen records of a loaded SOP. No I/O here: the loader builds these, everyone else reads them."""
+"""Frozen records of a loaded SOP. No I/O here: the loader builds these, everyone else reads them.
+
+The records are named tuples rather than frozen dataclasses: every command that loads an SOP
+imports this module (`sop list` must start in about the time of `import click, yaml`), and a
+frozen dataclass costs over a millisecond to create at import and is slower to instantiate
+(thousands per library). They are immutable all the same; change one with `_replace`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
 from sop.errors import NOWHERE, Location
 
@@ -21,12 +26,11 @@ BUILTIN_VARIABLES = ("sop_id", "run_id", "trace_id", "incident", "operator")
 FORMAT_VERSION = 1
 
 
-def _frozen_map(value: Mapping[str, object] | None = None) -> Mapping[str, object]:
-    return MappingProxyType(dict(value or {}))
+NO_LOCS: Mapping[str, Location] = MappingProxyType({})
+NO_VALUES: Mapping[str, object] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(NamedTuple):
     """A value the SOP needs (`inputs:`) or a question a prose step asks (`ask:`)."""
 
     name: str
@@ -41,11 +45,10 @@ class Input:
     allow_dash: bool = False
     drill: str | None = None
     where: Location = NOWHERE
-    locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    locs: Mapping[str, Location] = NO_LOCS
 
 
-@dataclass(frozen=True)
-class DrillResult:
+class DrillResult(NamedTuple):
     """What a step pretends to return during a fire drill."""
 
     stdout: str = ""
@@ -54,19 +57,17 @@ class DrillResult:
     delay: float = 0.0
 
 
-@dataclass(frozen=True)
-class Scenario:
+class Scenario(NamedTuple):
     """Drill overrides: per step id, the results of attempt 1, 2, ... (the last repeats), and
     hosts that do not answer."""
 
     name: str
     summary: str = ""
-    steps: Mapping[str, tuple[DrillResult, ...]] = field(default_factory=dict)
+    steps: Mapping[str, tuple[DrillResult, ...]] = MappingProxyType({})
     unreachable: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One item of the checklist. `kind` says which of prose/run/script/task/call it is and
     `body` holds that key's text (the prose, the command, the script, the task or SOP id)."""
 
@@ -88,11 +89,11 @@ class Step:
     parallel: int = 10
     canary: int = 0
     ask: tuple[Input, ...] = ()
-    args: Mapping[str, object] = field(default_factory=_frozen_map)
-    with_inputs: Mapping[str, object] = field(default_factory=_frozen_map)
+    args: Mapping[str, object] = NO_VALUES
+    with_inputs: Mapping[str, object] = NO_VALUES
     drill: DrillResult | None = None
     where: Location = NOWHERE
-    locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    locs: Mapping[str, Location] = NO_LOCS
 
     @property
     def executable(self) -> bool:
@@ -107,14 +108,12 @@ class Step:
         return first if len(first) <= 72 else first[:69] + "..."
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     title: str
     url: str
 
 
-@dataclass(frozen=True)
-class Sop:
+class Sop(NamedTuple):
     """A whole SOP as loaded from one file."""
 
     id: str
@@ -138,9 +137,9 @@ class Sop:
     links: tuple[Link, ...] = ()
     steps: tuple[Step, ...] = ()
     rollback: tuple[Step, ...] = ()
-    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    scenarios: Mapping[str, Scenario] = MappingProxyType({})
     where: Location = NOWHERE
-    locs: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    locs: Mapping[str, Location] = NO_LOCS
 
     def input(self, name: str) -> Input | None:
         return next((i for i in self.inputs if i.name == name), None)
@@ -149,8 +148,7 @@ class Sop:
         return self.locs.get(key, self.where)
 
 
-@dataclass(frozen=True)
-class Host:
+class Host(NamedTuple):
     """A machine from the inventory."""
 
     name: str
@@ -168,10 +166,9 @@ class Host:
 LOCAL_HOST = Host(name=LOCAL, address="localhost")
 
 
-@dataclass(frozen=True)
-class Inventory:
-    hosts: Mapping[str, Host] = field(default_factory=dict)
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+class Inventory(NamedTuple):
+    hosts: Mapping[str, Host] = MappingProxyType({})
+    groups: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     path: Path | None = None
 
     def knows(self, target: str) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import getpass
 import ipaddress
 import os
@@ -363,7 +362,7 @@ class SshdHosts:
             user=self.user,
             identity_file=str(self.client_key),
         )
-        return dataclasses.replace(host, **overrides)
+        return host._replace(**overrides)
 
     def model_hosts(self) -> list[Host]:
         return [self.model_host(h) for h in self.hosts]

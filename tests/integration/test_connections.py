@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import getpass
 import os
 import socket
@@ -270,7 +269,7 @@ class TestAgentForwarding:
     def test_is_on_when_the_inventory_asks(
         self, sshd_hosts: SshdHosts, opener: Callable[..., Any], agent: str
     ) -> None:
-        host = dataclasses.replace(sshd_hosts.host(0), forward_agent=True)
+        host = sshd_hosts.host(0)._replace(forward_agent=True)
         conn = opener(host)
         try:
             assert conn.forward_agent is True
@@ -307,7 +306,7 @@ class TestFailures:
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True
         )
-        host = dataclasses.replace(sshd_hosts.host(0), identity_file=str(stranger))
+        host = sshd_hosts.host(0)._replace(identity_file=str(stranger))
         with pytest.raises(
             ConnectError, match=rf"^h01 \({getpass.getuser()}@127.0.0.2 port \d+\): authentication"
         ):

@@ -75,9 +75,7 @@ def test_manifest_lists_every_page_under_the_index(runbook_sops: tuple[Sop, ...]
 
 
 def test_cdata_end_marker_in_a_command_survives(sample_sops: tuple[Sop, ...]) -> None:
-    from dataclasses import replace
-
     sop = sample_sops[0]
-    tricky = replace(sop.steps[1], body="echo ']]>' && echo '<b>'")
-    page = render_files([replace(sop, steps=(sop.steps[0], tricky))], "confluence")
+    tricky = sop.steps[1]._replace(body="echo ']]>' && echo '<b>'")
+    page = render_files([sop._replace(steps=(sop.steps[0], tricky))], "confluence")
     assert code_macros(parse(page["restart-api.xml"]))[0] == "echo ']]>' && echo '<b>'"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ def test_page_names_are_safe(sop_id: str, name: str) -> None:
 
 def test_two_sops_with_the_same_id_are_an_error(sample_sops: tuple[Sop, ...]) -> None:
     sop = sample_sops[0]
-    twin = replace(sop, path=Path("elsewhere/restart-api.yaml"))
+    twin = sop._replace(path=Path("elsewhere/restart-api.yaml"))
     with pytest.raises(RenderError) as error:
         render_files([sop, twin], "markdown")
     assert str(error.value) == (
@@ -44,11 +43,11 @@ def test_two_sops_with_the_same_id_are_an_error(sample_sops: tuple[Sop, ...]) ->
 def test_ids_that_make_the_same_page_name_are_an_error(sample_sops: tuple[Sop, ...]) -> None:
     sop = sample_sops[0]
     with pytest.raises(RenderError, match="would both be written to the page 'a-b'"):
-        render_files([replace(sop, id="a/b"), replace(sop, id="a..b")], "html")
+        render_files([sop._replace(id="a/b"), sop._replace(id="a..b")], "html")
 
 
 def test_an_sop_called_index_does_not_replace_the_index(sample_sops: tuple[Sop, ...]) -> None:
-    files = render_files([replace(sample_sops[0], id="index")], "markdown")
+    files = render_files([sample_sops[0]._replace(id="index")], "markdown")
     assert set(files) == {"index.md", "sop-index.md"}
     assert "(sop-index.md)" in files["index.md"]
 
@@ -57,7 +56,7 @@ def test_hostile_ids_stay_inside_the_output_folder(
     sample_sops: tuple[Sop, ...], tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    written = render_library([replace(sample_sops[0], id="../../escape")], "html", out)
+    written = render_library([sample_sops[0]._replace(id="../../escape")], "html", out)
     assert sorted(p.name for p in written) == ["escape.html", "index.html"]
     assert all(p.resolve().is_relative_to(out.resolve()) for p in written)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

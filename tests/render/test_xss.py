@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -37,8 +36,7 @@ def hostile(sop: Sop) -> Sop:
     """The sample SOP with the whole corpus in every text field."""
 
     def step(s: Step, kind: str) -> Step:
-        return replace(
-            s,
+        return s._replace(
             id=f"x-{s.id}<script>",
             title=EVIL,
             body=EVIL if kind != "task" else "restart_service",
@@ -57,8 +55,7 @@ def hostile(sop: Sop) -> Sop:
         step(s, k)
         for s, k in zip(sop.steps, ("prose", "run", "task", "script", "call"), strict=True)
     )
-    return replace(
-        sop,
+    return sop._replace(
         id="evil<script>",
         title=EVIL,
         summary=EVIL,
@@ -147,5 +144,5 @@ def test_markdown_pages_are_inert_in_mkdocs_and_commonmark(evil: Sop) -> None:
 
 
 def test_confluence_text_with_control_characters_is_still_xml(evil: Sop) -> None:
-    page = render_files([replace(evil, title="bell \x07 nul \x00")], "confluence")
+    page = render_files([evil._replace(title="bell \x07 nul \x00")], "confluence")
     ET.fromstring(page["evil-script.xml"].join(("<p xmlns:ac='a' xmlns:ri='r'>", "</p>")))
