@@ -34,7 +34,13 @@ class PathParam(click.Path):
         return Path(str(super().convert(value, param, ctx)))
 
 
-PATHS = click.argument("paths", nargs=-1, type=PathParam())
+# one instance per kind, shared by every option: click.Path looks up a translation of its
+# name each time one is made
+ANY_PATH = PathParam()
+FILE = PathParam(dir_okay=False)
+FOLDER = PathParam(file_okay=False)
+EXISTING_FOLDER = PathParam(file_okay=False, exists=True)
+PATHS = click.argument("paths", nargs=-1, type=ANY_PATH)
 
 
 class SopGroup(click.Group):
@@ -93,12 +99,12 @@ def cli(debug: bool) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@click.option("--inventory", type=PathParam(dir_okay=False), help="Inventory file.")
+@click.option("--inventory", type=FILE, help="Inventory file.")
 @click.option(
     "--runs",
     "runs_dir",
     metavar="STATE_DIR",
-    type=PathParam(file_okay=False),
+    type=FOLDER,
     help="Warn about SOPs not drilled recently, from the audit logs in this state directory.",
 )
 @click.option(
@@ -227,14 +233,14 @@ def schema() -> None:
 @click.option(
     "--out",
     "out_dir",
-    type=PathParam(file_okay=False),
+    type=FOLDER,
     required=True,
     help="Folder to write the pages into (created if needed).",
 )
 @click.option(
     "--templates",
     "template_dirs",
-    type=PathParam(file_okay=False, exists=True),
+    type=EXISTING_FOLDER,
     multiple=True,
     help="Folder of templates that override the built-in ones by name (repeatable).",
 )
@@ -243,7 +249,7 @@ def schema() -> None:
     "--runs",
     "runs_dir",
     metavar="STATE_DIR",
-    type=PathParam(file_okay=False, exists=True),
+    type=EXISTING_FOLDER,
     help="Add run history from the audit logs in this state directory to each page.",
 )
 def render(
@@ -277,7 +283,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _path_option(name: str, help_text: str, dir_okay: bool = False) -> Callable[[F], F]:
     return click.option(
         name,
-        type=PathParam(dir_okay=dir_okay, file_okay=not dir_okay),
+        type=FOLDER if dir_okay else FILE,
         help=help_text,
     )
 
@@ -696,7 +702,7 @@ def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None
     "--sops",
     "sop_paths",
     multiple=True,
-    type=PathParam(),
+    type=ANY_PATH,
     help="SOP files or folders the team may pick from (default: runbooks/ or $SOP_PATH).",
 )
 @STATE_DIR
@@ -764,7 +770,7 @@ def coverage(paths: tuple[Path, ...], fmt: str) -> None:
     "--runs",
     "runs_dir",
     metavar="STATE_DIR",
-    type=PathParam(file_okay=False),
+    type=FOLDER,
     help="The state directory whose audit logs to read (default $SOP_STATE_DIR or ~/.local/state/sop).",
 )
 @click.option("--top", default=5, show_default=True, help="How many slow manual steps to list.")
