@@ -162,20 +162,23 @@ def list_(
     owner: str | None,
     fmt: str,
 ) -> None:
-    """List SOPs: id, title, phase, owner, last review."""
-    from sop.library import load_library
+    """List SOPs: id, title, phase, owner, last review.
 
-    library = load_library(paths)
-    sops = [
+    What it shows of each file is cached until the file changes ($XDG_CACHE_HOME/sop;
+    SOP_NO_CACHE=1 reads every file)."""
+    from sop.catalog import catalog
+
+    listing = catalog(paths)
+    found = [
         s
-        for s in library.sops
+        for s in listing.rows
         if set(tag) <= set(s.tags)
         and (phase is None or s.phase == phase)
         and (alert is None or alert in s.alerts)
         and (owner is None or s.owner == owner)
     ]
-    sops.sort(key=lambda s: s.id)
-    rows = [[s.id, s.title, s.phase or "", s.owner or "", str(s.reviewed or "")] for s in sops]
+    found.sort(key=lambda s: s.id)
+    rows = [[s.id, s.title, s.phase or "", s.owner or "", s.reviewed or ""] for s in found]
     if fmt == "json":
         import json
 
@@ -184,7 +187,7 @@ def list_(
             json.dumps(
                 [
                     dict(zip(keys, r, strict=True)) | {"path": str(s.path)}
-                    for r, s in zip(rows, sops, strict=True)
+                    for r, s in zip(rows, found, strict=True)
                 ],
                 indent=2,
             )
@@ -193,8 +196,8 @@ def list_(
         click.echo(ui.table(("id", "title", "phase", "owner", "reviewed"), rows))
     else:
         click.echo("no SOP matches", err=True)
-    if library.problems:
-        broken = sorted({p.where.file for p in library.problems})
+    if listing.problems:
+        broken = sorted({p.where.file for p in listing.problems})
         ui.error(f"{len(broken)} file(s) failed to load (run `sop lint`): {', '.join(broken)}")
         sys.exit(1)
 

@@ -1,15 +1,19 @@
-"""Finding SOP files: by path, or by id under `runbooks/` (or the folders in `$SOP_PATH`)."""
+"""Finding SOP files: by path, or by id under `runbooks/` (or the folders in `$SOP_PATH`).
+
+The loader (and with it PyYAML) is imported by the functions that load: finding the files is
+all that `sop list` needs when its cache holds every SOP (sop/catalog.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from sop.errors import NotFoundError, Problem, SopFileError
-from sop.loader import load_inventory, load_sop
-from sop.model import Inventory, Sop
+
+if TYPE_CHECKING:
+    from sop.model import Inventory, Sop
 
 DEFAULT_DIR = "runbooks"
 INVENTORY_NAMES = ("inventory.yaml", "inventory.yml")
@@ -66,6 +70,8 @@ class Library(NamedTuple):
 
 
 def load_library(paths: Iterable[Path]) -> Library:
+    from sop.loader import load_sop
+
     sops: list[Sop] = []
     problems: list[Problem] = []
     files = sop_files(paths)
@@ -84,6 +90,8 @@ def find_sop(ref: str) -> Path:
         if not path.is_file():
             raise NotFoundError(f"{ref}: no such SOP file")
         return path
+    from sop.loader import load_sop
+
     dirs = search_dirs()
     for folder in dirs:
         for suffix in SUFFIXES:
@@ -105,6 +113,8 @@ def find_sop(ref: str) -> Path:
 
 def find_inventory(sop_path: Path | None, explicit: Path | None = None) -> Inventory | None:
     """The inventory: `--inventory`, else `inventory.yaml` beside the SOP or in the search folders."""
+    from sop.loader import load_inventory
+
     if explicit is not None:
         if not explicit.is_file():
             raise NotFoundError(f"{explicit}: no such inventory file")
