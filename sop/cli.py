@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 an error (a bad SOP, a failed step, a refused action), 2 a u
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -76,6 +77,21 @@ class SopGroup(click.Group):
             ctx.exit(1)
 
 
+def help_width() -> int:
+    """The width click would wrap help text to, as `shutil.get_terminal_size` finds it, without
+    importing shutil (a fifth of what `sop --help` adds to `import click`)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(min(columns, 80) - 2, 50)
+
+
 class _Debug:
     on = False
 
@@ -83,7 +99,10 @@ class _Debug:
 DEBUG = _Debug()
 
 
-@click.group(cls=SopGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=SopGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "terminal_width": help_width()},
+)
 @click.version_option(__version__, prog_name="sop")
 @click.option(
     "--debug", is_flag=True, help="Print every run event and tracebacks to stderr (secrets masked)."
