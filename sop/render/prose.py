@@ -22,6 +22,13 @@ _CODE_BLOCKS = ("fence", "code_block")
 _UNSAFE_SCHEMES = ("javascript:", "vbscript:", "data:", "file:")
 # characters that mean something to Markdown inline (and to tables: `|`)
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|])")
+# two blank lines in a row, in text whose every line (the first too) comes after a `\n`
+_TWO_BLANK_LINES = re.compile(r"\n[ \t]*\n[ \t]*(?:\n|[ \t]\Z)")
+# `[` not escaped by a backslash (after any escaped backslashes)
+_UNESCAPED_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)\[")
+# a line as markdown-it numbers them in `Token.map`: it ends lines at `\n`, `\r\n` and `\r`
+# only, never at the other separators of `str.splitlines` (`\x0c`, `\x85`, `\u2028`...)
+_SOURCE_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
 
 
 @functools.cache
@@ -79,6 +86,11 @@ def _has_unsafe_link(tokens: list[Token]) -> bool:
     return False
 
 
+def _source_lines(text: str) -> list[str]:
+    """`text` cut into lines (with their ends) numbered as `_code_lines` numbers them."""
+    return _SOURCE_LINE.findall(text)
+
+
 def _code_lines(tokens: list[Token]) -> set[int]:
     """Line numbers (0-based) of fenced and indented code blocks: their text is shown as is."""
     lines: set[int] = set()
@@ -126,39 +138,57 @@ def _escape_outside_code_spans(text: str) -> str:
     return "".join(out)
 
 
+def _escape_every_lt(text: str) -> str:
+    return text.replace("<", "&lt;")
+
+
+def _escape_brackets(text: str) -> str:
+    return _UNESCAPED_BRACKET.sub(r"\1\\[", text)
+
+
+Finder = Callable[[list[Token]], bool]
+Escape = Callable[[str], str]
+
+# each unsafe construct, with the escapes that remove it, mildest first
+_NEUTRALISERS: tuple[tuple[Finder, tuple[Escape, ...]], ...] = (
+    (_has_raw_html, (_escape_outside_code_spans, _escape_every_lt)),
+    (_has_unsafe_link, (_escape_brackets,)),
+)
+
+
 def neutralise(text: str) -> str:
     """Prose for a Markdown page: the same Markdown, but raw HTML shows as text and no link
     can run script (MkDocs' Markdown does not filter `javascript:` links).
 
-    Code (blocks and spans) is left alone. The result is parsed again; should anything still
-    read as HTML, every `<` outside code blocks is escaped.
+    Code (blocks and spans) is left alone. Escaping can change which lines are code (an
+    escaped HTML comment no longer ends before an indented line...), so the result is parsed
+    again after each escape, and the next, stronger one runs while anything unsafe is left.
+    Should the last still leave something, every `<` and `[` is escaped, code included.
 
     Raw HTML and autolinks need a `<`, other links and images a `[`: text with neither is
     returned as it is, unparsed."""
     if "<" not in text and "[" not in text:
         return text
-    tokens = _source_parser().parse(text)
     result = text
-    if _has_raw_html(tokens):
-        lines = text.splitlines(keepends=True)
-        code = _code_lines(tokens)
-        result = _outside_code_blocks(lines, code, _escape_outside_code_spans)
-        if _has_raw_html(_source_parser().parse(result)):  # belt and braces
-            result = _outside_code_blocks(lines, code, lambda t: t.replace("<", "&lt;"))
-        tokens = _source_parser().parse(result)
-    if _has_unsafe_link(tokens):
-        # no link survives: every `[` outside code blocks is escaped
-        lines = result.splitlines(keepends=True)
-        code = _code_lines(tokens)
-        result = _outside_code_blocks(lines, code, lambda t: t.replace("[", "\\["))
+    tokens = _source_parser().parse(result)
+    for unsafe, escapes in _NEUTRALISERS:
+        for escape in escapes:
+            if not unsafe(tokens):
+                break
+            result = _outside_code_blocks(result, tokens, escape)
+            tokens = _source_parser().parse(result)
+    if _has_raw_html(tokens) or _has_unsafe_link(tokens):
+        return _escape_brackets(_escape_every_lt(result))
     return result
 
 
-def _outside_code_blocks(lines: list[str], code: set[int], change: Callable[[str], str]) -> str:
-    """Apply `change` to each run of lines that is not a code block."""
+def _outside_code_blocks(text: str, tokens: list[Token], change: Callable[[str], str]) -> str:
+    """Apply `change` to each run of lines of `text` that `tokens` (its parse) show as no
+    code block."""
+    code = _code_lines(tokens)
     out: list[str] = []
     chunk: list[str] = []
-    for number, line in enumerate(lines):
+    for number, line in enumerate(_source_lines(text)):
         if number in code:
             out.append(change("".join(chunk)))
             chunk = []
@@ -195,27 +225,29 @@ def fence(text: str, language: str = "bash") -> str:
     return f"{ticks}{language}\n{text.rstrip()}\n{ticks}"
 
 
+def _is_blank(line: str) -> bool:
+    """A blank line as CommonMark defines it: nothing but spaces and tabs."""
+    return not line.strip(" \t\r\n")
+
+
+def _has_two_blank_lines_in_a_row(text: str) -> bool:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _TWO_BLANK_LINES.search("\n" + text) is not None
+
+
 def squeeze_blank_lines(text: str) -> str:
     """At most one blank line in a row, except inside code blocks (kept byte for byte).
 
     Only a blank line after a blank line can go, so text without two in a row is returned
-    as it is; else the code blocks come from a parse of the blocks alone."""
-    lines = text.splitlines(keepends=True)
-    blank = False
-    for line in lines:
-        if line.strip():
-            blank = False
-        elif blank:
-            break
-        else:
-            blank = True
-    else:
+    as it is, unparsed; else the code blocks come from a parse of the blocks alone."""
+    if not _has_two_blank_lines_in_a_row(text):
         return text
     code = _code_lines(_block_parser().parse(text))
     out: list[str] = []
     blank = False
-    for number, line in enumerate(lines):
-        if number not in code and not line.strip():
+    for number, line in enumerate(_source_lines(text)):
+        if number not in code and _is_blank(line):
             if blank:
                 continue
             blank = True
