@@ -30,8 +30,8 @@ FILTERS: tuple[tuple[str, templating.Filter], ...] = (
 )
 
 
-def _page(env_text: str) -> str:
-    return xml_text(prose.squeeze_blank_lines(env_text).strip() + "\n")
+def _page(text: str) -> str:
+    return xml_text(text.strip() + "\n")
 
 
 def render_pages(site: Site, template_dirs: tuple[str, ...]) -> dict[str, str]:
