@@ -1,7 +1,8 @@
 """SOP prose is CommonMark. This module turns it into safe HTML (markdown-it-py, raw HTML off)
 and into safe Markdown (raw HTML neutralised), and escapes plain text for Markdown.
 
-The only module of the renderers that imports markdown-it-py.
+The only module of the renderers that imports markdown-it-py, and only when it parses: prose
+without `<` and without links that could run script needs no parse for a Markdown page.
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+    Finder = Callable[[list[Token]], bool]
+    Escape = Callable[[str], str]
 
 # `<` that could open raw HTML: a tag, closing tag, comment, declaration or processing instruction
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
@@ -20,8 +26,17 @@ _AUTOLINK = re.compile(r"<(?:https?://|mailto:)[^\s<>\"'`]*>", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
 _CODE_BLOCKS = ("fence", "code_block")
 _UNSAFE_SCHEMES = ("javascript:", "vbscript:", "data:", "file:")
-# characters that mean something to Markdown inline (and to tables: `|`)
-_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|])")
+# where an unsafe link may be: a scheme of _UNSAFE_SCHEMES spelt out (its colon perhaps escaped
+# with a backslash) or any entity reference (`&#106;avascript:`)
+_UNSAFE_LINK_HINT = re.compile(
+    "|".join([*(re.escape(s[:-1]) + r"\\*:" for s in _UNSAFE_SCHEMES), "&"]), re.IGNORECASE
+)
+# characters that mean something to Markdown inline (and to tables: `|`), backslash-escaped, and
+# the characters of HTML as entities (MkDocs does not treat `\<` as an escape)
+_INLINE_ESCAPES = str.maketrans(
+    {**{c: "\\" + c for c in "\\`*_[]{}()#+!|"}, "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+)
+_INLINE_SPECIAL = re.compile(r"[\\`*_\[\]{}()#+!|&<>]")
 # two blank lines in a row, in text whose every line (the first too) comes after a `\n`
 _TWO_BLANK_LINES = re.compile(r"\n[ \t]*\n[ \t]*(?:\n|[ \t]\Z)")
 # `[` not escaped by a backslash (after any escaped backslashes)
@@ -34,7 +49,7 @@ _SOURCE_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
 @functools.cache
 def _html_parser() -> MarkdownIt:
     """CommonMark with tables; raw HTML in the source is shown as text, never passed on."""
-    return MarkdownIt("commonmark", {"html": False}).enable("table")
+    return _commonmark(html=False)
 
 
 @functools.cache
@@ -50,8 +65,14 @@ def _source_parser() -> MarkdownIt:
     return _source_parser_options()
 
 
+def _commonmark(html: bool) -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": html}).enable("table")
+
+
 def _source_parser_options() -> MarkdownIt:
-    parser = MarkdownIt("commonmark", {"html": True}).enable("table")
+    parser = _commonmark(html=True)
     parser.validateLink = lambda url: True  # type: ignore[method-assign]
     return parser
 
@@ -146,9 +167,6 @@ def _escape_brackets(text: str) -> str:
     return _UNESCAPED_BRACKET.sub(r"\1\\[", text)
 
 
-Finder = Callable[[list[Token]], bool]
-Escape = Callable[[str], str]
-
 # each unsafe construct, with the escapes that remove it, mildest first
 _NEUTRALISERS: tuple[tuple[Finder, tuple[Escape, ...]], ...] = (
     (_has_raw_html, (_escape_outside_code_spans, _escape_every_lt)),
@@ -165,9 +183,10 @@ def neutralise(text: str) -> str:
     again after each escape, and the next, stronger one runs while anything unsafe is left.
     Should the last still leave something, every `<` and `[` is escaped, code included.
 
-    Raw HTML and autolinks need a `<`, other links and images a `[`: text with neither is
-    returned as it is, unparsed."""
-    if "<" not in text and "[" not in text:
+    Raw HTML and autolinks need a `<`; other links and images need a `[`, and to run script a
+    destination that spells an unsafe scheme or hides one in entity references: text without
+    these is returned as it is, unparsed."""
+    if "<" not in text and ("[" not in text or not _UNSAFE_LINK_HINT.search(text)):
         return text
     result = text
     tokens = _source_parser().parse(result)
@@ -204,8 +223,7 @@ def escape_inline(text: str) -> str:
     Markdown punctuation backslash-escaped, `<` and `&` as entities (MkDocs does not treat
     `\\<` as an escape)."""
     one_line = " ".join(text.split())
-    escaped = one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _INLINE_SPECIAL.sub(r"\\\1", escaped)
+    return one_line.translate(_INLINE_ESCAPES) if _INLINE_SPECIAL.search(one_line) else one_line
 
 
 def code_span(text: str) -> str:

@@ -107,3 +107,44 @@ def test_squeezing_parses_exactly_the_text_with_two_blank_lines_in_a_row(
         parsed.clear()
         prose.squeeze_blank_lines(text)
         assert bool(parsed) == two_blank_lines_in_a_row(text), repr(text)
+
+
+SCHEMES = ("javascript", "JaVaScRiPt", "vbscript", "data", "file", "https", "java\\script")
+SCHEMES += ("java script", "java\tscript", "&#106;avascript", "java&#x73;cript", "jav&#97;script")
+COLONS = (":", "\\:", "\\\\:", "&#58;", "&colon;", "&#x3A;", "%3A", "")
+LEADS = ("", " ", "\\", "&#32;", "\t", "x")
+LINK_FORMS = ("[a]({})", "![i]({})", "[a]: {}\n\n[a]", "[a](<{}>)", "<{}>")
+
+
+def test_prose_that_is_not_parsed_holds_nothing_unsafe(monkeypatch: pytest.MonkeyPatch) -> None:
+    parser = prose._source_parser()
+    parsed: list[str] = []
+
+    class Spy:
+        def parse(self, text: str) -> list[Token]:
+            parsed.append(text)
+            return parser.parse(text)
+
+    monkeypatch.setattr(prose, "_source_parser", Spy)
+    rng = random.Random(11)
+    unsafe = 0
+    for _ in range(5000):
+        parts = (LEADS, SCHEMES, COLONS)
+        destination = "".join(rng.choice(choices) for choices in parts) + "alert(1)"
+        text = rng.choice(LINK_FORMS).format(destination)
+        tokens = parser.parse(text)
+        if prose._has_unsafe_link(tokens) or prose._has_raw_html(tokens):
+            unsafe += 1
+            parsed.clear()
+            prose.neutralise(text)
+            assert parsed, repr(text)
+    assert unsafe > 500  # the texts do try
+
+
+def test_prose_with_only_safe_links_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_parser() -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(prose, "_source_parser", no_parser)
+    text = "See the [dashboard](https://grafana.example.com/d/1) and [notes][n].\n\n[n]: ./n.md\n"
+    assert prose.neutralise(text) == text
