@@ -5,20 +5,19 @@ Only logs that verify (or whose only flaw is a torn last line) are counted. A lo
 verification is named as untrusted on its SOP's page and left out of every figure. Reading the
 logs is the only I/O; everything else is pure functions of the records, so the same logs always
 give the same pages (nothing depends on the time of rendering).
+
+The audit modules and `statistics` are imported by the functions that read and summarise logs:
+rendering without `--runs` needs neither.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from sop.audit.state import AUDIT
-from sop.audit.verify import parse_log, verify_bytes
 
 REAL = "event"  # event.kind of a real run
 DRILL = "drill"  # event.kind of a fire drill
@@ -88,6 +87,8 @@ class SopHistory:
 
 def check_log(run_id: str, data: bytes) -> CheckedLog:
     """Verify a log's chain and keep its parseable records."""
+    from sop.audit.verify import parse_log, verify_bytes
+
     verification = verify_bytes(data)
     records = tuple(r for _, r in parse_log(data).records)
     if verification.ok:
@@ -100,6 +101,8 @@ def check_log(run_id: str, data: bytes) -> CheckedLog:
 def read_logs(state_dir: Path) -> list[CheckedLog]:
     """Every run's audit log under STATE_DIR/runs, sorted by run id. Symbolic links are not
     followed: a page must not publish a file from outside the state directory."""
+    from sop.audit.state import AUDIT
+
     runs = state_dir / "runs"
     if not runs.is_dir():
         return []
@@ -209,6 +212,8 @@ def summarize(logs: Iterable[CheckedLog]) -> dict[str, SopHistory]:
     """SOP id -> its history. A run is a drill when its first record's event.kind is "drill",
     a real run when it is "event"; within a run only records of the run's own kind count, and
     runs of any other kind are left out."""
+    import statistics
+
     runs: dict[str, list[RunFacts]] = {}
     drills: dict[str, list[RunFacts]] = {}
     failures: dict[str, list[Failure]] = {}

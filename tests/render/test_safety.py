@@ -3,6 +3,7 @@ must not be imported, and commands or connections that must not happen."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import subprocess
 import sys
@@ -97,3 +98,24 @@ def test_output_is_deterministic(runbook_sops: tuple[Sop, ...], tmp_path: Path) 
         ]
         for a, b in zip(first, second, strict=True):
             assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_writing_refuses_a_symbolic_link_that_leads_outside(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").symlink_to(tmp_path)
+    with pytest.raises(RenderError, match="refusing to write 'sub/x\\.md'"):
+        write_files({"sub/x.md": ""}, out)
+    assert not (tmp_path / "x.md").exists()
+
+
+def test_rendering_leaves_the_cycle_collector_as_it_was(sample_sops: tuple[Sop, ...]) -> None:
+    assert gc.isenabled()
+    render_files(sample_sops, "markdown")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        render_files(sample_sops, "html")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
