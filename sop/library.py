@@ -42,6 +42,8 @@ def sop_files(paths: Iterable[Path]) -> list[Path]:
     for path in list(paths) or search_dirs():
         if path.is_dir():
             out.extend(_walk(path))
+        elif path.parent.name in NOT_SOPS:
+            continue  # a tabletop scenario named directly: `sop lint` checks it as one
         elif path.exists():
             out.append(path)
         else:

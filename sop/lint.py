@@ -68,12 +68,21 @@ def lint_paths(
                 sop, today=today, inventory_path=inventory, known=known, inventory_of=inventories
             )
         )
-    scenarios, scenario_problems = lint_scenarios(paths, known)
+    scenarios, scenario_problems = lint_scenarios(paths, _ids_for_scenarios(paths, known))
     problems.extend(scenario_problems)
     if runs is not None:
         problems.extend(drill_problems(library.sops, runs, today=today, max_days=drill_days))
     problems.sort(key=lambda p: (p.where.file, p.where.line, p.where.col))
     return LintReport(library.files + scenarios, tuple(problems))
+
+
+def _ids_for_scenarios(paths: list[Path], known: dict[str, Sop]) -> set[str]:
+    """The SOP ids a scenario may expect: those linted, and for a scenario file named on its
+    own, those of the library its `scenarios/` folder is in."""
+    from sop.scenario import FOLDER
+
+    libraries = sorted({p.parent.parent for p in paths if p.parent.name == FOLDER})
+    return set(known) | set(load_library(libraries).by_id()) if libraries else set(known)
 
 
 def lint_sop(

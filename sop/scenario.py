@@ -158,10 +158,12 @@ def load_scenario(path: Path) -> TabletopScenario:
 
 def scenario_files(paths: Iterable[Path]) -> list[Path]:
     """The scenario files in every `scenarios/` folder below the given folders (default: the
-    search folders). Files named directly are not scenarios: `sop lint` loads those as SOPs."""
+    search folders), and the files named directly that are in a `scenarios/` folder."""
     out: list[Path] = []
     for folder in list(paths) or search_dirs():
         if not folder.is_dir():
+            if folder.parent.name == FOLDER and folder.exists():
+                out.append(folder)
             continue
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))

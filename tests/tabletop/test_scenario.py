@@ -90,6 +90,26 @@ def test_lint_checks_that_expected_sops_exist(write: Callable[..., Path], in_tmp
     assert report.files == 2  # the SOP and the scenario
 
 
+def test_a_scenario_named_on_its_own_is_linted_as_a_scenario(
+    write: Callable[..., Path], in_tmp: Path
+) -> None:
+    """As pre-commit or an editor would call it: the expected SOPs are looked up in the
+    library the scenarios folder belongs to."""
+    write(MINIMAL.replace("title: Minimal", "title: Minimal\nphase: respond"), "lib/minimal.yaml")
+    good = write(GOOD, "lib/scenarios/good.yaml")
+    bad = write(
+        GOOD.replace("expected: [minimal]", "expected: [minimal, gone]"), "lib/scenarios/b.yaml"
+    )
+    today = __import__("datetime").date(2026, 11, 2)
+    report = lint_paths([good], today=today)
+    assert (report.problems, report.files) == ((), 1)
+    report = lint_paths([bad, good], today=today)
+    assert [str(p) for p in report.problems] == [
+        "lib/scenarios/b.yaml:6:21: expected[1]: no SOP with id 'gone' in the library"
+    ]
+    assert report.files == 2
+
+
 def test_scenarios_are_found_by_id(
     write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
