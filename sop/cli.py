@@ -233,12 +233,15 @@ def show(sop_ref: str) -> None:
 
 
 @cli.command()
-def schema() -> None:
+@click.option("--tabletop", is_flag=True, help="The schema of tabletop scenario files instead.")
+def schema(tabletop: bool) -> None:
     """Print the JSON Schema (2020-12) of the SOP format, for editors and CI."""
     import json
 
-    from sop.schema import json_schema
-
+    if tabletop:
+        from sop.scenario import json_schema
+    else:
+        from sop.schema import json_schema
     click.echo(json.dumps(json_schema(), indent=2))
 
 

@@ -30,7 +30,19 @@ from sop.errors import NOWHERE, Location, NotFoundError, Problem, SopFileError
 from sop.library import SUFFIXES, search_dirs
 from sop.loader import read_document
 from sop.model import PHASES
-from sop.schema import BAD, ID, ID_HINT, Checked, Duration, Int, ListOf, Record, Str
+from sop.schema import (
+    BAD,
+    ID,
+    ID_HINT,
+    Checked,
+    Duration,
+    Int,
+    JsonSchema,
+    ListOf,
+    Record,
+    Str,
+    record_schema,
+)
 
 FORMAT_VERSION = 1
 FOLDER = "scenarios"  # beside the SOPs: runbooks/scenarios/
@@ -93,6 +105,13 @@ SCENARIO_FILE = Record(
     required=("tabletop", "id", "title", "narrative", "phases", "expected", "injects"),
     custom=_check_scenario,
 )
+
+
+def json_schema() -> JsonSchema:
+    """The JSON Schema (2020-12) of a tabletop scenario file (`sop schema --tabletop`)."""
+    return record_schema(
+        SCENARIO_FILE, (SCENARIO_FILE, INJECT), "tabletop-v1", "sop: a tabletop exercise scenario"
+    )
 
 
 @dataclass(frozen=True)

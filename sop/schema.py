@@ -653,10 +653,16 @@ RECORDS = (SOP, STEP, HEADING, INPUT, QUESTION, DRILL, LINK, SCENARIO)
 
 def json_schema() -> JsonSchema:
     """The JSON Schema (2020-12) of an SOP file."""
+    return record_schema(SOP, RECORDS, "sop-v1", "sop: an executable Standard Operating Procedure")
+
+
+def record_schema(root: Record, records: Sequence[Record], name: str, title: str) -> JsonSchema:
+    """A JSON Schema (2020-12) document whose top level is `root`; `records` are every record
+    it refers to (`$defs`)."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://sop.invalid/schema/sop-v1.json",
-        "title": "sop: an executable Standard Operating Procedure",
-        **SOP.definition(),
-        "$defs": {r.name: r.definition() for r in RECORDS},
+        "$id": f"https://sop.invalid/schema/{name}.json",
+        "title": title,
+        **root.definition(),
+        "$defs": {r.name: r.definition() for r in records},
     }

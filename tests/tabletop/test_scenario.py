@@ -126,3 +126,33 @@ def test_the_library_scenarios_load_and_name_existing_sops() -> None:
         scenario = load_scenario(path)
         assert set(scenario.expected) <= set(known), path
         assert any(i.expects for i in scenario.injects)
+
+
+def test_the_tabletop_json_schema_accepts_the_library_and_rejects_what_the_loader_rejects() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+    from click.testing import CliRunner
+
+    from sop.cli import cli
+
+    result = CliRunner().invoke(cli, ["schema", "--tabletop"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    files = scenario_files([REPO / "runbooks"])
+    assert len(files) >= 3
+    for path in files:
+        assert [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))] == []
+    good = yaml.safe_load(GOOD)
+    assert validator.is_valid(good)
+    for bad in (
+        {**good, "injects": [{"at": "5m", "txt": "typo"}]},
+        {**good, "injects": [{"at": "soon", "text": "x"}]},
+        {**good, "phases": ["panic"]},
+        {k: v for k, v in good.items() if k != "expected"},
+        {**good, "extra": 1},
+    ):
+        assert not validator.is_valid(bad), bad
