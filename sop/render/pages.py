@@ -90,7 +90,8 @@ def build_site(sops: Iterable[Sop], history: Mapping[str, SopHistory] | None = N
     ordered = sorted(sops, key=lambda s: s.id)
     names = page_names(ordered)
     titles = page_titles(ordered)
-    paths = {sop.path.resolve(): sop.id for sop in ordered}
+    local_links = any(_is_local(link.url) for sop in ordered for link in sop.links)
+    paths = _file_ids(ordered) if local_links else {}
     refs = {s.id: _ref(s, names, titles) for s in ordered}
     pages = tuple(
         sop_view(s, names, titles, paths, None if history is None else history.get(s.id, EMPTY))
@@ -106,6 +107,16 @@ def build_site(sops: Iterable[Sop], history: Mapping[str, SopHistory] | None = N
         ],
     }
     return Site(pages, index)
+
+
+def _file_ids(sops: Sequence[Sop]) -> dict[Path, str]:
+    """Each SOP's file (resolved: one `stat` per folder on its path) -> its id. Only relative
+    links need them."""
+    return {sop.path.resolve(): sop.id for sop in sops}
+
+
+def _is_local(url: str) -> bool:
+    return not (url.startswith("#") or _EXTERNAL.match(url))
 
 
 def _ref(sop: Sop, names: dict[str, str], titles: dict[str, str]) -> View:
@@ -194,7 +205,7 @@ def _link(
     """External links stay links; a relative link to another SOP's file becomes a link to its
     page; other local paths are shown as text (they would be broken links on a wiki)."""
     view: View = {"title": link.title, "url": link.url, "page": "", "page_title": ""}
-    if link.url.startswith("#") or _EXTERNAL.match(link.url):
+    if not _is_local(link.url):
         view["kind"] = "external"
         return view
     target = paths.get((sop.path.resolve().parent / link.url.split("#")[0]).resolve())
