@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from sop.errors import NotFoundError, Problem, SopFileError
+from sop.gcpause import cycle_collector_paused
 
 if TYPE_CHECKING:
     from sop.model import Inventory, Sop
@@ -77,11 +78,12 @@ def load_library(paths: Iterable[Path]) -> Library:
     sops: list[Sop] = []
     problems: list[Problem] = []
     files = sop_files(paths)
-    for path in files:
-        try:
-            sops.append(load_sop(path))
-        except SopFileError as exc:
-            problems.extend(exc.problems)
+    with cycle_collector_paused():
+        for path in files:
+            try:
+                sops.append(load_sop(path))
+            except SopFileError as exc:
+                problems.extend(exc.problems)
     return Library(tuple(sops), tuple(problems), len(files))
 
 

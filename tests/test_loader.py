@@ -284,3 +284,21 @@ def test_alias_without_an_anchor(problems_of: Problems) -> None:
     assert problems_of("sop: 1\nid: *nope\n") == [
         "sop.yaml:2:5: alias *nope has no anchor &nope before it"
     ]
+
+
+def test_loading_a_library_leaves_the_cycle_collector_as_it_was(write: Callable[..., Path]) -> None:
+    import gc
+
+    from sop.library import load_library
+
+    write(MINIMAL, "runbooks/a.yaml")
+    write("sop: [\n", "runbooks/bad.yaml")
+    assert gc.isenabled()
+    assert len(load_library([Path("runbooks")]).sops) == 1
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_library([Path("runbooks")])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

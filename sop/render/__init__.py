@@ -7,13 +7,12 @@ connection. The same input gives the same bytes (sorted, no timestamps).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from sop.errors import UsageError
+from sop.gcpause import cycle_collector_paused
 from sop.model import Sop
 from sop.render.history import SopHistory, read_history
 from sop.render.pages import RenderError, Site, build_site
@@ -47,19 +46,6 @@ def _renderer(fmt: str) -> Callable[[Site, tuple[str, ...]], dict[str, str]]:
     raise UsageError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
 
 
-@contextlib.contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Rendering makes tens of thousands of dicts and strings but next to no reference cycles,
-    so the collector's passes over the loaded library are pure cost (a sixth of rendering)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def render_files(
     sops: Iterable[Sop],
     fmt: str,
@@ -74,7 +60,7 @@ def render_files(
     for folder in template_dirs:
         if not folder.is_dir():
             raise UsageError(f"{folder}: no such templates folder")
-    with _cycle_collector_paused():
+    with cycle_collector_paused():
         site = build_site(sops, history)
         files = _renderer(fmt)(site, tuple(str(d.resolve()) for d in template_dirs))
     if not mkdocs:
