@@ -1,5 +1,24 @@
 """Reading an audit log back: torn tails, and everything the chain, the seals and an anchor
-reveal about edits, deletions, reordering, duplication and truncation."""
+reveal about edits, deletions, reordering, duplication and truncation.
+
+With the verification key, most lines are not parsed. A line in the writer's form (chain.py)
+whose stored hash is SHA-256 of the previous record's hash and the line's own bytes is taken as
+the next record (the next seq, no seal) without json.loads, unless it holds the bytes
+`"action":"seal"`. Every seal the writer stores holds them, so no seal passes for an ordinary
+record; other lines may hold them too (in a nested object, say; not inside a string, where `"`
+is escaped) and are merely parsed.
+
+A hash alone proves nothing about a line's content: anyone can recompute it, over bytes that
+are not even JSON. So these records are taken on credit until the next seal. When it verifies,
+its MAC covers the chain head and, through the hashes, every byte before it: a holder of the
+seal key wrote those lines, that is sop's writer, whose lines are canonical JSON with the seq
+and prev that were credited. When anything else comes first (a finding, a seal that does not
+verify or cannot be checked, more records than a seal may be apart, the end of the log), the
+walk goes back to the last seal that verified and parses every line from there. The findings
+are therefore those of parsing every line, unless someone who holds a seal key forged lines
+that are not JSON (with well-formed ones they would pass either way). Without the key nothing
+settles the credit, and every line is parsed.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +28,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sop.audit import chain
 from sop.errors import SopError
@@ -48,14 +67,17 @@ def parse_log(data: bytes) -> Parsed:
     return out
 
 
-def _scan(data: bytes, out: Parsed) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
-    """Each record with its line number and line; bad lines, a torn tail and the good length
-    go into `out` (whose `records` stay for the caller to fill)."""
+def _scan(
+    data: bytes, out: Parsed, start: int = 0, number: int = 0
+) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    """Each record with its line number and line, from offset `start` where `number` lines are
+    behind; bad lines, a torn tail and the good length go into `out` (whose `records` stay for
+    the caller to fill)."""
     stripped = data.rstrip(b"\0")  # the same object when there is nothing to strip
     last = stripped.rfind(b"\n")
     tail = stripped[last + 1 :]
     complete = stripped.count(b"\n")
-    start = number = 0
+    out.good_bytes = start
     while start <= last:  # slices, not split(): a long log is never held twice
         end = stripped.find(b"\n", start)
         raw = stripped[start:end]
@@ -131,83 +153,209 @@ def verify_bytes(
     key0: bytes | None = None,
     parsed: Parsed | None = None,
 ) -> Verification:
-    """One pass over the records, keeping none of them. `parsed`, if given, is
-    `parse_log(data)` already done by the caller."""
+    """The records checked in order, none of them kept; with the key, most lines are not
+    parsed (see the module docstring). `parsed`, if given, is `parse_log(data)` already done by
+    the caller."""
+    walk = _Walk(anchor, key0)
     if parsed is None:
         parsed = Parsed()
-        lines = _scan(data, parsed)
+        start = _walk_sealed(data, walk) if walk.keys is not None else 0
+        lines = _scan(data, parsed, start, walk.line)
     else:
         lines = ((n, raw, r) for (n, r), raw in zip(parsed.records, parsed.lines, strict=True))
-    found: list[Finding] = []
-    prev_hash, prev_seq = chain.GENESIS, -1
-    keys = _Keys(key0) if key0 is not None else None
-    seals = [0, 0, 0]  # checked, unchecked, the next seal's number
-    since_seal = 0
-    seqs: list[int] = []  # every record's seq, in order: to settle gaps at the end
-    gaps: list[tuple[int, int, int]] = []  # (index in found, index in seqs, the missing seq)
-    anchor_seq = anchor[0] if anchor is not None else -1
-    at_anchor: tuple[int, str] | None = None  # the line and hash of the anchor's seq
-    line = 0
     for line, raw, record in lines:
+        walk.add(line, raw, record)
+    return walk.result(parsed)
+
+
+SEAL_ACTION = b'"action":"seal"'
+
+
+def _walk_sealed(data: bytes, walk: _Walk) -> int:
+    """Walk the log while nothing is found, proving what lines it can by their hash (see the
+    module docstring); leave `walk` after the last seal that verified and return the offset of
+    the line after it, where parsing every line takes over."""
+    sealed = walk.checkpoint(0)
+    offset = 0
+    while True:
+        offset = _prove(data, offset, walk)
+        end = data.find(b"\n", offset)
+        if end < 0:
+            break
+        raw = data[offset:end]
+        record = _load(raw)
+        if record is None:  # a line for the full path to name
+            break
+        walk.add(walk.line + 1, raw, record)
+        offset = end + 1
+        if walk.found or walk.seals[1]:  # or a seal the key cannot check
+            break
+        if walk.since_seal == 0:  # that record was a seal, and it verified
+            sealed = walk.checkpoint(offset)
+    return walk.restore(sealed)
+
+
+def _prove(data: bytes, offset: int, walk: _Walk) -> int:
+    """Credit `walk` with the records from `offset` on that are in the writer's form (as
+    `chain.stored_hash` reads it, here without copying each line), chain onto the previous
+    record and are no seal, as many as it allows; returns the offset after them."""
+    link, proven, room = walk.prev_hash.encode(), 0, walk.provable()
+    while proven < room:
+        end = data.find(b"\n", offset)
+        body_end = end - chain.HASH_TAIL
+        if (
+            body_end <= offset  # too short, or no line left (end is -1)
+            or not data.startswith(chain.HASH_MEMBER, body_end)
+            or not data.startswith(b'"}', end - 2)
+            or data.find(SEAL_ACTION, offset, end) >= 0
+        ):
+            break
+        body = data[offset:body_end]
+        digest = hashlib.sha256(b"%s\n%s}" % (link, body)).hexdigest().encode()
+        if not data.startswith(digest, end - 66):  # the stored hash, before `"}`
+            break
+        link, proven, offset = digest, proven + 1, end + 1
+    walk.add_proven(proven, link.decode())
+    return offset
+
+
+class _Checkpoint(NamedTuple):
+    """A walk with nothing found yet, at `offset` in the log."""
+
+    offset: int
+    line: int
+    records: int
+    prev_hash: str
+    prev_seq: int
+    seals: tuple[int, ...]
+    since_seal: int
+    at_anchor: tuple[int, str] | None
+
+
+class _Walk:
+    """The records so far, in order: the chain, the seals and the anchor."""
+
+    def __init__(self, anchor: tuple[int, str] | None, key0: bytes | None) -> None:
+        self.anchor = anchor
+        self.anchor_seq = anchor[0] if anchor is not None else -1
+        self.keys = _Keys(key0) if key0 is not None else None
+        self.found: list[Finding] = []
+        self.prev_hash, self.prev_seq = chain.GENESIS, -1
+        self.seals = [0, 0, 0]  # checked, unchecked, the next seal's number
+        self.since_seal = 0
+        self.seqs: list[int] = []  # every record's seq, in order: to settle gaps at the end
+        self.gaps: list[tuple[int, int, int]] = []  # (index in found, index in seqs, missing seq)
+        self.at_anchor: tuple[int, str] | None = None  # the line and hash of the anchor's seq
+        self.line = 0  # the last record's line
+
+    def add(self, line: int, raw: bytes, record: dict[str, Any]) -> None:
         seq, prev, digest = record["seq"], record.get("prev"), record["hash"]
-        finding = _check_link(line, seq, prev, _matches_hash(raw, record), prev_hash, prev_seq)
+        matches = _matches_hash(raw, record)
+        finding = _check_link(line, seq, prev, matches, self.prev_hash, self.prev_seq)
         if finding is not None:
             if finding.kind == "deleted":
-                gaps.append((len(found), len(seqs), prev_seq + 1))
-            found.append(finding)
-        seqs.append(seq)
+                self.gaps.append((len(self.found), len(self.seqs), self.prev_seq + 1))
+            self.found.append(finding)
+        self.seqs.append(seq)
         if record.get("event", {}).get("action") == "seal":
             seal = record.get("sop", {}).get("seal", {})
-            finding = _check_seal(line, seal, prev, keys, seals)
+            finding = _check_seal(line, seal, prev, self.keys, self.seals)
             if finding is not None:
-                found.append(finding)
-            since_seal = 0
+                self.found.append(finding)
+            self.since_seal = 0
         else:
-            since_seal += 1
-            if since_seal == chain.SEAL_EVERY + 2:
-                found.append(
+            self.since_seal += 1
+            if self.since_seal == chain.SEAL_EVERY + 2:
+                self.found.append(
                     Finding(
                         line,
                         "seal",
                         f"no seal for more than {chain.SEAL_EVERY} records: seals were removed",
                     )
                 )
-        prev_hash, prev_seq = digest, seq
-        if seq == anchor_seq and at_anchor is None:
-            at_anchor = (line, digest)
-    if gaps:  # a gap whose missing record comes later is a swap
-        last_at = {seq: index for index, seq in enumerate(seqs)}
-        for index, position, missing in gaps:
-            if last_at.get(missing, -1) > position:
-                found[index] = Finding(
-                    found[index].line,
-                    "reordered",
-                    f"seq {seqs[position]} comes before seq {missing}",
-                )
-    findings = parsed.bad_lines + found
-    if parsed.torn is not None:
-        findings.append(parsed.torn)
-    if anchor is not None:
+        self.prev_hash, self.prev_seq, self.line = digest, seq, line
+        if seq == self.anchor_seq and self.at_anchor is None:
+            self.at_anchor = (line, digest)
+
+    def provable(self) -> int:
+        """How many next records `add_proven` may take: those up to, not including, the
+        anchor's seq or the record that would make a seal overdue (`add` checks those)."""
+        room = chain.SEAL_EVERY + 1 - self.since_seal
+        if self.anchor_seq > self.prev_seq:
+            room = min(room, self.anchor_seq - self.prev_seq - 1)
+        return room
+
+    def add_proven(self, count: int, digest: str) -> None:
+        """`count` records that are each the next seq and no seal, the last one's hash `digest`."""
+        self.seqs.extend(range(self.prev_seq + 1, self.prev_seq + 1 + count))
+        self.prev_hash, self.prev_seq = digest, self.prev_seq + count
+        self.line += count
+        self.since_seal += count
+
+    def checkpoint(self, offset: int) -> _Checkpoint:
+        """This walk, to come back to while nothing is found yet."""
+        return _Checkpoint(
+            offset,
+            self.line,
+            len(self.seqs),
+            self.prev_hash,
+            self.prev_seq,
+            tuple(self.seals),
+            self.since_seal,
+            self.at_anchor,
+        )
+
+    def restore(self, mark: _Checkpoint) -> int:
+        """Back to `mark`; returns its offset."""
+        self.found.clear()
+        self.gaps.clear()
+        del self.seqs[mark.records :]
+        self.line, self.prev_hash, self.prev_seq = mark.line, mark.prev_hash, mark.prev_seq
+        self.seals = list(mark.seals)
+        self.since_seal, self.at_anchor = mark.since_seal, mark.at_anchor
+        return mark.offset
+
+    def result(self, parsed: Parsed) -> Verification:
+        findings = parsed.bad_lines + self._settled_gaps()
+        if parsed.torn is not None:
+            findings.append(parsed.torn)
+        if self.anchor is not None:
+            findings += self._anchor_findings(self.anchor)
+        findings.sort(key=lambda f: f.line)
+        head = (self.prev_seq, self.prev_hash)
+        return Verification(len(self.seqs), head, findings, *self.seals)
+
+    def _settled_gaps(self) -> list[Finding]:
+        """The findings, a gap whose missing record comes later turned into a swap."""
+        found = list(self.found)
+        if self.gaps:
+            last_at = {seq: index for index, seq in enumerate(self.seqs)}
+            for index, position, missing in self.gaps:
+                if last_at.get(missing, -1) > position:
+                    found[index] = Finding(
+                        found[index].line,
+                        "reordered",
+                        f"seq {self.seqs[position]} comes before seq {missing}",
+                    )
+        return found
+
+    def _anchor_findings(self, anchor: tuple[int, str]) -> list[Finding]:
         seq, expected = anchor
-        last_line = line if seqs else 0
-        if seq > prev_seq:
-            findings.append(
-                Finding(
-                    last_line,
-                    "truncated",
-                    f"the log ends at seq {prev_seq}, before the anchor {seq}:{expected[:12]}...",
-                )
+        last_line = self.line if self.seqs else 0
+        if seq > self.prev_seq:
+            message = (
+                f"the log ends at seq {self.prev_seq}, before the anchor {seq}:{expected[:12]}..."
             )
-        elif at_anchor is None or at_anchor[1] != expected:
-            findings.append(
+            return [Finding(last_line, "truncated", message)]
+        if self.at_anchor is None or self.at_anchor[1] != expected:
+            return [
                 Finding(
-                    at_anchor[0] if at_anchor else last_line,
+                    self.at_anchor[0] if self.at_anchor else last_line,
                     "edited",
                     f"seq {seq} does not match the anchor: the log was rewritten",
                 )
-            )
-    findings.sort(key=lambda f: f.line)
-    return Verification(len(seqs), (prev_seq, prev_hash), findings, seals[0], seals[1], seals[2])
+            ]
+        return []
 
 
 def _matches_hash(raw: bytes, record: dict[str, Any]) -> bool:
