@@ -652,7 +652,7 @@ def _log_path(ref: str, state_dir: Path | None) -> Path:
 @STATE_DIR
 def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | None) -> None:
     """Check a run's audit log: chain, seals, anchor. Exit 0 when it verifies."""
-    from sop.audit.session import load_key
+    from sop.audit.state import load_key
     from sop.audit.verify import parse_anchor, run_id_of, verify_file
 
     path = _log_path(ref, state_dir)
@@ -700,7 +700,7 @@ def audit_show(ref: str, state_dir: Path | None) -> None:
 def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None:
     """A postmortem-ready timeline of a run, with the audit log's verification status."""
     from sop.audit import report as reports
-    from sop.audit.session import load_key
+    from sop.audit.state import load_key
     from sop.audit.verify import parse_log, verify_bytes
 
     path = _log_path(ref, state_dir)

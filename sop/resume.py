@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.audit.log import Head
-from sop.audit.session import load_key
-from sop.audit.state import AUDIT, STATE, default_key_dir, read_json
+from sop.audit.state import AUDIT, STATE, default_key_dir, load_key, read_json
 from sop.audit.verify import records_of, repair_torn_tail, verify_bytes
 from sop.errors import SopError
 from sop.runstate import Restored, load_variables

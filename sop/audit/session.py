@@ -79,14 +79,6 @@ def escrow_key(run_id: str, key0: bytes) -> Path:
     return path
 
 
-def load_key(run_id: str, explicit: Path | None = None) -> bytes | None:
-    path = explicit or default_key_dir() / f"{run_id}.key"
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def start_session(state_dir: Path, run_id: str, common: dict[str, Any]) -> AuditSession:
     run_dir = new_run_dir(state_dir, run_id)
     lock = RunLock(run_dir).__enter__()

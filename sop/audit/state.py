@@ -46,6 +46,15 @@ def default_key_dir() -> Path:
     return Path(base) / "sop" / "audit-keys"
 
 
+def load_key(run_id: str, explicit: Path | None = None) -> bytes | None:
+    """A run's verification key: `explicit`, else the one kept for it in the key folder."""
+    path = explicit or default_key_dir() / f"{run_id}.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def check_dir(path: Path, what: str, *, own: bool = False) -> None:
     """Refuse a symlink, something that is not a directory, or a directory others can write;
     with `own`, also one that belongs to another user."""

@@ -123,9 +123,14 @@ def _load(raw: bytes) -> dict[str, Any] | None:
         not isinstance(value, dict)
         or not isinstance(value.get("seq"), int)
         or not isinstance(value.get("hash"), str)
+        or not all(isinstance(value.get(key, {}), dict) for key in _OBJECT_MEMBERS)
     ):
-        return None
+        return None  # not a record sop wrote: readers may rely on its shape
     return value
+
+
+# the members every reader of records walks into: an sop record holds objects there
+_OBJECT_MEMBERS = ("event", "sop", "host", "user", "process", "trace", "error", "labels")
 
 
 @dataclass
@@ -258,7 +263,8 @@ class _Walk:
             self.found.append(finding)
         self.seqs.append(seq)
         if record.get("event", {}).get("action") == "seal":
-            seal = record.get("sop", {}).get("seal", {})
+            seal = record.get("sop", {}).get("seal")
+            seal = seal if isinstance(seal, dict) else {}
             finding = _check_seal(line, seal, prev, self.keys, self.seals)
             if finding is not None:
                 self.found.append(finding)
@@ -397,7 +403,9 @@ class _Keys:
 def _check_seal(
     line: int, seal: dict[str, Any], prev: Any, keys: _Keys | None, seals: list[int]
 ) -> Finding | None:
-    number = int(seal.get("n", -1))
+    number = seal.get("n")
+    if not isinstance(number, int) or isinstance(number, bool):
+        return Finding(line, "seal", "a seal without its number: the seal was edited")
     if number != seals[2]:
         found = Finding(
             line,

@@ -157,3 +157,42 @@ def test_the_log_file_is_private_and_refuses_a_symlink(tmp_path: Path) -> None:
     with pytest.raises(AuditWriteError, match=r"cannot open the audit log .*link\.jsonl"):
         AuditLog(link, {})
     assert os.path.islink(link)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # a record whose members are not the objects sop writes: no reader may walk into it
+        (lambda r: r | {"event": "a"}, "line 3: corrupt: not a JSON record"),
+        (lambda r: r | {"sop": ["x"]}, "line 3: corrupt: not a JSON record"),
+        (lambda r: r | {"process": None}, "line 3: corrupt: not a JSON record"),
+    ],
+)
+def test_a_record_of_the_wrong_shape_is_a_finding_not_a_crash(
+    tmp_path: Path, change: object, expected: str
+) -> None:
+    lines = lines_of(make_log(tmp_path))
+    record = json.loads(lines[2])
+    lines[2] = json.dumps(change(record)).encode() + b"\n"  # type: ignore[operator]
+    for key in (KEY0, None):
+        result = verify_bytes(b"".join(lines), key0=key)
+        assert str(result.findings[0]) == expected, result.findings
+
+
+@pytest.mark.parametrize("number", ["1", None, True, 1.5])
+def test_a_seal_without_a_whole_number_is_a_finding_not_a_crash(
+    tmp_path: Path, number: object
+) -> None:
+    lines = lines_of(make_log(tmp_path))
+    records = [json.loads(raw) for raw in lines]
+    at = next(i for i, r in enumerate(records) if r["event"]["action"] == "seal")
+    records[at]["sop"]["seal"]["n"] = number
+    prev = records[at - 1]["hash"]
+    for record in records[at:]:  # the chain recomputed: only the seal itself can tell
+        record["prev"] = prev
+        record["hash"] = chain.link_hash(prev, record)
+        prev = record["hash"]
+    data = b"".join(lines[:at]) + b"".join(json.dumps(r).encode() + b"\n" for r in records[at:])
+    for key in (KEY0, None):
+        findings = [str(f) for f in verify_bytes(data, key0=key).findings]
+        assert f"line {at + 1}: seal: a seal without its number: the seal was edited" in findings
