@@ -1,15 +1,42 @@
 """What a run emits. The runner creates events; sinks (the terminal UI, the audit log) consume
-them. Events are plain frozen records with no behaviour."""
+them. Events are plain frozen records with no behaviour.
+
+They are frozen dataclasses whose `repr`, `==` and hash come from one base class instead of
+being generated for each of the twenty classes: each generated method is an `exec` at import,
+and this module is imported by every run (25 ms -> 10 ms)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
 
 
-@dataclass(frozen=True)
-class StepRef:
+class Record:
+    """repr, equality and hash from the dataclass fields, as `@dataclass(frozen=True)` would
+    generate them."""
+
+    __slots__ = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))  # type: ignore[arg-type]
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Record)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class StepRef(Record):
     """Which step an event is about: its id, its number as shown (`4`, `4.2`, `R1`), its title."""
 
     id: str
@@ -20,14 +47,14 @@ class StepRef:
     depth: int = 0
 
 
-@dataclass(frozen=True)
-class Event:
+@dataclass(frozen=True, eq=False, repr=False)
+class Event(Record):
     """Base of all events; `at` is the clock's time when it happened (epoch seconds)."""
 
     at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RunStarted(Event):
     run_id: str
     trace_id: str
@@ -45,13 +72,13 @@ class RunStarted(Event):
     scenario: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SectionStarted(Event):
     title: str
     depth: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StepShown(Event):
     step: StepRef
     prose: str = ""  # rendered Markdown
@@ -62,7 +89,7 @@ class StepShown(Event):
     plain: str = ""  # a message shown verbatim (errors, host output): never read as Markdown
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StepConfirmed(Event):
     step: StepRef
     how: str  # "interactive", "typed", "--yes", "--confirm", "never"
@@ -71,7 +98,7 @@ class StepConfirmed(Event):
     attempt: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StepStarted(Event):
     step: StepRef
     attempt: int
@@ -79,7 +106,7 @@ class StepStarted(Event):
     command: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CommandStarted(Event):
     """A command inside a task, or the command of a run/script step, on one host."""
 
@@ -89,7 +116,7 @@ class CommandStarted(Event):
     attempt: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Output(Event):
     step: StepRef
     host: str
@@ -98,7 +125,7 @@ class Output(Event):
     multi_host: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class HostFinished(Event):
     step: StepRef
     host: str
@@ -111,7 +138,7 @@ class HostFinished(Event):
     attempt: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StepFinished(Event):
     step: StepRef
     outcome: str  # "success" | "failure" | "skipped" | "interrupted" | "done"
@@ -121,7 +148,7 @@ class StepFinished(Event):
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Deviation(Event):
     """The responder left the script: skipped a step, edited a command, marked done."""
 
@@ -132,14 +159,14 @@ class Deviation(Event):
     replacement: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Answered(Event):
     step: StepRef
     name: str
     value: str  # masked when secret
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Captured(Event):
     """A step's output stored in a variable (one value, or host -> value)."""
 
@@ -148,7 +175,7 @@ class Captured(Event):
     value: str | Mapping[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StepRestored(Event):
     """On resume: a step that finished before the interruption is shown as done."""
 
@@ -156,24 +183,24 @@ class StepRestored(Event):
     outcome: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MenuChoice(Event):
     step: StepRef
     choice: str  # "retry" | "skip" | "abort" | "rollback"
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Interrupted(Event):
     step: StepRef | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RollbackStarted(Event):
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RunFinished(Event):
     outcome: str  # "success" | "failure" | "aborted" | "rolled-back" | "interrupted"
     duration: float
@@ -187,7 +214,7 @@ class Sink(Protocol):
     def emit(self, event: Event) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AuditNote(Event):
     """Something only the audit trail needs to hear about: a resume, a handover, a repair."""
 

