@@ -452,7 +452,6 @@ def run(
     **params: Any,
 ) -> None:
     """Walk through an SOP, step by step, running its commands after you confirm them."""
-    from sop.audit.runs import list_runs
     from sop.audit.state import default_state_dir
     from sop.clock import SystemClock
     from sop.launch import launch, resume
@@ -460,7 +459,8 @@ def run(
     interactive = not params["yes"] and not dry_run
     out, prompter, asker = _terminal(interactive)
     request = _request(sop_ref, params, dry_run=dry_run, inputs=inputs, on=on, incident=incident)
-    if interactive:
+    if interactive:  # offer to resume an unfinished run of this SOP
+        from sop.audit.runs import list_runs
         from sop.library import find_sop
         from sop.loader import load_sop
 

@@ -22,7 +22,6 @@ from sop.library import find_called_sop, find_inventory, find_sop
 from sop.lint import lint_sop
 from sop.loader import load_sop
 from sop.model import Sop
-from sop.resume import plan_resume
 from sop.runner import Runner
 from sop.runstate import Restored
 from sop.runtypes import Clock, Prompter, RunOptions, RunResult
@@ -209,6 +208,8 @@ def _resume_locked(
     clock: Clock,
     changed_reason: str | None,
 ) -> Launched:
+    from sop.resume import plan_resume  # with the audit log reader: only to resume
+
     plan = plan_resume(run_dir)
     started = plan.started
     sop = checked_sop(started["sop"]["path"], request.inventory)

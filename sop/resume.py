@@ -64,7 +64,15 @@ def plan_resume(run_dir: Path) -> ResumePlan:
     (which SOP file, which steps ran), so the log must verify, its seals must check out with
     the run's verification key, and the state file must be one sop saved."""
     path = run_dir / AUDIT
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:  # killed between making the run directory and its first record
+        raise NothingToResume(
+            f"run {run_dir.name} stopped before its audit log was written (nothing ran); "
+            "start a new run"
+        ) from None
+    except OSError as exc:
+        raise ResumeError(f"cannot read {path}: {exc.strerror}") from None
     run_id = _run_id(data)
     if run_id != run_dir.name:
         raise ResumeError(
