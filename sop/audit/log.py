@@ -71,11 +71,10 @@ class AuditLog:
     def append(self, at: float, fields: dict[str, Any]) -> dict[str, Any]:
         if self.broken:
             raise AuditWriteError(self.broken)
-        record = merge(
-            {"@timestamp": timestamp(at), "seq": self.head.seq + 1, "prev": self.head.hash},
-            self.common,
-        )
-        record = merge(record, fields)
+        record = merge(self.common, fields)  # the chain's members are not nested: set them
+        record["@timestamp"] = timestamp(at)
+        record["seq"] = self.head.seq + 1
+        record["prev"] = self.head.hash
         record["hash"], line = chain.stored_line(self.head.hash, record)
         try:
             written = 0

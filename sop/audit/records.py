@@ -14,8 +14,9 @@ TAIL = 2000  # characters of output kept (redacted) per host
 
 
 def timestamp(at: float) -> str:
+    """ISO 8601 in UTC with milliseconds, as ECS wants `@timestamp`."""
     moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def ecs_outcome(outcome: str) -> str:
