@@ -1,35 +1,56 @@
 """SOP prose is CommonMark. This module turns it into safe HTML (markdown-it-py, raw HTML off)
 and into safe Markdown (raw HTML neutralised), and escapes plain text for Markdown.
 
+Safe Markdown must stay safe in two parsers that disagree in places: CommonMark (GitHub) and
+Python-Markdown (MkDocs). Only what both certainly read as code is left as it is; everything
+else is escaped, code to one of them or not.
+
 The only module of the renderers that imports markdown-it-py, and only when it parses: prose
-without `<` and without links that could run script needs no parse for a Markdown page.
+without `<`, fences and links that could run script needs no parse for a Markdown page.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from html import unescape
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
-    Finder = Callable[[list[Token]], bool]
-    Escape = Callable[[str], str]
-
 # `<` that could open raw HTML: a tag, closing tag, comment, declaration or processing instruction
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
-# autolinks are links, not HTML: both CommonMark and Python-Markdown (MkDocs) accept these
-_AUTOLINK = re.compile(r"<(?:https?://|mailto:)[^\s<>\"'`]*>", re.IGNORECASE)
+# autolinks that both CommonMark and Python-Markdown (MkDocs) make into links, never HTML: web
+# addresses, and mail addresses with an `@` (Python-Markdown wants one)
+_AUTOLINK = re.compile(
+    r"<(?:https?://[^\s<>\"'`]*|mailto:[^\s<>\"'`!@]+@[^\s<>\"'`@]+)>", re.IGNORECASE
+)
 _BACKTICKS = re.compile(r"`+")
+# what escaping stops at: a backslash escape, a run of backticks, `<` and `[`
+_SPECIAL = re.compile(r"\\.|`+|<|\[", re.DOTALL)
+_ESCAPE_OR_BACKTICKS = re.compile(r"\\.|`+", re.DOTALL)
+# where `str.splitlines` ends a line: Jinja's `indent` and `blockquote` cut prose there
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# a line that CommonMark could take for a fence (up to three spaces in)
+_FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})")
+# an opening fence that Python-Markdown takes as CommonMark does: at the very start of the line,
+# with no info string or one plain word
+_PLAIN_FENCE = re.compile(r"(`{3,}|~{3,}) *[A-Za-z0-9+.-]* *")
+_FENCE_ENTITIES = {"`": "&#96;", "~": "&#126;"}
 _CODE_BLOCKS = ("fence", "code_block")
 _UNSAFE_SCHEMES = ("javascript:", "vbscript:", "data:", "file:")
-# where an unsafe link may be: a scheme of _UNSAFE_SCHEMES spelt out (its colon perhaps escaped
-# with a backslash) or any entity reference (`&#106;avascript:`)
-_UNSAFE_LINK_HINT = re.compile(
-    "|".join([*(re.escape(s[:-1]) + r"\\*:" for s in _UNSAFE_SCHEMES), "&"]), re.IGNORECASE
+# an unsafe scheme right after `](` (a link or an image) or `]:` (a reference definition)
+_UNSAFE_DESTINATION = re.compile(r"\][(:](?:" + "|".join(_UNSAFE_SCHEMES) + ")", re.IGNORECASE)
+# what can hide a scheme in a destination: controls and white space (browsers drop some of them,
+# Python-Markdown strips the others), backslashes, angle brackets and backticks
+_HIDING = str.maketrans(
+    "",
+    "",
+    "".join(map(chr, range(0x21)))
+    + "\\<>`\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    + "".join(map(chr, range(0x2000, 0x200B))),
 )
 # characters that mean something to Markdown inline (and to tables: `|`), backslash-escaped, and
 # the characters of HTML as entities (MkDocs does not treat `\<` as an escape)
@@ -107,6 +128,13 @@ def _has_unsafe_link(tokens: list[Token]) -> bool:
     return False
 
 
+def _has_unsafe_destination(text: str) -> bool:
+    """Whether a link, an image or a reference definition could lead to an unsafe scheme, to
+    either parser: looked for with character references decoded, and without what could hide
+    the scheme (`_HIDING`). Finds more than there is, never less."""
+    return _UNSAFE_DESTINATION.search(unescape(text).translate(_HIDING)) is not None
+
+
 def _source_lines(text: str) -> list[str]:
     """`text` cut into lines (with their ends) numbered as `_code_lines` numbers them."""
     return _SOURCE_LINE.findall(text)
@@ -121,41 +149,105 @@ def _code_lines(tokens: list[Token]) -> set[int]:
     return lines
 
 
-def _escape_outside_code_spans(text: str) -> str:
-    """Entity-escape every `<` that could start raw HTML, except inside code spans (where
-    both CommonMark and MkDocs show text literally) and autolinks."""
+def _span_end(text: str, run: re.Match[str]) -> int | None:
+    """Where the code span that the backtick `run` opens ends, if it ends on the same line."""
+    line_break = _LINE_BREAK.search(text, run.end())
+    line_end = line_break.start() if line_break else len(text)
+    for closing in _BACKTICKS.finditer(text, run.end(), line_end):
+        if len(closing.group()) == len(run.group()):
+            return closing.end()
+    return None
+
+
+def _spans_are_certain(paragraph: str) -> bool:
+    """Whether both parsers find the code spans `_span_end` finds: so when every backtick of the
+    paragraph opens or closes a span on one line. (Python-Markdown's spans run across lines,
+    and it pairs a run that has no match with a shorter one.)"""
+    position = 0
+    while found := _ESCAPE_OR_BACKTICKS.search(paragraph, position):
+        if found.group() == "\\`":
+            return False
+        end = found.end() if found.group()[0] == "\\" else _span_end(paragraph, found)
+        if end is None:
+            return False
+        position = end
+    return True
+
+
+def _escape_at(
+    text: str, found: re.Match[str], spans: bool, brackets: bool
+) -> tuple[str | None, int]:
+    """What replaces the special text `found` (None: nothing), and where to look on."""
+    token, start, end = found.group(), found.start(), found.end()
+    if token[0] == "`":
+        span_end = _span_end(text, found) if spans else None
+        return None, end if span_end is None else span_end
+    if token == "[":
+        return ("\\[" if brackets else None), end
+    if token[0] == "\\":  # to Python-Markdown `\<` is a backslash and a `<`
+        html_start = token == "\\<" and _HTML_START.match(text, start + 1)
+        return ("&lt;" if html_start else None), end
+    link = _AUTOLINK.match(text, start)
+    if link:
+        return None, link.end()
+    return ("&lt;" if _HTML_START.match(text, start) else None), end
+
+
+def _escape_paragraph(paragraph: str, brackets: bool) -> str:
+    """Every `<` that could open raw HTML as `&lt;` (autolinks excepted), and with `brackets`
+    every unescaped `[` as `\\[`; code spans are left alone when both parsers see them."""
+    spans = _spans_are_certain(paragraph)
     out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            out.append(text[i : i + 2])
-            i += 2
-            continue
-        if char == "`":
-            run = _BACKTICKS.match(text, i)
-            assert run is not None
-            closing = re.compile(rf"(?<!`){re.escape(run.group())}(?!`)")
-            end = closing.search(text, run.end())
-            if end is None:  # an unmatched run is literal backticks
-                out.append(run.group())
-                i = run.end()
-            else:
-                out.append(text[i : end.end()])
-                i = end.end()
-            continue
-        if char == "<":
-            link = _AUTOLINK.match(text, i)
-            if link:
-                out.append(link.group())
-                i = link.end()
-                continue
-            if _HTML_START.match(text, i):
-                out.append("&lt;")
-                i += 1
-                continue
-        out.append(char)
-        i += 1
+    copied = position = 0
+    while found := _SPECIAL.search(paragraph, position):
+        replacement, position = _escape_at(paragraph, found, spans, brackets)
+        if replacement is not None:
+            out += (paragraph[copied : found.start()], replacement)
+            copied = position
+    out.append(paragraph[copied:])
+    return "".join(out)
+
+
+def _defuse_fence(line: str) -> str:
+    """A line that could open or close a fence, with the fence's characters as entities: read
+    as the same characters, and a fence to neither parser."""
+    fence = _FENCE_LINE.match(line)
+    if fence is None:
+        return line
+    entities = _FENCE_ENTITIES[fence.group(1)[0]] * len(fence.group(1))
+    return line[: fence.start(1)] + entities + line[fence.end(1) :]
+
+
+def _escape_lines(lines: list[str], brackets: bool) -> str:
+    """Lines that are no code to both parsers, each paragraph escaped on its own (a code span
+    never runs across a blank line)."""
+    out: list[str] = []
+    paragraph: list[str] = []
+    for line in lines:
+        if _is_blank(line):
+            out += (_escape_paragraph("".join(paragraph), brackets), line)
+            paragraph = []
+        else:
+            paragraph.append(line)
+    out.append(_escape_paragraph("".join(paragraph), brackets))
+    return "".join(out)
+
+
+def _escape_outside(text: str, code: set[int], fence_lines: set[int]) -> str:
+    """`text` escaped except on the lines `code` (0-based), and every line that could be a fence
+    defused except the lines `fence_lines`."""
+    lines = _source_lines(text)
+    prose = [line for number, line in enumerate(lines) if number not in code]
+    brackets = _has_unsafe_destination("".join(prose))
+    out: list[str] = []
+    run: list[str] = []
+    for number, line in enumerate(lines):
+        if number in code:
+            out += (_escape_lines(run, brackets), line)
+            run = []
+        else:
+            run.append(line if number in fence_lines else _defuse_fence(line))
+    out.append(_escape_lines(run, brackets))
     return "".join(out)
 
 
@@ -167,55 +259,105 @@ def _escape_brackets(text: str) -> str:
     return _UNESCAPED_BRACKET.sub(r"\1\\[", text)
 
 
-# each unsafe construct, with the escapes that remove it, mildest first
-_NEUTRALISERS: tuple[tuple[Finder, tuple[Escape, ...]], ...] = (
-    (_has_raw_html, (_escape_outside_code_spans, _escape_every_lt)),
-    (_has_unsafe_link, (_escape_brackets,)),
-)
+def _checked(text: str) -> str:
+    """`text`, unless CommonMark still finds raw HTML or an unsafe link in it (a pipe in a code
+    span splits a table cell...): then with every `<` and `[` escaped, code included."""
+    tokens = _source_parser().parse(text)
+    if _has_raw_html(tokens) or _has_unsafe_link(tokens):
+        return _escape_brackets(_escape_every_lt(text))
+    return text
+
+
+def _is_inert(text: str) -> bool:
+    """Whether neither parser could find raw HTML, a fence or an unsafe link in `text`: raw HTML
+    and autolinks need a `<`, fences three backticks or tildes, other links and images a `[`."""
+    return (
+        "<" not in text
+        and "```" not in text
+        and "~~~" not in text
+        and ("[" not in text or not _has_unsafe_destination(text))
+    )
 
 
 def neutralise(text: str) -> str:
-    """Prose for a Markdown page: the same Markdown, but raw HTML shows as text and no link
-    can run script (MkDocs' Markdown does not filter `javascript:` links).
+    """Prose for a Markdown page, safe anywhere on it (indented into a list item, quoted...):
+    the same Markdown, but raw HTML shows as text and no link can run script (MkDocs' Markdown
+    does not filter `javascript:` links).
 
-    Code (blocks and spans) is left alone. Escaping can change which lines are code (an
-    escaped HTML comment no longer ends before an indented line...), so the result is parsed
-    again after each escape, and the next, stronger one runs while anything unsafe is left.
-    Should the last still leave something, every `<` and `[` is escaped, code included.
-
-    Raw HTML and autolinks need a `<`; other links and images need a `[`, and to run script a
-    destination that spells an unsafe scheme or hides one in entity references: text without
-    these is returned as it is, unparsed."""
-    if "<" not in text and ("[" not in text or not _UNSAFE_LINK_HINT.search(text)):
+    Only code spans that both parsers see are left alone. Code blocks are escaped too, since
+    the parsers disagree on them (Python-Markdown reads no fence in a list item or a quote);
+    fences stay fences where they cannot run on past the prose or pair with a fence outside it
+    (see `_Fences`), the others are defused. Prose that cannot hold anything unsafe is returned
+    as it is, unparsed."""
+    if _is_inert(text):
         return text
-    result = text
-    tokens = _source_parser().parse(result)
-    for unsafe, escapes in _NEUTRALISERS:
-        for escape in escapes:
-            if not unsafe(tokens):
-                break
-            result = _outside_code_blocks(result, tokens, escape)
-            tokens = _source_parser().parse(result)
-    if _has_raw_html(tokens) or _has_unsafe_link(tokens):
-        return _escape_brackets(_escape_every_lt(result))
-    return result
+    fences = _fences(text)
+    return _checked(_escape_outside(fences.text, set(), fences.plain | fences.nested))
 
 
-def _outside_code_blocks(text: str, tokens: list[Token], change: Callable[[str], str]) -> str:
-    """Apply `change` to each run of lines of `text` that `tokens` (its parse) show as no
-    code block."""
-    code = _code_lines(tokens)
-    out: list[str] = []
-    chunk: list[str] = []
-    for number, line in enumerate(_source_lines(text)):
-        if number in code:
-            out.append(change("".join(chunk)))
-            chunk = []
-            out.append(line)
-        else:
-            chunk.append(line)
-    out.append(change("".join(chunk)))
-    return "".join(out)
+def neutralise_top_level(text: str) -> str:
+    """`neutralise` for prose at the top level of a page (not in a list item or a quote), where
+    the plain fenced code blocks are code to both parsers, and stay as they are."""
+    if _is_inert(text):
+        return text
+    fences = _fences(text)
+    return _checked(_escape_outside(fences.text, fences.plain, fences.nested))
+
+
+class _Fences(NamedTuple):
+    """The fenced code blocks of prose that stay fences, by their lines (0-based).
+
+    `plain` ones are outside any list item or quote, opened at the start of a line by a plain
+    fence (no info string, or one word of letters, digits, `+`, `-` and `.`) and closed by the
+    very same fence: both parsers read them alike. A plain fence left open is closed at the end
+    of `text`: it would run on through the page. `nested` ones, in a list item or a quote, end
+    with it, and are no fences to Python-Markdown."""
+
+    text: str
+    plain: set[int]
+    nested: set[int]
+
+
+def _fences(text: str) -> _Fences:
+    """The fences of `text` that stay fences, from a parse of its blocks."""
+    if "```" not in text and "~~~" not in text:
+        return _Fences(text, set(), set())
+    lines = _source_lines(text)
+    plain: set[int] = set()
+    nested: set[int] = set()
+    for token in _block_parser().parse(text):
+        if token.type != "fence" or token.map is None:
+            continue
+        start, end = token.map
+        if token.level > 0:
+            nested.update(range(start, end))
+            continue
+        opening = _PLAIN_FENCE.fullmatch(lines[start].rstrip("\r\n"))
+        if opening is None:
+            continue
+        fence = opening.group(1)
+        if end - start > 1 and _closes_to_commonmark(lines[end - 1], fence):
+            if _closes_exactly(lines[end - 1], fence):
+                plain.update(range(start, end))
+        elif end == len(lines):  # left open, to the end of the text
+            return _Fences(_closed(text, fence), plain | set(range(start, end + 1)), nested)
+    return _Fences(text, plain, nested)
+
+
+def _closes_to_commonmark(line: str, fence: str) -> bool:
+    """Up to three spaces, as many of the fence's character or more, spaces and tabs."""
+    marker = line.rstrip("\r\n").rstrip(" \t")
+    run = marker.lstrip(" ")
+    return len(marker) - len(run) <= 3 and len(run) >= len(fence) and not run.strip(fence[0])
+
+
+def _closes_exactly(line: str, fence: str) -> bool:
+    """The very same fence, then spaces: closing to Python-Markdown too."""
+    return line.rstrip("\r\n").rstrip(" ") == fence
+
+
+def _closed(text: str, fence: str) -> str:
+    return f"{text}{fence}\n" if text.endswith(("\n", "\r")) else f"{text}\n{fence}"
 
 
 def escape_inline(text: str) -> str:
