@@ -12,6 +12,7 @@ from typing import Any
 
 from sop import templating
 from sop.errors import Location, NotFoundError, Problem, SopError
+from sop.gcpause import cycle_collector_paused
 from sop.library import find_called_sop, find_inventory, load_library
 from sop.loader import load_sop
 from sop.model import BUILTIN_VARIABLES, LOCAL, Inventory, Sop, Step
@@ -62,12 +63,17 @@ def lint_paths(
     problems = list(library.problems)
     known = library.by_id()
     inventories = _Inventories(inventory)
-    for sop in library.sops:
-        problems.extend(
-            lint_sop(
-                sop, today=today, inventory_path=inventory, known=known, inventory_of=inventories
+    with cycle_collector_paused():
+        for sop in library.sops:
+            problems.extend(
+                lint_sop(
+                    sop,
+                    today=today,
+                    inventory_path=inventory,
+                    known=known,
+                    inventory_of=inventories,
+                )
             )
-        )
     scenarios, scenario_problems = lint_scenarios(paths, _ids_for_scenarios(paths, known))
     problems.extend(scenario_problems)
     if runs is not None:

@@ -77,6 +77,7 @@ class Str(Spec):
     ) -> None:
         self.description = description
         self.pattern = pattern
+        self._regex = re.compile(pattern) if pattern else None
         self.pattern_hint = pattern_hint
         self.choices = choices
         self.nonempty = nonempty
@@ -92,7 +93,7 @@ class Str(Spec):
             return _bad(
                 problems, node, path, f"expected one of {', '.join(self.choices)}; got '{text}'"
             )
-        if self.pattern and not re.fullmatch(self.pattern, text):
+        if self._regex is not None and not self._regex.fullmatch(text):
             hint = self.pattern_hint or f"must match {self.pattern}"
             return _bad(problems, node, path, f"'{text}': {hint}")
         return text
