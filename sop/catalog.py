@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sop import __version__
-from sop.errors import Problem
+from sop.errors import Problem, SopFileError
 
 CACHE_NAME = "list-v1.json"
 RACY_NS = 2_000_000_000  # file-system timestamps may be this coarse (FAT: 2 s)
@@ -142,8 +142,7 @@ class _Cache:
     def load(self, path: Path) -> Row:
         """Load the file itself; remember its row unless it changed a moment ago. The file is
         stat'ed before it is read: a change after that shows as a new signature next time."""
-        from sop.errors import SopFileError
-        from sop.loader import load_sop
+        from sop.loader import load_sop  # with PyYAML: only for a file the cache cannot vouch for
 
         signature = _signature_or_none(str(path))
         try:

@@ -162,6 +162,11 @@ _MARKS = {
 }
 
 
+def _mark(outcome: str) -> tuple[str, str]:
+    """An outcome's mark and colour (an unknown outcome shows as itself, uncoloured)."""
+    return _MARKS.get(outcome, (outcome, "none"))
+
+
 def _markdown(text: str) -> Any:
     from rich.markdown import Markdown  # with markdown-it: only for steps that have prose
 
@@ -294,7 +299,7 @@ class TerminalUI:
             if e.outcome in ("success", "failure", "done") and e.duration
             else ""
         )
-        mark, colour = _MARKS.get(e.outcome, (e.outcome, "none"))
+        mark, colour = _mark(e.outcome)
         self.out.print(f"[{colour}]{mark}[/{colour}]{took}{reason}")
 
     def _host_summary(self, results: Sequence[Any]) -> None:
@@ -303,7 +308,7 @@ class TerminalUI:
         rows = [
             [
                 r.host,
-                _MARKS.get(r.outcome, (r.outcome, ""))[0],
+                _mark(r.outcome)[0],
                 "" if r.exit_code is None else str(r.exit_code),
                 f"{r.duration:.2f}s",
                 printable(" ".join(r.error.split())),
@@ -313,7 +318,7 @@ class TerminalUI:
         header, *lines = table(("host", "result", "exit", "time", "error"), rows).split("\n")
         self.out.out(header, style="dim", highlight=False)
         for r, line in zip(results, lines, strict=True):
-            self.out.out(line, style=_MARKS.get(r.outcome, ("", "none"))[1], highlight=False)
+            self.out.out(line, style=_mark(r.outcome)[1], highlight=False)
 
     def _deviation(self, e: Any) -> None:
         if e.kind == "edit":
