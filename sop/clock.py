@@ -1,8 +1,18 @@
-"""The real clock. The runner and drills get a clock passed in; this is the one the CLI passes."""
+"""Time, passed in: the runner, drills and tabletops get a `Clock`; the CLI passes the real one
+(`SystemClock`), tests and drills their own."""
 
 from __future__ import annotations
 
 import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
 
 
 class SystemClock:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sop.errors import SopFileError
-from sop.loader import load_sop
+from sop.format.loader import load_sop
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,13 +9,13 @@ import pytest
 
 from sop import events as ev
 from sop.executors import Executors
-from sop.inputs import resolve_inputs
-from sop.launch import callee_loader
-from sop.library import find_inventory, load_library
-from sop.runner import Runner
-from sop.runtypes import RunOptions
+from sop.format.discovery import find_inventory, load_library
+from sop.run.inputs import resolve_inputs
+from sop.run.launch import callee_loader
+from sop.run.options import RunOptions
+from sop.run.runner import Runner
 from tests.conftest import REPO
-from tests.runner_helpers import FakeClock, Recorder
+from sop.testing import FakeClock, Recorder
 
 LIBRARY = load_library([REPO / "runbooks"])
 

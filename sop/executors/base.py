@@ -58,11 +58,3 @@ class Executor(Protocol):
 
 def secret_env(secrets: Mapping[str, str]) -> dict[str, str]:
     return {f"SOP_SECRET_{name.upper()}": value for name, value in secrets.items()}
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sop.connections import ConnectionPool
 from sop.errors import SopError
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
+from sop.executors.connections import ConnectionPool
 from sop.executors.invoking import Running, execute_with, observed
 from sop.model import Host
 

@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from sop.audit.history import SopHistory, read_history
 from sop.errors import UsageError
 from sop.gcpause import cycle_collector_paused
 from sop.model import Sop
-from sop.render.history import SopHistory, read_history
 from sop.render.pages import RenderError, Site, build_site
 
 FORMATS = ("markdown", "html", "confluence")

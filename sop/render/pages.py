@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sop.audit.history import SopHistory, history_view, last_drilled, step_median
 from sop.errors import SopError
 from sop.model import Input, Link, Sop, Step
 from sop.render.docstrings import task_docstring
-from sop.render.history import SopHistory, history_view, last_drilled, step_median
 
 INDEX = "index"
 INDEX_TITLE = "Standard Operating Procedures"

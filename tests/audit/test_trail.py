@@ -234,9 +234,9 @@ def test_resume_continues_after_the_last_finished_step(tmp_path: Path, env: dict
     assert not (tmp_path / "last").exists()
     # in a terminal, the responder runs the step in doubt again; the capture of step 1 is restored
     from sop.clock import SystemClock
-    from sop.launch import RunRequest, resume
-    from sop.runtypes import RunOptions
-    from tests.runner_helpers import Recorder, ScriptedPrompter
+    from sop.run.launch import RunRequest, resume
+    from sop.run.options import RunOptions
+    from sop.testing import Recorder, ScriptedPrompter
 
     prompter = ScriptedPrompter(
         ("choose", "In doubt. What now?", "r"),

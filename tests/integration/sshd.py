@@ -387,7 +387,7 @@ class SshdHosts:
     def write_inventory(
         self, path: Path, groups: Mapping[str, Iterable[str]] | None = None
     ) -> Path:
-        """Write an inventory YAML (see sop/schema.py INVENTORY) listing every host."""
+        """Write an inventory YAML (see sop/format/schema.py INVENTORY) listing every host."""
         path.write_text(yaml.safe_dump(self.inventory_data(groups), sort_keys=False))
         return path
 

@@ -1,4 +1,4 @@
-"""sop.connections against real OpenSSH servers on loopback addresses."""
+"""sop.executors.connections against real OpenSSH servers on loopback addresses."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sop.connections import (
+from sop.executors.connections import (
     ChangedHostKeyError,
     ConnectError,
     ConnectionPool,
@@ -156,7 +156,7 @@ class TestConnect:
 
     def test_does_not_import_fabric_until_it_connects(self) -> None:
         code = (
-            "import sys, sop.connections; "
+            "import sys, sop.executors.connections; "
             "print(sorted(m for m in ('fabric', 'paramiko', 'invoke') if m in sys.modules))"
         )
         out = subprocess.run(

@@ -16,10 +16,10 @@ import pytest
 
 from sop.audit.verify import verify_file
 from sop.clock import SystemClock
-from sop.launch import RunRequest, resume
-from sop.resume import NothingToResume, plan_resume
-from sop.runtypes import RunOptions
-from tests.runner_helpers import Recorder
+from sop.run.launch import RunRequest, resume
+from sop.run.options import RunOptions
+from sop.run.resume import NothingToResume, plan_resume
+from sop.testing import Recorder
 
 from .rundir import SOP, RunDir, sop_env
 from .sshd import SshdHosts

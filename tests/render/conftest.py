@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sop.library import load_library
+from sop.format.discovery import load_library
 from sop.model import Sop
 
 HERE = Path(__file__).resolve().parent

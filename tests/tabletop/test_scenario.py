@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sop.checks.lint import lint_paths
 from sop.errors import SopFileError
-from sop.library import load_library
-from sop.lint import lint_paths
-from sop.scenario import find_scenario, load_scenario, scenario_files
+from sop.format.discovery import load_library
+from sop.tabletop.scenario import find_scenario, load_scenario, scenario_files
 
 from ..conftest import MINIMAL, REPO
 

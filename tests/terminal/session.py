@@ -15,7 +15,7 @@ from ..integration.rundir import SOP
 TIMEOUT = 20  # seconds to wait for any one prompt or line
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
-# The prompts of sop.ui.TerminalPrompter, as the responder sees them.
+# The prompts of sop.cli.ui.TerminalPrompter, as the responder sees them.
 DONE = "Done? [d]one / [s]kip / [o]ff-script / [q]uit: "
 FAILED = "The step failed. What now? [r]etry / [s]kip / [o]ff-script / [a]bort / [b] rollback: "
 WHY_SKIP = "Why skip this step?: "

@@ -1,0 +1,1 @@
+"""Checks over a library: lint, NIST phase coverage, run statistics."""

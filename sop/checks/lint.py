@@ -1,0 +1,452 @@
+"""`sop lint`: the schema, then what a schema cannot see: undefined template variables, missing
+tasks and targets, calls that loop, quoting mistakes, stale reviews."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sop import templating
+from sop.errors import Location, NotFoundError, Problem, SopError
+from sop.executors.tasks import find_task, load_tasks, task_names
+from sop.format.discovery import find_called_sop, find_inventory, load_library
+from sop.format.loader import load_sop
+from sop.gcpause import cycle_collector_paused
+from sop.model import BUILTIN_VARIABLES, LOCAL, Inventory, Sop, Step
+
+REVIEW_MAX_DAYS = 180
+
+
+@dataclass(frozen=True)
+class LintReport:
+    files: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(p.severity == "error" for p in self.problems)
+
+    @property
+    def warnings(self) -> int:
+        return sum(p.severity == "warning" for p in self.problems)
+
+    def failed(self, strict: bool) -> bool:
+        return bool(self.errors or (strict and self.warnings))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def lint_paths(
+    paths: Iterable[Path],
+    *,
+    today: dt.date,
+    inventory: Path | None = None,
+    runs: Path | None = None,
+    drill_days: int = 90,
+) -> LintReport:
+    """`runs`: also warn about SOPs not drilled for `drill_days` days (from its audit logs)."""
+    from sop.checks.stats import drill_problems
+    from sop.tabletop.scenario import lint_scenarios
+
+    paths = list(paths)
+    library = load_library(paths)
+    problems = list(library.problems)
+    known = library.by_id()
+    inventories = _Inventories(inventory)
+    with cycle_collector_paused():
+        for sop in library.sops:
+            problems.extend(
+                lint_sop(
+                    sop,
+                    today=today,
+                    inventory_path=inventory,
+                    known=known,
+                    inventory_of=inventories,
+                )
+            )
+    scenarios, scenario_problems = lint_scenarios(paths, _ids_for_scenarios(paths, known))
+    problems.extend(scenario_problems)
+    if runs is not None:
+        problems.extend(drill_problems(library.sops, runs, today=today, max_days=drill_days))
+    problems.sort(key=lambda p: (p.where.file, p.where.line, p.where.col))
+    return LintReport(library.files + scenarios, tuple(problems))
+
+
+def _ids_for_scenarios(paths: list[Path], known: dict[str, Sop]) -> set[str]:
+    """The SOP ids a scenario may expect: those linted, and for a scenario file named on its
+    own, those of the library its `scenarios/` folder is in."""
+    from sop.tabletop.scenario import FOLDER
+
+    libraries = sorted({p.parent.parent for p in paths if p.parent.name == FOLDER})
+    return set(known) | set(load_library(libraries).by_id()) if libraries else set(known)
+
+
+def lint_sop(
+    sop: Sop,
+    *,
+    today: dt.date,
+    inventory_path: Path | None = None,
+    known: dict[str, Sop] | None = None,
+    inventory_of: Callable[[Path], Inventory | None] | None = None,
+) -> list[Problem]:
+    """`inventory_of`: finds the inventory of an SOP path (default: `find_inventory` with
+    `inventory_path`); `lint_paths` passes one that reads each inventory once."""
+    checker = _Checker(sop, known or {sop.id: sop})
+    checker.metadata(today)
+    checker.templates()
+    checker.tasks()
+    try:
+        if inventory_of is None:
+            inventory = find_inventory(sop.path, inventory_path)
+        else:
+            inventory = inventory_of(sop.path)
+        checker.targets(inventory)
+    except SopError as exc:  # the inventory's own problems; targets cannot be checked without it
+        checker.error(Location(str(inventory_path or sop.path)), "", f"inventory: {exc}", "target")
+    checker.calls()
+    checker.scenarios()
+    return checker.problems
+
+
+class _Inventories:
+    """`find_inventory`, once per folder: the SOPs of one folder share their inventory (and
+    its problems, raised again for each SOP)."""
+
+    def __init__(self, explicit: Path | None) -> None:
+        self.explicit = explicit
+        self.found: dict[Path, Inventory | SopError | None] = {}
+
+    def __call__(self, sop_path: Path) -> Inventory | None:
+        folder = sop_path.parent
+        if folder not in self.found:
+            try:
+                self.found[folder] = find_inventory(sop_path, self.explicit)
+            except SopError as exc:
+                self.found[folder] = exc
+        found = self.found[folder]
+        if isinstance(found, SopError):
+            raise found
+        return found
+
+
+class _Checker:
+    def __init__(self, sop: Sop, known: dict[str, Sop]) -> None:
+        self.sop = sop
+        self.known = known
+        self.problems: list[Problem] = []
+
+    def error(self, where: Location, path: str, message: str, code: str) -> None:
+        self.problems.append(Problem(where, path, message, "error", code))
+
+    def warn(self, where: Location, path: str, message: str, code: str) -> None:
+        self.problems.append(Problem(where, path, message, "warning", code))
+
+    def all_steps(self) -> Iterator[Step]:
+        yield from self.sop.steps
+        yield from self.sop.rollback
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    def metadata(self, today: dt.date) -> None:
+        sop = self.sop
+        if not sop.owner:
+            self.warn(sop.where, "owner", "no owner: who keeps this SOP true?", "metadata")
+        if sop.reviewed is None:
+            self.warn(
+                sop.where, "reviewed", "no review date: add `reviewed: YYYY-MM-DD`", "metadata"
+            )
+        elif (today - sop.reviewed).days > REVIEW_MAX_DAYS:
+            days = (today - sop.reviewed).days
+            self.warn(
+                sop.loc("reviewed"),
+                "reviewed",
+                f"last reviewed {days} days ago (over {REVIEW_MAX_DAYS}); review it and update the date",
+                "metadata",
+            )
+
+    # -- templates ---------------------------------------------------------------------------
+
+    def templates(self) -> None:
+        sop = self.sop
+        defined = {i.name for i in sop.inputs} | set(BUILTIN_VARIABLES)
+        secrets = {i.name for i in sop.inputs if i.secret}
+        for key, text in (("context", sop.context), ("impact", sop.impact)):
+            self.names(text, defined, sop.loc(key), key)
+        for i, target in enumerate(sop.on):
+            self.names(target, defined, sop.loc("on"), f"on[{i}]")
+        later = {name: step for step in self.all_steps() for name in _defines(step)}
+        for step in sop.steps:
+            self.step_templates(step, defined, later, secrets)
+            defined |= _defines(step)
+            for name in _defines(step):
+                later.pop(name, None)
+        all_defined = defined | {n for s in self.all_steps() for n in _defines(s)}
+        for step in sop.rollback:
+            self.step_templates(step, all_defined, {}, secrets)
+
+    def step_templates(
+        self, step: Step, defined: set[str], later: dict[str, Step], secrets: set[str]
+    ) -> None:
+        for key, text, expression in _template_fields(step):
+            where = step.locs.get(key.split("[")[0].split(".")[0], step.where)
+            path = f"{step.path}.{key}"
+            used = self.names(text, defined, where, path, expression=expression, later=later)
+            if key in ("run", "script") or key.startswith("args"):
+                for name in sorted(used & secrets):
+                    self.error(
+                        where,
+                        path,
+                        f"secret input '{name}' would be put on a command line; commands get it "
+                        f"from the environment as $SOP_SECRET_{name.upper()}",
+                        "secret",
+                    )
+            if key in ("run", "script"):
+                for line in _quoted_templates(text):
+                    self.warn(
+                        where,
+                        path,
+                        f"template inside quotes in `{line.strip()}`: sop quotes every value for the "
+                        "shell; remove the quotes around it",
+                        "quoting",
+                    )
+        if step.capture and step.kind not in ("run", "script", "task"):
+            self.error(
+                step.locs.get("capture", step.where),
+                f"{step.path}.capture",
+                f"a {step.kind} step has no output to capture",
+                "template",
+            )
+
+    def names(
+        self,
+        text: str,
+        defined: set[str],
+        where: Location,
+        path: str,
+        *,
+        expression: bool = False,
+        later: dict[str, Step] | None = None,
+    ) -> frozenset[str]:
+        try:
+            analysis = templating.analyse(text, expression=expression)
+        except templating.TemplateError as exc:
+            self.error(where, path, str(exc), "template")
+            return frozenset()
+        used = analysis.names
+        for statement in analysis.statements:
+            self.error(
+                where,
+                path,
+                f"'{statement}' is not allowed: SOP text cannot read other files",
+                "template",
+            )
+        for name in sorted(used - defined):
+            step = (later or {}).get(name)
+            if step is not None:
+                message = f"'{name}' is set by step {step.number} ({step.id}), which comes later"
+            else:
+                message = f"undefined variable '{name}': not an input, an answer or a capture"
+            self.error(where, path, message, "template")
+        return used
+
+    # -- tasks, targets, calls ---------------------------------------------------------------
+
+    def tasks(self) -> None:
+        task_steps = [s for s in self.all_steps() if s.kind == "task"]
+        if not task_steps:
+            return
+        if self.sop.tasks is None:
+            for step in task_steps:
+                self.error(
+                    step.locs.get("task", step.where),
+                    f"{step.path}.task",
+                    "a task step needs `tasks:` at the top of the SOP",
+                    "task",
+                )
+            return
+        try:
+            collection = load_tasks(self.sop.tasks)
+        except SopError as exc:
+            self.error(self.sop.loc("tasks"), "tasks", str(exc), "task")
+            return
+        for step in task_steps:
+            if find_task(collection, step.body) is None:
+                names = ", ".join(task_names(collection)) or "none"
+                self.error(
+                    step.locs.get("task", step.where),
+                    f"{step.path}.task",
+                    f"no task '{step.body}' in {self.sop.tasks.name} (it defines: {names})",
+                    "task",
+                )
+
+    def targets(self, inventory: Inventory | None) -> None:
+        places: list[tuple[str, Location, str]] = [
+            (t, self.sop.loc("on"), f"on[{i}]") for i, t in enumerate(self.sop.on)
+        ]
+        for step in self.all_steps():
+            for i, target in enumerate(step.on or ()):
+                places.append((target, step.locs.get("on", step.where), f"{step.path}.on[{i}]"))
+        for target, where, path in places:
+            if "{{" in target or "{%" in target or target == LOCAL:
+                continue
+            if inventory is None:
+                self.error(
+                    where,
+                    path,
+                    f"target '{target}' needs an inventory (runbooks/inventory.yaml or --inventory)",
+                    "target",
+                )
+            elif not inventory.knows(target):
+                self.error(
+                    where,
+                    path,
+                    f"target '{target}' is not a host or group of {inventory.path}",
+                    "target",
+                )
+
+    def scenarios(self) -> None:
+        ids = {step.id for step in self.all_steps()}
+        for name, scenario in self.sop.scenarios.items():
+            where = self.sop.loc("scenarios")
+            for step_id in scenario.steps:
+                if step_id not in ids:
+                    self.error(
+                        where,
+                        f"scenarios.{name}.steps.{step_id}",
+                        f"no step '{step_id}' in this SOP",
+                        "drill",
+                    )
+
+    def calls(self) -> None:
+        for step in self.all_steps():
+            if step.kind != "call":
+                continue
+            where = step.locs.get("call", step.where)
+            callee = self.resolve(step.body)
+            if callee is None:
+                self.error(where, f"{step.path}.call", f"no SOP with id '{step.body}'", "call")
+                continue
+            for name in step.with_inputs:
+                if callee.input(name) is None:
+                    self.error(
+                        step.locs.get("with", where),
+                        f"{step.path}.with.{name}",
+                        f"'{callee.id}' has no input '{name}'",
+                        "call",
+                    )
+            for inp in callee.inputs:
+                if inp.required and inp.default is None and inp.name not in step.with_inputs:
+                    self.error(
+                        where,
+                        f"{step.path}.call",
+                        f"'{callee.id}' needs input '{inp.name}'",
+                        "call",
+                    )
+            cycle = self.cycle_from(callee, [self.sop.id])
+            if cycle:
+                self.error(where, f"{step.path}.call", "calls loop: " + " -> ".join(cycle), "call")
+
+    def resolve(self, sop_id: str) -> Sop | None:
+        if sop_id not in self.known:
+            try:
+                self.known[sop_id] = load_sop(find_called_sop(sop_id, self.sop.path))
+            except (NotFoundError, SopError):
+                return None
+        return self.known.get(sop_id)
+
+    def cycle_from(self, sop: Sop, trail: list[str]) -> list[str] | None:
+        trail = [*trail, sop.id]
+        if sop.id in trail[:-1]:
+            return trail
+        for step in (*sop.steps, *sop.rollback):
+            if step.kind == "call":
+                callee = self.resolve(step.body)
+                if callee is not None:
+                    found = self.cycle_from(callee, trail)
+                    if found:
+                        return found
+        return None
+
+
+def _defines(step: Step) -> set[str]:
+    names = {q.name for q in step.ask}
+    if step.capture:
+        names.add(step.capture)
+    return names
+
+
+def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
+    """(key path, text, is an expression) for every templated field of a step."""
+    if step.title:
+        yield "title", step.title, False
+    if step.note:
+        yield "note", step.note, False
+    if step.kind in ("prose", "run", "script"):
+        yield step.kind, step.body, False
+    if step.when:
+        yield "when", step.when, True
+    for i, target in enumerate(step.on or ()):
+        yield f"on[{i}]", target, False
+    for key, value in step.args.items():
+        yield from ((f"args.{key}{sub}", text, False) for sub, text in _strings(value))
+    for key, value in step.with_inputs.items():
+        yield f"with.{key}", str(value), False
+
+
+def _strings(value: object, sub: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield sub, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{sub}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{sub}.{key}")
+
+
+# what can change the quoting state of a command line, or matter inside quotes
+_QUOTING_TOKEN = re.compile(r"""\\|\{\{|\$\(|[)'"]""")
+
+
+def _quoted_templates(source: str) -> Iterator[str]:
+    """Lines where a `{{ ... }}` stands inside quotes the author wrote. `$( ... )` opens a new
+    quoting context, as in the shell: `"$(df {{ mount }})"` is fine."""
+    for line in source.splitlines():
+        if "{{" not in line or ("'" not in line and '"' not in line):
+            continue  # no template, or no quote it could stand in
+        quote = ""
+        outer: list[str] = []  # quote states around each open $(
+        i = 0
+        while True:
+            token = _QUOTING_TOKEN.search(line, i)
+            if token is None:
+                break
+            at, text = token.start(), token[0]
+            i = at + 1
+            if text == "\\":
+                if quote != "'":
+                    i = at + 2  # the next character is escaped
+            elif text == "{{":
+                if quote:
+                    yield line
+                    break
+            elif text == "$(":
+                if quote != "'":
+                    outer.append(quote)
+                    quote = ""
+                    i = at + 2
+            elif text == ")":
+                if not quote and outer:
+                    quote = outer.pop()
+            elif not quote or quote == text:
+                quote = "" if quote else text

@@ -1,0 +1,141 @@
+"""Finding SOP files: by path, or by id under `runbooks/` (or the folders in `$SOP_PATH`).
+
+The loader (and with it PyYAML) is imported by the functions that load: finding the files is
+all that `sop list` needs when its cache holds every SOP (sop/format/listcache.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from sop.errors import NotFoundError, Problem, SopFileError
+from sop.gcpause import cycle_collector_paused
+
+if TYPE_CHECKING:
+    from sop.model import Inventory, Sop
+
+DEFAULT_DIR = "runbooks"
+INVENTORY_NAMES = ("inventory.yaml", "inventory.yml")
+NOT_SOPS = ("scenarios",)  # folders of other YAML files (tabletop scenarios)
+SUFFIXES = (".yaml", ".yml")
+
+
+def search_dirs() -> list[Path]:
+    """Where SOPs are looked up by id: `$SOP_PATH` (separated by ':'), else `./runbooks`."""
+    value = os.environ.get("SOP_PATH", "")
+    dirs = [Path(p) for p in value.split(os.pathsep) if p]
+    return dirs or [Path(DEFAULT_DIR)]
+
+
+def is_sop_file(path: Path) -> bool:
+    return (
+        path.suffix in SUFFIXES
+        and path.name not in INVENTORY_NAMES
+        and not path.name.startswith((".", "_"))
+    )
+
+
+def sop_files(paths: Iterable[Path]) -> list[Path]:
+    """Every SOP file named or found below the given paths (default: the search folders)."""
+    out: list[Path] = []
+    for path in list(paths) or search_dirs():
+        if path.is_dir():
+            out.extend(_walk(path))
+        elif path.parent.name in NOT_SOPS:
+            continue  # a tabletop scenario named directly: `sop lint` checks it as one
+        elif path.exists():
+            out.append(path)
+        else:
+            raise NotFoundError(f"{path}: no such file or folder")
+    return list(dict.fromkeys(out))
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in NOT_SOPS and not d.startswith((".", "_")))
+        for name in sorted(files):
+            path = Path(root, name)
+            if is_sop_file(path):
+                yield path
+
+
+class Library(NamedTuple):
+    """The SOPs that loaded, and the problems of those that did not."""
+
+    sops: tuple[Sop, ...]
+    problems: tuple[Problem, ...]
+    files: int
+
+    def by_id(self) -> dict[str, Sop]:
+        return {s.id: s for s in self.sops}
+
+
+def load_library(paths: Iterable[Path]) -> Library:
+    from sop.format.loader import load_sop
+
+    sops: list[Sop] = []
+    problems: list[Problem] = []
+    files = sop_files(paths)
+    with cycle_collector_paused():
+        for path in files:
+            try:
+                sops.append(load_sop(path))
+            except SopFileError as exc:
+                problems.extend(exc.problems)
+    return Library(tuple(sops), tuple(problems), len(files))
+
+
+def find_sop(ref: str) -> Path:
+    """An SOP by path, or by id: `<dir>/<id>.yaml` first, then any file whose id matches."""
+    path = Path(ref)
+    if path.suffix in SUFFIXES or os.sep in ref:
+        if not path.is_file():
+            raise NotFoundError(f"{ref}: no such SOP file")
+        return path
+    from sop.format.loader import load_sop
+
+    dirs = search_dirs()
+    for folder in dirs:
+        for suffix in SUFFIXES:
+            candidate = folder / f"{ref}{suffix}"
+            if candidate.is_file():
+                return candidate
+    for folder in dirs:
+        if not folder.is_dir():
+            continue
+        for candidate in _walk(folder):
+            try:
+                if load_sop(candidate).id == ref:
+                    return candidate
+            except SopFileError:
+                continue
+    where = ", ".join(str(d) for d in dirs)
+    raise NotFoundError(f"no SOP with id '{ref}' in {where} (give a path, or set SOP_PATH)")
+
+
+def find_inventory(sop_path: Path | None, explicit: Path | None = None) -> Inventory | None:
+    """The inventory: `--inventory`, else `inventory.yaml` beside the SOP or in the search folders."""
+    from sop.format.loader import load_inventory
+
+    if explicit is not None:
+        if not explicit.is_file():
+            raise NotFoundError(f"{explicit}: no such inventory file")
+        return load_inventory(explicit)
+    folders = ([sop_path.parent] if sop_path else []) + search_dirs()
+    for folder in folders:
+        for name in INVENTORY_NAMES:
+            candidate = folder / name
+            if candidate.is_file():
+                return load_inventory(candidate)
+    return None
+
+
+def find_called_sop(sop_id: str, caller: Path) -> Path:
+    """The SOP a `call` step names: beside the calling SOP first, then as `find_sop` finds it."""
+    for suffix in SUFFIXES:
+        candidate = caller.parent / f"{sop_id}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return find_sop(sop_id)

@@ -1,0 +1,271 @@
+"""Turn an SOP file into a frozen `Sop`: bytes -> YAML nodes -> schema check -> model.
+
+Every problem of a file is collected and raised together as one `SopFileError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+from sop.errors import Location, Problem, SopFileError
+from sop.format import schema, yamlnodes
+from sop.format.schema import BAD, Checked
+from sop.model import LOCAL, DrillResult, Host, Input, Inventory, Link, Scenario, Sop, Step
+
+
+def display_path(path: Path) -> str:
+    """The path as a responder would type it: relative to the working directory when inside it.
+    A relative path that does not climb out (`..`) is that already, as given (resolving it
+    costs a `stat` per component: a twentieth of linting a library)."""
+    if not path.is_absolute() and ".." not in path.parts:
+        return str(path)
+    try:
+        return str(path.resolve().relative_to(_resolved_cwd(os.getcwd())))
+    except ValueError:
+        return str(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved_cwd(cwd: str) -> Path:
+    """The working directory with symlinks resolved, once per directory (not once per file)."""
+    return Path(cwd).resolve()
+
+
+def read_document(path: Path) -> tuple[yamlnodes.Map, str, str]:
+    """Read and parse one YAML file: its root node, display name and SHA-256."""
+    name = display_path(path)
+    data = yamlnodes.read_bytes(path, name)
+    text = yamlnodes.decode(data, name)
+    root = yamlnodes.parse(text, name)
+    if root is None:
+        raise SopFileError(
+            [Problem(Location(name, 1, 1), "", "the file is empty; an SOP is a YAML mapping")]
+        )
+    if not isinstance(root, yamlnodes.Map):
+        raise SopFileError(
+            [Problem(root.where, "", f"the top level must be a mapping of keys, not a {root.kind}")]
+        )
+    return root, name, _sha256(data)
+
+
+def _sha256(data: bytes) -> str:
+    """SHA-256 from CPython's own implementation when it is there: `hashlib` loads OpenSSL
+    (about 3 ms) and `sop list` needs one digest per file, not a crypto library."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - an interpreter built without it
+        from hashlib import sha256
+    return str(sha256(data).hexdigest())
+
+
+def load_sop(path: Path) -> Sop:
+    """Load and validate one SOP file. Raises `SopFileError` with every problem found."""
+    root, name, digest = read_document(path)
+    problems: list[Problem] = []
+    checked = schema.SOP.check(root, "", problems)
+    _check_unique_ids(root, problems)
+    if checked is BAD or problems:
+        raise SopFileError(sorted(problems, key=_order))
+    sop = _build_sop(checked, path, name, digest, problems)
+    if problems:
+        raise SopFileError(sorted(problems, key=_order))
+    return sop
+
+
+def _order(problem: Problem) -> tuple[int, int]:
+    return (problem.where.line, problem.where.col)
+
+
+def _build_sop(c: Checked, path: Path, name: str, digest: str, problems: list[Problem]) -> Sop:
+    steps = _build_steps(c.get("steps"), "steps", "step")
+    rollback = _build_steps(c.get("rollback", []), "rollback", "rollback")
+    tasks = _tasks_path(c, path, problems)
+    return Sop(
+        id=c.values["id"],
+        title=c.values["title"],
+        path=path,
+        sha256=digest,
+        version=c.values["sop"],
+        summary=c.get("summary", ""),
+        owner=c.get("owner"),
+        severity=c.get("severity"),
+        phase=c.get("phase"),
+        tags=tuple(c.get("tags", ())),
+        alerts=tuple(c.get("alerts", ())),
+        reviewed=c.get("reviewed"),
+        target_minutes=c.get("target_minutes"),
+        tasks=tasks,
+        inputs=tuple(_build_input(k, v) for k, v in c.get("inputs", {}).items()),
+        on=tuple(c.get("on", (LOCAL,))),
+        context=c.get("context", ""),
+        impact=c.get("impact", ""),
+        links=tuple(Link(x.values["title"], x.values["url"]) for x in c.get("links", ())),
+        steps=steps,
+        rollback=rollback,
+        scenarios={name: _build_scenario(name, v) for name, v in c.get("scenarios", {}).items()},
+        where=c.where,
+        locs=c.locs,
+    )
+
+
+def _build_steps(items: list[Any], list_key: str, default_prefix: str) -> tuple[Step, ...]:
+    """Flatten headings into each step's `section`; number the steps from 1."""
+    section = ""
+    steps: list[Step] = []
+    for index, item in enumerate(items):
+        if "heading" in item.values:
+            section = item.values["heading"]
+            continue
+        steps.append(
+            _build_step(item, len(steps) + 1, section, default_prefix, f"{list_key}[{index}]")
+        )
+    return tuple(steps)
+
+
+def _build_step(c: Checked, number: int, section: str, default_prefix: str, path: str) -> Step:
+    v = c.values  # read directly: ~20 keys for each of thousands of steps
+    kind = next(k for k in ("prose", "run", "script", "task", "call") if k in v)
+    drill = v.get("drill")
+    ask = v.get("ask")
+    return Step(
+        id=v.get("id", f"{default_prefix}-{number}"),
+        kind=kind,
+        body=v[kind],
+        number=number,
+        path=path,
+        title=v.get("title", ""),
+        note=v.get("note", ""),
+        section=section,
+        on=tuple(v["on"]) if "on" in v else None,
+        confirm=v.get("confirm", "auto"),
+        when=v.get("when"),
+        capture=v.get("capture"),
+        timeout=v.get("timeout"),
+        retries=v.get("retries", 0),
+        delay=v.get("delay", 0.0),
+        parallel=v.get("parallel", 10),
+        canary=v.get("canary", 0),
+        ask=tuple(_build_input(k, q) for k, q in ask.items()) if ask else (),
+        args=dict(v.get("args", {})),
+        with_inputs=dict(v.get("with", {})),
+        drill=DrillResult(**drill.values) if drill else None,
+        where=c.where,
+        locs=c.locs,
+    )
+
+
+def _build_scenario(name: str, c: Checked) -> Scenario:
+    return Scenario(
+        name=name,
+        summary=c.get("summary", ""),
+        steps={
+            step: tuple(DrillResult(**r.values) for r in results)
+            for step, results in c.get("steps", {}).items()
+        },
+        unreachable=tuple(c.get("unreachable", ())),
+    )
+
+
+def _build_input(name: str, c: Checked) -> Input:
+    return Input(
+        name=name,
+        help=c.get("help", ""),
+        type=c.get("type", "string"),
+        required=c.get("required", False),
+        default=c.get("default"),
+        pattern=c.get("pattern"),
+        choices=tuple(c.get("choices", ())),
+        secret=c.get("secret", False),
+        env=c.get("env"),
+        allow_dash=c.get("allow_dash", False),
+        drill=c.get("drill"),
+        where=c.where,
+        locs=c.locs,
+    )
+
+
+def _check_unique_ids(root: yamlnodes.Map, problems: list[Problem]) -> None:
+    """Step ids are unique across `steps` and `rollback` (checked on the nodes, so that this
+    problem is reported together with any schema problems)."""
+    seen: dict[str, Location] = {}
+    for list_key in ("steps", "rollback"):
+        items = root.entries.get(list_key)
+        if not isinstance(items, yamlnodes.Seq):
+            continue
+        for i, item in enumerate(items.items):
+            node = item.entries.get("id") if isinstance(item, yamlnodes.Map) else None
+            if not isinstance(node, yamlnodes.Scalar) or not isinstance(node.value, str):
+                continue
+            first = seen.setdefault(node.value, node.where)
+            if first is not node.where:
+                problems.append(
+                    Problem(
+                        node.where,
+                        f"{list_key}[{i}].id",
+                        f"duplicate step id '{node.value}' (first used at line {first.line})",
+                    )
+                )
+
+
+def _tasks_path(c: Checked, path: Path, problems: list[Problem]) -> Path | None:
+    value = c.get("tasks")
+    if value is None:
+        return None
+    folder = path.resolve().parent
+    target = (folder / value).resolve()
+    where = c.locs["tasks"]
+    if os.path.isabs(value) or not target.is_relative_to(folder):
+        problems.append(
+            Problem(
+                where, "tasks", f"'{value}' is outside the SOP's folder; keep tasks beside the SOP"
+            )
+        )
+    elif target.suffix != ".py":
+        problems.append(Problem(where, "tasks", f"'{value}' is not a Python file (.py)"))
+    elif not target.is_file():
+        problems.append(Problem(where, "tasks", f"'{value}' does not exist"))
+    return Path(target)
+
+
+# --- inventory --------------------------------------------------------------------------------
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Load an inventory of hosts and groups; groups may name hosts and other groups."""
+    root, _name, _digest = read_document(path)
+    problems: list[Problem] = []
+    checked = schema.INVENTORY.check(root, "", problems)
+    if checked is BAD or problems:
+        raise SopFileError(sorted(problems, key=_order))
+    defaults = checked.get("defaults")
+    base = defaults.values if defaults else {}
+    hosts: dict[str, Host] = {}
+    for host_name, host in checked.get("hosts", {}).items():
+        merged = {**base, **host.values}
+        hosts[host_name] = Host(
+            name=host_name,
+            address=merged.get("address", host_name),
+            user=merged.get("user"),
+            port=merged.get("port", 22),
+            forward_agent=merged.get("forward_agent", False),
+            identity_file=merged.get("identity_file"),
+        )
+    groups = checked.get("groups", {})
+    group_nodes = root.entries.get("groups")
+    for group, members in groups.items():
+        for i, member in enumerate(members):
+            if member not in hosts and member not in groups and member != LOCAL:
+                assert isinstance(group_nodes, yamlnodes.Map)
+                seq = group_nodes.entries[group]
+                where = seq.items[i].where if isinstance(seq, yamlnodes.Seq) else seq.where
+                problems.append(
+                    Problem(
+                        where, f"groups.{group}[{i}]", f"'{member}' is neither a host nor a group"
+                    )
+                )
+    if problems:
+        raise SopFileError(problems)
+    return Inventory(hosts=hosts, groups={g: tuple(m) for g, m in groups.items()}, path=path)

@@ -1,0 +1,284 @@
+"""Start or resume a run from plain values (what `sop run` / `sop resume` parsed): find and
+check the SOP, open the audit trail, resolve the inventory and inputs, build the runner with real
+executors, walk it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sop import events as ev
+from sop.audit.session import AuditSession, common_fields, reopen_session, start_session
+from sop.audit.state import RunLock, find_run_dir, prepare_state_dir
+from sop.checks.lint import lint_sop
+from sop.clock import Clock
+from sop.errors import SopError, SopFileError
+from sop.executors import Executors, local_executor, ssh_executor
+from sop.format.discovery import find_called_sop, find_inventory, find_sop
+from sop.format.loader import load_sop
+from sop.model import Sop
+from sop.run.inputs import Asker, ResolvedInputs, resolve_inputs
+from sop.run.options import Prompter, RunOptions, RunResult
+from sop.run.runner import Runner
+from sop.run.scope import Restored
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    sop: str
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    secret_files: Mapping[str, Path] = field(default_factory=dict)
+    inventory: Path | None = None
+    known_hosts: Path | None = None
+    ssh_config: Path | None = None
+    connect_timeout: float = 10.0
+    state_dir: Path | None = None
+    options: RunOptions = field(default_factory=RunOptions)
+
+
+@dataclass(frozen=True)
+class Launched:
+    result: RunResult
+    run_dir: Path | None = None
+    head: str = ""  # SEQ:HASH of the audit log's last record: the anchor for the ticket
+    sop: Sop | None = None  # the SOP that was walked (as loaded and checked)
+
+
+def checked_sop(ref: str, inventory: Path | None = None) -> Sop:
+    """Load an SOP and refuse it if lint finds an error: nothing runs from a broken SOP. Targets
+    are checked against `inventory` (the run's --inventory) when given."""
+    sop = load_sop(find_sop(ref))
+    problems = lint_sop(sop, today=dt.date.today(), inventory_path=inventory)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise SopFileError(errors)
+    return sop
+
+
+def callee_loader(inventory: Path | None) -> Callable[[str, Sop], Sop]:
+    """How a run loads the SOPs its steps call: beside the caller first, then in the search
+    folders; checked like the SOP itself."""
+
+    def load_callee(sop_id: str, caller: Sop) -> Sop:
+        return checked_sop(str(find_called_sop(sop_id, caller.path)), inventory)
+
+    return load_callee
+
+
+def _executors(request: RunRequest, sop: Sop) -> Executors:
+    if request.options.simulate:
+        from sop.executors.simulated import SimulatedExecutor
+
+        simulated = SimulatedExecutor(
+            sop.scenarios.get(request.options.scenario), request.options.pace
+        )
+        return Executors({"local": lambda: simulated, "ssh": lambda: simulated})
+    return Executors(
+        {
+            "local": local_executor,
+            "ssh": ssh_executor(request.known_hosts, request.ssh_config, request.connect_timeout),
+        }
+    )
+
+
+def _walk(
+    request: RunRequest,
+    sop: Sop,
+    inputs: ResolvedInputs,
+    *,
+    prompter: Prompter | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+    session: AuditSession | None,
+    restored: Restored | None = None,
+    notes: Sequence[ev.AuditNote] = (),
+) -> Launched:
+    runner = Runner(
+        sop,
+        inputs,
+        inventory=find_inventory(sop.path, request.inventory),
+        prompter=prompter,
+        executors=_executors(request, sop),
+        sinks=[*sinks, session.sink()] if session else sinks,
+        clock=clock,
+        options=request.options,
+        load_callee=callee_loader(request.inventory),
+        restored=restored,
+        persist=session.persist if session else None,
+    )
+    try:
+        for note in notes:
+            runner.emit(note)
+        result = runner.run()
+    finally:
+        head = session.close(clock.now()) if session else None
+    return Launched(result, session.run_dir if session else None, str(head) if head else "", sop)
+
+
+def launch(
+    request: RunRequest,
+    *,
+    prompter: Prompter | None,
+    asker: Asker | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+) -> Launched:
+    sop = checked_sop(request.sop, request.inventory)
+    scenario = request.options.scenario
+    if scenario and scenario not in sop.scenarios:
+        known = ", ".join(sorted(sop.scenarios)) or "none"
+        raise SopError(f"'{sop.id}' has no drill scenario '{scenario}' (it has: {known})")
+    inputs = resolve_inputs(
+        sop,
+        request.inputs,
+        secret_files=request.secret_files,
+        environ=os.environ,
+        asker=asker,
+        drill=request.options.drill,
+    )
+    options = dataclasses.replace(
+        request.options,
+        run_id=request.options.run_id
+        or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+        trace_id=request.options.trace_id or uuid.uuid4().hex,
+    )
+    request = dataclasses.replace(request, options=options)
+    session = None
+    if not options.dry_run:
+        state_dir = prepare_state_dir(request.state_dir)
+        common = common_fields(
+            run_id=options.run_id,
+            trace_id=options.trace_id,
+            sop_id=sop.id,
+            sha256=sop.sha256,
+            operator=options.operator,
+            incident=options.incident,
+            kind=options.event_kind,
+            scenario=options.scenario,
+        )
+        session = start_session(state_dir, options.run_id, common)
+    return _walk(request, sop, inputs, prompter=prompter, sinks=sinks, clock=clock, session=session)
+
+
+class SopChangedError(SopError):
+    """The SOP file changed since the run started, and no reason was given to go on."""
+
+
+def resume(
+    run_ref: str,
+    request: RunRequest,
+    *,
+    prompter: Prompter | None,
+    asker: Asker | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+    changed_reason: str | None = None,
+) -> Launched:
+    """Continue an unfinished run: done steps are shown as done, steps in doubt are decided."""
+    state_dir = prepare_state_dir(request.state_dir)
+    run_dir = find_run_dir(state_dir, run_ref)
+    lock = RunLock(run_dir).__enter__()  # before reading anything: nobody else drives this run
+    try:
+        return _resume_locked(
+            run_dir,
+            lock,
+            request,
+            prompter=prompter,
+            asker=asker,
+            sinks=sinks,
+            clock=clock,
+            changed_reason=changed_reason,
+        )
+    finally:
+        lock.__exit__()
+
+
+def _resume_locked(
+    run_dir: Path,
+    lock: RunLock,
+    request: RunRequest,
+    *,
+    prompter: Prompter | None,
+    asker: Asker | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+    changed_reason: str | None,
+) -> Launched:
+    from sop.run.resume import plan_resume  # with the audit log reader: only to resume
+
+    plan = plan_resume(run_dir)
+    started = plan.started
+    sop = checked_sop(started["sop"]["path"], request.inventory)
+    notes: list[ev.AuditNote] = []
+    now = clock.now()
+    if (
+        sop.sha256 != plan.sop_sha256
+    ):  # as the run last knew it (a change accepted before stays accepted)
+        if prompter is not None and not changed_reason:
+            changed_reason = prompter.text(
+                f"{sop.path} changed since the run started. Why go on anyway?"
+            ).strip()
+        if not changed_reason:
+            raise SopChangedError(
+                f"{sop.path} changed since run {plan.run_id} last ran (sha256 {plan.sop_sha256[:12]} -> "
+                f"{sop.sha256[:12]}); give a reason to go on with --sop-changed REASON"
+            )
+        notes.append(
+            ev.AuditNote(
+                now,
+                "sop-changed",
+                changed_reason,
+                {"old_sha256": plan.sop_sha256, "new_sha256": sop.sha256},
+            )
+        )
+    previous = started["user"]["name"]
+    operator = request.options.operator
+    if previous != operator:
+        notes.append(
+            ev.AuditNote(
+                now,
+                "handover",
+                f"{previous} handed the run over to {operator}",
+                {"from": previous, "to": operator},
+            )
+        )
+    shown = {k: v for k, v in started["sop"]["inputs"].items() if v != "********"}
+    inputs = resolve_inputs(
+        sop, shown, secret_files=request.secret_files, environ=os.environ, asker=asker
+    )
+    options = dataclasses.replace(
+        request.options,
+        run_id=plan.run_id,
+        trace_id=started["trace"]["id"],
+        incident=request.options.incident or started.get("labels", {}).get("incident"),
+    )
+    request = dataclasses.replace(request, options=options)
+    common = common_fields(
+        run_id=plan.run_id,
+        trace_id=options.trace_id,
+        sop_id=sop.id,
+        sha256=sop.sha256,
+        operator=operator,
+        incident=options.incident,
+        kind=started["event"]["kind"],
+    )
+    repaired = plan.repair()  # only now that every check passed
+    if repaired:
+        notes.insert(0, ev.AuditNote(now, "repaired", "a torn last line was cut off", repaired))
+    session = reopen_session(run_dir, common, plan.head, lock, plan.key0, plan.next_seal)
+    return _walk(
+        request,
+        sop,
+        inputs,
+        prompter=prompter,
+        sinks=sinks,
+        clock=clock,
+        session=session,
+        restored=plan.restored,
+        notes=notes,
+    )

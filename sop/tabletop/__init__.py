@@ -1,0 +1,1 @@
+"""Tabletop exercises: scenario files, the exercise and its report, the facilitator's terminal."""

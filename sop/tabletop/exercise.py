@@ -1,0 +1,237 @@
+"""Tabletop exercises: the facilitator hands the team a scenario's injects one at a time and
+records which SOP and action the team chose. The report lists the decisions, the time the team
+took to reach each expected SOP, and the coverage of the phases at stake.
+
+The exercise is given a facilitator (who sees the injects and answers the questions) and a
+clock; it never prints or reads the time itself, so tests can drive it with fakes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from sop.checks.coverage import Coverage, coverage_markdown, library_coverage
+from sop.clock import Clock
+from sop.model import Sop
+from sop.tabletop.scenario import Inject, TabletopScenario
+
+PICK = "Which SOP does the team pick?"
+ACTION = "What action?"
+NOTES = "Notes"
+
+
+class Facilitator(Protocol):
+    """The person running the exercise. Every method may raise KeyboardInterrupt."""
+
+    def narrative(self, scenario: TabletopScenario) -> None: ...
+
+    def inject(self, inject: Inject, elapsed: float, candidates: Sequence[Sop]) -> None: ...
+
+    def ask(self, prompt: str) -> str: ...
+
+    def unknown(self, answer: str, known: Sequence[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    inject: int  # the inject's number, from 1
+    at: float  # the inject's scenario time, seconds
+    shown: float  # seconds since the exercise started, when the inject was shown
+    decided: float  # ... when the facilitator had recorded the decision
+    sop: str  # "" when the team picked none yet
+    action: str
+    notes: str
+    expects: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        """right / wrong / none: the pick against the inject's `expects` ("" when it has none)."""
+        if not self.expects:
+            return ""
+        if not self.sop:
+            return "none"
+        return "right" if self.sop in self.expects else "wrong"
+
+
+@dataclass(frozen=True)
+class Reached:
+    sop: str
+    inject: int | None  # the first inject at which the team picked it; None: never
+    at: float | None  # that inject's scenario time
+    elapsed: float | None  # seconds of exercise until the decision was recorded
+    expected_from: int | None = None  # the first inject that expects it
+    delay: float | None = None  # seconds from showing that inject to the team picking the SOP
+
+
+@dataclass(frozen=True)
+class Exercise:
+    scenario: TabletopScenario
+    started: float  # wall-clock time (epoch seconds)
+    decisions: tuple[Decision, ...]
+    coverage: Coverage
+
+    @property
+    def reached(self) -> tuple[Reached, ...]:
+        out = []
+        for sop_id in self.scenario.expected:
+            first = next((d for d in self.decisions if d.sop == sop_id), None)
+            cue = next((d for d in self.decisions if sop_id in d.expects), None)
+            delay = None
+            if first and cue and first.inject >= cue.inject:
+                delay = round(first.decided - cue.shown, 3)
+            out.append(
+                Reached(
+                    sop_id,
+                    first.inject if first else None,
+                    first.at if first else None,
+                    first.decided if first else None,
+                    cue.inject if cue else None,
+                    delay,
+                )
+            )
+        return tuple(out)
+
+
+def candidates(scenario: TabletopScenario, library: Sequence[Sop]) -> list[Sop]:
+    """The SOPs a team may pick, sorted by id. The scenario's expected SOPs are not singled
+    out: that would give the answer away."""
+    return sorted(library, key=lambda s: s.id)
+
+
+def run_exercise(
+    scenario: TabletopScenario, library: Sequence[Sop], facilitator: Facilitator, clock: Clock
+) -> Exercise:
+    known = sorted(s.id for s in library)
+    options = candidates(scenario, library)
+    started, start = clock.now(), clock.monotonic()
+    facilitator.narrative(scenario)
+    decisions: list[Decision] = []
+    for inject in scenario.injects:
+        shown = clock.monotonic() - start
+        facilitator.inject(inject, shown, options)
+        sop = _pick(facilitator, known)
+        action = facilitator.ask(ACTION).strip()
+        notes = facilitator.ask(NOTES).strip()
+        decisions.append(
+            Decision(
+                inject=inject.number,
+                at=inject.at,
+                shown=round(shown, 3),
+                decided=round(clock.monotonic() - start, 3),
+                sop=sop,
+                action=action,
+                notes=notes,
+                expects=inject.expects,
+            )
+        )
+    coverage = library_coverage(library, scenario.phases, [d.sop for d in decisions if d.sop])
+    return Exercise(scenario, started, tuple(decisions), coverage)
+
+
+def _pick(facilitator: Facilitator, known: Sequence[str]) -> str:
+    while True:
+        answer = facilitator.ask(PICK).strip()
+        if not answer or answer in known:
+            return answer
+        facilitator.unknown(answer, known)
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def clock_text(seconds: float) -> str:
+    """Elapsed time as M:SS (H:MM:SS past an hour)."""
+    whole = round(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def scenario_time(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"T+{minutes:g} min"
+
+
+def report_data(exercise: Exercise) -> dict[str, Any]:
+    scenario = exercise.scenario
+    return {
+        "scenario": scenario.id,
+        "title": scenario.title,
+        "path": str(scenario.path),
+        "started": dt.datetime.fromtimestamp(exercise.started, dt.UTC).isoformat(
+            timespec="seconds"
+        ),
+        "phases": list(scenario.phases),
+        "expected": list(scenario.expected),
+        "decisions": [
+            {**asdict(d), "expects": list(d.expects), "verdict": d.verdict}
+            for d in exercise.decisions
+        ],
+        "reached": [asdict(r) for r in exercise.reached],
+        "coverage": exercise.coverage.as_dict(),
+    }
+
+
+def report_json(exercise: Exercise) -> str:
+    return json.dumps(report_data(exercise), indent=2) + "\n"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|") or "-"
+
+
+def report_markdown(exercise: Exercise) -> str:
+    data = report_data(exercise)
+    scenario = exercise.scenario
+    lines = [
+        f"# Tabletop: {scenario.title}",
+        "",
+        f"Scenario `{scenario.id}` ({scenario.path}), started {data['started']}. "
+        f"Phases at stake: {', '.join(scenario.phases)}.",
+        "",
+        "## Decisions",
+        "",
+        "| inject | scenario time | decided at | SOP | verdict | action | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in exercise.decisions:
+        verdict = d.verdict + (
+            f" (expected {', '.join(d.expects)})" if d.verdict == "wrong" else ""
+        )
+        lines.append(
+            f"| {d.inject} | {scenario_time(d.at)} | {clock_text(d.decided)} | "
+            f"{_cell(d.sop) if d.sop else 'none yet'} | {verdict or '-'} | {_cell(d.action)} | "
+            f"{_cell(d.notes)} |"
+        )
+    lines += [
+        "",
+        "## Time to the right SOP",
+        "",
+        "| expected SOP | expected from inject | reached at inject | scenario time "
+        "| exercise time | after the cue |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in exercise.reached:
+        cue = str(r.expected_from or "-")
+        if r.inject is None or r.at is None or r.elapsed is None:
+            lines.append(f"| {r.sop} | {cue} | **never** | - | - | - |")
+        else:
+            after = "-" if r.delay is None else clock_text(r.delay)
+            if r.expected_from is not None and r.inject < r.expected_from:
+                after = "before the cue"
+            lines.append(
+                f"| {r.sop} | {cue} | {r.inject} | {scenario_time(r.at)} "
+                f"| {clock_text(r.elapsed)} | {after} |"
+            )
+    lines += ["", "## Coverage", "", coverage_markdown(exercise.coverage, scenario=True)]
+    gaps = exercise.coverage.gaps
+    lines.append(
+        f"Phases at stake that no SOP covers: {', '.join(gaps)}."
+        if gaps
+        else "Every phase at stake has at least one SOP."
+    )
+    return "\n".join(lines) + "\n"

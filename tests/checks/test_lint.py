@@ -1,0 +1,157 @@
+"""`sop lint`: what the schema cannot see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from sop.checks.lint import lint_paths
+from tests.conftest import MINIMAL, REPO
+
+TODAY = dt.date(2026, 11, 28)
+
+
+def lint(*paths: Path, inventory: Path | None = None) -> list[str]:
+    return [str(p) for p in lint_paths(paths, today=TODAY, inventory=inventory).problems]
+
+
+def test_the_example_library_is_clean() -> None:
+    report = lint_paths([REPO / "runbooks"], today=dt.date(2026, 11, 28))
+    assert report.problems == ()
+    assert report.files >= 2
+
+
+def test_undefined_template_variable(write: Callable[..., Path]) -> None:
+    path = write(MINIMAL.replace("echo hello", "echo {{ hots }}") + "inputs:\n  host: {}\n")
+    assert lint(path) == [
+        "sop.yaml:8:5: steps[0].run: undefined variable 'hots': not an input, an answer or a capture"
+    ]
+
+
+def test_answers_and_captures_are_defined_for_later_steps_only(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+  - run: echo {{ answer }} {{ out }}
+  - prose: What now?
+    ask: {answer: {default: x}}
+  - run: uptime
+    capture: out
+  - run: echo {{ answer }} {{ out }} {{ run_id }} {{ trace_id }}
+rollback:
+  - run: echo {{ out }}
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:9:5: steps[1].run: 'answer' is set by step 3 (step-3), which comes later",
+        "sop.yaml:9:5: steps[1].run: 'out' is set by step 4 (step-4), which comes later",
+    ]
+
+
+def test_template_syntax_error_and_include(write: Callable[..., Path]) -> None:
+    text = MINIMAL + "  - prose: 'Look at {{ oops'\n  - prose: \"{% include '/etc/passwd' %}\"\n"
+    assert lint(write(text)) == [
+        "sop.yaml:9:5: steps[1].prose: template syntax error: unexpected end of template, "
+        "expected 'end of print statement'.",
+        "sop.yaml:10:5: steps[2].prose: 'include' is not allowed: SOP text cannot read other files",
+    ]
+
+
+def test_secret_in_a_command_template(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL.replace("echo hello", "curl -H {{ token }} x")
+        + "inputs:\n  token: {secret: true}\n"
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:8:5: steps[0].run: secret input 'token' would be put on a command line; "
+        "commands get it from the environment as $SOP_SECRET_TOKEN"
+    ]
+
+
+def test_template_inside_quotes_warns(write: Callable[..., Path]) -> None:
+    text = MINIMAL.replace("echo hello", 'echo "{{ host }}"') + "inputs:\n  host: {}\n"
+    assert lint(write(text)) == [
+        'sop.yaml:8:5: steps[0].run: warning: template inside quotes in `echo "{{ host }}"`: '
+        "sop quotes every value for the shell; remove the quotes around it"
+    ]
+
+
+def test_missing_owner_review_and_stale_review(write: Callable[..., Path]) -> None:
+    bare = MINIMAL.replace("owner: team\nreviewed: 2026-11-01\n", "")
+    stale = MINIMAL.replace("2026-11-01", "2025-01-02").replace("id: minimal", "id: stale")
+    assert lint(write(bare, "a.yaml"), write(stale, "b.yaml")) == [
+        "a.yaml:1:1: owner: warning: no owner: who keeps this SOP true?",
+        "a.yaml:1:1: reviewed: warning: no review date: add `reviewed: YYYY-MM-DD`",
+        "b.yaml:5:1: reviewed: warning: last reviewed 695 days ago (over 180); review it and update the date",
+    ]
+
+
+def test_task_that_the_tasks_module_does_not_define(
+    write: Callable[..., Path], in_tmp: Path
+) -> None:
+    (in_tmp / "tasks.py").write_text(
+        "from invoke import task\n\n@task\ndef rotate_logs(c, keep=3):\n    'Rotate.'\n"
+    )
+    text = (
+        MINIMAL.replace("steps:", "tasks: tasks.py\nsteps:")
+        + "  - task: rotate-logs\n  - task: restart\n"
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:11:5: steps[2].task: no task 'restart' in tasks.py (it defines: rotate-logs)"
+    ]
+
+
+def test_tasks_module_that_fails_to_import(write: Callable[..., Path], in_tmp: Path) -> None:
+    (in_tmp / "tasks.py").write_text("raise RuntimeError('boom')\n")
+    text = MINIMAL.replace("steps:", "tasks: tasks.py\nsteps:") + "  - task: anything\n"
+    problems = lint(write(text))
+    assert problems == [
+        f"sop.yaml:6:1: tasks: {(in_tmp / 'tasks.py')}: importing the tasks failed: RuntimeError: boom"
+    ]
+
+
+def test_target_missing_from_inventory(write: Callable[..., Path]) -> None:
+    write("hosts:\n  web-1: {address: 127.0.0.2}\ngroups:\n  web: [web-1]\n", "inventory.yaml")
+    text = MINIMAL + "    on: [web, db-9, local, '{{ host }}']\ninputs:\n  host: {}\n"
+    assert lint(write(text)) == [
+        "sop.yaml:9:5: steps[0].on[1]: target 'db-9' is not a host or group of inventory.yaml"
+    ]
+
+
+def test_target_without_inventory(write: Callable[..., Path]) -> None:
+    assert lint(write(MINIMAL + "on: web-1\n")) == [
+        "sop.yaml:9:1: on[0]: target 'web-1' needs an inventory (runbooks/inventory.yaml or --inventory)"
+    ]
+
+
+def test_calls_must_exist_pass_known_inputs_and_not_loop(write: Callable[..., Path]) -> None:
+    a = (
+        MINIMAL.replace("id: minimal", "id: a")
+        + "  - call: b\n    with: {host: x, colour: red}\n  - call: nope\n"
+    )
+    b = MINIMAL.replace("id: minimal", "id: b") + "  - call: a\ninputs:\n  host: {required: true}\n"
+    assert lint(write(a, "a.yaml"), write(b, "b.yaml")) == [
+        "a.yaml:9:5: steps[1].call: calls loop: a -> b -> a",
+        "a.yaml:10:5: steps[1].with.colour: 'b' has no input 'colour'",
+        "a.yaml:11:5: steps[2].call: no SOP with id 'nope'",
+        "b.yaml:9:5: steps[1].call: calls loop: b -> a -> b",
+    ]
+
+
+def test_schema_errors_are_lint_errors(write: Callable[..., Path]) -> None:
+    assert lint(write("sop: 1\n")) == [
+        "sop.yaml:1:1: missing required key 'id'",
+        "sop.yaml:1:1: missing required key 'title'",
+        "sop.yaml:1:1: missing required key 'steps'",
+    ]
+
+
+def test_drill_scenarios_name_existing_steps(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + "scenarios:\n  flaky:\n    steps:\n      hello: [{exit: 1}, {exit: 0}]\n      helo: {exit: 2}\n"
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:9:1: scenarios.flaky.steps.helo: no step 'helo' in this SOP"
+    ]

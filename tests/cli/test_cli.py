@@ -1,0 +1,254 @@
+"""The command line, called as a user would: exit codes, output, and what it imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from sop.cli import cli
+from sop.format.discovery import load_library
+from sop.format.yamlnodes import Map, Node, Scalar, Seq, decode, parse
+from tests.conftest import MINIMAL, REPO
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def reviewed_today(text: str) -> str:
+    """MINIMAL reviewed today: the CLI lints against the real date, and a review date older
+    than 180 days is a warning."""
+    return text.replace("reviewed: 2026-11-01", f"reviewed: {dt.date.today()}")
+
+
+def test_lint_clean_library_exits_0() -> None:
+    """The library has no errors; once its reviews are 180 days old the only warnings say so
+    (test_lint.py checks it is spotless on a fixed date)."""
+    code, out, err = invoke("lint", str(REPO / "runbooks"))
+    assert code == 0
+    assert all("reviewed: warning: last reviewed" in line for line in out.splitlines()), out
+    assert err.endswith(f"file(s) checked: 0 error(s), {len(out.splitlines())} warning(s)\n")
+
+
+def test_lint_broken_file_exits_1_with_located_errors(write: Callable[..., Path]) -> None:
+    write(MINIMAL.replace("run: echo hello", "rnu: echo hello"))
+    code, out, err = invoke("lint", "sop.yaml")
+    assert code == 1
+    assert out == (
+        "sop.yaml:7:5: steps[0]: a step needs one of: prose, run, script, task, call\n"
+        "sop.yaml:8:5: steps[0].rnu: unknown key; did you mean 'run'?\n"
+    )
+    assert err == "1 file(s) checked: 2 error(s), 0 warning(s)\n"
+
+
+def test_lint_strict_fails_on_warnings_and_json_is_for_machines(write: Callable[..., Path]) -> None:
+    write(reviewed_today(MINIMAL).replace("owner: team\n", ""))
+    assert invoke("lint", "sop.yaml")[0] == 0
+    assert invoke("lint", "--strict", "sop.yaml")[0] == 1
+    code, out, _ = invoke("lint", "--format", "json", "sop.yaml")
+    assert code == 0
+    assert json.loads(out) == {
+        "files": 1,
+        "errors": 0,
+        "warnings": 1,
+        "problems": [
+            {
+                "file": "sop.yaml",
+                "line": 1,
+                "col": 1,
+                "path": "owner",
+                "severity": "warning",
+                "code": "metadata",
+                "message": "no owner: who keeps this SOP true?",
+            }
+        ],
+    }
+
+
+def test_lint_missing_path_is_an_error(in_tmp: Path) -> None:
+    assert invoke("lint", "nowhere") == (1, "", "sop: error: nowhere: no such file or folder\n")
+
+
+def test_usage_error_exits_2() -> None:
+    code, _, err = invoke("lint", "--format", "xml")
+    assert code == 2
+    assert "Invalid value for '--format'" in err
+
+
+def test_list_with_filters(write: Callable[..., Path]) -> None:
+    write(
+        MINIMAL.replace("owner: team", "owner: team\nphase: detect\ntags: [disk]"),
+        "runbooks/a.yaml",
+    )
+    write(
+        MINIMAL.replace("id: minimal", "id: other").replace("title: Minimal", "title: Other"),
+        "runbooks/b.yaml",
+    )
+    write("hosts: {}\n", "runbooks/inventory.yaml")
+    code, out, _ = invoke("list")
+    assert code == 0
+    assert out == (
+        "ID       TITLE    PHASE   OWNER  REVIEWED\n"
+        "minimal  Minimal  detect  team   2026-11-01\n"
+        "other    Other            team   2026-11-01\n"
+    )
+    assert invoke("list", "--tag", "disk")[1].splitlines()[1:] == [
+        "minimal  Minimal  detect  team   2026-11-01"
+    ]
+    assert invoke("list", "--phase", "respond") == (0, "", "no SOP matches\n")
+    rows = json.loads(invoke("list", "--format", "json", "--owner", "team")[1])
+    assert [r["id"] for r in rows] == ["minimal", "other"]
+
+
+def test_list_reports_broken_files(write: Callable[..., Path]) -> None:
+    write(MINIMAL, "runbooks/good.yaml")
+    write("sop: [\n", "runbooks/bad.yaml")
+    code, out, err = invoke("list")
+    assert code == 1
+    assert "minimal" in out
+    assert err == "sop: error: 1 file(s) failed to load (run `sop lint`): runbooks/bad.yaml\n"
+
+
+def test_sop_path_finds_sops_by_id(
+    write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(MINIMAL.replace("id: minimal", "id: renamed"), "lib/whatever.yaml")
+    monkeypatch.setenv("SOP_PATH", "lib")
+    code, out, _ = invoke("show", "renamed")
+    assert code == 0
+    assert "echo hello" in out
+    assert invoke("show", "absent") == (
+        1,
+        "",
+        "sop: error: no SOP with id 'absent' in lib (give a path, or set SOP_PATH)\n",
+    )
+
+
+def test_show_prints_the_checklist_and_runs_nothing(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    code, out, _ = invoke("show", "disk-full")
+    assert code == 0
+    for text in (
+        "Root filesystem almost full",
+        "Diagnosis",
+        "1. Look at the disk dashboard",
+        "du -xh --max-depth=2 {{ mount }}",
+        "invoke task rotate_logs(keep=3)",
+        "R1.",
+        "Tell #ops",
+    ):
+        assert text in out
+
+
+def test_show_of_a_broken_sop_executes_nothing(write: Callable[..., Path], in_tmp: Path) -> None:
+    marker = in_tmp / "pwned"
+    write(f"sop: 1\nid: x\ntitle: !!python/object/apply:os.system ['touch {marker}']\nsteps: []\n")
+    code, out, err = invoke("show", "sop.yaml")
+    assert (code, out) == (1, "")
+    assert err.startswith("sop.yaml:3:8: unsupported tag '!!python/object/apply:os.system'")
+    assert not marker.exists()
+
+
+def plain(node: Node) -> object:
+    """A node tree as plain JSON-like data (what an editor's YAML 1.2 parser would see)."""
+    if isinstance(node, Map):
+        return {k: plain(v) for k, v in node.entries.items()}
+    if isinstance(node, Seq):
+        return [plain(v) for v in node.items]
+    assert isinstance(node, Scalar)
+    return node.value
+
+
+def test_schema_is_valid_2020_12_and_validates_every_example() -> None:
+    code, out, _ = invoke("schema")
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    library = load_library([REPO / "runbooks"])
+    assert library.problems == () and len(library.sops) >= 2
+    for sop in library.sops:
+        data = plain(parse(decode(sop.path.read_bytes(), str(sop.path)), str(sop.path)))  # type: ignore[arg-type]
+        errors = [e.message for e in validator.iter_errors(data)]
+        assert errors == [], sop.path
+
+
+def test_schema_rejects_what_the_loader_rejects() -> None:
+    schema = json.loads(invoke("schema")[1])
+    validator = jsonschema.Draft202012Validator(schema)
+    base = {"sop": 1, "id": "x", "title": "X", "steps": [{"run": "true"}]}
+    assert validator.is_valid(base)
+    for bad_step in (
+        {"run": "a", "task": "b"},
+        {"rnu": "a"},
+        {"prose": "a", "args": {}},
+        {"confirm": "auto"},
+    ):
+        assert not validator.is_valid({**base, "steps": [bad_step]}), bad_step
+
+
+HEAVY = ("fabric", "invoke", "paramiko", "jinja2", "rich")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list", str(REPO / "runbooks")], ["lint", "--help"]])
+def test_light_commands_do_not_import_heavy_libraries(args: list[str]) -> None:
+    code = (
+        "import sys\nfrom sop.cli import cli\n"
+        f"try:\n    cli.main(args={args!r}, prog_name='sop')\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert proc.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_python_dash_m_and_version() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sop", "--version"], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.startswith("sop, version ")
+
+
+def test_pre_commit_hook_lints_the_library() -> None:
+    import re
+
+    import yaml
+
+    hook = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())[0]
+    files = [
+        str(p.relative_to(REPO))
+        for p in sorted((REPO / "runbooks").rglob("*.y*ml"))
+        if re.search(hook["files"], str(p.relative_to(REPO)))
+        and not re.search(hook["exclude"], str(p.relative_to(REPO)))
+    ]
+    assert "runbooks/demo.yaml" in files and "runbooks/inventory.yaml" not in files
+    command = hook["entry"].split()
+    assert command[0] == "sop"
+    code, out, err = invoke(*command[1:], *[str(REPO / f) for f in files])
+    assert code == 0, err
+    assert all("reviewed: warning: last reviewed" in line for line in out.splitlines()), out
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_scripts(shell: str) -> None:
+    sop = Path(sys.executable).parent / "sop"
+    proc = subprocess.run(
+        [str(sop)],
+        env={"_SOP_COMPLETE": f"{shell}_source", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "_SOP_COMPLETE" in proc.stdout

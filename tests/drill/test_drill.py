@@ -1,0 +1,179 @@
+"""Fire drills: every SOP of the library drills offline; scenarios inject failures; the report
+tells the team what to fix; a simulated drill touches no network and runs no program."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sop.format.discovery import load_library
+from tests.conftest import REPO
+
+SOP = Path(sys.executable).parent / "sop"
+LIBRARY = load_library([REPO / "runbooks"])
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SOP_STATE_DIR": str(tmp_path / "state"),
+        "SOP_AUDIT_KEYS": str(tmp_path / "keys"),
+        "COLUMNS": "200",
+    }
+
+
+def drill(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SOP), "drill", "--yes", "--pace", "0", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def records(env: dict[str, str]) -> list[dict[str, object]]:
+    (run_dir,) = (Path(env["SOP_STATE_DIR"]) / "runs").iterdir()
+    return [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
+
+
+def test_the_library_is_big_enough_and_every_executable_step_has_a_drill_result() -> None:
+    assert len(LIBRARY.sops) >= 13 and not LIBRARY.problems
+    missing = [
+        f"{s.id}:{step.id}"
+        for s in LIBRARY.sops
+        for step in (*s.steps, *s.rollback)
+        if step.executable and step.drill is None
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("sop_id", sorted(s.id for s in LIBRARY.sops))
+def test_every_sop_drills_offline_with_no_arguments(
+    sop_id: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    sop = next(s for s in LIBRARY.sops if s.id == sop_id)
+    proc = drill(env, str(sop.path), "--report", str(tmp_path / "report"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert "FIRE DRILL" in proc.stdout
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["outcome"] == "success" and report["sop"] == sop_id
+    assert report["failures"] == [] and report["within_target"] is True
+    numbers = [s["number"] for s in report["steps"]]
+    assert [str(n) for n in range(1, len(sop.steps) + 1)] == [n for n in numbers if "." not in n]
+    assert {s["outcome"] for s in report["steps"]} <= {"success", "done", "skipped"}
+    conditional = {step.id for step in sop.steps if step.when}
+    skipped = {
+        s["id"] for s in report["steps"] if s["outcome"] == "skipped" and "." not in s["number"]
+    }
+    assert skipped <= conditional  # only `when:` skips a step in a drill of the SOP as written
+    assert (
+        (tmp_path / "report" / "report.md").read_text().startswith(f"# Drill report: {sop.title}\n")
+    )
+    kinds = {r["event"]["kind"] for r in records(env)}  # type: ignore[index]
+    assert kinds == {"drill"}
+
+
+SCENARIO_SOP = """\
+sop: 1
+id: rehearse
+title: Rehearse
+owner: t
+reviewed: 2026-11-20
+target_minutes: 1
+inputs:
+  host: {{required: true, drill: web-1}}
+on: "{{{{ host }}}}"
+steps:
+  - id: check
+    run: touch {marker}-check; curl -fsS http://127.0.0.1:9/health
+    drill: {{stdout: "ok\\n"}}
+  - id: fleet
+    on: [web-1, web-2]
+    run: touch {marker}-fleet
+    drill: {{stdout: "done\\n"}}
+scenarios:
+  flaky:
+    summary: the health check fails twice
+    steps:
+      check: [{{exit: 7, stderr: "connection refused\\n"}}, {{exit: 7}}, {{stdout: "ok\\n"}}]
+  partition:
+    unreachable: [web-2]
+"""
+
+
+def test_a_scenario_injects_failures_and_the_report_names_them(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    marker = tmp_path / "RAN"
+    path = tmp_path / "rehearse.yaml"
+    path.write_text(SCENARIO_SOP.format(marker=marker))
+    proc = drill(env, str(path), "--scenario", "partition", "--report", str(tmp_path / "r"))
+    assert proc.returncode == 1
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["scenario"] == "partition" and report["outcome"] == "failure"
+    (failure,) = report["failures"]
+    assert {k: v for k, v in failure.items() if k != "title"} == {
+        "step": "2",
+        "host": "web-2",
+        "exit_code": None,
+        "choice": "",
+        "error": "simulated: web-2 does not answer (scenario partition)",
+    }
+    assert "step 2 (fleet) failed: web-2: simulated: web-2 does not answer" in proc.stdout
+    assert not list(tmp_path.glob("RAN*"))  # nothing ran
+
+
+def test_unknown_scenario_is_a_clear_error(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "rehearse.yaml"
+    path.write_text(SCENARIO_SOP.format(marker=tmp_path / "RAN"))
+    proc = drill(env, str(path), "--scenario", "flaky-typo")
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        "sop: error: 'rehearse' has no drill scenario 'flaky-typo' (it has: flaky, partition)\n",
+    )
+
+
+def test_the_guard_blocks_sockets_and_programs() -> None:
+    code = textwrap.dedent("""\
+        import socket, subprocess
+        from sop.drill.guard import forbid_side_effects, DrillGuardError
+        forbid_side_effects()
+        for attempt in (lambda: socket.create_connection(("127.0.0.1", 22), timeout=1),
+                        lambda: subprocess.run(["true"]),
+                        lambda: __import__("os").system("true")):
+            try:
+                attempt()
+                print("NOT BLOCKED")
+            except DrillGuardError as exc:
+                print(exc)
+        """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines() == [
+        "a drill must not reach the network or run programs (blocked: socket.connect)",
+        "a drill must not reach the network or run programs (blocked: subprocess.Popen)",
+        "a drill must not reach the network or run programs (blocked: os.system)",
+    ]
+
+
+def test_a_simulated_drill_runs_under_the_guard_end_to_end(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The whole drill process runs with sockets and programs forbidden, and still completes:
+    nothing in a simulated drill needs them."""
+    path = tmp_path / "rehearse.yaml"
+    path.write_text(SCENARIO_SOP.format(marker=tmp_path / "RAN"))
+    proc = drill(env, str(path), "--scenario", "flaky", "--pace", "0")
+    assert proc.returncode == 1  # flaky: the check fails, and --yes stops at a failure
+    assert "blocked" not in proc.stdout + proc.stderr
+    assert "step 1 (check) failed: web-1: exit 7" in proc.stdout
+    assert not list(tmp_path.glob("RAN*"))
