@@ -14,8 +14,8 @@ from sop.run.inputs import resolve_inputs
 from sop.run.launch import callee_loader
 from sop.run.options import RunOptions
 from sop.run.runner import Runner
-from tests.conftest import REPO
 from sop.testing import FakeClock, Recorder
+from tests.conftest import REPO
 
 LIBRARY = load_library([REPO / "runbooks"])
 

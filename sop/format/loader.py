@@ -12,7 +12,7 @@ from typing import Any
 
 from sop.errors import Location, Problem, SopFileError
 from sop.format import schema, yamlnodes
-from sop.format.schema import BAD, Checked
+from sop.format.schemakit import BAD, Checked
 from sop.model import LOCAL, DrillResult, Host, Input, Inventory, Link, Scenario, Sop, Step
 
 

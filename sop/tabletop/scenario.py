@@ -1,5 +1,5 @@
 """Tabletop scenario files (`runbooks/scenarios/*.yaml`): the format, declared with the spec
-classes of `sop.format.schema`, the frozen records, and loading them with `file:line:col` errors.
+classes of `sop.format.schemakit`, the frozen records, and loading them with `file:line:col` errors.
 
 ```yaml
 tabletop: 1
@@ -29,18 +29,17 @@ from sop.errors import NOWHERE, Location, NotFoundError, Problem, SopFileError
 from sop.format import yamlnodes
 from sop.format.discovery import SUFFIXES, search_dirs
 from sop.format.loader import read_document
-from sop.format.schema import (
+from sop.format.schema import ID, ID_HINT
+from sop.format.schemakit import (
     BAD,
-    ID,
-    ID_HINT,
     Checked,
     Duration,
     Int,
     JsonSchema,
     ListOf,
-    Record,
     Str,
-    record_schema,
+    Struct,
+    document_schema,
 )
 from sop.model import PHASES
 
@@ -49,7 +48,7 @@ FOLDER = "scenarios"  # beside the SOPs: runbooks/scenarios/
 
 SOP_ID = Str("An SOP id.", pattern=ID, pattern_hint=ID_HINT)
 
-INJECT = Record(
+INJECT = Struct(
     "inject",
     {
         "at": Duration("When the inject happens, from the start of the scenario: 0m, 5m, 1h."),
@@ -85,7 +84,7 @@ def _check_scenario(checked: Checked, problems: list[Problem], path: str) -> Non
                 )
 
 
-SCENARIO_FILE = Record(
+SCENARIO_FILE = Struct(
     "tabletop",
     {
         "tabletop": Int("Format version.", minimum=FORMAT_VERSION, maximum=FORMAT_VERSION),
@@ -109,7 +108,7 @@ SCENARIO_FILE = Record(
 
 def json_schema() -> JsonSchema:
     """The JSON Schema (2020-12) of a tabletop scenario file (`sop schema --tabletop`)."""
-    return record_schema(
+    return document_schema(
         SCENARIO_FILE, (SCENARIO_FILE, INJECT), "tabletop-v1", "sop: a tabletop exercise scenario"
     )
 
