@@ -56,7 +56,7 @@ def lint_paths(
 ) -> LintReport:
     """`runs`: also warn about SOPs not drilled for `drill_days` days (from its audit logs)."""
     from sop.checks.stats import drill_problems
-    from sop.tabletop.scenario import lint_scenarios
+    from sop.format.scenario import lint_scenarios
 
     paths = list(paths)
     library = load_library(paths)
@@ -85,7 +85,7 @@ def lint_paths(
 def _ids_for_scenarios(paths: list[Path], known: dict[str, Sop]) -> set[str]:
     """The SOP ids a scenario may expect: those linted, and for a scenario file named on its
     own, those of the library its `scenarios/` folder is in."""
-    from sop.tabletop.scenario import FOLDER
+    from sop.format.scenario import FOLDER
 
     libraries = sorted({p.parent.parent for p in paths if p.parent.name == FOLDER})
     return set(known) | set(load_library(libraries).by_id()) if libraries else set(known)

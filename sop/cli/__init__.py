@@ -240,7 +240,7 @@ def schema(tabletop: bool) -> None:
     import json
 
     if tabletop:
-        from sop.tabletop.scenario import json_schema
+        from sop.format.scenario import json_schema
     else:
         from sop.format.schema import json_schema
     click.echo(json.dumps(json_schema(), indent=2))
@@ -745,8 +745,8 @@ def tabletop(
     from sop.clock import SystemClock
     from sop.errors import SopFileError
     from sop.format.discovery import load_library
+    from sop.format.scenario import find_scenario, load_scenario
     from sop.tabletop.exercise import report_json, report_markdown, run_exercise
-    from sop.tabletop.scenario import find_scenario, load_scenario
     from sop.tabletop.terminal import TerminalFacilitator, summary
 
     scenario = load_scenario(find_scenario(scenario_ref))

@@ -1,1 +1,2 @@
-"""The SOP file format: YAML nodes with marks, the schema, the loader, library discovery and the list cache."""
+"""The file formats: YAML nodes with marks, the schema kit and the SOP/inventory declarations, the
+loader, tabletop scenario files, library discovery and the list cache."""

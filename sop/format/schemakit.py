@@ -1,7 +1,7 @@
 """The kit for declaring a YAML format once: specs (`Str`, `Int`, `ListOf`, `Struct`, ...) that
 validate YAML nodes, collecting every problem with its `file:line:col` and key path, and export
 the JSON Schema editors use. The SOP and inventory formats are declared with it in
-`sop.format.schema`; tabletop scenarios in `sop.tabletop.scenario`."""
+`sop.format.schema`; tabletop scenarios in `sop.format.scenario`."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""Tabletop exercises: scenario files, the exercise and its report, the facilitator's terminal."""
+"""Tabletop exercises: the exercise and its report, the facilitator's terminal (scenario files are
+a format: sop.format.scenario)."""

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from sop.checks.coverage import Coverage, coverage_markdown, library_coverage
 from sop.clock import Clock
+from sop.format.scenario import Inject, TabletopScenario
 from sop.model import Sop
-from sop.tabletop.scenario import Inject, TabletopScenario
 
 PICK = "Which SOP does the team pick?"
 ACTION = "What action?"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
+from sop.format.scenario import Inject, TabletopScenario
 from sop.model import Sop
 from sop.tabletop.exercise import Exercise, clock_text, scenario_time
-from sop.tabletop.scenario import Inject, TabletopScenario
 
 
 class TerminalFacilitator:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sop.checks.coverage import library_coverage
+from sop.format.scenario import Inject, TabletopScenario
 from sop.model import Sop
 from sop.tabletop.exercise import ACTION, NOTES, PICK, report_json, report_markdown, run_exercise
-from sop.tabletop.scenario import Inject, TabletopScenario
 
 
 def sop(sop_id: str, phase: str | None) -> Sop:

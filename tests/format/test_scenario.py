@@ -11,7 +11,7 @@ import pytest
 from sop.checks.lint import lint_paths
 from sop.errors import SopFileError
 from sop.format.discovery import load_library
-from sop.tabletop.scenario import find_scenario, load_scenario, scenario_files
+from sop.format.scenario import find_scenario, load_scenario, scenario_files
 
 from ..conftest import MINIMAL, REPO
 
