@@ -1,50 +1,185 @@
-"""One redactor for every sink: it masks each secret value and the forms it takes on the way
-(shell-quoted, JSON, URL-encoded, base64, each line of a multi-line secret), including when
-streamed output splits a secret across chunks."""
+"""One redactor for every sink: it masks each secret value and the forms it takes on the way,
+including when streamed output splits a secret across chunks.
+
+Each secret becomes a few patterns, each bounded in length:
+- the text itself under any mix of everyday escapes, character by character: shell quoting
+  (`'\\''`, `'"'"'`, backslashes), JSON (`\\"`, `\\/`, `\\u00xx`), URL encoding (`%2f`, `%2F`,
+  `+` for a space), HTML (`&amp;`, `&#39;`, `&#x27;`, `&quot;`), C/Python `\\xNN`;
+- base64 (standard and URL-safe alphabets, padded or not) at each of the three alignments a
+  secret can have inside a longer blob (`Authorization: Basic base64(user:secret)`), with
+  line breaks anywhere (MIME and `base64` wrap at 76 columns, PEM at 64);
+- hex, in either case, bytes optionally separated by a space or colon or written `\\xNN`;
+- each line of a multi-line secret (at least MIN_SECRET_LENGTH characters), in the same forms.
+
+Masking is best effort: a command can always transform a secret beyond recognition (compress
+it, encrypt it, print one character per line). docs/run.md says how to keep secrets off output.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
 import re
-import shlex
-import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from sop.errors import SopError
 
 MASK = "********"
 MIN_SECRET_LENGTH = 8
 
+_B64_STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_URL = _B64_STD[:62] + "-_"
+_LINE_BREAK = r"(?:\r?\n)?"
+_NAMED_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
+_SINGLE_QUOTE = ("'\\''", "'\"'\"'", '"\'"', "\\'")  # ' inside '...' (bash -x, shlex), "'", \'
+_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_TO_URLSAFE = str.maketrans("+/", "-_")
+_WRAP_MIN = 16  # base64 wrapped narrower than this may go unmasked (MIME: 76, PEM: 64)
+_PIECE = 32  # longer secrets are masked piece by piece
+_BLOCK = 8192  # a long text is masked block by block
+
 
 class SecretTooShortError(SopError):
     """A secret shorter than MIN_SECRET_LENGTH cannot be masked without masking ordinary text."""
 
 
-def forms(secret: str) -> set[str]:
-    """Every spelling of `secret` that could reach a sink."""
-    out = {
-        secret,
-        shlex.quote(secret),
-        json.dumps(secret)[1:-1],
-        urllib.parse.quote(secret),
-        urllib.parse.quote_plus(secret),
-    }
-    raw = secret.encode()
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        encoded = encode(raw).decode()
-        out.add(encoded)
-        out.add(encoded.rstrip("="))
-    out |= {line for line in secret.splitlines() if len(line.strip()) >= MIN_SECRET_LENGTH}
-    return {f for f in out if f}
+@dataclass(frozen=True)
+class Form:
+    """One way a secret can be spelled: a regular expression, the longest text it matches, and
+    literals one of which every match contains (none: any text may hold a match)."""
+
+    pattern: str
+    width: int
+    anchors: tuple[str, ...] = ()
+
+
+def _one_of(spellings: Iterable[tuple[str, int]]) -> Form:
+    """A group matching any of `spellings` (pattern, width), the longest first."""
+    unique = sorted(set(spellings), key=lambda s: (-s[1], s[0]))
+    if len(unique) == 1:
+        return Form(*unique[0])
+    return Form("(?:" + "|".join(p for p, _ in unique) + ")", max(w for _, w in unique))
+
+
+def _char(char: str) -> Form:
+    """Every everyday escaped spelling of one character (letters and digits are never escaped)."""
+    literal = re.escape(char)
+    if char.isascii() and char.isalnum():
+        return Form(literal, 1)
+    code = ord(char)
+    utf8 = char.encode("utf-8", "surrogatepass")
+    spellings = [(literal, 1), (re.escape("\\" + char), 2)]  # shell \$, JSON \" \\ \/
+    if char == "'":
+        spellings += [(re.escape(s), len(s)) for s in _SINGLE_QUOTE]
+    if char == " ":
+        spellings.append((re.escape("+"), 1))
+    if char in _CONTROL_ESCAPES:
+        spellings.append((re.escape(_CONTROL_ESCAPES[char]), 2))
+    if char in _NAMED_ENTITIES:
+        entity = _NAMED_ENTITIES[char]
+        spellings.append((f"&(?i:{entity[1:]})", len(entity)))
+    units = (
+        [code] if code <= 0xFFFF else [0xD800 + ((code - 0x10000) >> 10), 0xDC00 + (code & 0x3FF)]
+    )
+    spellings.append(("".join(r"\\u" + f"(?i:{u:04x})" for u in units), 6 * len(units)))
+    spellings.append(("".join(f"%(?i:{b:02x})" for b in utf8), 3 * len(utf8)))
+    spellings.append(("".join(r"\\x" + f"(?i:{b:02x})" for b in utf8), 4 * len(utf8)))
+    spellings.append((f"&#0?{code};", len(str(code)) + 4))
+    spellings.append((f"&#[xX](?i:0?{code:02x});", len(f"{code:02x}") + 5))
+    return _one_of(spellings)
+
+
+def _text_form(text: str) -> Form:
+    chars = [_char(c) for c in text]
+    runs = re.findall(r"[A-Za-z0-9]{4,}", text)
+    return Form(
+        "".join(c.pattern for c in chars),
+        sum(c.width for c in chars),
+        (max(runs, key=len),) if runs else (),
+    )
+
+
+def _b64_class(values: Iterable[int]) -> str:
+    chars = sorted({_B64_STD[v] for v in values} | {_B64_URL[v] for v in values})
+    return "[" + "".join(re.escape(c) for c in chars) + "]"
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    """`text` cut into pieces of about `size` characters (at least two)."""
+    count = max(2, len(text) // size)
+    step = -(-len(text) // count)
+    return [text[i : i + step] for i in range(0, len(text), step)]
+
+
+def _base64_forms(raw: bytes) -> Iterator[Form]:
+    """The secret inside a base64 blob, at each alignment: the characters made of the secret's
+    bits alone, with the characters it shares with its neighbours (any of the few possible).
+    Its anchors are pieces of the former: line breaks at least _WRAP_MIN columns apart leave one
+    of them whole."""
+    for align in range(3):
+        encoded = base64.b64encode(bytes(align) + raw).decode()
+        values = [_B64_STD.index(c) for c in encoded.rstrip("=")]
+        start, end = 8 * align, 8 * (align + len(raw))  # the secret's bits
+        first, last = -(-start // 6), end // 6  # characters wholly the secret's: [first, last)
+        parts: list[tuple[str, int]] = []
+        if start % 6:  # the character before holds the secret's first bits (low ones)
+            low = (1 << (6 * first - start)) - 1
+            parts.append(
+                (_b64_class(v for v in range(64) if v & low == values[first - 1] & low), 1)
+            )
+        parts += [(_b64_class([v]), 1) for v in values[first:last]]
+        if end % 6:  # the character after holds its last bits (high ones), then padding
+            shift = 6 - (end - 6 * last)
+            high = values[last] >> shift
+            parts.append((_b64_class(v for v in range(64) if v >> shift == high) + "={0,2}", 3))
+        core = encoded[first:last]
+        pieces = _pieces(core, _WRAP_MIN // 2)
+        yield Form(
+            _LINE_BREAK.join(p for p, _ in parts),
+            sum(w for _, w in parts) + 2 * (len(parts) - 1),
+            tuple(sorted(set(pieces) | {p.translate(_TO_URLSAFE) for p in pieces})),
+        )
+
+
+def _hex_forms(raw: bytes) -> Iterator[Form]:
+    for spelled in (raw.hex(), raw.hex().upper()):
+        yield Form(spelled, len(spelled), (spelled,))
+
+
+def _texts(secret: str) -> list[str]:
+    """What to mask: the secret and each long line of it; a long one in pieces (masking every
+    piece masks the whole, and keeps each pattern short)."""
+    lines = [secret] if len(secret) <= _PIECE else secret.splitlines()
+    if len(secret) <= _PIECE:
+        lines += [line for line in secret.splitlines() if line != secret]
+    texts: list[str] = []
+    for line in lines:
+        if len(line.strip()) < MIN_SECRET_LENGTH:
+            continue
+        texts += [line] if len(line) <= _PIECE else _pieces(line, _PIECE // 2)
+    return texts
+
+
+def forms(secret: str) -> list[Form]:
+    """Every spelling of `secret` (in the pieces `_texts` cuts) that could reach a sink."""
+    out: list[Form] = []
+    for text in _texts(secret):
+        raw = text.encode("utf-8", "surrogatepass")
+        out += [_text_form(text), *_base64_forms(raw), *_hex_forms(raw)]
+    return out
 
 
 class Redactor:
-    """Masks secrets in text. `stream()` returns a per-stream masker for chunked output."""
+    """Masks secrets in text. `stream()` returns a per-stream masker for chunked output.
+
+    Most text holds no secret: a text none of whose forms' anchors it contains is not scanned
+    by the (slower) pattern at all."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._forms: set[str] = set()
+        self._forms: dict[str, Form] = {}
         self._pattern: re.Pattern[str] | None = None
+        self._anchors: tuple[str, ...] | None = ()  # None: every text must be scanned
+        self.longest = 0  # the longest text any form matches
         for secret in secrets:
             self.add(secret)
 
@@ -53,17 +188,34 @@ class Redactor:
             raise SecretTooShortError(
                 f"a secret must be at least {MIN_SECRET_LENGTH} characters long to be masked safely"
             )
-        self._forms |= forms(secret)
-        ordered = sorted(self._forms, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
+        for form in forms(secret):
+            self._forms.setdefault(form.pattern, form)
+        ordered = sorted(self._forms.values(), key=lambda f: -f.width)
+        self._pattern = re.compile("|".join(f.pattern for f in ordered))
+        self.longest = ordered[0].width
+        anchors = [f.anchors for f in ordered]
+        self._anchors = None if () in anchors else tuple(sorted({a for a in sum(anchors, ())}))
 
-    @property
-    def longest(self) -> int:
-        return max((len(f) for f in self._forms), default=0)
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """Where secrets are in `text`, as (start, end), in order."""
+        if self._suspect(text):
+            assert self._pattern is not None
+            for match in self._pattern.finditer(text):
+                yield match.span()
+
+    def _suspect(self, text: str) -> bool:
+        if self._pattern is None or not text:
+            return False
+        return self._anchors is None or any(a in text for a in self._anchors)
 
     def __call__(self, text: str) -> str:
-        if self._pattern is None or not text:
+        if not self._suspect(text):
             return text
+        if len(text) > _BLOCK:  # scan only the blocks that hold an anchor
+            stream = self.stream()
+            blocks = [stream.feed(text[i : i + _BLOCK]) for i in range(0, len(text), _BLOCK)]
+            return "".join(blocks) + stream.flush()
+        assert self._pattern is not None
         return self._pattern.sub(MASK, text)
 
     def stream(self) -> StreamRedactor:
@@ -71,7 +223,9 @@ class Redactor:
 
 
 class StreamRedactor:
-    """Masks a stream given in chunks: holds back a tail that could be the start of a secret."""
+    """Masks a stream given in chunks. It holds back the tail that could hold the start of a
+    secret (`longest - 1` characters, or from the start of a match reaching into it) and scans
+    it again with the next chunk."""
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
@@ -82,20 +236,23 @@ class StreamRedactor:
         keep = self._redactor.longest - 1
         if keep <= 0:
             return text
-        masked = self._redactor(text)
-        if masked != text:
-            # a secret ended inside this text; hold back only what follows the last mask
-            head, _, tail = masked.rpartition(MASK)
-            tail_keep = tail[-keep:] if len(tail) > keep else tail
-            # anything before tail_keep is safe to release
-            release = head + MASK + tail[: len(tail) - len(tail_keep)]
-            self._held = tail_keep
-            return release
         if len(text) <= keep:
             self._held = text
             return ""
-        self._held = text[-keep:]
-        return text[:-keep]
+        cut = len(text) - keep  # a match starting before `cut` lies wholly in `text`
+        out: list[str] = []
+        done = 0
+        for start, end in self._redactor.spans(text):
+            if start >= cut:
+                break
+            if end > cut:  # ends in the held tail: it may grow; scan it again with what follows
+                cut = start
+                break
+            out += [text[done:start], MASK]
+            done = end
+        out.append(text[done:cut])
+        self._held = text[cut:]
+        return "".join(out)
 
     def flush(self) -> str:
         held, self._held = self._held, ""
