@@ -113,7 +113,8 @@ def _pieces(text: str, size: int) -> list[str]:
 
 def _base64_forms(raw: bytes) -> Iterator[Form]:
     """The secret inside a base64 blob, at each alignment: the characters made of the secret's
-    bits alone, with the characters it shares with its neighbours (any of the few possible).
+    bits alone, with the characters it shares with its neighbours (any of the few possible;
+    optional, as the piece of a long secret next to it may have taken one).
     Its anchors are pieces of the former: line breaks at least _WRAP_MIN columns apart leave one
     of them whole."""
     for align in range(3):
@@ -124,14 +125,14 @@ def _base64_forms(raw: bytes) -> Iterator[Form]:
         parts: list[tuple[str, int]] = []
         if start % 6:  # the character before holds the secret's first bits (low ones)
             low = (1 << (6 * first - start)) - 1
-            parts.append(
-                (_b64_class(v for v in range(64) if v & low == values[first - 1] & low), 1)
-            )
+            lead = _b64_class(v for v in range(64) if v & low == values[first - 1] & low)
+            parts.append((lead + "?", 1))
         parts += [(_b64_class([v]), 1) for v in values[first:last]]
         if end % 6:  # the character after holds its last bits (high ones), then padding
             shift = 6 - (end - 6 * last)
             high = values[last] >> shift
-            parts.append((_b64_class(v for v in range(64) if v >> shift == high) + "={0,2}", 3))
+            tail = _b64_class(v for v in range(64) if v >> shift == high)
+            parts.append((f"(?:{tail}={{0,2}})?", 3))
         core = encoded[first:last]
         pieces = _pieces(core, _WRAP_MIN // 2)
         yield Form(

@@ -17,7 +17,7 @@ from sop.redact import MASK, Redactor, SecretTooShortError
 
 SECRET = "s3cr3t-$(id) 'q' \"dq\" &<x>/é😀"
 PLAIN = "Hunter2Hunter2xyz"  # letters and digits only
-LONG = "k" * 20 + "-" + "V3ryL0ngT0kenPart" * 6  # cut into pieces
+LONG = "k" * 10 + "-" + "V3ryL0ngT0kenPart" * 6  # cut into pieces of 17 bytes
 
 
 def _lower_escapes(text: str) -> str:
@@ -73,15 +73,21 @@ def base64_embeddings(secret: str) -> dict[str, str]:
 
 
 def leaked(secret: str, text: str) -> list[str]:
-    """The encodings of `secret` (or, for base64, of its middle) still in `text`."""
-    found = [name for name, form in encodings(secret).items() if form in text]
-    for name in ("std", "urlsafe"):
-        for align in range(3):
-            encode = base64.b64encode if name == "std" else base64.urlsafe_b64encode
-            middle = encode(bytes(3 - align) + secret.encode()).decode()[4:-4]
-            if middle in text.replace("\r", "").replace("\n", ""):
-                found.append(f"base64 {name} at alignment {align}")
-    return found
+    """The encodings of `secret` (or, for base64, of its middle at each alignment) of which
+    twelve characters in a row are still in `text`."""
+    spelled = dict(encodings(secret))
+    for align in range(3):
+        encoded = base64.b64encode(bytes(3 - align) + secret.encode()).decode()[4:-4]
+        spelled[f"base64 at alignment {align}"] = encoded
+        spelled[f"urlsafe base64 at alignment {align}"] = encoded.replace("+", "-").replace(
+            "/", "_"
+        )
+    flat = text.replace("\r", "").replace("\n", "")
+    return [
+        name
+        for name, form in spelled.items()
+        if any(form[i : i + 12] in flat for i in range(len(form) - 11))
+    ]
 
 
 @pytest.mark.parametrize("secret", [SECRET, PLAIN, LONG])

@@ -54,11 +54,11 @@ def save_variables(variables: Mapping[str, Any], redactor: Redactor) -> dict[str
             if isinstance(value, templating.DashOk)
             else "plain"
         )
-        if isinstance(value, str):
-            value = redactor(str(value))
-        elif isinstance(value, Mapping):
-            value = {k: redactor(str(v)) for k, v in value.items()}
-        out[name] = [kind, value]
+        # captures and answers: masked like every event (a capture per host is a mapping)
+        out[name] = [
+            kind,
+            redactor(str(value)) if isinstance(value, str) else _redact_value(value, redactor),
+        ]
     return out
 
 

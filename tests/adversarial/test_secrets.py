@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import shlex
 import urllib.parse
@@ -115,3 +116,57 @@ def test_rendered_pages_hold_no_secret_value(attack: Attack) -> None:
         assert result.returncode == 0, result.stderr
         for page in (attack.path / fmt).iterdir():
             assert_no_canary(f"{fmt} page {page.name}", page.read_text())
+
+
+ENCODINGS_SOP = """\
+inputs:
+  token: {secret: true, env: ATTACK_TOKEN}
+steps:
+  - id: encoded
+    script: |
+      python3 - <<'PY'
+      import base64, html, os, re, urllib.parse as u
+      s = os.environ["SOP_SECRET_TOKEN"]
+      b = s.encode()
+      print("Authorization: Basic " + base64.b64encode(b"admin:" + b).decode())
+      for pad in (b"x", b"xy"):
+          print(base64.urlsafe_b64encode(pad + b + b"tail").decode().rstrip("="))
+      print(base64.encodebytes(b"A" * 50 + b + b"B" * 60).decode())
+      print(b.hex(), b.hex().upper())
+      print(re.sub("%..", lambda m: m[0].lower(), u.quote(s, safe="")), u.quote_plus(s))
+      print(html.escape(s), html.escape(s).replace("&#x27;", "&#39;"))
+      PY
+    capture: leaked
+"""
+
+
+def encoded_forms(secret: str) -> dict[str, str]:
+    raw = secret.encode()
+    return {
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "Basic auth": base64.b64encode(b"admin:" + raw).decode(),
+        "base64 middle, alignment 1": base64.urlsafe_b64encode(b"x" + raw).decode()[4:-4],
+        "base64 middle, alignment 2": base64.urlsafe_b64encode(b"xy" + raw).decode()[4:-4],
+        "lower-case URL": urllib.parse.quote(secret, safe="").lower()[:20],
+        "HTML": html.escape(secret),
+    }
+
+
+def test_encoded_secrets_in_output_and_captures_are_masked(attack: Attack) -> None:
+    """curl -u user:$SECRET -v, base64 at any offset, wrapped, hex, URL, HTML: masked in the
+    terminal, the audit log (output and capture) and the resume state."""
+    result = attack.run(attack.write(ENCODINGS_SOP), env=ENV)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (attack.state / "runs").iterdir()
+    sinks = {
+        "stdout": result.stdout,
+        "audit.jsonl": (run_dir / "audit.jsonl").read_text(),
+        "state.json": (run_dir / "state.json").read_text(),
+    }
+    for where, text in sinks.items():
+        for name, form in encoded_forms(CANARY).items():
+            assert form not in text, f"the {name} form of the secret is in {where}"
+    assert "Authorization: Basic YWRtaW46********" in result.stdout
+    assert "\\u0022leaked\\u0022" not in sinks["state.json"]
+    assert '"leaked"' in sinks["state.json"]  # the capture is kept, masked
