@@ -73,6 +73,21 @@ class ResolvedInputs:
     shown: dict[str, str] = field(default_factory=dict)  # for headers and logs: secrets masked
 
 
+def refuse_secret_answers(sop: Sop, answers: Mapping[str, str]) -> None:
+    """A secret `ask` answered with `-a` would be seen in ps and shell history: refused."""
+    for step in sop.steps:
+        for q in step.ask:
+            if q.secret and q.name in answers:
+                raise InputError(secret_answer_refusal(q))
+
+
+def secret_answer_refusal(q: Input) -> str:
+    return (
+        f"secret answer '{q.name}' cannot be given on the command line (it would be seen in ps "
+        "and shell history); answer it at the prompt (run in a terminal, without --yes)"
+    )
+
+
 def parse_assignments(items: tuple[str, ...], option: str) -> dict[str, str]:
     """`NAME=VALUE` pairs from repeated options."""
     out: dict[str, str] = {}

@@ -22,7 +22,7 @@ from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
 from sop.model import Sop
-from sop.run.inputs import Asker, ResolvedInputs, resolve_inputs
+from sop.run.inputs import Asker, ResolvedInputs, refuse_secret_answers, resolve_inputs
 from sop.run.options import Prompter, RunOptions, RunResult
 from sop.run.runner import Runner
 from sop.run.scope import Restored
@@ -60,12 +60,16 @@ def checked_sop(ref: str, inventory: Path | None = None) -> Sop:
     return sop
 
 
-def callee_loader(inventory: Path | None) -> Callable[[str, Sop], Sop]:
+def callee_loader(
+    inventory: Path | None, answers: Mapping[str, str] | None = None
+) -> Callable[[str, Sop], Sop]:
     """How a run loads the SOPs its steps call: beside the caller first, then in the search
-    folders; checked like the SOP itself."""
+    folders; checked like the SOP itself, and its secret questions never answered by `-a`."""
 
     def load_callee(sop_id: str, caller: Sop) -> Sop:
-        return checked_sop(str(find_called_sop(sop_id, caller.path)), inventory)
+        callee = checked_sop(str(find_called_sop(sop_id, caller.path)), inventory)
+        refuse_secret_answers(callee, answers or {})
+        return callee
 
     return load_callee
 
@@ -107,7 +111,7 @@ def _walk(
         sinks=[*sinks, session.sink()] if session else sinks,
         clock=clock,
         options=request.options,
-        load_callee=callee_loader(request.inventory),
+        load_callee=callee_loader(request.inventory, request.options.answers),
         restored=restored,
         persist=session.persist if session else None,
     )
@@ -129,6 +133,7 @@ def launch(
     clock: Clock,
 ) -> Launched:
     sop = checked_sop(request.sop, request.inventory)
+    refuse_secret_answers(sop, request.options.answers)
     scenario = request.options.scenario
     if scenario and scenario not in sop.scenarios:
         known = ", ".join(sorted(sop.scenarios)) or "none"
@@ -214,6 +219,7 @@ def _resume_locked(
     plan = plan_resume(run_dir)
     started = plan.started
     sop = checked_sop(started["sop"]["path"], request.inventory)
+    refuse_secret_answers(sop, request.options.answers)
     notes: list[ev.AuditNote] = []
     now = clock.now()
     if (

@@ -9,7 +9,7 @@ import json
 import shlex
 import urllib.parse
 
-from .conftest import Attack
+from .conftest import Attack, records
 
 CANARY = "c4nary-$(touch PWNED)-'quote'-\"dq\""
 ENV = {"ATTACK_TOKEN": CANARY}
@@ -170,3 +170,38 @@ def test_encoded_secrets_in_output_and_captures_are_masked(attack: Attack) -> No
     assert "Authorization: Basic YWRtaW46********" in result.stdout
     assert "\\u0022leaked\\u0022" not in sinks["state.json"]
     assert '"leaked"' in sinks["state.json"]  # the capture is kept, masked
+
+
+SECRET_ASK = """\
+steps:
+  - id: login
+    prose: Log in to the console.
+    ask:
+      password: {secret: true, help: the console password}
+  - id: use
+    run: touch @PWNED@
+"""
+
+
+def test_a_secret_answer_on_the_command_line_is_refused(attack: Attack) -> None:
+    result = attack.run(attack.write(SECRET_ASK), "-a", f"password={CANARY}")
+    assert result.returncode == 1
+    attack.assert_nothing_ran()
+    assert result.stderr == (
+        "sop: error: secret answer 'password' cannot be given on the command line (it would be "
+        "seen in ps and shell history); answer it at the prompt (run in a terminal, without "
+        "--yes)\n"
+    )
+    assert not (attack.state / "runs").exists()
+
+
+def test_a_called_sops_secret_answer_on_the_command_line_is_refused(attack: Attack) -> None:
+    attack.write(SECRET_ASK, "callee.yaml", sop_id="callee")
+    caller = attack.write("steps:\n  - id: login\n    call: callee\n")
+    result = attack.run(caller, "-a", f"password={CANARY}")
+    assert result.returncode == 1
+    attack.assert_nothing_ran()
+    assert CANARY not in result.stdout + result.stderr
+    assert "secret answer 'password' cannot be given on the command line" in result.stdout
+    finished = [r for r in records(attack) if r["event"]["action"] == "run-finished"]
+    assert len(finished) == 1  # the call step is broken; the run ends properly
