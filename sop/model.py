@@ -57,7 +57,7 @@ class DrillResult(NamedTuple):
     delay: float = 0.0
 
 
-class Scenario(NamedTuple):
+class DrillScenario(NamedTuple):
     """Drill overrides: per step id, the results of attempt 1, 2, ... (the last repeats), and
     hosts that do not answer."""
 
@@ -137,7 +137,7 @@ class Sop(NamedTuple):
     links: tuple[Link, ...] = ()
     steps: tuple[Step, ...] = ()
     rollback: tuple[Step, ...] = ()
-    scenarios: Mapping[str, Scenario] = MappingProxyType({})
+    scenarios: Mapping[str, DrillScenario] = MappingProxyType({})
     where: Location = NOWHERE
     locs: Mapping[str, Location] = NO_LOCS
 

@@ -3,8 +3,7 @@ responder, a recording sink, a fake clock, and `run_sop` to walk an SOP file wit
 
     result, recorder, clock = run_sop(path, prompter=ScriptedPrompter(("choose", "Done?", "d")))
 
-Commands run for real on this machine (the local executor); use `simulate=True` with drill
-results in the SOP to run nothing."""
+Commands run for real on this machine (the local executor); `dry_run=True` runs nothing."""
 
 from __future__ import annotations
 
@@ -118,6 +117,7 @@ def run_sop(
         executors=Executors({"local": local_executor}),
         sinks=[recorder],
         clock=clock,
+        environ=environ or {},
         options=RunOptions(operator="tester", **options),
         load_callee=load_callee,
     )

@@ -12,7 +12,7 @@ from sop.executors import Executors
 from sop.format.discovery import find_inventory, load_library
 from sop.run.inputs import resolve_inputs
 from sop.run.launch import callee_loader
-from sop.run.options import RunOptions
+from sop.run.options import DrillOptions, RunOptions
 from sop.run.runner import Runner
 from sop.testing import FakeClock, Recorder
 from tests.conftest import REPO
@@ -32,8 +32,9 @@ def rendered_commands(sop_id: str) -> list[tuple[str, str]]:
         executors=Executors({}),
         sinks=[recorder],
         clock=FakeClock(),
+        environ={},
         load_callee=callee_loader(None),
-        options=RunOptions(dry_run=True, drill=True, simulate=True, yes=True),
+        options=RunOptions(dry_run=True, drill=DrillOptions(), yes=True),
     )
     assert runner.run().outcome == "success"
     return [

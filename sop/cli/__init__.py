@@ -572,21 +572,15 @@ def drill(
     from sop.drill.guard import forbid_side_effects
     from sop.drill.report import build_report, report_json, report_markdown
     from sop.run.launch import launch
+    from sop.run.options import DrillOptions
 
     out, prompter, asker = _terminal(not params["yes"])
     request = _request(
         sop_ref, {**params, "inventory": sandbox or params["inventory"]}, inputs=inputs
     )
+    drill_options = DrillOptions(simulate=sandbox is None, scenario=scenario, pace=pace)
     request = dataclasses.replace(
-        request,
-        options=dataclasses.replace(
-            request.options,
-            drill=True,
-            simulate=sandbox is None,
-            scenario=scenario,
-            event_kind="drill",
-            pace=pace,
-        ),
+        request, options=dataclasses.replace(request.options, drill=drill_options)
     )
     if sandbox is None:
         forbid_side_effects()

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sop.model import DrillResult, Host
+from sop.model import Host
+from sop.outcomes import Outcome
 
 OutputCallback = Callable[[str, str], None]  # (stream, text)
 CommandCallback = Callable[[str], None]  # a command a task is about to run
@@ -24,13 +25,13 @@ class Job:
     task: Any = None  # an invoke Task, for task steps
     args: Mapping[str, Any] = field(default_factory=dict)
     step_id: str = ""
-    drill: DrillResult | None = None  # what a simulated executor returns
+    sop_id: str = ""  # the SOP the step belongs to (a called SOP's, inside a call)
 
 
 @dataclass(frozen=True)
 class HostResult:
     host: str
-    outcome: str  # "success" | "failure" | "interrupted"
+    outcome: Outcome  # SUCCESS | FAILURE | INTERRUPTED
     exit_code: int | None
     stdout: str
     stderr: str
@@ -39,7 +40,7 @@ class HostResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "success"
+        return self.outcome == Outcome.SUCCESS
 
 
 class Executor(Protocol):

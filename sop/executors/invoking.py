@@ -14,6 +14,7 @@ from typing import Any
 
 from sop.errors import FatalRunError, SopError
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback
+from sop.outcomes import Outcome
 
 
 class StreamWriter(io.TextIOBase):
@@ -103,27 +104,32 @@ def execute_with(
 
     started = time.monotonic()
 
-    def result(outcome: str, code: int | None, out: str, err: str, error: str = "") -> HostResult:
-        if running.interrupted.is_set() and outcome != "success":
-            outcome, error = "interrupted", error or "interrupted by the responder"
+    def result(
+        outcome: Outcome, code: int | None, out: str, err: str, error: str = ""
+    ) -> HostResult:
+        if running.interrupted.is_set() and outcome != Outcome.SUCCESS:
+            outcome, error = Outcome.INTERRUPTED, error or "interrupted by the responder"
         return HostResult(host_name, outcome, code, out, err, time.monotonic() - started, error)
 
     try:
         if job.kind == "task":
             value = job.task(context, **dict(job.args))
-            return result("success", 0, value if isinstance(value, str) else "", "")
+            return result(Outcome.SUCCESS, 0, value if isinstance(value, str) else "", "")
         res = run_command()
         if res.exited != 0 and job.timeout and time.monotonic() - started >= job.timeout:
             # the timer killed it, but the exit status won the race with invoke's timeout flag
             return result(
-                "failure", None, res.stdout, res.stderr, f"timed out after {job.timeout:g}s"
+                Outcome.FAILURE, None, res.stdout, res.stderr, f"timed out after {job.timeout:g}s"
             )
         return result(
-            "success" if res.exited == 0 else "failure", res.exited, res.stdout, res.stderr
+            Outcome.SUCCESS if res.exited == 0 else Outcome.FAILURE,
+            res.exited,
+            res.stdout,
+            res.stderr,
         )
     except CommandTimedOut as exc:
         return result(
-            "failure",
+            Outcome.FAILURE,
             None,
             exc.result.stdout,
             exc.result.stderr,
@@ -132,10 +138,10 @@ def execute_with(
     except UnexpectedExit as exc:
         res = exc.result
         return result(
-            "failure", res.exited, res.stdout, res.stderr, f"command failed: {res.command}"
+            Outcome.FAILURE, res.exited, res.stdout, res.stderr, f"command failed: {res.command}"
         )
     except FatalRunError:
         raise
     except Exception as exc:  # a task raised, or the connection broke: report, never a traceback
         message = str(exc) if isinstance(exc, SopError) else f"{type(exc).__name__}: {exc}"
-        return result("failure", None, "", "", message)
+        return result(Outcome.FAILURE, None, "", "", message)

@@ -24,6 +24,7 @@ from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback,
 from sop.executors.connections import ConnectionPool
 from sop.executors.invoking import Running, execute_with, observed
 from sop.model import Host
+from sop.outcomes import Outcome
 
 REMOTE_COMMAND = "exec /bin/sh -s"
 
@@ -120,7 +121,7 @@ class SshExecutor:
             conn = self.pool.get(host)
         except Exception as exc:  # unreachable, unknown or changed host key, auth failure
             message = str(exc) if isinstance(exc, SopError) else f"{type(exc).__name__}: {exc}"
-            return HostResult(host.name, "failure", None, "", "", 0.0, message)
+            return HostResult(host.name, Outcome.FAILURE, None, "", "", 0.0, message)
         if job.kind == "task":
             # a task's commands go through the login shell as the task wrote them; sop's
             # variables are exported before each (quoted; secrets are not: they would be in argv)

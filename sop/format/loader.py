@@ -13,7 +13,17 @@ from typing import Any
 from sop.errors import Location, Problem, SopFileError
 from sop.format import schema, yamlnodes
 from sop.format.schemakit import BAD, Checked
-from sop.model import LOCAL, DrillResult, Host, Input, Inventory, Link, Scenario, Sop, Step
+from sop.model import (
+    LOCAL,
+    DrillResult,
+    DrillScenario,
+    Host,
+    Input,
+    Inventory,
+    Link,
+    Sop,
+    Step,
+)
 
 
 def display_path(path: Path) -> str:
@@ -157,8 +167,8 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str, path
     )
 
 
-def _build_scenario(name: str, c: Checked) -> Scenario:
-    return Scenario(
+def _build_scenario(name: str, c: Checked) -> DrillScenario:
+    return DrillScenario(
         name=name,
         summary=c.get("summary", ""),
         steps={

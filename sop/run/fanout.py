@@ -11,6 +11,7 @@ from sop.events import CommandStarted, Event, HostFinished, Output, StepRef
 from sop.executors import Executors
 from sop.executors.base import HostResult, Job
 from sop.model import Host
+from sop.outcomes import Outcome
 from sop.redact import Redactor
 
 Emit = Callable[[Event], None]
@@ -48,7 +49,7 @@ class FanOut:
                         if future.cancel():  # not started yet: never will
                             host = futures[future]
                             results[host.name] = HostResult(
-                                host.name, "interrupted", None, "", "", 0.0, "not started"
+                                host.name, Outcome.INTERRUPTED, None, "", "", 0.0, "not started"
                             )
             for future, host in futures.items():
                 if not future.cancelled():

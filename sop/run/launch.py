@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +22,12 @@ from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
 from sop.model import Sop
+from sop.redact import shared
 from sop.run.inputs import Asker, ResolvedInputs, refuse_secret_answers, resolve_inputs
 from sop.run.options import Prompter, RunOptions, RunResult
 from sop.run.runner import Runner
 from sop.run.scope import Restored
+from sop.run.services import LoadCallee
 
 
 @dataclass(frozen=True)
@@ -60,27 +62,49 @@ def checked_sop(ref: str, inventory: Path | None = None) -> Sop:
     return sop
 
 
-def callee_loader(
-    inventory: Path | None, answers: Mapping[str, str] | None = None
-) -> Callable[[str, Sop], Sop]:
+def callee_loader(inventory: Path | None, answers: Mapping[str, str] | None = None) -> LoadCallee:
     """How a run loads the SOPs its steps call: beside the caller first, then in the search
-    folders; checked like the SOP itself, and its secret questions never answered by `-a`."""
+    folders; checked like the SOP itself, and its secret questions never answered by `-a`.
+    Each is loaded once per run."""
+    loaded: dict[tuple[str, Path], Sop] = {}
 
     def load_callee(sop_id: str, caller: Sop) -> Sop:
-        callee = checked_sop(str(find_called_sop(sop_id, caller.path)), inventory)
-        refuse_secret_answers(callee, answers or {})
-        return callee
+        key = (sop_id, caller.path)
+        if key not in loaded:
+            callee = checked_sop(str(find_called_sop(sop_id, caller.path)), inventory)
+            refuse_secret_answers(callee, answers or {})
+            loaded[key] = callee
+        return loaded[key]
 
     return load_callee
 
 
-def _executors(request: RunRequest, sop: Sop) -> Executors:
-    if request.options.simulate:
-        from sop.executors.simulated import SimulatedExecutor
+def called_sops(sop: Sop, load_callee: LoadCallee) -> list[Sop]:
+    """The SOPs that `sop` calls, and those they call. One that cannot be loaded is left out:
+    the run says why when it reaches the step that calls it."""
+    found: dict[str, Sop] = {}
+    callers = [sop]
+    while callers:
+        caller = callers.pop()
+        for step in (*caller.steps, *caller.rollback):
+            if step.kind != "call" or step.body in found or step.body == sop.id:
+                continue
+            try:
+                found[step.body] = load_callee(step.body, caller)
+            except SopError:
+                continue
+            callers.append(found[step.body])
+    return list(found.values())
 
-        simulated = SimulatedExecutor(
-            sop.scenarios.get(request.options.scenario), request.options.pace
-        )
+
+def _executors(request: RunRequest, sop: Sop, load_callee: LoadCallee) -> Executors:
+    drill = request.options.drill
+    if drill is not None and drill.simulate:
+        from sop.executors.simulated import SimulatedExecutor, drill_results
+
+        scenario = sop.scenarios.get(drill.scenario)
+        results = drill_results(sop, scenario, called_sops(sop, load_callee))
+        simulated = SimulatedExecutor(results, scenario, drill.pace)
         return Executors({"local": lambda: simulated, "ssh": lambda: simulated})
     return Executors(
         {
@@ -102,16 +126,19 @@ def _walk(
     restored: Restored | None = None,
     notes: Sequence[ev.AuditNote] = (),
 ) -> Launched:
+    load_callee = callee_loader(request.inventory, request.options.answers)
     runner = Runner(
         sop,
         inputs,
         inventory=find_inventory(sop.path, request.inventory),
         prompter=prompter,
-        executors=_executors(request, sop),
+        executors=_executors(request, sop, load_callee),
         sinks=[*sinks, session.sink()] if session else sinks,
         clock=clock,
+        environ=os.environ,
+        shared_redactor=shared(),
         options=request.options,
-        load_callee=callee_loader(request.inventory, request.options.answers),
+        load_callee=load_callee,
         restored=restored,
         persist=session.persist if session else None,
     )
@@ -134,7 +161,7 @@ def launch(
 ) -> Launched:
     sop = checked_sop(request.sop, request.inventory)
     refuse_secret_answers(sop, request.options.answers)
-    scenario = request.options.scenario
+    scenario = request.options.drill.scenario if request.options.drill else ""
     if scenario and scenario not in sop.scenarios:
         known = ", ".join(sorted(sop.scenarios)) or "none"
         raise SopError(f"'{sop.id}' has no drill scenario '{scenario}' (it has: {known})")
@@ -144,7 +171,7 @@ def launch(
         secret_files=request.secret_files,
         environ=os.environ,
         asker=asker,
-        drill=request.options.drill,
+        drill=request.options.drill is not None,
     )
     options = dataclasses.replace(
         request.options,
@@ -164,7 +191,7 @@ def launch(
             operator=options.operator,
             incident=options.incident,
             kind=options.event_kind,
-            scenario=options.scenario,
+            scenario=scenario,
         )
         session = start_session(state_dir, options.run_id, common)
     return _walk(request, sop, inputs, prompter=prompter, sinks=sinks, clock=clock, session=session)

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from sop.errors import SopError
 from sop.model import Input
+from sop.outcomes import Outcome
 
 
 class ConfirmationRequired(SopError):
@@ -31,6 +32,16 @@ class Prompter(Protocol):
 
 
 @dataclass(frozen=True)
+class DrillOptions:
+    """A fire drill: recorded as one (`event.kind: drill`), and unless it runs against a sandbox
+    (`simulate=False`), nothing is run: executors return the SOP's drill results."""
+
+    simulate: bool = True
+    scenario: str = ""  # the SOP's drill scenario that overrides results; "" for none
+    pace: float = 1.0  # how much of each simulated delay to wait (0: none)
+
+
+@dataclass(frozen=True)
 class RunOptions:
     yes: bool = False
     dry_run: bool = False
@@ -41,23 +52,29 @@ class RunOptions:
     operator: str = ""
     run_id: str = ""
     trace_id: str = ""
-    event_kind: str = "event"  # ECS event.kind of the audit records; drills use their own
-    drill: bool = False  # a fire drill: recorded as one
-    simulate: bool = False  # commands are not run: executors return the SOP's drill results
-    scenario: str = ""
-    pace: float = 1.0  # drills: how much of each simulated delay to wait
+    drill: DrillOptions | None = None  # None: a real run
+
+    @property
+    def event_kind(self) -> str:
+        """The ECS `event.kind` of the audit records."""
+        return "event" if self.drill is None else "drill"
+
+    @property
+    def simulated(self) -> bool:
+        """Nothing is run: a drill without a sandbox."""
+        return self.drill is not None and self.drill.simulate
 
 
 @dataclass(frozen=True)
 class RunResult:
-    outcome: str  # success | failure | aborted | rolled-back | interrupted
+    outcome: Outcome  # success | failure | aborted | rolled-back | interrupted
     run_id: str
     trace_id: str
-    steps: Mapping[str, str]
+    steps: Mapping[str, str]  # step key -> outcome (resumed ones as the audit log holds them)
 
     @property
     def exit_code(self) -> int:
-        return {"success": 0, "interrupted": 130}.get(self.outcome, 1)
+        return {Outcome.SUCCESS: 0, Outcome.INTERRUPTED: 130}.get(self.outcome, 1)
 
 
 def default_operator() -> str:

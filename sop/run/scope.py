@@ -6,25 +6,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sop import events as ev
 from sop import templating
 from sop.model import BUILTIN_VARIABLES as BUILTINS
-from sop.model import Sop
+from sop.model import Sop, Step
 from sop.redact import Redactor
+
+StopHow = Literal["abort", "quit", "failure", "rollback"]
 
 
 class Stop(Exception):
     """Unwinds the walk: the responder chose abort/quit/rollback, or a non-interactive run failed."""
 
-    def __init__(self, how: str, reason: str = "") -> None:
-        self.how = how  # "abort" | "rollback" | "failure" | "quit"
+    def __init__(self, how: StopHow, reason: str = "") -> None:
+        self.how = how
         self.reason = reason
-
-
-SKIP, DONE = "skipped", "done"
-FINISHED = ("success", "done", "skipped")
 
 
 @dataclass
@@ -35,6 +33,18 @@ class Restored:
     outcomes: dict[str, str] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     in_doubt: dict[str, str] = field(default_factory=dict)
+
+
+def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:
+    """How events name a step: numbered within its scope, titled (rendered) or labelled."""
+    return ev.StepRef(
+        step.id,
+        f"{scope.prefix}{step.number}",
+        title or step.label,
+        step.kind,
+        scope.sop.id,
+        scope.depth,
+    )
 
 
 def step_key(ref: ev.StepRef) -> str:

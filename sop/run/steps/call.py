@@ -1,0 +1,53 @@
+"""Call steps: walk another SOP in a scope of its own, its steps numbered under the call's."""
+
+from __future__ import annotations
+
+from sop import events as ev
+from sop import templating
+from sop.errors import SopError
+from sop.model import LOCAL, Step
+from sop.outcomes import Outcome
+from sop.run.inputs import resolve_inputs
+from sop.run.scope import Scope
+from sop.run.services import Services
+
+
+def run_call(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:
+    s, options = services, services.options
+    if s.load_callee is None:
+        raise SopError(f"step {ref.number} calls '{step.body}', but this runner cannot load SOPs")
+    try:
+        callee = s.load_callee(step.body, scope.sop)
+        given = {k: templating.render(str(v), scope.variables) for k, v in step.with_inputs.items()}
+        inputs = resolve_inputs(
+            callee,
+            given,
+            secret_files={},
+            environ=s.environ,
+            asker=None if (options.yes or options.dry_run) else s.prompter,
+        )
+    except SopError as exc:
+        s.broken(ref, step, str(exc))
+        return
+    for name, secret in inputs.secrets.items():
+        s.add_secret(name, secret)
+    s.emit(
+        ev.StepShown(
+            s.clock.now(), ref, prose=f"Runs the SOP **{callee.title}** ({callee.id}).", note=note
+        )
+    )
+    inner = Scope(
+        callee,
+        s.variables(callee, inputs),
+        callee.on if callee.on != (LOCAL,) else scope.targets,
+        prefix=f"{ref.number}.",
+        depth=scope.depth + 1,
+    )
+    s.open_scope(inner)
+    started = s.clock.monotonic()
+    s.walk(inner)
+    s.finish(
+        ref,
+        Outcome.DRY_RUN if options.dry_run else Outcome.DONE,
+        s.clock.monotonic() - started,
+    )

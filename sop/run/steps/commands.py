@@ -1,0 +1,250 @@
+"""Executable steps (`run`, `script`, `task`): confirm, run on the hosts with retries and a
+canary, capture the output; on failure, the failure menu."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sop import events as ev
+from sop import templating
+from sop.errors import SopError
+from sop.executors.base import HostResult, Job
+from sop.model import Host, Sop, Step
+from sop.outcomes import Outcome
+from sop.run.options import ConfirmationRequired
+from sop.run.scope import Scope, Stop, step_ref
+from sop.run.services import Services
+from sop.run.targets import resolve_targets
+
+
+def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:
+    s = services
+    try:
+        job = _job(s, step, scope)
+        target_names = tuple(
+            templating.render(t, scope.variables) for t in (step.on or scope.targets)
+        )
+        hosts = resolve_targets(target_names, s.inventory, simulate=s.options.simulated)
+    except SopError as exc:
+        s.broken(ref, step, str(exc))
+        return
+    host_names = tuple(h.name for h in hosts)
+    s.emit(
+        ev.StepShown(
+            s.clock.now(),
+            ref,
+            note=note,
+            command=job.command,
+            hosts=host_names,
+            confirm=step.confirm,
+        )
+    )
+    if s.options.dry_run:
+        if step.capture:
+            scope.variables[step.capture] = f"<output of step {ref.number}>"
+        s.finish(ref, Outcome.DRY_RUN, 0.0)
+        return
+    confirmed = _confirm(s, step, ref, job, target_names, host_names)
+    if confirmed is None:
+        return
+    job = confirmed
+    attempt = 0
+    while True:
+        attempt += 1
+        results, duration = _attempts(s, step, ref, job, hosts, attempt)
+        if all(r.ok for r in results):
+            _capture(s, step, scope, results)
+            s.finish(ref, Outcome.SUCCESS, duration, attempt=attempt, results=results)
+            return
+        outcome = Outcome.INTERRUPTED if _interrupted(results) else Outcome.FAILURE
+        s.finish(ref, outcome, duration, attempt=attempt, results=results)
+        failed = ", ".join(
+            f"{r.host}: {r.error or f'exit {r.exit_code}'}" for r in results if not r.ok
+        )
+        if s.failure_menu(ref, step, failed) != "retry":
+            return
+
+
+def _interrupted(results: Sequence[HostResult]) -> bool:
+    return any(r.outcome == Outcome.INTERRUPTED for r in results)
+
+
+def _attempts(
+    s: Services, step: Step, ref: ev.StepRef, job: Job, hosts: Sequence[Host], attempt: int
+) -> tuple[list[HostResult], float]:
+    """Run, and while it fails, run again up to `retries` times, `delay` apart."""
+    drill = s.options.drill
+    pace = drill.pace if drill is not None and drill.simulate else 1.0
+    started = s.clock.monotonic()
+    tries = 0
+    while True:
+        tries += 1
+        env = {**job.env, "SOP_ATTEMPT": str(attempt)}
+        s.emit(
+            ev.StepStarted(s.clock.now(), ref, attempt, tuple(h.name for h in hosts), job.command)
+        )
+        results = _fan(s, dataclasses.replace(job, env=env), hosts, step, ref, attempt)
+        if all(r.ok for r in results) or tries > step.retries or _interrupted(results):
+            return results, s.clock.monotonic() - started
+        s.emit(
+            ev.StepShown(
+                s.clock.now(),
+                ref,
+                note=f"Failed; trying again in {step.delay:g}s "
+                f"({tries} of {step.retries} retries).",
+            )
+        )
+        s.clock.sleep(step.delay * pace)
+
+
+def _fan(
+    s: Services, job: Job, hosts: Sequence[Host], step: Step, ref: ev.StepRef, attempt: int
+) -> list[HostResult]:
+    try:
+        if step.canary and len(hosts) > step.canary:
+            first = s.fanout.run(job, hosts[: step.canary], ref, attempt, step.parallel)
+            rest = hosts[step.canary :]
+            if not all(r.ok for r in first):
+                return first + _not_run(rest, "not run: the canary failed")
+            if not s.options.yes:
+                go = s.prompt().choose(
+                    f"The canary succeeded. Run on the other {len(rest)} host(s)?",
+                    [("y", "yes"), ("n", "no")],
+                    "y",
+                )
+                if go != "y":
+                    return first + _not_run(rest, "not run: stopped after the canary")
+            return first + s.fanout.run(job, rest, ref, attempt, step.parallel)
+        return s.fanout.run(job, hosts, ref, attempt, step.parallel)
+    except KeyboardInterrupt:
+        s.emit(ev.Interrupted(s.clock.now(), ref))
+        return [
+            HostResult(
+                h.name, Outcome.INTERRUPTED, None, "", "", 0.0, "interrupted by the responder"
+            )
+            for h in hosts
+        ]
+
+
+def _not_run(hosts: Sequence[Host], why: str) -> list[HostResult]:
+    return [HostResult(h.name, Outcome.FAILURE, None, "", "", 0.0, why) for h in hosts]
+
+
+def _job(s: Services, step: Step, scope: Scope) -> Job:
+    span = uuid.uuid4().hex[:16]
+    env = {
+        "SOP_RUN_ID": s.run_id,
+        "SOP_TRACE_ID": s.trace_id,
+        "SOP_STEP": step.id,
+        "TRACEPARENT": f"00-{s.trace_id}-{span}-01",
+    }
+    secrets = dict(s.secrets)
+    if step.kind == "task":
+        # a simulated drill does not even import the tasks module: it runs nothing
+        task = None if s.options.simulated else _task(scope.sop, step)
+        args = {k: render_data(v, scope.variables) for k, v in step.args.items()}
+        shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        command = f"{step.body}({shown})"
+        return Job("task", command, env, secrets, step.timeout, task, args, step.id, scope.sop.id)
+    command = templating.render(step.body, scope.variables, shell=True)
+    return Job(step.kind, command, env, secrets, step.timeout, step_id=step.id, sop_id=scope.sop.id)
+
+
+def _task(sop: Sop, step: Step) -> Any:
+    from sop.executors.tasks import find_task, load_tasks, task_names
+
+    if sop.tasks is None:
+        raise SopError(f"step {step.id} is a task step, but the SOP has no `tasks:` file")
+    collection = load_tasks(sop.tasks)
+    task = find_task(collection, step.body)
+    if task is None:
+        raise SopError(
+            f"no task '{step.body}' in {sop.tasks.name} (it defines: {', '.join(task_names(collection))})"
+        )
+    return task
+
+
+def _confirm(
+    s: Services,
+    step: Step,
+    ref: ev.StepRef,
+    job: Job,
+    targets: tuple[str, ...],
+    hosts: tuple[str, ...],
+) -> Job | None:
+    """The responder's go-ahead: the job to run (maybe edited), or None when skipped."""
+    options = s.options
+    if step.confirm == "never":
+        s.emit(ev.StepConfirmed(s.clock.now(), ref, "never", job.command, hosts))
+        return job
+    if options.yes:
+        needs_more = step.confirm in ("always", "typed") and not options.simulated
+        if needs_more and step.id not in options.confirm:
+            raise ConfirmationRequired(
+                f"step {ref.number} ({step.id}) needs the responder's "
+                f"{'typed ' if step.confirm == 'typed' else ''}confirmation; --yes does not give it. "
+                f"Run interactively, or name the step: --confirm {step.id}"
+            )
+        how = "--confirm" if step.id in options.confirm else "--yes"
+        s.emit(ev.StepConfirmed(s.clock.now(), ref, how, job.command, hosts))
+        return job
+    prompter = s.prompt()
+    choices = [("r", "run"), ("s", "skip")]
+    choices += [("e", "edit")] if step.kind != "task" else []
+    choices += [("o", "off-script"), ("q", "quit")]
+    while True:
+        choice = prompter.choose(f"Run on {', '.join(hosts)}?", choices)
+        if choice == "o":
+            s.off_script(ref)
+            continue
+        if choice == "q":
+            raise Stop("quit")
+        if choice == "s":
+            s.skip(ref, step)
+            return None
+        if choice == "e":
+            edited = prompter.edit(job.command)
+            if edited.strip() and edited != job.command:
+                reason = s.reason("Why change the command?")
+                s.emit(ev.Deviation(s.clock.now(), ref, "edit", reason, job.command, edited))
+                job = dataclasses.replace(job, command=edited)
+            s.emit(
+                ev.StepShown(
+                    s.clock.now(), ref, command=job.command, hosts=hosts, confirm=step.confirm
+                )
+            )
+            continue
+        if step.confirm == "typed":
+            expected = ", ".join(targets)
+            typed = prompter.text(f"Type '{expected}' to run on it").strip()
+            if typed != expected:
+                s.emit(
+                    ev.StepShown(
+                        s.clock.now(), ref, plain=f"'{typed}' is not '{expected}': nothing ran."
+                    )
+                )
+                continue
+        how = "typed" if step.confirm == "typed" else "interactive"
+        s.emit(ev.StepConfirmed(s.clock.now(), ref, how, job.command, hosts))
+        return job
+
+
+def _capture(s: Services, step: Step, scope: Scope, results: Sequence[HostResult]) -> None:
+    if not step.capture:
+        return
+    value = results[0].stdout if len(results) == 1 else {r.host: r.stdout for r in results}
+    scope.variables[step.capture] = value
+    s.emit(ev.Captured(s.clock.now(), step_ref(step, scope), step.capture, value))
+
+
+def render_data(value: Any, variables: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return templating.render(value, variables, shell=True)
+    if isinstance(value, list):
+        return [render_data(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: render_data(v, variables) for k, v in value.items()}
+    return value

@@ -1,0 +1,85 @@
+"""Prose steps: the responder reads, does it by hand, confirms, and answers the step's questions."""
+
+from __future__ import annotations
+
+from sop import events as ev
+from sop import templating
+from sop.errors import SopError
+from sop.model import Input, Step
+from sop.outcomes import Outcome
+from sop.redact import MASK
+from sop.run.inputs import validate
+from sop.run.options import ConfirmationRequired
+from sop.run.scope import Scope, Stop
+from sop.run.services import Services
+
+
+def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:
+    s, options = services, services.options
+    try:
+        prose = templating.render(step.body, scope.variables)
+    except templating.TemplateError as exc:
+        s.broken(ref, step, str(exc))
+        return
+    started = s.clock.monotonic()
+    s.emit(ev.StepShown(s.clock.now(), ref, prose=prose, note=note, confirm=step.confirm))
+    if options.dry_run:
+        for q in step.ask:
+            scope.variables[q.name] = q.default if q.default is not None else f"<answer:{q.name}>"
+        s.finish(ref, Outcome.DRY_RUN, 0.0)
+        return
+    if step.confirm != "never" and not options.yes:
+        choices = [("d", "done"), ("s", "skip"), ("o", "off-script"), ("q", "quit")]
+        choice = s.prompt().choose("Done?", choices, "d")
+        while choice == "o":
+            s.off_script(ref)
+            choice = s.prompt().choose("Done?", choices, "d")
+        if choice == "q":
+            raise Stop("quit")
+        if choice == "s":
+            s.skip(ref, step)
+            _default_answers(step, scope)
+            return
+    s.emit(ev.StepConfirmed(s.clock.now(), ref, "--yes" if options.yes else "interactive"))
+    for q in step.ask:
+        _answer(s, q, scope, ref)
+    s.finish(ref, Outcome.DONE, s.clock.monotonic() - started)
+
+
+def _answer(s: Services, q: Input, scope: Scope, ref: ev.StepRef) -> None:
+    options = s.options
+    unattended = options.yes or s.prompter is None
+    while True:
+        if q.name in options.answers:
+            raw = options.answers[q.name]
+        elif options.drill is not None and q.drill is not None and unattended:
+            raw = q.drill
+        elif unattended:
+            if q.default is None:
+                raise ConfirmationRequired(
+                    f"step {ref.number} ({ref.id}) asks '{q.help or q.name}' and has no default: "
+                    f"answer it with -a {q.name}=VALUE"
+                )
+            raw = q.default
+        else:
+            raw = s.prompt().ask(q)
+        try:
+            value = validate(q, raw, "answer")
+        except SopError as exc:
+            if unattended or q.name in options.answers:
+                raise
+            s.emit(ev.StepShown(s.clock.now(), ref, plain=str(exc)))
+            continue
+        break
+    if q.secret:
+        s.add_secret(q.name, raw)
+        scope.variables[q.name] = templating.Secret(q.name)
+    else:
+        scope.variables[q.name] = value
+    s.emit(ev.Answered(s.clock.now(), ref, q.name, MASK if q.secret else raw))
+
+
+def _default_answers(step: Step, scope: Scope) -> None:
+    for q in step.ask:
+        if q.default is not None:
+            scope.variables[q.name] = validate(q, q.default, "answer")
