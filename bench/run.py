@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import audit_log, fanout, lint_render, startup
+from bench import audit_log, fanout, lint_render, startup, why
 from bench.common import REPO, Section, machine, markdown_table
 
 TARGET_HEADERS = ["area", "target", "measured", "limit", ""]
@@ -63,7 +63,8 @@ def report(sections: list[Section], runs: int, smoke: bool, seconds: float) -> s
         summary,
         "",
     ]
-    return "\n".join(head) + "\n" + "\n".join(s.markdown() for s in sections)
+    body = "\n".join([*(s.markdown() for s in sections), why.markdown()])
+    return "\n".join(head) + "\n" + body
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,8 +59,8 @@ def known_hosts_name(address: str, port: int) -> str:
 
 class SshFiles:
     """The ssh config and known_hosts files, each read and parsed once and shared by the
-    connections of one pool (one run): parsing known_hosts for every host cost more CPU than
-    the logins. A file that cannot be read is tried again by the next connection."""
+    connections of one pool (one run), not once per host: paramiko's parse is slow (measured in
+    bench/RESULTS.md). A file that cannot be read is tried again by the next connection."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

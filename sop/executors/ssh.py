@@ -72,7 +72,7 @@ def _remote_runner_class(script: str | None, pid: PidLine | None) -> type:
 
     class ScriptedRemote(Remote):  # type: ignore[misc]
         """fabric's Remote runner that sends a whole script at once (invoke's `in_stream` feeds
-        one byte per 10 ms) and can stop the remote process group."""
+        stdin a byte at a time: bench/RESULTS.md) and can stop the remote process group."""
 
         def start(self, command: str, shell: str, env: dict[str, Any], timeout: Any = None) -> None:
             super().start(command, shell, env, timeout=timeout)

@@ -22,6 +22,7 @@ def test_smoke_run_writes_every_table_and_target(tmp_path: Path) -> None:
         "## Fan-out: `hostname; echo ok` on N hosts",
         "## Audit trail",
         "## Lint and render 20 generated SOPs",
+        "## Why the code looks like this",
     ):
         assert title in text
     for claim in (
