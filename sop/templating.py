@@ -191,7 +191,7 @@ def render_page(env: jinja2.Environment, name: str, variables: Mapping[str, Any]
         raise TemplateError(f"template {name}: undefined variable: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"template {name}: blocked by the template sandbox: {exc}") from None
-    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+    except Exception as exc:  # a filter, an operator or a method may raise anything
         raise TemplateError(f"template {name} failed: {type(exc).__name__}: {exc}") from None
 
 
@@ -223,7 +223,7 @@ def render(source: str, variables: Mapping[str, Any], *, shell: bool = False) ->
         raise TemplateError(f"blocked by the template sandbox: {exc}") from None
     except TemplateError:
         raise
-    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+    except Exception as exc:  # a filter, an operator or a method may raise anything
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
 
 
@@ -244,6 +244,10 @@ def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
         raise TemplateError(f"undefined variable: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"blocked by the template sandbox: {exc}") from None
+    except TemplateError:
+        raise
+    except Exception as exc:  # a filter, an operator or a method may raise anything
+        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
 
 
 # `{{ name }}`: the only kind of variable block whose names sop can read without Jinja2

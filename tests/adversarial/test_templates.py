@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Attack, messages
+from .conftest import Attack, messages, records
 
 BODY = """\
 inputs:
@@ -136,3 +136,24 @@ def test_a_blocked_template_is_reported_verbatim_not_as_markdown(attack: Attack)
         "Cannot prepare this step: blocked by the template sandbox: "
         "access to attribute '__class__' of 'str' object is unsafe." in stdout
     )
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [
+        ("    run: echo {{ '%(missing)s' % {} }}", "template failed: KeyError: 'missing'"),
+        ("    run: echo {{ '%(a)s' | format(b=1) }}", "template failed: KeyError: 'a'"),
+        ("    prose: \"{{ '%(p)s' % {} }}\"", "template failed: KeyError: 'p'"),
+        (
+            "    when: \"'%(x)s' % {}\"\n    run: echo hi",
+            "when: template failed: KeyError: 'x'",
+        ),
+    ],
+    ids=["key-error", "filter-raises", "prose", "when"],
+)
+def test_a_template_raising_any_error_breaks_the_step_and_the_run_finishes(
+    attack: Attack, step: str, reason: str
+) -> None:
+    assert blocked(attack, step) == reason
+    actions = [r["event"]["action"] for r in records(attack)]
+    assert "run-finished" in actions
