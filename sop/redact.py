@@ -260,7 +260,19 @@ class StreamRedactor:
         return self._redactor(held)
 
 
-_SHARED = Redactor()
+class _ProcessRedactor(Redactor):
+    """Knows every secret in this process's memory: from the first, the process (and what it
+    starts) dumps no core, as a core file would hold the secret."""
+
+    def add(self, secret: str) -> None:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+        super().add(secret)
+
+
+_SHARED = _ProcessRedactor()
 
 
 def shared() -> Redactor:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import html
 import json
+import resource
 import shlex
+import subprocess
 import urllib.parse
 
+from . import conftest
 from .conftest import Attack, records
 
 CANARY = "c4nary-$(touch PWNED)-'quote'-\"dq\""
@@ -205,3 +208,31 @@ def test_a_called_sops_secret_answer_on_the_command_line_is_refused(attack: Atta
     assert "secret answer 'password' cannot be given on the command line" in result.stdout
     finished = [r for r in records(attack) if r["event"]["action"] == "run-finished"]
     assert len(finished) == 1  # the call step is broken; the run ends properly
+
+
+def test_a_run_holding_a_secret_dumps_no_core(attack: Attack) -> None:
+    """sop starts with core dumps allowed; once it holds a secret a crash must not write it to
+    a core file: its commands inherit its limit, so one reports it."""
+    body = "steps:\n  - id: limit\n    run: ulimit -c > @DIR@/limit\n"
+    for name, inputs in (
+        ("plain", ""),
+        ("secret", "inputs:\n  token: {secret: true, env: ATTACK_TOKEN}\n"),
+    ):
+        path = attack.write(inputs + body, f"{name}.yaml", sop_id=name)
+        result = subprocess.run(
+            [str(conftest.SOP), "run", "--yes", attack.name(path)],
+            cwd=attack.path,
+            env=attack.env(**ENV),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=allow_core_dumps,
+        )
+        assert result.returncode == 0, result.stderr
+        limit = (attack.path / "limit").read_text().strip()
+        assert limit == ("0" if name == "secret" else "unlimited"), name
+
+
+def allow_core_dumps() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
