@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,18 +32,19 @@ class Checked:
         return self.values.get(key, default)
 
 
-class Spec:
-    """A declaration of one kind of value. The kinds are plain classes rather than dataclasses:
-    `sop list` and every command that loads an SOP import this module, and each dataclass costs
-    about a millisecond to create at import."""
+class Spec(ABC):
+    """A declaration of one kind of value. The kinds are plain classes rather than dataclasses
+    (cheaper to create at import, which `sop list` pays)."""
 
     description = ""
 
+    @abstractmethod
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
-        raise NotImplementedError
+        """The value of `node` if it is valid, else BAD with the reasons added to `problems`."""
 
+    @abstractmethod
     def json(self) -> JsonSchema:
-        raise NotImplementedError
+        """This spec as JSON Schema."""
 
     def described(self) -> JsonSchema:
         out = self.json()

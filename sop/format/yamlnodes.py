@@ -13,6 +13,7 @@ ourselves instead of using PyYAML's constructor, so that:
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ _INF_NAN = {
 }
 
 
-class Node:
+class Node(ABC):
     """A YAML node with its place. `size` counts the nodes below it, itself included.
 
     Plain classes with slots rather than dataclasses: one is made for every node of every file
@@ -53,8 +54,9 @@ class Node:
         self.size = size
 
     @property
+    @abstractmethod
     def kind(self) -> str:
-        raise NotImplementedError
+        """What the node holds, as an error message names it ("list", "mapping", "string"...)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.where}, {self.kind})"
