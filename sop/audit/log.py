@@ -11,6 +11,7 @@ from typing import Any
 
 from sop import events as ev
 from sop.audit import chain
+from sop.audit.actions import Action
 from sop.audit.records import body, timestamp
 from sop.errors import FatalRunError
 
@@ -89,7 +90,7 @@ class AuditLog:
             raise AuditWriteError(self.broken) from None
         self.head = Head(record["seq"], record["hash"])
         due = self.head.seq == 0 or (self.head.seq + 1) % chain.SEAL_EVERY == 0
-        if self.seal_state and record["event"]["action"] != "seal" and due:
+        if self.seal_state and record["event"]["action"] != Action.SEAL and due:
             self.seal(at)  # right after the first record too: key[0] is never stored in the run
         return record
 
@@ -101,7 +102,7 @@ class AuditLog:
         self.append(
             at,
             {
-                "event": {"action": "seal"},
+                "event": {"action": Action.SEAL},
                 "sop": {"seal": {"key_id": state.key_id, "n": state.n, "mac": mac}},
             },
         )

@@ -1,5 +1,8 @@
 """Runner events as audit records, with Elastic Common Schema field names (nested objects), so
-that an ELK stack ingests the log as is."""
+that an ELK stack ingests the log as is.
+
+A *record* is this JSON object (a `dict` until log.py writes it as one line); reader.py gives
+the typed view of a record that was read back, an `AuditEntry`."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import json
 from typing import Any
 
 from sop import events as ev
+from sop.audit.actions import Action
+from sop.outcomes import Outcome
 
 TAIL = 2000  # characters of output kept (redacted) per host
 
@@ -20,11 +25,17 @@ def timestamp(at: float) -> str:
 
 
 def ecs_outcome(outcome: str) -> str:
-    if outcome in ("success", "done"):
+    if outcome in _ECS_SUCCESS:
         return "success"
-    if outcome in ("failure", "interrupted", "aborted", "rolled-back"):
+    if outcome in _ECS_FAILURE:
         return "failure"
     return "unknown"
+
+
+_ECS_SUCCESS = frozenset({Outcome.SUCCESS, Outcome.DONE})
+_ECS_FAILURE = frozenset(
+    {Outcome.FAILURE, Outcome.INTERRUPTED, Outcome.ABORTED, Outcome.ROLLED_BACK}
+)
 
 
 def _step(ref: ev.StepRef, attempt: int | None = None) -> dict[str, Any]:
@@ -55,7 +66,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
     chunks: each host's result carries a digest and a redacted tail of its output)."""
     if isinstance(event, ev.RunStarted):
         return {
-            "event": {"action": "run-resumed" if event.resumed else "run-started"},
+            "event": {"action": Action.RUN_RESUMED if event.resumed else Action.RUN_STARTED},
             "sop": {
                 "title": event.sop_title,
                 "path": event.sop_path,
@@ -65,7 +76,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             },
         }
     if isinstance(event, ev.StepShown):
-        out: dict[str, Any] = {"event": {"action": "step-shown"}, "sop": _step(event.step)}
+        out: dict[str, Any] = {"event": {"action": Action.STEP_SHOWN}, "sop": _step(event.step)}
         if event.command:
             out["process"] = {"command_line": event.command}
             out["sop"]["hosts"] = list(event.hosts)
@@ -74,7 +85,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         return out
     if isinstance(event, ev.StepConfirmed):
         return {
-            "event": {"action": "step-confirmed"},
+            "event": {"action": Action.STEP_CONFIRMED},
             "sop": {
                 **_step(event.step, event.attempt),
                 "confirmation": event.how,
@@ -84,13 +95,13 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         }
     if isinstance(event, ev.StepStarted):
         return {
-            "event": {"action": "step-started"},
+            "event": {"action": Action.STEP_STARTED},
             "sop": {**_step(event.step, event.attempt), "hosts": list(event.hosts)},
             "process": {"command_line": event.command},
         }
     if isinstance(event, ev.CommandStarted):
         return {
-            "event": {"action": "command-started"},
+            "event": {"action": Action.COMMAND_STARTED},
             "sop": _step(event.step, event.attempt),
             "host": {"name": event.host},
             "process": {"command_line": event.command},
@@ -98,7 +109,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
     if isinstance(event, ev.HostFinished):
         out = {
             "event": {
-                "action": "host-finished",
+                "action": Action.HOST_FINISHED,
                 "outcome": ecs_outcome(event.outcome),
                 "duration": int(event.duration * 1e9),
             },
@@ -117,7 +128,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
     if isinstance(event, ev.StepFinished):
         return {
             "event": {
-                "action": "step-finished",
+                "action": Action.STEP_FINISHED,
                 "outcome": ecs_outcome(event.outcome),
                 "duration": int(event.duration * 1e9),
             },
@@ -130,7 +141,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         }
     if isinstance(event, ev.Deviation):
         return {
-            "event": {"action": "deviation"},
+            "event": {"action": Action.DEVIATION},
             "sop": {
                 **_step(event.step),
                 "deviation": {
@@ -143,7 +154,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         }
     if isinstance(event, ev.Answered):
         return {
-            "event": {"action": "answered"},
+            "event": {"action": Action.ANSWERED},
             "sop": {**_step(event.step), "answer": {"name": event.name, "value": event.value}},
         }
     if isinstance(event, ev.Captured):
@@ -153,22 +164,25 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             else json.dumps(dict(event.value), sort_keys=True)
         )
         return {
-            "event": {"action": "captured"},
+            "event": {"action": Action.CAPTURED},
             "sop": {**_step(event.step), "capture": {"name": event.name, **_output(text, "")}},
         }
     if isinstance(event, ev.MenuChoice):
         return {
-            "event": {"action": "menu-choice"},
+            "event": {"action": Action.MENU_CHOICE},
             "sop": {**_step(event.step), "choice": event.choice, "reason": event.reason},
         }
     if isinstance(event, ev.Interrupted):
-        return {"event": {"action": "interrupted"}, "sop": _step(event.step) if event.step else {}}
+        return {
+            "event": {"action": Action.INTERRUPTED},
+            "sop": _step(event.step) if event.step else {},
+        }
     if isinstance(event, ev.RollbackStarted):
-        return {"event": {"action": "rollback-started"}, "sop": {"reason": event.reason}}
+        return {"event": {"action": Action.ROLLBACK_STARTED}, "sop": {"reason": event.reason}}
     if isinstance(event, ev.RunFinished):
         return {
             "event": {
-                "action": "run-finished",
+                "action": Action.RUN_FINISHED,
                 "outcome": ecs_outcome(event.outcome),
                 "duration": int(event.duration * 1e9),
             },

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.audit import chain
+from sop.audit.actions import Action
 from sop.audit.log import AuditLog, AuditSink, Head, SealState, write_private
 from sop.audit.state import (
     AUDIT,
@@ -37,7 +38,9 @@ class AuditSession:
         tell a state file sop wrote from one someone edited."""
         text = json.dumps(snapshot, ensure_ascii=False, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        self.log.append(at, {"event": {"action": "state-saved"}, "sop": {"state_sha256": digest}})
+        self.log.append(
+            at, {"event": {"action": Action.STATE_SAVED}, "sop": {"state_sha256": digest}}
+        )
         write_private(self.run_dir / STATE, text)
 
     def close(self, at: float) -> Head:

@@ -1,0 +1,34 @@
+"""The typed vocabulary of the audit log: every `event.action` sop writes.
+
+`StrEnum` members are the strings the log has always held (`Action.SEAL == "seal"`), so logs
+written before these types existed read the same. A log may hold actions this version does not
+know (a newer sop wrote it): readers keep them as plain strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What an audit record says happened."""
+
+    RUN_STARTED = "run-started"
+    RUN_RESUMED = "run-resumed"
+    STEP_SHOWN = "step-shown"
+    STEP_CONFIRMED = "step-confirmed"
+    STEP_STARTED = "step-started"
+    COMMAND_STARTED = "command-started"
+    HOST_FINISHED = "host-finished"
+    STEP_FINISHED = "step-finished"
+    DEVIATION = "deviation"
+    ANSWERED = "answered"
+    CAPTURED = "captured"
+    MENU_CHOICE = "menu-choice"
+    INTERRUPTED = "interrupted"
+    ROLLBACK_STARTED = "rollback-started"
+    RUN_FINISHED = "run-finished"
+    SEAL = "seal"  # an HMAC of the chain head (chain.py)
+    STATE_SAVED = "state-saved"  # the hash of the resumable state, before it is written
+    HANDOVER = "handover"  # a resume by another operator
+    REPAIRED = "repaired"  # a torn last line was cut off on resume
+    SOP_CHANGED = "sop-changed"  # resumed though the SOP file changed, with the reason
