@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 
-class Record:
+class Frozen:
     """repr, equality and hash from the dataclass fields, as `@dataclass(frozen=True)` would
-    generate them."""
+    generate them. (An audit *record* is the JSON object the log holds; see sop/audit/.)"""
 
     __slots__ = ()
 
@@ -28,7 +28,7 @@ class Record:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        assert isinstance(other, Record)
+        assert isinstance(other, Frozen)
         return self._values() == other._values()
 
     def __hash__(self) -> int:
@@ -36,7 +36,7 @@ class Record:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class StepRef(Record):
+class StepRef(Frozen):
     """Which step an event is about: its id, its number as shown (`4`, `4.2`, `R1`), its title."""
 
     id: str
@@ -46,9 +46,20 @@ class StepRef(Record):
     sop_id: str
     depth: int = 0
 
+    @property
+    def key(self) -> str:
+        return step_key(self.id, self.number, self.sop_id if self.depth else "")
+
+
+def step_key(step_id: str, number: str, called_sop: str = "") -> str:
+    """How a step is named in saved state, on resume and in run history: its id, or
+    SOP:number inside a called SOP (whose ids may repeat the caller's). The audit reader builds
+    it from a record's fields, the runner from a `StepRef`: one key for both."""
+    return f"{called_sop}:{number}" if called_sop else step_id
+
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Event(Record):
+class Event(Frozen):
     """Base of all events; `at` is the clock's time when it happened (epoch seconds)."""
 
     at: float
@@ -218,6 +229,6 @@ class Sink(Protocol):
 class AuditNote(Event):
     """Something only the audit trail needs to hear about: a resume, a handover, a repair."""
 
-    action: str  # "resumed" | "handover" | "repaired" | "sop-changed" | "marked-done" ...
+    action: str  # an `sop.audit.actions.Action`: "handover", "repaired", "sop-changed"
     message: str = ""
     fields: Mapping[str, object] = field(default_factory=dict)

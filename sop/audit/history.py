@@ -2,40 +2,34 @@
 for real and as a drill, how it ended, where it last failed, and how long each step usually takes.
 
 Only logs that verify (or whose only flaw is a torn last line) are counted. A log that fails
-verification is named as untrusted on its SOP's page and left out of every figure. Reading the
-logs is the only I/O; everything else is pure functions of the records, so the same logs always
+verification is named as untrusted on its SOP's page and left out of every figure. The audit
+reader does the I/O; everything here is pure functions of its entries, so the same logs always
 give the same pages (nothing depends on the time of rendering).
 
-The audit modules and `statistics` are imported by the functions that read and summarise logs:
+The reader and `statistics` are imported by the functions that read and summarise logs:
 rendering without `--runs` needs neither.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sop.audit.actions import Action
+from sop.outcomes import Outcome
+
+if TYPE_CHECKING:
+    from sop.audit.reader import AuditEntry, CheckedLog
 
 REAL = "event"  # event.kind of a real run
 DRILL = "drill"  # event.kind of a fire drill
-_COUNTED = ("success", "done")  # step outcomes whose duration says how long a step takes
+_COUNTED = (Outcome.SUCCESS, Outcome.DONE)  # step outcomes whose duration says how long it takes
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})")
 
-Record = dict[str, Any]
 View = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class CheckedLog:
-    """One run's audit log, read and verified. `problem` is empty when the log can be trusted."""
-
-    run_id: str
-    records: tuple[Record, ...]
-    problem: str = ""
-    torn: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,130 +76,69 @@ class SopHistory:
         return self.drills[-1] if self.drills else None
 
 
-# reading ---------------------------------------------------------------------------------
-
-
-def check_log(run_id: str, data: bytes) -> CheckedLog:
-    """Verify a log's chain and keep its parseable records."""
-    from sop.audit.verify import parse_log, verify_bytes
-
-    verification = verify_bytes(data)
-    records = tuple(r for _, r in parse_log(data).records)
-    if verification.ok:
-        return CheckedLog(run_id, records)
-    if verification.only_torn:
-        return CheckedLog(run_id, records, torn=True)
-    return CheckedLog(run_id, records, problem=str(verification.findings[0]))
-
-
-def read_logs(state_dir: Path) -> list[CheckedLog]:
-    """Every run's audit log under STATE_DIR/runs, sorted by run id. Symbolic links are not
-    followed: a page must not publish a file from outside the state directory."""
-    from sop.audit.state import AUDIT
-
-    runs = state_dir / "runs"
-    if not runs.is_dir():
-        return []
-    logs = []
-    for run_dir in sorted(runs.iterdir()):
-        if run_dir.is_symlink() or not run_dir.is_dir():
-            continue
-        try:
-            fd = os.open(run_dir / AUDIT, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            continue
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read()
-        logs.append(check_log(run_dir.name, data))
-    return logs
-
-
 def read_history(state_dir: Path) -> dict[str, SopHistory]:
+    from sop.audit.reader import read_logs
+
     return summarize(read_logs(state_dir))
 
 
 # summarising -------------------------------------------------------------------------------
 
 
-def _get(record: Record, group: str, name: str) -> Any:
-    value = record.get(group)
-    return value.get(name) if isinstance(value, dict) else None
+def _sop_id(entries: Iterable[AuditEntry]) -> str:
+    return next((e.sop_id for e in entries if e.sop_id), "")
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _sop_id(records: Iterable[Record]) -> str:
-    return next((str(_get(r, "sop", "id")) for r in records if _get(r, "sop", "id")), "")
-
-
-def _facts(run_id: str, records: list[Record]) -> RunFacts:
-    first = records[0]
+def _facts(run_id: str, entries: Sequence[AuditEntry]) -> RunFacts:
+    first = entries[0]
     operators: list[str] = []
-    for record in records:
-        name = _text(_get(record, "user", "name"))
-        if name and name not in operators:
-            operators.append(name)
-    finished = [r for r in records if _get(r, "event", "action") == "run-finished"]
+    for e in entries:
+        if e.operator and e.operator not in operators:
+            operators.append(e.operator)
+    finished = [e for e in entries if e.action == Action.RUN_FINISHED]
     return RunFacts(
-        run_id=_text(_get(first, "sop", "run_id")) or run_id,
-        started=_text(first.get("@timestamp")),
+        run_id=first.run_id or run_id,
+        started=first.time,
         operators=tuple(operators),
-        outcome=(_text(_get(finished[-1], "sop", "outcome")) or "finished")
-        if finished
-        else "unfinished",
-        incident=_text(_get(first, "labels", "incident")),
+        outcome=(finished[-1].outcome or "finished") if finished else "unfinished",
+        incident=first.incident,
     )
 
 
-def _failures(run_id: str, records: list[Record]) -> list[Failure]:
+def _failures(run_id: str, entries: Iterable[AuditEntry]) -> list[Failure]:
     """Each failed step of a run, with the hosts that failed in that attempt."""
     failures = []
-    failed_hosts: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
-    for record in records:
-        action = _get(record, "event", "action")
-        if action not in ("host-finished", "step-finished"):
+    failed_hosts: dict[tuple[str, str, int | None], list[tuple[str, str]]] = {}
+    for e in entries:
+        if e.action not in (Action.HOST_FINISHED, Action.STEP_FINISHED):
             continue
-        key = (
-            _text(_get(record, "sop", "called_sop")),
-            _text(_get(record, "sop", "step")),
-            _text(_get(record, "sop", "attempt")),
-        )
-        if _get(record, "event", "outcome") != "failure":
+        if e.ecs_outcome != "failure":
             continue
-        if action == "host-finished":
-            code = _get(record, "process", "exit_code")
-            detail = f"exit code {code}" if code is not None else ""
-            detail = detail or _text(_get(record, "error", "message")) or "failed"
-            failed_hosts.setdefault(key, []).append((_text(_get(record, "host", "name")), detail))
+        key = (e.called_sop, e.step_id, e.attempt)
+        if e.action == Action.HOST_FINISHED:
+            detail = f"exit code {e.exit_code}" if e.exit_code is not None else ""
+            failed_hosts.setdefault(key, []).append((e.host, detail or e.error or "failed"))
             continue
         failures.append(
             Failure(
-                at=_text(record.get("@timestamp")),
+                at=e.time,
                 run_id=run_id,
-                step=key[1],
-                number=_text(_get(record, "sop", "number")),
-                called_sop=key[0],
+                step=e.step_id,
+                number=e.number,
+                called_sop=e.called_sop,
                 hosts=tuple(failed_hosts.pop(key, [])),
-                reason=_text(_get(record, "sop", "reason"))
-                or _text(_get(record, "sop", "outcome")),
+                reason=e.reason or e.outcome,
             )
         )
     return failures
 
 
-def _durations(sop_id: str, records: list[Record]) -> Iterable[tuple[str, str, int]]:
+def _durations(sop_id: str, entries: Iterable[AuditEntry]) -> Iterable[tuple[str, str, int]]:
     """(SOP id, step id, ns) for each step that finished well; steps of a called SOP count
     for the called SOP."""
-    for record in records:
-        if _get(record, "event", "action") != "step-finished":
-            continue
-        duration = _get(record, "event", "duration")
-        if _get(record, "sop", "outcome") not in _COUNTED or not isinstance(duration, int):
-            continue
-        owner = _text(_get(record, "sop", "called_sop")) or sop_id
-        yield owner, _text(_get(record, "sop", "step")), duration
+    for e in entries:
+        if e.action == Action.STEP_FINISHED and e.outcome in _COUNTED and e.duration_ns is not None:
+            yield e.called_sop or sop_id, e.step_id, e.duration_ns
 
 
 def summarize(logs: Iterable[CheckedLog]) -> dict[str, SopHistory]:
@@ -221,7 +154,7 @@ def summarize(logs: Iterable[CheckedLog]) -> dict[str, SopHistory]:
     untrusted: dict[str, list[tuple[str, str]]] = {}
     torn: dict[str, list[str]] = {}
     for log in logs:
-        sop_id = _sop_id(log.records)
+        sop_id = _sop_id(log.entries)
         if not sop_id:
             continue
         if log.problem:
@@ -229,15 +162,15 @@ def summarize(logs: Iterable[CheckedLog]) -> dict[str, SopHistory]:
             continue
         if log.torn:
             torn.setdefault(sop_id, []).append(log.run_id)
-        kind = _get(log.records[0], "event", "kind")
+        kind = log.entries[0].event_kind
         if kind not in (REAL, DRILL):
             continue
-        records = [r for r in log.records if _get(r, "event", "kind") == kind]
-        facts = _facts(log.run_id, records)
+        entries = [e for e in log.entries if e.event_kind == kind]
+        facts = _facts(log.run_id, entries)
         (runs if kind == REAL else drills).setdefault(sop_id, []).append(facts)
         if kind == REAL:
-            failures.setdefault(sop_id, []).extend(_failures(facts.run_id, records))
-        for owner, step, ns in _durations(sop_id, records):
+            failures.setdefault(sop_id, []).extend(_failures(facts.run_id, entries))
+        for owner, step, ns in _durations(sop_id, entries):
             times.setdefault(owner, {}).setdefault(step, []).append(ns)
     ids = set(runs) | set(drills) | set(times) | set(untrusted) | set(torn)
     by_start = lambda f: (f.started, f.run_id)  # noqa: E731

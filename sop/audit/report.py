@@ -1,31 +1,51 @@
-"""`sop report`: a postmortem-ready timeline of a run, from its audit log, with the chain's
+"""`sop report`: a postmortem-ready timeline of a run, from its audit entries, with the chain's
 verification status at the top; and the plain table of `sop audit show`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
+from sop.audit.actions import Action
+from sop.audit.reader import AuditEntry
 from sop.audit.verify import Verification
 
-SHOWN_ACTIONS = (
-    "run-started",
-    "run-resumed",
-    "step-confirmed",
-    "command-started",
-    "host-finished",
-    "step-finished",
-    "deviation",
-    "answered",
-    "menu-choice",
-    "interrupted",
-    "rollback-started",
-    "run-finished",
-    "handover",
-    "repaired",
-    "sop-changed",
+SHOWN_ACTIONS = frozenset(
+    {
+        Action.RUN_STARTED,
+        Action.RUN_RESUMED,
+        Action.STEP_CONFIRMED,
+        Action.COMMAND_STARTED,
+        Action.HOST_FINISHED,
+        Action.STEP_FINISHED,
+        Action.DEVIATION,
+        Action.ANSWERED,
+        Action.MENU_CHOICE,
+        Action.INTERRUPTED,
+        Action.ROLLBACK_STARTED,
+        Action.RUN_FINISHED,
+        Action.HANDOVER,
+        Action.REPAIRED,
+        Action.SOP_CHANGED,
+    }
 )
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One line of the timeline; its fields are the members of `sop report --format json`."""
+
+    time: str
+    who: str
+    action: str
+    step: str
+    host: str
+    command: str
+    outcome: str
+    duration_s: float | None
+    detail: str
 
 
 def status_line(verification: Verification) -> str:
@@ -38,96 +58,74 @@ def status_line(verification: Verification) -> str:
     return "NOT VERIFIED: " + "; ".join(str(f) for f in verification.findings)
 
 
-def timeline(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for r in records:
-        action = r.get("event", {}).get("action", "")
-        if action not in SHOWN_ACTIONS:
-            continue
-        sop = r.get("sop", {})
-        rows.append(
-            {
-                "time": r.get("@timestamp", ""),
-                "who": r.get("user", {}).get("name", ""),
-                "action": action,
-                "step": " ".join(
-                    x for x in (str(sop.get("number", "")), str(sop.get("title", ""))) if x
-                ).strip(),
-                "host": r.get("host", {}).get("name", "") or ", ".join(sop.get("hosts", []) or []),
-                "command": r.get("process", {}).get("command_line", ""),
-                "outcome": sop.get("outcome", "") or r.get("event", {}).get("outcome", ""),
-                "duration_s": round(r["event"]["duration"] / 1e9, 3)
-                if "duration" in r.get("event", {})
-                else None,
-                "detail": _detail(action, r),
-            }
+def timeline(entries: Sequence[AuditEntry]) -> list[TimelineRow]:
+    return [
+        TimelineRow(
+            time=e.time,
+            who=e.operator,
+            action=e.action,
+            step=" ".join(x for x in (e.number, e.step_title or e.sop_title) if x),
+            host=e.host or ", ".join(e.hosts),
+            command=e.command,
+            outcome=e.outcome or e.ecs_outcome,
+            duration_s=None if e.seconds is None else round(e.seconds, 3),
+            detail=_detail(e),
         )
-    return rows
+        for e in entries
+        if e.action in SHOWN_ACTIONS
+    ]
 
 
-def _detail(action: str, r: dict[str, Any]) -> str:
-    sop = r.get("sop", {})
-    if action == "deviation":
-        d = sop.get("deviation", {})
+def _detail(e: AuditEntry) -> str:
+    if e.action == Action.DEVIATION:
         extra = (
-            f" (was `{d.get('original')}`, ran `{d.get('replacement')}`)"
-            if d.get("kind") == "edit"
+            f" (was `{e.deviation_original}`, ran `{e.deviation_replacement}`)"
+            if e.deviation_kind == "edit"
             else ""
         )
-        return f"{d.get('kind')}: {d.get('reason')}{extra}"
-    if action == "answered":
-        a = sop.get("answer", {})
-        return f"{a.get('name')} = {a.get('value')}"
-    if action == "menu-choice":
-        return f"{sop.get('choice')}" + (f": {sop.get('reason')}" if sop.get("reason") else "")
-    if action == "step-confirmed":
-        return f"confirmed ({sop.get('confirmation')})"
-    if action == "host-finished":
-        code = r.get("process", {}).get("exit_code")
-        error = r.get("error", {}).get("message", "")
-        return (f"exit {code}" if code is not None else "") + (f" {error}" if error else "")
-    if action in ("run-started", "run-resumed"):
-        inputs = ", ".join(f"{k}={v}" for k, v in sop.get("inputs", {}).items())
-        return f"{sop.get('title', '')} ({inputs})" if inputs else str(sop.get("title", ""))
-    if action == "step-finished" and sop.get("reason"):
-        return str(sop["reason"])
-    return str(r.get("message", ""))
+        return f"{e.deviation_kind}: {e.reason}{extra}"
+    if e.action == Action.ANSWERED:
+        return f"{e.answer_name} = {e.answer_value}"
+    if e.action == Action.MENU_CHOICE:
+        return e.choice + (f": {e.reason}" if e.reason else "")
+    if e.action == Action.STEP_CONFIRMED:
+        return f"confirmed ({e.confirmation})"
+    if e.action == Action.HOST_FINISHED:
+        code = f"exit {e.exit_code}" if e.exit_code is not None else ""
+        return code + (f" {e.error}" if e.error else "")
+    if e.action in (Action.RUN_STARTED, Action.RUN_RESUMED):
+        inputs = ", ".join(f"{k}={v}" for k, v in e.inputs.items())
+        return f"{e.sop_title} ({inputs})" if inputs else e.sop_title
+    if e.action == Action.STEP_FINISHED and e.reason:
+        return e.reason
+    return e.message
 
 
-def markdown(records: Sequence[dict[str, Any]], verification: Verification) -> str:
-    first = records[0] if records else {}
-    sop = first.get("sop", {})
+def markdown(entries: Sequence[AuditEntry], verification: Verification) -> str:
+    first = entries[0] if entries else AuditEntry(action="")
+    rows = timeline(entries)
     lines = [
-        f"# Incident timeline: {sop.get('title', sop.get('id', ''))}",
+        f"# Incident timeline: {first.sop_title or first.sop_id}",
         "",
         f"- Audit log: **{status_line(verification)}**",
-        f"- Run: `{sop.get('run_id', '')}`, trace `{first.get('trace', {}).get('id', '')}`",
-        f"- SOP: `{sop.get('id', '')}` (sha256 `{str(sop.get('sha256', ''))[:16]}...`)",
+        f"- Run: `{first.run_id}`, trace `{first.trace_id}`",
+        f"- SOP: `{first.sop_id}` (sha256 `{first.sop_sha256[:16]}...`)",
     ]
-    if first.get("labels", {}).get("incident"):
-        lines.append(f"- Incident: {first['labels']['incident']}")
+    if first.incident:
+        lines.append(f"- Incident: {first.incident}")
     lines += [
         "",
         "| time (UTC) | who | step | host | what | outcome | duration | detail |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for row in timeline(records):
-        what = f"`{row['command']}`" if row["command"] else row["action"]
-        duration = f"{row['duration_s']:.2f}s" if row["duration_s"] is not None else ""
-        cells = [
-            row["time"],
-            row["who"],
-            row["step"],
-            row["host"],
-            what,
-            row["outcome"],
-            duration,
-            row["detail"],
-        ]
+    for row in rows:
+        what = f"`{row.command}`" if row.command else row.action
+        duration = f"{row.duration_s:.2f}s" if row.duration_s is not None else ""
+        cells = [row.time, row.who, row.step, row.host, what, row.outcome, duration, row.detail]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    deviations = [r for r in timeline(records) if r["action"] == "deviation"]
+    deviations = [r for r in rows if r.action == Action.DEVIATION]
     lines += ["", "## Deviations", ""]
-    lines += [f"- {d['time']} step {d['step']}: {d['detail']}" for d in deviations] or ["- none"]
+    lines += [f"- {d.time} step {d.step}: {d.detail}" for d in deviations] or ["- none"]
     return "\n".join(lines) + "\n"
 
 
@@ -135,7 +133,7 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def as_json(records: Sequence[dict[str, Any]], verification: Verification) -> str:
+def as_json(entries: Sequence[AuditEntry], verification: Verification) -> str:
     return json.dumps(
         {
             "verification": {
@@ -143,23 +141,23 @@ def as_json(records: Sequence[dict[str, Any]], verification: Verification) -> st
                 "status": status_line(verification),
                 "findings": [str(f) for f in verification.findings],
             },
-            "timeline": timeline(records),
+            "timeline": [dataclasses.asdict(row) for row in timeline(entries)],
         },
         indent=2,
         ensure_ascii=False,
     )
 
 
-def table(records: Sequence[dict[str, Any]]) -> list[list[str]]:
+def table(entries: Sequence[AuditEntry]) -> list[list[str]]:
     return [
         [
-            str(r.get("seq")),
-            r.get("@timestamp", ""),
-            r.get("event", {}).get("action", ""),
-            str(r.get("sop", {}).get("number", "")),
-            r.get("host", {}).get("name", ""),
-            str(r.get("sop", {}).get("outcome", "")),
-            str(r.get("process", {}).get("command_line", ""))[:60],
+            str(e.seq),
+            e.time,
+            e.action,
+            e.number,
+            e.host,
+            e.outcome,
+            e.command[:60],
         ]
-        for r in records
+        for e in entries
     ]

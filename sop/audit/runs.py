@@ -7,8 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sop.audit.state import AUDIT, LOCK
-from sop.audit.verify import parse_log
+from sop.audit.actions import Action
+from sop.audit.reader import read_run
+from sop.audit.state import LOCK
+from sop.audit.verify import AuditReadError
+from sop.outcomes import RunStatus
 
 
 @dataclass(frozen=True)
@@ -41,24 +44,23 @@ def is_locked(run_dir: Path) -> bool:
 
 def summarize(run_dir: Path) -> RunSummary | None:
     try:
-        records = [r for _, r in parse_log((run_dir / AUDIT).read_bytes()).records]
-    except OSError:
+        entries = read_run(run_dir)
+    except AuditReadError:
         return None
-    if not records:
+    if not entries:
         return None
-    first = records[0]
-    finished = [r for r in records if r.get("event", {}).get("action") == "run-finished"]
+    first = entries[0]
+    finished = [e for e in entries if e.action == Action.RUN_FINISHED]
     if finished:
-        status = str(finished[-1].get("sop", {}).get("outcome", "finished"))
+        status = finished[-1].outcome or RunStatus.FINISHED
     else:
-        status = "in progress" if is_locked(run_dir) else "unfinished"
-    sop = first.get("sop", {})
+        status = "in progress" if is_locked(run_dir) else RunStatus.UNFINISHED
     return RunSummary(
-        run_id=str(sop.get("run_id", run_dir.name)),
-        sop_id=str(sop.get("id", "?")),
-        started=str(first.get("@timestamp", "")),
-        operator=str(first.get("user", {}).get("name", "")),
-        incident=str(first.get("labels", {}).get("incident", "")),
+        run_id=first.run_id or run_dir.name,
+        sop_id=first.sop_id or "?",
+        started=first.time,
+        operator=first.operator,
+        incident=first.incident,
         status=status,
         run_dir=run_dir,
     )

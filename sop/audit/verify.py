@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sop.audit import chain
+from sop.audit.actions import Action
 from sop.errors import SopError
 
 
@@ -173,7 +174,7 @@ def verify_bytes(
     return walk.result(parsed)
 
 
-SEAL_ACTION = b'"action":"seal"'
+SEAL_ACTION = b'"action":"%s"' % Action.SEAL.value.encode()
 
 
 def _walk_sealed(data: bytes, walk: _Walk) -> int:
@@ -262,7 +263,7 @@ class _Walk:
                 self.gaps.append((len(self.found), len(self.seqs), self.prev_seq + 1))
             self.found.append(finding)
         self.seqs.append(seq)
-        if record.get("event", {}).get("action") == "seal":
+        if record.get("event", {}).get("action") == Action.SEAL:
             seal = record.get("sop", {}).get("seal")
             seal = seal if isinstance(seal, dict) else {}
             finding = _check_seal(line, seal, prev, self.keys, self.seals)
@@ -461,11 +462,6 @@ def run_id_of(path: Path) -> str:
     except OSError as exc:
         raise AuditReadError(f"cannot read {path}: {exc.strerror}") from None
     return ""
-
-
-def records_of(path: Path) -> list[dict[str, Any]]:
-    """Every parseable record of a log, in order (for reports and resume)."""
-    return [r for _, r in parse_log(path.read_bytes()).records]
 
 
 def repair_torn_tail(path: Path) -> dict[str, Any] | None:

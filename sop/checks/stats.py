@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sop.audit.history import DRILL, REAL, CheckedLog, read_logs
+from sop.audit.actions import Action
+from sop.audit.history import DRILL, REAL
+from sop.audit.reader import CheckedLog, read_logs
 from sop.errors import Problem
 from sop.model import Sop
+from sop.outcomes import Outcome
 
 DRILL_MAX_DAYS = 90
-Record = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,9 @@ class Stats:
         }
 
 
-def _get(record: Record, group: str, name: str) -> Any:
-    value = record.get(group)
-    return value.get(name) if isinstance(value, dict) else None
-
-
-def _date(stamp: Any) -> dt.date | None:
+def _date(stamp: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(str(stamp)[:10])
+        return dt.date.fromisoformat(stamp[:10])
     except ValueError:
         return None
 
@@ -121,36 +118,33 @@ def compute_stats(sops: Sequence[Sop], logs: Iterable[CheckedLog], top: int = 5)
         if log.problem:
             untrusted.append((log.run_id, log.problem))
             continue
-        if not log.records:
+        if not log.entries:
             continue
-        sop_id = str(_get(log.records[0], "sop", "id") or "")
-        kind = _get(log.records[0], "event", "kind")
+        sop_id = log.entries[0].sop_id
+        kind = log.entries[0].event_kind
         if kind not in (REAL, DRILL):
             continue
-        records = [r for r in log.records if _get(r, "event", "kind") == kind]
+        entries = [e for e in log.entries if e.event_kind == kind]
         tally = tallies.get(sop_id)
-        finished = [r for r in records if _get(r, "event", "action") == "run-finished"]
-        seconds = [
-            d / 1e9 for r in finished[-1:] if isinstance(d := _get(r, "event", "duration"), int)
-        ]
+        finished = [e for e in entries if e.action == Action.RUN_FINISHED]
+        seconds = [s for e in finished[-1:] if (s := e.seconds) is not None]
         if tally is not None:
             if kind == DRILL:
-                day = _date(records[0].get("@timestamp"))
+                day = _date(entries[0].time)
                 tally.drill_dates.extend([day] if day else [])
                 tally.drill_seconds.extend(seconds)
             else:
                 tally.runs += 1
                 tally.run_seconds.extend(seconds)
-        for r in records:
-            duration = _get(r, "event", "duration")
+        for e in entries:
             if (
-                _get(r, "event", "action") == "step-finished"
-                and _get(r, "sop", "kind") == "prose"
-                and _get(r, "sop", "outcome") == "done"
-                and isinstance(duration, int)
+                e.action == Action.STEP_FINISHED
+                and e.step_kind == "prose"
+                and e.outcome == Outcome.DONE
+                and e.seconds is not None
             ):
-                owner = str(_get(r, "sop", "called_sop") or sop_id)
-                prose.setdefault((owner, str(_get(r, "sop", "step"))), []).append(duration / 1e9)
+                owner = e.called_sop or sop_id
+                prose.setdefault((owner, e.step_id), []).append(e.seconds)
     by_id = {s.id: s for s in sops}
     slowest = sorted(
         (

@@ -587,16 +587,15 @@ def drill(
     launched = launch(
         request, prompter=prompter, asker=asker, sinks=_sinks(out), clock=SystemClock()
     )
-    from sop.audit.state import AUDIT
-    from sop.audit.verify import records_of
+    from sop.audit.reader import read_run
 
     assert launched.run_dir is not None and launched.sop is not None
-    data = build_report(records_of(launched.run_dir / AUDIT), launched.sop.target_minutes)
+    drill_report = build_report(read_run(launched.run_dir), launched.sop.target_minutes)
     folder = report or launched.run_dir
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.md").write_text(report_markdown(data))
-    (folder / "report.json").write_text(report_json(data))
-    ui.drill_summary(out, data, folder)
+    (folder / "report.md").write_text(report_markdown(drill_report))
+    (folder / "report.json").write_text(report_json(drill_report))
+    ui.drill_summary(out, drill_report, folder)
     _finish(out, launched)
 
 
@@ -631,12 +630,13 @@ def audit() -> None:
 
 
 def _log_path(ref: str, state_dir: Path | None) -> Path:
-    from sop.audit.state import AUDIT, default_state_dir, find_run_dir
+    from sop.audit.reader import log_path
+    from sop.audit.state import default_state_dir, find_run_dir
 
     path = to_path(ref)
     if path.is_file():
         return path
-    return find_run_dir(state_dir or default_state_dir(), ref) / AUDIT
+    return log_path(find_run_dir(state_dir or default_state_dir(), ref))
 
 
 @audit.command()
@@ -675,10 +675,10 @@ def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | Non
 @STATE_DIR
 def audit_show(ref: str, state_dir: Path | None) -> None:
     """Print a run's audit records as a table."""
+    from sop.audit.reader import read_entries
     from sop.audit.report import table
-    from sop.audit.verify import records_of
 
-    rows = table(records_of(_log_path(ref, state_dir)))
+    rows = table(read_entries(_log_path(ref, state_dir)))
     click.echo(ui.table(("seq", "time", "action", "step", "host", "outcome", "command"), rows))
 
 
@@ -696,19 +696,15 @@ def audit_show(ref: str, state_dir: Path | None) -> None:
 def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None:
     """A postmortem-ready timeline of a run, with the audit log's verification status."""
     from sop.audit import report as reports
+    from sop.audit.reader import read_log
     from sop.audit.state import load_key
-    from sop.audit.verify import parse_log, verify_bytes
 
-    path = _log_path(ref, state_dir)
-    data = path.read_bytes()
-    parsed = parse_log(data)  # once, for the timeline and the verification
-    records = [r for _, r in parsed.records]
-    run_id = str(records[0].get("sop", {}).get("run_id", "")) if records else ""
-    verification = verify_bytes(data, key0=load_key(run_id, key), parsed=parsed)
+    log = read_log(_log_path(ref, state_dir))  # parsed once, for the timeline and verification
+    verification = log.verify(load_key(log.run_id, key))
     click.echo(
-        reports.markdown(records, verification)
+        reports.markdown(log.entries, verification)
         if fmt == "markdown"
-        else reports.as_json(records, verification)
+        else reports.as_json(log.entries, verification)
     )
 
 

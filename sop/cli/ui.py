@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
+    from sop.drill.report import DrillReport
     from sop.model import Sop
 
 
@@ -406,17 +409,17 @@ def audit_footer(out: Console, run_dir: Any, head: str, outcome: str) -> None:
         out.print(f"[dim]resume with: sop resume {run_dir.name}[/dim]")
 
 
-def drill_summary(out: Console, report: dict[str, Any], folder: Any) -> None:
-    target = report["target_minutes"]
+def drill_summary(out: Console, report: DrillReport, folder: Path) -> None:
+    target = report.target_minutes
     verdict = (
         ""
         if target is None
-        else (" within" if report["within_target"] else " OVER") + f" the {target} min target"
+        else (" within" if report.within_target else " OVER") + f" the {target} min target"
     )
     out.print(
-        f"\n[bold magenta]Drill {report['outcome']}[/bold magenta] in {report['total_seconds']:.1f}s{verdict}; "
-        f"{len(report['failures'])} failure(s), {len(report['deviations'])} deviation(s)"
+        f"\n[bold magenta]Drill {report.outcome}[/bold magenta] in {report.total_seconds:.1f}s{verdict}; "
+        f"{len(report.failures)} failure(s), {len(report.deviations)} deviation(s)"
     )
-    for h in report["hesitations"]:
-        out.print(f"  hesitated {h['seconds']:.1f}s at step {h['step']} {_esc(h['title'])}")
+    for h in report.hesitations:
+        out.print(f"  hesitated {h.seconds:.1f}s at step {h.step} {_esc(h.title)}")
     out.print(f"report: {folder}/report.md")

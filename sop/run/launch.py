@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sop import events as ev
+from sop.audit.actions import Action
 from sop.audit.session import AuditSession, common_fields, reopen_session, start_session
 from sop.audit.state import RunLock, find_run_dir, prepare_state_dir
 from sop.checks.lint import lint_sop
@@ -245,7 +246,7 @@ def _resume_locked(
 
     plan = plan_resume(run_dir)
     started = plan.started
-    sop = checked_sop(started["sop"]["path"], request.inventory)
+    sop = checked_sop(started.sop_path, request.inventory)
     refuse_secret_answers(sop, request.options.answers)
     notes: list[ev.AuditNote] = []
     now = clock.now()
@@ -264,31 +265,31 @@ def _resume_locked(
         notes.append(
             ev.AuditNote(
                 now,
-                "sop-changed",
+                Action.SOP_CHANGED,
                 changed_reason,
                 {"old_sha256": plan.sop_sha256, "new_sha256": sop.sha256},
             )
         )
-    previous = started["user"]["name"]
+    previous = started.operator
     operator = request.options.operator
     if previous != operator:
         notes.append(
             ev.AuditNote(
                 now,
-                "handover",
+                Action.HANDOVER,
                 f"{previous} handed the run over to {operator}",
                 {"from": previous, "to": operator},
             )
         )
-    shown = {k: v for k, v in started["sop"]["inputs"].items() if v != "********"}
+    shown = {k: v for k, v in started.inputs.items() if v != "********"}
     inputs = resolve_inputs(
         sop, shown, secret_files=request.secret_files, environ=os.environ, asker=asker
     )
     options = dataclasses.replace(
         request.options,
         run_id=plan.run_id,
-        trace_id=started["trace"]["id"],
-        incident=request.options.incident or started.get("labels", {}).get("incident"),
+        trace_id=started.trace_id,
+        incident=request.options.incident or started.incident or None,
     )
     request = dataclasses.replace(request, options=options)
     common = common_fields(
@@ -298,11 +299,13 @@ def _resume_locked(
         sha256=sop.sha256,
         operator=operator,
         incident=options.incident,
-        kind=started["event"]["kind"],
+        kind=started.event_kind,
     )
     repaired = plan.repair()  # only now that every check passed
     if repaired:
-        notes.insert(0, ev.AuditNote(now, "repaired", "a torn last line was cut off", repaired))
+        notes.insert(
+            0, ev.AuditNote(now, Action.REPAIRED, "a torn last line was cut off", repaired)
+        )
     session = reopen_session(run_dir, common, plan.head, lock, plan.key0, plan.next_seal)
     return _walk(
         request,

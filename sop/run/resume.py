@@ -4,25 +4,29 @@ steps are in doubt (started, never finished)."""
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sop.audit.actions import Action
 from sop.audit.log import Head
-from sop.audit.state import AUDIT, STATE, default_key_dir, load_key, read_json
-from sop.audit.verify import records_of, repair_torn_tail, verify_bytes
+from sop.audit.reader import AuditEntry, MissingLogError, log_path, read_log
+from sop.audit.state import STATE, default_key_dir, load_key, read_json
+from sop.audit.verify import AuditReadError, repair_torn_tail
 from sop.errors import SopError
 from sop.run.scope import Restored, load_variables
 
-STEP_ACTIONS = (
-    "step-confirmed",
-    "step-started",
-    "command-started",
-    "host-finished",
-    "step-finished",
+STEP_ACTIONS = frozenset(
+    {
+        Action.STEP_CONFIRMED,
+        Action.STEP_STARTED,
+        Action.COMMAND_STARTED,
+        Action.HOST_FINISHED,
+        Action.STEP_FINISHED,
+    }
 )
-RUNNING = ("step-started", "command-started", "host-finished")
+RUNNING = frozenset({Action.STEP_STARTED, Action.COMMAND_STARTED, Action.HOST_FINISHED})
 
 
 class ResumeError(SopError):
@@ -36,7 +40,7 @@ class NothingToResume(ResumeError):
 @dataclass
 class ResumePlan:
     run_dir: Path
-    started: dict[str, Any]  # the run-started record
+    started: AuditEntry  # the run-started record
     head: Head
     restored: Restored
     key0: bytes
@@ -47,33 +51,29 @@ class ResumePlan:
 
     @property
     def run_id(self) -> str:
-        return str(self.started["sop"]["run_id"])
+        return self.started.run_id
 
     def repair(self) -> dict[str, Any] | None:
-        return repair_torn_tail(self.run_dir / AUDIT) if self.torn else None
-
-
-def record_key(record: dict[str, Any]) -> str:
-    sop = record.get("sop", {})
-    called = sop.get("called_sop")
-    return f"{called}:{sop.get('number')}" if called else str(sop.get("step"))
+        return repair_torn_tail(log_path(self.run_dir)) if self.torn else None
 
 
 def plan_resume(run_dir: Path) -> ResumePlan:
     """Check the log and rebuild the state; changes nothing. Resume acts on what the log says
     (which SOP file, which steps ran), so the log must verify, its seals must check out with
     the run's verification key, and the state file must be one sop saved."""
-    path = run_dir / AUDIT
+    path = log_path(run_dir)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:  # killed between making the run directory and its first record
+        log = read_log(path)
+    except MissingLogError:  # killed between making the run directory and its first record
+        log = None
+    except AuditReadError as exc:
+        raise ResumeError(str(exc)) from None
+    if log is None or not (log.entries or log.parsed.bad_lines):  # at most a torn first line
         raise NothingToResume(
             f"run {run_dir.name} stopped before its audit log was written (nothing ran); "
             "start a new run"
-        ) from None
-    except OSError as exc:
-        raise ResumeError(f"cannot read {path}: {exc.strerror}") from None
-    run_id = _run_id(data)
+        )
+    run_id = log.run_id
     if run_id != run_dir.name:
         raise ResumeError(
             f"{path} belongs to run '{run_id}', not to {run_dir.name}: it was moved or forged"
@@ -84,7 +84,7 @@ def plan_resume(run_dir: Path) -> ResumePlan:
             f"cannot authenticate run {run_id}: its verification key is missing "
             f"({default_key_dir() / (run_id + '.key')}); sop resumes only logs whose seals it can check"
         )
-    result = verify_bytes(data, key0=key0)
+    result = log.verify(key0)
     if not result.ok and not result.only_torn:
         problems = "; ".join(str(f) for f in result.findings[:3])
         raise ResumeError(
@@ -100,33 +100,33 @@ def plan_resume(run_dir: Path) -> ResumePlan:
             f"the audit log {path} has no seal to check (it was rewritten); "
             "sop will not resume from a log it cannot trust"
         )
-    records = records_of(path)
-    if not records or records[0].get("event", {}).get("action") != "run-started":
+    entries = log.entries
+    if not entries or entries[0].action != Action.RUN_STARTED:
         raise ResumeError(f"{path} has no run-started record: nothing to resume")
-    finished = [r for r in records if r["event"]["action"] == "run-finished"]
+    finished = [e for e in entries if e.action == Action.RUN_FINISHED]
     if finished:
         raise ResumeError(
-            f"run {run_dir.name} already finished ({finished[-1]['sop']['outcome']}); start a new run"
+            f"run {run_dir.name} already finished ({finished[-1].outcome}); start a new run"
         )
-    saved = _saved_state(run_dir, records)
-    restored = _restore(records, saved)
+    saved = _saved_state(run_dir, entries)
+    restored = _restore(entries, saved)
     return ResumePlan(
         run_dir,
-        records[0],
+        entries[0],
         Head(*result.head),
         restored,
         key0,
         result.next_seal,
         torn=not result.ok,
-        sop_sha256=str(records[-1]["sop"]["sha256"]),
+        sop_sha256=entries[-1].sop_sha256,
     )
 
 
-def _saved_state(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+def _saved_state(run_dir: Path, entries: Sequence[AuditEntry]) -> dict[str, Any]:
     """state.json, if its hash is the last (or, after a crash, the one before) that the log
     recorded for it."""
     path = run_dir / STATE
-    recorded = [r["sop"]["state_sha256"] for r in records if r["event"]["action"] == "state-saved"]
+    recorded = [e.state_sha256 for e in entries if e.action == Action.STATE_SAVED]
     if not path.exists():
         if len(recorded) > 1:  # one record and no file: the crash came before the first write
             raise ResumeError(f"{path} is missing, though the audit log says it was saved")
@@ -139,43 +139,30 @@ def _saved_state(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, Any]
     return read_json(path)
 
 
-def _run_id(data: bytes) -> str | None:
-    first = data.split(b"\n", 1)[0]
-    try:
-        return str(json.loads(first)["sop"]["run_id"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _restore(records: list[dict[str, Any]], saved: dict[str, Any]) -> Restored:
+def _restore(entries: Sequence[AuditEntry], saved: dict[str, Any]) -> Restored:
     outcomes: dict[str, str] = {}
     last: dict[str, str] = {}
     evidence: dict[str, list[str]] = {}
-    for record in records:
-        action = record["event"]["action"]
-        if action not in STEP_ACTIONS:
+    for e in entries:
+        if e.action not in STEP_ACTIONS:
             continue
-        key = record_key(record)
-        last[key] = action
-        if action == "step-finished":
-            outcomes[key] = record["sop"]["outcome"]
+        key = e.step_key
+        last[key] = e.action
+        if e.action == Action.STEP_FINISHED:
+            outcomes[key] = e.outcome
             evidence.pop(key, None)
-        elif action == "command-started":
+        elif e.action == Action.COMMAND_STARTED:
+            evidence.setdefault(key, []).append(f"- {e.time} on {e.host}: started `{e.command}`")
+        elif e.action == Action.HOST_FINISHED:
+            tail = e.output_tail.strip().splitlines()[-3:]
             evidence.setdefault(key, []).append(
-                f"- {record['@timestamp']} on {record['host']['name']}: started `{record['process']['command_line']}`"
-            )
-        elif action == "host-finished":
-            code = record.get("process", {}).get("exit_code")
-            tail = record["sop"]["output"]["tail"].strip().splitlines()[-3:]
-            evidence.setdefault(key, []).append(
-                f"- {record['@timestamp']} on {record['host']['name']}: {record['sop']['outcome']}"
-                + (f", exit {code}" if code is not None else "")
+                f"- {e.time} on {e.host}: {e.outcome}"
+                + (f", exit {e.exit_code}" if e.exit_code is not None else "")
                 + ("".join(f"\n    {line}" for line in tail))
             )
-        elif action == "step-started":
+        elif e.action == Action.STEP_STARTED:
             evidence.setdefault(key, []).append(
-                f"- {record['@timestamp']}: attempt {record['sop'].get('attempt', 1)} started on "
-                f"{', '.join(record['sop'].get('hosts', []))}"
+                f"- {e.time}: attempt {e.attempt or 1} started on {', '.join(e.hosts)}"
             )
     in_doubt = {
         k: "\n".join(evidence.get(k, ["- no record of what ran"]))

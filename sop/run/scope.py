@@ -48,8 +48,8 @@ def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:
 
 
 def step_key(ref: ev.StepRef) -> str:
-    """How a step is named in saved state: its id, or SOP:number inside a call."""
-    return f"{ref.sop_id}:{ref.number}" if ref.depth else ref.id
+    """How a step is named in saved state: `ref.key`, the one definition in sop.events."""
+    return ref.key
 
 
 def save_variables(variables: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:

@@ -14,13 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from sop.audit.history import (
-    CheckedLog,
     format_duration,
     format_time,
     summarize,
 )
 from sop.audit.runs import list_runs
-from sop.audit.verify import records_of
+from sop.audit.reader import AuditEntry, CheckedLog, entry, read_entries
 from sop.cli import cli
 from tests.render.auditlogs import as_drill, tamper
 from tests.render.test_confluence import parse
@@ -91,12 +90,10 @@ class Runs:
     def median(self, step: str) -> str:
         """The step's median over the trusted real runs and the drill, from the logs."""
         durations = [
-            r["event"]["duration"]
+            e.duration_ns
             for run_id in (self.failed, self.passed, self.drill)
-            for r in records_of(self.log(run_id))
-            if r["event"]["action"] == "step-finished"
-            and r["sop"]["step"] == step
-            and r["sop"]["outcome"] == "success"
+            for e in read_entries(self.log(run_id))
+            if e.action == "step-finished" and e.step_id == step and e.outcome == "success"
         ]
         return (
             f"{format_duration(round(statistics.median(durations)))} (median of {len(durations)})"
@@ -119,12 +116,12 @@ def test_markdown_shows_the_last_run_drill_failure_and_medians(runs: Runs) -> No
     assert f"\\(run {runs.drill}\\) |" in page
     assert f"| Last drilled | {started[runs.passed][:10]} \\(success\\) |" in page
     failure = next(
-        r
-        for r in records_of(runs.log(runs.failed))
-        if r["event"]["action"] == "step-finished" and r["event"]["outcome"] == "failure"
+        e
+        for e in read_entries(runs.log(runs.failed))
+        if e.action == "step-finished" and e.ecs_outcome == "failure"
     )
     assert (
-        f"| Last failure | {format_time(failure['@timestamp'])}, step 3 \\(boom\\),"
+        f"| Last failure | {format_time(failure.time)}, step 3 \\(boom\\),"
         f" on local: exit code 3 \\(run {runs.failed}\\) |" in page
     )
     assert "| Counted | 2 runs and 1 drill from audit logs that verify |" in page
@@ -229,25 +226,25 @@ def test_mkdocs_builds_strictly_with_run_history(runs: Runs) -> None:
 # the pure functions, on records written by hand -----------------------------------------
 
 
-def record(kind: str, action: str, **fields: object) -> dict[str, object]:
-    out: dict[str, object] = {"event": {"kind": kind, "action": action}, "sop": {"id": "x"}}
-    out.update(fields)
-    return out
+def plain_entry(kind: str, action: str) -> AuditEntry:
+    return entry({"event": {"kind": kind, "action": action}, "sop": {"id": "x"}})
 
 
-def finished_step(kind: str, step: str, ns: int, called: str = "") -> dict[str, object]:
+def finished_step(kind: str, step: str, ns: int, called: str = "") -> AuditEntry:
     sop: dict[str, object] = {"id": "x", "step": step, "outcome": "success"}
     if called:
         sop["called_sop"] = called
-    return {"event": {"kind": kind, "action": "step-finished", "duration": ns}, "sop": sop}
+    return entry({"event": {"kind": kind, "action": "step-finished", "duration": ns}, "sop": sop})
 
 
 def test_runs_of_another_kind_and_foreign_records_are_not_counted() -> None:
     logs = [
-        CheckedLog("r1", (record("event", "run-started"), finished_step("event", "a", 10))),
-        CheckedLog("r2", (record("tabletop", "run-started"), finished_step("tabletop", "a", 99))),
-        CheckedLog("r3", (record("event", "run-started"), finished_step("drill", "a", 77))),
-        CheckedLog("r4", (record("drill", "run-started"), finished_step("drill", "a", 30))),
+        CheckedLog("r1", (plain_entry("event", "run-started"), finished_step("event", "a", 10))),
+        CheckedLog(
+            "r2", (plain_entry("tabletop", "run-started"), finished_step("tabletop", "a", 99))
+        ),
+        CheckedLog("r3", (plain_entry("event", "run-started"), finished_step("drill", "a", 77))),
+        CheckedLog("r4", (plain_entry("drill", "run-started"), finished_step("drill", "a", 30))),
     ]
     history = summarize(logs)["x"]
     assert [r.run_id for r in history.runs] == ["r1", "r3"]
@@ -260,7 +257,7 @@ def test_runs_of_another_kind_and_foreign_records_are_not_counted() -> None:
 def test_steps_of_a_called_sop_count_for_that_sop() -> None:
     logs = [
         CheckedLog(
-            "r1", (record("event", "run-started"), finished_step("event", "rotate", 5, "disk"))
+            "r1", (plain_entry("event", "run-started"), finished_step("event", "rotate", 5, "disk"))
         )
     ]
     result = summarize(logs)
