@@ -73,7 +73,7 @@ class AuditEntry:
     choice: str = ""  # a menu choice
     answer_name: str = ""
     answer_value: str = ""
-    deviation_kind: str = ""  # "skip", "edit", "done", ...
+    deviation_kind: str = ""  # "skip", "edit", "mark-done"
     deviation_original: str = ""
     deviation_replacement: str = ""
     state_sha256: str = ""

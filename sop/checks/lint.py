@@ -55,7 +55,6 @@ def lint_paths(
     drill_days: int = 90,
 ) -> LintReport:
     """`runs`: also warn about SOPs not drilled for `drill_days` days (from its audit logs)."""
-    from sop.checks.stats import drill_problems
     from sop.format.scenario import lint_scenarios
 
     paths = list(paths)
@@ -76,7 +75,9 @@ def lint_paths(
             )
     scenarios, scenario_problems = lint_scenarios(paths, _ids_for_scenarios(paths, known))
     problems.extend(scenario_problems)
-    if runs is not None:
+    if runs is not None:  # the audit reader, only for --runs
+        from sop.checks.stats import drill_problems
+
         problems.extend(drill_problems(library.sops, runs, today=today, max_days=drill_days))
     problems.sort(key=lambda p: (p.where.file, p.where.line, p.where.col))
     return LintReport(library.files + scenarios, tuple(problems))

@@ -18,8 +18,8 @@ from sop.audit.history import (
     format_time,
     summarize,
 )
-from sop.audit.runs import list_runs
 from sop.audit.reader import AuditEntry, CheckedLog, entry, read_entries
+from sop.audit.runs import list_runs
 from sop.cli import cli
 from tests.render.auditlogs import as_drill, tamper
 from tests.render.test_confluence import parse
