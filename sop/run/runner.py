@@ -22,7 +22,7 @@ from sop.outcomes import FINISHED, Outcome
 from sop.redact import Redactor
 from sop.run.inputs import ResolvedInputs
 from sop.run.options import ConfirmationRequired, Prompter, RunOptions, RunResult
-from sop.run.scope import Restored, Scope, Stop, StopHow, step_key, step_ref
+from sop.run.scope import Restored, Scope, Stop, StopHow, step_ref
 from sop.run.services import LoadCallee, Persist, Services
 from sop.run.steps import HANDLERS
 from sop.run.targets import resolve_targets
@@ -172,7 +172,7 @@ class Runner:
         s = self.services
         ref = step_ref(step, scope)
         if self.restored is not None:
-            key = step_key(ref)
+            key = ref.key
             if self.restored.outcomes.get(key) in FINISHED and not (
                 step.kind == "call" and key in self.restored.in_doubt
             ):

@@ -47,11 +47,6 @@ def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:
     )
 
 
-def step_key(ref: ev.StepRef) -> str:
-    """How a step is named in saved state: `ref.key`, the one definition in sop.events."""
-    return ref.key
-
-
 def save_variables(variables: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in variables.items():

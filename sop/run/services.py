@@ -22,7 +22,7 @@ from sop.redact import Redactor
 from sop.run.fanout import FanOut
 from sop.run.inputs import ResolvedInputs
 from sop.run.options import ConfirmationRequired, Prompter, RunOptions
-from sop.run.scope import Restored, Scope, Stop, redact_event, save_variables, step_key
+from sop.run.scope import Restored, Scope, Stop, redact_event, save_variables
 
 LoadCallee = Callable[[str, Sop], Sop]
 Persist = Callable[[dict[str, Any], float], None]
@@ -87,7 +87,7 @@ class Services:
         results: Sequence[HostResult] = (),
         reason: str = "",
     ) -> None:
-        self.outcomes[step_key(ref)] = outcome
+        self.outcomes[ref.key] = outcome
         self._persist()
         finished = tuple(
             ev.HostFinished(
