@@ -12,7 +12,7 @@ from typing import Any
 
 from sop import templating
 from sop.errors import Location, NotFoundError, Problem, SopError
-from sop.executors.tasks import find_task, load_tasks, task_names
+from sop.executors.taskscan import scan_tasks
 from sop.format.discovery import find_called_sop, find_inventory, load_library
 from sop.format.loader import load_sop
 from sop.gcpause import cycle_collector_paused
@@ -275,17 +275,28 @@ class _Checker:
                     "task",
                 )
             return
-        try:
-            collection = load_tasks(self.sop.tasks)
-        except SopError as exc:
-            self.error(self.sop.loc("tasks"), "tasks", str(exc), "task")
+        scan = scan_tasks(self.sop.tasks)  # read, never imported: lint runs no code
+        if scan.error:
+            self.error(self.sop.loc("tasks"), "tasks", scan.error, "task")
             return
         for step in task_steps:
-            if find_task(collection, step.body) is None:
-                names = ", ".join(task_names(collection)) or "none"
+            if scan.find(step.body) is not None:
+                continue
+            where, path = step.locs.get("task", step.where), f"{step.path}.task"
+            doubt = scan.doubt(step.body)
+            if doubt:
+                self.warn(
+                    where,
+                    path,
+                    f"cannot tell whether {self.sop.tasks.name} defines task '{step.body}' "
+                    f"without running it ({doubt}); sop does not import tasks to check",
+                    "task",
+                )
+            else:
+                names = ", ".join(scan.names()) or "none"
                 self.error(
-                    step.locs.get("task", step.where),
-                    f"{step.path}.task",
+                    where,
+                    path,
                     f"no task '{step.body}' in {self.sop.tasks.name} (it defines: {names})",
                     "task",
                 )

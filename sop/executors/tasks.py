@@ -1,5 +1,6 @@
-"""Loading an SOP's invoke tasks (`tasks: tasks.py`). The only module that imports invoke's
-task machinery; imported lazily, by lint and by the task executor."""
+"""Importing an SOP's invoke tasks (`tasks: tasks.py`) to run one: the only place sop runs a
+tasks module's code, and only for a real run (`RunOptions.executes`). Everything else (lint,
+dry runs, simulated drills, rendering) reads the file with sop/executors/taskscan.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import SopError
+from sop.executors.taskscan import same_name
 
 
 class TaskLoadError(SopError):
@@ -37,15 +39,11 @@ def load_tasks(path: Path) -> Any:
         ) from None
 
 
-def _normal(name: str) -> str:
-    return name.replace("_", "-")
-
-
 def find_task(collection: Any, name: str) -> Any | None:
     """The task named `name` (dots for sub-collections; '_' and '-' are the same)."""
-    wanted = _normal(name)
+    wanted = same_name(name)
     for task_name in collection.task_names:
-        if _normal(task_name) == wanted:
+        if same_name(task_name) == wanted:
             return collection[task_name]
     return None
 

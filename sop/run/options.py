@@ -64,6 +64,13 @@ class RunOptions:
         """Nothing is run: a drill without a sandbox."""
         return self.drill is not None and self.drill.simulate
 
+    @property
+    def executes(self) -> bool:
+        """Whether this run executes the SOP's code: its commands on the hosts and the Python of
+        its tasks module. Only a real run does; a dry run and a simulated drill run nothing and
+        never import the tasks (an SOP folder may come from a pull request)."""
+        return not (self.dry_run or self.simulated)
+
 
 @dataclass(frozen=True)
 class RunResult:

@@ -53,11 +53,16 @@ def test_a_missing_tasks_module_is_a_clear_error(attack: Attack) -> None:
 
 
 def test_a_tasks_module_that_fails_to_import_is_a_clear_error(attack: Attack) -> None:
-    (attack.path / "tasks.py").write_text("import no_such_module_here\n")
-    assert refused(attack, "tasks.py") == (
-        f"attack.yaml:6:1: tasks: {attack.path / 'tasks.py'}: importing the tasks failed: "
+    """Only a real run imports the module; its import error fails the step, plainly."""
+    tasks = "import no_such_module_here\n" + TASKS.format(body="pass")
+    (attack.path / "tasks.py").write_text(tasks)
+    result = attack.run(attack.write(TASK_SOP.format(tasks="tasks.py")))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert (
+        f"Cannot prepare this step: {attack.path / 'tasks.py'}: importing the tasks failed: "
         "ModuleNotFoundError: No module named 'no_such_module_here'\n"
-    )
+    ) in result.stdout
 
 
 def test_a_task_that_raises_is_reported_not_a_traceback(attack: Attack) -> None:

@@ -102,12 +102,13 @@ def test_task_that_the_tasks_module_does_not_define(
     ]
 
 
-def test_tasks_module_that_fails_to_import(write: Callable[..., Path], in_tmp: Path) -> None:
-    (in_tmp / "tasks.py").write_text("raise RuntimeError('boom')\n")
+def test_tasks_module_that_does_not_parse(write: Callable[..., Path], in_tmp: Path) -> None:
+    """Lint reads the tasks file and never imports it: a syntax error is its one failure."""
+    (in_tmp / "tasks.py").write_text("def broken(:\n")
     text = MINIMAL.replace("steps:", "tasks: tasks.py\nsteps:") + "  - task: anything\n"
     problems = lint(write(text))
     assert problems == [
-        f"sop.yaml:6:1: tasks: {(in_tmp / 'tasks.py')}: importing the tasks failed: RuntimeError: boom"
+        f"sop.yaml:6:1: tasks: {(in_tmp / 'tasks.py')}:1: the tasks do not parse: invalid syntax"
     ]
 
 

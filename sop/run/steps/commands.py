@@ -143,8 +143,7 @@ def _job(s: Services, step: Step, scope: Scope) -> Job:
     }
     secrets = dict(s.secrets)
     if step.kind == "task":
-        # a simulated drill does not even import the tasks module: it runs nothing
-        task = None if s.options.simulated else _task(scope.sop, step)
+        task = _task(scope.sop, step) if s.options.executes else None
         args = {k: render_data(v, scope.variables) for k, v in step.args.items()}
         shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
         command = f"{step.body}({shown})"
