@@ -582,10 +582,13 @@ def drill(
     request = dataclasses.replace(
         request, options=dataclasses.replace(request.options, drill=drill_options)
     )
-    if sandbox is None:
-        forbid_side_effects()
     launched = launch(
-        request, prompter=prompter, asker=asker, sinks=_sinks(out), clock=SystemClock()
+        request,
+        prompter=prompter,
+        asker=asker,
+        sinks=_sinks(out),
+        clock=SystemClock(),
+        guard=forbid_side_effects() if sandbox is None else None,
     )
     from sop.audit.reader import read_run
 

@@ -18,7 +18,7 @@ from sop.audit.session import AuditSession, common_fields, reopen_session, start
 from sop.audit.state import RunLock, find_run_dir, prepare_state_dir
 from sop.checks.lint import lint_sop
 from sop.clock import Clock
-from sop.errors import SopError, SopFileError
+from sop.errors import FatalRunError, SopError, SopFileError
 from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
@@ -29,6 +29,8 @@ from sop.run.options import Prompter, RunOptions, RunResult
 from sop.run.runner import Runner
 from sop.run.scope import Restored
 from sop.run.services import LoadCallee
+
+Guard = Callable[[], Sequence[str]]  # what a drill guard has blocked so far
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def _walk(
     session: AuditSession | None,
     restored: Restored | None = None,
     notes: Sequence[ev.AuditNote] = (),
+    guard: Guard | None = None,
 ) -> Launched:
     load_callee = callee_loader(request.inventory, request.options.answers)
     runner = Runner(
@@ -148,8 +151,21 @@ def _walk(
             runner.emit(note)
         result = runner.run()
     finally:
+        blocked = guard() if guard else ()
+        if blocked:  # recorded even when the run stopped, or the code that tried caught it
+            runner.emit(
+                ev.AuditNote(
+                    clock.now(), "drill-guard", _blocked(blocked), {"blocked": list(blocked)}
+                )
+            )
         head = session.close(clock.now()) if session else None
+    if blocked:
+        raise FatalRunError(f"{_blocked(blocked)}: the drill fails")
     return Launched(result, session.run_dir if session else None, str(head) if head else "", sop)
+
+
+def _blocked(blocked: Sequence[str]) -> str:
+    return f"the drill guard blocked {len(blocked)} side effect(s): {', '.join(blocked)}"
 
 
 def launch(
@@ -159,7 +175,10 @@ def launch(
     asker: Asker | None,
     sinks: Sequence[ev.Sink],
     clock: Clock,
+    guard: Guard | None = None,
 ) -> Launched:
+    """`guard`: a simulated drill's guard (sop.drill.guard); whatever it blocked fails the run,
+    recorded in its audit log."""
     sop = checked_sop(request.sop, request.inventory)
     refuse_secret_answers(sop, request.options.answers)
     scenario = request.options.drill.scenario if request.options.drill else ""
@@ -195,7 +214,16 @@ def launch(
             scenario=scenario,
         )
         session = start_session(state_dir, options.run_id, common)
-    return _walk(request, sop, inputs, prompter=prompter, sinks=sinks, clock=clock, session=session)
+    return _walk(
+        request,
+        sop,
+        inputs,
+        prompter=prompter,
+        sinks=sinks,
+        clock=clock,
+        session=session,
+        guard=guard,
+    )
 
 
 class SopChangedError(SopError):

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -141,28 +140,6 @@ def test_unknown_scenario_is_a_clear_error(tmp_path: Path, env: dict[str, str]) 
         1,
         "sop: error: 'rehearse' has no drill scenario 'flaky-typo' (it has: flaky, partition)\n",
     )
-
-
-def test_the_guard_blocks_sockets_and_programs() -> None:
-    code = textwrap.dedent("""\
-        import socket, subprocess
-        from sop.drill.guard import forbid_side_effects, DrillGuardError
-        forbid_side_effects()
-        for attempt in (lambda: socket.create_connection(("127.0.0.1", 22), timeout=1),
-                        lambda: subprocess.run(["true"]),
-                        lambda: __import__("os").system("true")):
-            try:
-                attempt()
-                print("NOT BLOCKED")
-            except DrillGuardError as exc:
-                print(exc)
-        """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.splitlines() == [
-        "a drill must not reach the network or run programs (blocked: socket.connect)",
-        "a drill must not reach the network or run programs (blocked: subprocess.Popen)",
-        "a drill must not reach the network or run programs (blocked: os.system)",
-    ]
 
 
 def test_a_simulated_drill_runs_under_the_guard_end_to_end(
