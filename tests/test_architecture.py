@@ -14,7 +14,18 @@ from tests.conftest import REPO
 PACKAGE = REPO / "sop"
 
 CORE = frozenset(
-    {"errors", "model", "events", "outcomes", "clock", "redact", "templating", "gcpause", "text"}
+    {
+        "errors",
+        "model",
+        "events",
+        "outcomes",
+        "clock",
+        "redact",
+        "templating",
+        "gcpause",
+        "text",
+        "taskscan",
+    }
 )
 
 # wing -> the wings (besides the core) it may import; the core imports only the core

@@ -12,11 +12,11 @@ from typing import Any
 
 from sop import templating
 from sop.errors import Location, NotFoundError, Problem, SopError
-from sop.executors.taskscan import scan_tasks
 from sop.format.discovery import find_called_sop, find_inventory, load_library
 from sop.format.loader import load_sop
 from sop.gcpause import cycle_collector_paused
 from sop.model import BUILTIN_VARIABLES, LOCAL, Inventory, Sop, Step
+from sop.taskscan import scan_tasks
 
 REVIEW_MAX_DAYS = 180
 
