@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
 from typing import NamedTuple
+
+
+class ExitCode(IntEnum):
+    """What the `sop` process exits with (docs/cli.md)."""
+
+    OK = 0
+    FAILED = 1  # a broken SOP, a failed or refused step, a missing file, a check that found gaps
+    USAGE = 2  # the command line asked for something impossible
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
 class Location(NamedTuple):
@@ -57,13 +67,13 @@ class Problem(NamedTuple):
 class SopError(Exception):
     """Base of every failure sop expects. `exit_code` is what the CLI exits with."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class UsageError(SopError):
     """The command line asked for something impossible."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class NotFoundError(SopError):

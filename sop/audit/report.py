@@ -7,9 +7,11 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sop.audit.actions import Action
-from sop.audit.reader import AuditEntry
+from sop.audit.reader import AuditEntry, read_log
+from sop.audit.state import load_key
 from sop.audit.verify import Verification
 
 SHOWN_ACTIONS = frozenset(
@@ -31,6 +33,16 @@ SHOWN_ACTIONS = frozenset(
         Action.SOP_CHANGED,
     }
 )
+
+
+def run_report(path: Path, fmt: str = "markdown", key: Path | None = None) -> str:
+    """`sop report`: the timeline of the audit log at `path` with its verification status, as
+    Markdown or (`fmt="json"`) JSON. The log is parsed once for both."""
+    log = read_log(path)
+    verification = log.verify(load_key(log.run_id, key))
+    if fmt == "json":
+        return as_json(log.entries, verification)
+    return markdown(log.entries, verification)
 
 
 @dataclass(frozen=True)

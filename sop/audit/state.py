@@ -120,6 +120,15 @@ def find_run_dir(state_dir: Path, ref: str) -> Path:
     raise NotFoundError(f"no run '{ref}' in {runs}")
 
 
+def audit_log_path(ref: str, state_dir: Path | None = None) -> Path:
+    """An audit log named as the audit commands take it (RUN|FILE): the file itself, else the
+    log of the run `find_run_dir` finds in `state_dir` (default: `default_state_dir()`)."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    return find_run_dir(state_dir or default_state_dir(), ref) / AUDIT
+
+
 class RunLock:
     """An exclusive lock on a run directory; the holder's pid and host are written in the file."""
 

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from sop.audit import chain
 from sop.audit.actions import Action
+from sop.audit.state import load_key
 from sop.errors import SopError
 
 
@@ -462,6 +463,18 @@ def run_id_of(path: Path) -> str:
     except OSError as exc:
         raise AuditReadError(f"cannot read {path}: {exc.strerror}") from None
     return ""
+
+
+def verify_run_log(
+    path: Path, *, anchor: str | None = None, key: Path | None = None
+) -> Verification:
+    """`sop audit verify`: the log at `path`, against an anchor given as SEQ:HASH and the run's
+    verification key (`key`, else the one kept for the run: see `load_key`)."""
+    return verify_file(
+        path,
+        anchor=parse_anchor(anchor) if anchor else None,
+        key0=load_key(run_id_of(path), key),
+    )
 
 
 def repair_torn_tail(path: Path) -> dict[str, Any] | None:

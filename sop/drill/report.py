@@ -8,9 +8,10 @@ import json
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sop.audit.actions import Action
-from sop.audit.reader import AuditEntry
+from sop.audit.reader import AuditEntry, read_run
 from sop.outcomes import Outcome
 
 
@@ -169,6 +170,19 @@ def report_json(report: DrillReport) -> str:
     return (
         json.dumps(dataclasses.asdict(report), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     )
+
+
+def write_drill_report(
+    run_dir: Path, target_minutes: int | None, folder: Path | None = None
+) -> DrillReport:
+    """Build the report of the drill run in `run_dir` from its audit log and write report.md
+    and report.json into `folder` (default: the run's folder); returns the report."""
+    report = build_report(read_run(run_dir), target_minutes)
+    folder = folder or run_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(report_markdown(report))
+    (folder / "report.json").write_text(report_json(report))
+    return report
 
 
 def _cell(value: object) -> str:

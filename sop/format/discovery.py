@@ -87,6 +87,15 @@ def load_library(paths: Iterable[Path]) -> Library:
     return Library(tuple(sops), tuple(problems), len(files))
 
 
+def load_every_sop(paths: Iterable[Path]) -> tuple[Sop, ...]:
+    """Every SOP under `paths`, for commands that need the whole library (render, coverage,
+    stats, tabletop); `SopFileError` with every problem when any file fails to load."""
+    library = load_library(paths)
+    if library.problems:
+        raise SopFileError(library.problems)
+    return library.sops
+
+
 def find_sop(ref: str) -> Path:
     """An SOP by path, or by id: `<dir>/<id>.yaml` first, then any file whose id matches."""
     path = Path(ref)

@@ -49,10 +49,36 @@ class Row(NamedTuple):
     alerts: tuple[str, ...]
     path: Path
 
+    def matches(
+        self, tags: Iterable[str], phase: str | None, alert: str | None, owner: str | None
+    ) -> bool:
+        """Every tag is the SOP's, and phase, alert and owner match where given."""
+        return (
+            set(tags) <= set(self.tags)
+            and phase in (None, self.phase)
+            and (alert is None or alert in self.alerts)
+            and owner in (None, self.owner)
+        )
+
 
 class Catalog(NamedTuple):
     rows: tuple[Row, ...]
     problems: tuple[Problem, ...]
+
+    def matching(
+        self,
+        tags: Iterable[str] = (),
+        phase: str | None = None,
+        alert: str | None = None,
+        owner: str | None = None,
+    ) -> Catalog:
+        """The rows that match (see `Row.matches`), by id; the problems stay."""
+        rows = sorted((r for r in self.rows if r.matches(tags, phase, alert, owner)), key=_id)
+        return Catalog(tuple(rows), self.problems)
+
+
+def _id(row: Row) -> str:
+    return row.id
 
 
 def catalog(paths: Iterable[Path]) -> Catalog:

@@ -11,11 +11,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sop import events as ev
 from sop.audit.actions import Action
 from sop.audit.session import AuditSession, common_fields, reopen_session, start_session
-from sop.audit.state import RunLock, find_run_dir, prepare_state_dir
+from sop.audit.state import RunLock, default_state_dir, find_run_dir, prepare_state_dir
 from sop.checks.lint import lint_sop
 from sop.clock import Clock
 from sop.errors import FatalRunError, SopError, SopFileError
@@ -23,12 +24,16 @@ from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
 from sop.model import Sop
+from sop.outcomes import RunStatus
 from sop.redact import shared
 from sop.run.inputs import Asker, ResolvedInputs, refuse_secret_answers, resolve_inputs
 from sop.run.options import Prompter, RunOptions, RunResult
 from sop.run.runner import Runner
 from sop.run.scope import Restored
 from sop.run.services import LoadCallee
+
+if TYPE_CHECKING:
+    from sop.audit.runs import RunSummary
 
 Guard = Callable[[], Sequence[str]]  # what a drill guard has blocked so far
 
@@ -224,6 +229,45 @@ def launch(
         session=session,
         guard=guard,
     )
+
+
+def run_or_resume(
+    request: RunRequest,
+    *,
+    prompter: Prompter | None,
+    asker: Asker | None,
+    sinks: Sequence[ev.Sink],
+    clock: Clock,
+) -> Launched:
+    """`sop run`: with a responder at hand (`prompter`), first offer to resume the last
+    unfinished run of the same SOP; else, or when they decline, launch a new run."""
+    last = unfinished_run(request) if prompter is not None else None
+    if prompter is not None and last is not None:
+        answer = prompter.choose(
+            f"Run {last.run_id} of {last.sop_id} (started {last.started} by {last.operator}) "
+            "did not finish. Resume it?",
+            [("y", "yes"), ("n", "no, start a new run")],
+            "y",
+        )
+        if answer == "y":
+            return resume(
+                last.run_id, request, prompter=prompter, asker=asker, sinks=sinks, clock=clock
+            )
+    return launch(request, prompter=prompter, asker=asker, sinks=sinks, clock=clock)
+
+
+def unfinished_run(request: RunRequest) -> RunSummary | None:
+    """The last run of the requested SOP in the request's state directory that stopped before
+    its end (and that no process drives now), if any."""
+    from sop.audit.runs import list_runs  # with the audit log reader: only to offer a resume
+
+    sop_id = load_sop(find_sop(request.sop)).id
+    unfinished = [
+        r
+        for r in list_runs(request.state_dir or default_state_dir())
+        if r.sop_id == sop_id and r.status == RunStatus.UNFINISHED
+    ]
+    return unfinished[-1] if unfinished else None
 
 
 class SopChangedError(SopError):

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sop.errors import SopError
+from sop.errors import ExitCode, SopError
 from sop.model import Input
 from sop.outcomes import Outcome
 
@@ -80,8 +80,10 @@ class RunResult:
     steps: Mapping[str, str]  # step key -> outcome (resumed ones as the audit log holds them)
 
     @property
-    def exit_code(self) -> int:
-        return {Outcome.SUCCESS: 0, Outcome.INTERRUPTED: 130}.get(self.outcome, 1)
+    def exit_code(self) -> ExitCode:
+        return {Outcome.SUCCESS: ExitCode.OK, Outcome.INTERRUPTED: ExitCode.INTERRUPTED}.get(
+            self.outcome, ExitCode.FAILED
+        )
 
 
 def default_operator() -> str:

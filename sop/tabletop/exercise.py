@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from sop.checks.coverage import Coverage, coverage_markdown, library_coverage
 from sop.clock import Clock
-from sop.format.scenario import Inject, TabletopScenario
+from sop.format.discovery import load_every_sop
+from sop.format.scenario import Inject, TabletopScenario, find_scenario, load_scenario
 from sop.model import Sop
 
 PICK = "Which SOP does the team pick?"
@@ -132,6 +135,26 @@ def run_exercise(
     return Exercise(scenario, started, tuple(decisions), coverage)
 
 
+def hold_exercise(
+    scenario_ref: str,
+    sop_paths: Sequence[Path],
+    facilitator: Facilitator,
+    clock: Clock,
+    *,
+    state_dir: Path,
+    report_dir: Path | None = None,
+) -> tuple[Exercise, Path]:
+    """`sop tabletop`: run the scenario named `scenario_ref` with the SOPs under `sop_paths`
+    (every one must load), and write its report into `report_dir`, by default a new folder
+    under STATE_DIR/tabletops. Returns the exercise and the report's folder."""
+    scenario = load_scenario(find_scenario(scenario_ref))
+    exercise = run_exercise(scenario, load_every_sop(sop_paths), facilitator, clock)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(exercise.started))
+    folder = report_dir or state_dir / "tabletops" / f"{stamp}-{scenario.id}"
+    write_tabletop_report(exercise, folder)
+    return exercise, folder
+
+
 def _pick(facilitator: Facilitator, known: Sequence[str]) -> str:
     while True:
         answer = facilitator.ask(PICK).strip()
@@ -174,6 +197,13 @@ def report_data(exercise: Exercise) -> dict[str, Any]:
         "reached": [asdict(r) for r in exercise.reached],
         "coverage": exercise.coverage.as_dict(),
     }
+
+
+def write_tabletop_report(exercise: Exercise, folder: Path) -> None:
+    """report.md and report.json of the exercise, in `folder` (created if needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(report_markdown(exercise))
+    (folder / "report.json").write_text(report_json(exercise))
 
 
 def report_json(exercise: Exercise) -> str:

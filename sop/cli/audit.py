@@ -1,0 +1,101 @@
+"""Commands that read runs back: runs, audit verify, audit show, report."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from sop.cli import ui
+from sop.cli.params import STATE_DIR, format_option, path_option
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sop.errors import ExitCode
+
+RUN_OR_FILE = click.argument("ref", metavar="RUN|FILE")
+
+
+@click.command()
+@STATE_DIR
+@click.option("--sop", "sop_id", help="Only runs of this SOP.")
+@format_option("text", "json")
+def runs(state_dir: Path | None, sop_id: str | None, fmt: str) -> None:
+    """List runs: SOP, start, operator, incident, status."""
+    import json
+
+    from sop.audit.runs import list_runs
+    from sop.audit.state import default_state_dir
+
+    found = [r for r in list_runs(state_dir or default_state_dir()) if sop_id in (None, r.sop_id)]
+    headers = ("run", "sop", "started", "operator", "incident", "status")
+    if fmt == "json":
+        click.echo(
+            json.dumps([dict(zip(headers, r.as_row(), strict=True)) for r in found], indent=2)
+        )
+    elif found:
+        click.echo(ui.table(headers, [r.as_row() for r in found]))
+    else:
+        click.echo("no runs", err=True)
+
+
+@click.group()
+def audit() -> None:
+    """Check and read audit logs."""
+
+
+@audit.command()
+@RUN_OR_FILE
+@click.option(
+    "--anchor", metavar="SEQ:HASH", help="The head printed at the end of the run (from the ticket)."
+)
+@path_option("--key", "The run's verification key (default: ~/.config/sop/audit-keys/RUN.key).")
+@STATE_DIR
+def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | None) -> ExitCode:
+    """Check a run's audit log: chain, seals, anchor. Exit 0 when it verifies."""
+    from sop.audit.state import audit_log_path
+    from sop.audit.verify import verify_run_log
+    from sop.errors import ExitCode
+
+    path = audit_log_path(ref, state_dir)
+    result = verify_run_log(path, anchor=anchor, key=key)
+    if result.ok:
+        seq, digest = result.head
+        click.echo(f"ok: {result.records} records, head {seq}:{digest}")
+        if result.seals_unchecked:
+            click.echo(
+                f"note: {result.seals_unchecked} seal(s) not checked: no verification key for this run",
+                err=True,
+            )
+        return ExitCode.OK
+    click.echo(f"{path}: {result.findings[0]}")
+    for finding in result.findings[1:]:
+        click.echo(f"{path}: {finding}", err=True)
+    return ExitCode.FAILED
+
+
+@audit.command("show")
+@RUN_OR_FILE
+@STATE_DIR
+def show(ref: str, state_dir: Path | None) -> None:
+    """Print a run's audit records as a table."""
+    from sop.audit.reader import read_entries
+    from sop.audit.report import table
+    from sop.audit.state import audit_log_path
+
+    rows = table(read_entries(audit_log_path(ref, state_dir)))
+    click.echo(ui.table(("seq", "time", "action", "step", "host", "outcome", "command"), rows))
+
+
+@click.command()
+@RUN_OR_FILE
+@format_option("markdown", "json")
+@path_option("--key", "The run's verification key.")
+@STATE_DIR
+def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None:
+    """A postmortem-ready timeline of a run, with the audit log's verification status."""
+    from sop.audit.report import run_report
+    from sop.audit.state import audit_log_path
+
+    click.echo(run_report(audit_log_path(ref, state_dir), fmt, key))

@@ -1,0 +1,230 @@
+"""Commands that walk an SOP: run, resume, drill."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sop.cli import ui
+from sop.cli.params import Settings, path_option, to_path, walk_options
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sop.errors import ExitCode
+    from sop.events import Sink
+    from sop.run.launch import Launched, RunRequest
+
+
+def _request(
+    sop_ref: str,
+    params: dict[str, Any],
+    *,
+    dry_run: bool = False,
+    inputs: tuple[str, ...] = (),
+    on: tuple[str, ...] = (),
+    incident: str | None = None,
+) -> RunRequest:
+    """The run the command line asks for; `params` are the values of `walk_options`."""
+    from sop.run.inputs import parse_assignments
+    from sop.run.launch import RunRequest
+    from sop.run.options import RunOptions, default_operator
+
+    return RunRequest(
+        sop=sop_ref,
+        inputs=parse_assignments(inputs, "-i"),
+        secret_files={
+            k: to_path(v)
+            for k, v in parse_assignments(params["secret_file"], "--secret-file").items()
+        },
+        inventory=params["inventory"],
+        known_hosts=params["known_hosts"],
+        ssh_config=params["ssh_config"],
+        state_dir=params["state_dir"],
+        options=RunOptions(
+            yes=params["yes"],
+            dry_run=dry_run,
+            confirm=frozenset(params["confirm_ids"]),
+            answers=parse_assignments(params["answers"], "-a"),
+            on=on or None,
+            incident=incident,
+            operator=default_operator(),
+        ),
+    )
+
+
+class _Terminal:
+    """The terminal a walk uses: where it prints, who confirms steps (None with --yes or
+    --dry-run), who answers a missing input (None without a terminal)."""
+
+    def __init__(self, interactive: bool, settings: Settings) -> None:
+        import sys
+
+        from sop.errors import UsageError
+
+        if interactive and not sys.stdin.isatty():
+            raise UsageError(
+                "sop asks you at every step: run it in a terminal, or pass --yes (or --dry-run)"
+            )
+        self.out = ui.console()
+        self.prompter = ui.TerminalPrompter(self.out) if interactive else None
+        self.asker = ui.TerminalPrompter(self.out) if sys.stdin.isatty() else None
+        self.sinks: list[Sink] = [ui.TerminalUI(self.out)]
+        if settings.debug:
+            self.sinks.append(ui.DebugSink())
+
+    def finish(self, launched: Launched) -> ExitCode:
+        """The audit log's head for the ticket; the run's exit code."""
+        if launched.head and launched.run_dir is not None:
+            ui.audit_footer(self.out, launched.run_dir, launched.head, launched.result.outcome)
+        return launched.result.exit_code
+
+
+@click.command()
+@click.argument("sop_ref", metavar="SOP")
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An input value (not for secrets).",
+)
+@click.option(
+    "--on",
+    "on",
+    multiple=True,
+    metavar="TARGET",
+    help="Run on this host or group instead of the SOP's default.",
+)
+@click.option("--incident", metavar="ID", help="The incident this run belongs to (ticket id).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show every step with its command and hosts; run and connect to nothing.",
+)
+@walk_options
+@click.pass_obj
+def run(
+    settings: Settings,
+    /,
+    sop_ref: str,
+    inputs: tuple[str, ...],
+    on: tuple[str, ...],
+    incident: str | None,
+    dry_run: bool,
+    **params: Any,
+) -> ExitCode:
+    """Walk through an SOP, step by step, running its commands after you confirm them."""
+    from sop.clock import SystemClock
+    from sop.run.launch import run_or_resume
+
+    terminal = _Terminal(not params["yes"] and not dry_run, settings)
+    request = _request(sop_ref, params, dry_run=dry_run, inputs=inputs, on=on, incident=incident)
+    launched = run_or_resume(
+        request,
+        prompter=terminal.prompter,
+        asker=terminal.asker,
+        sinks=terminal.sinks,
+        clock=SystemClock(),
+    )
+    return terminal.finish(launched)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--sop-changed",
+    "changed_reason",
+    metavar="REASON",
+    help="Go on although the SOP file changed, for this reason (logged).",
+)
+@walk_options
+@click.pass_obj
+def resume(
+    settings: Settings, /, run_ref: str, changed_reason: str | None, **params: Any
+) -> ExitCode:
+    """Continue an interrupted run: done steps stay done, steps in doubt are yours to decide."""
+    from sop.clock import SystemClock
+    from sop.run.launch import resume as resume_run
+
+    terminal = _Terminal(not params["yes"], settings)
+    launched = resume_run(
+        run_ref,
+        _request("", params),
+        prompter=terminal.prompter,
+        asker=terminal.asker,
+        sinks=terminal.sinks,
+        clock=SystemClock(),
+        changed_reason=changed_reason,
+    )
+    return terminal.finish(launched)
+
+
+@click.command()
+@click.argument("sop_ref", metavar="SOP")
+@click.option(
+    "--scenario", default="", help="A drill scenario of the SOP: injected failures to rehearse."
+)
+@click.option(
+    "--pace",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="How much of each simulated delay to wait (0: none, for CI).",
+)
+@path_option(
+    "--sandbox",
+    "Run the commands for real against this staging inventory (still recorded as a drill).",
+)
+@path_option(
+    "--report", "Where to write report.md and report.json (default: the run's folder).", True
+)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An input value (default: its drill value).",
+)
+@walk_options
+@click.pass_obj
+def drill(
+    settings: Settings,
+    /,
+    sop_ref: str,
+    scenario: str,
+    pace: float,
+    sandbox: Path | None,
+    report: Path | None,
+    inputs: tuple[str, ...],
+    **params: Any,
+) -> ExitCode:
+    """Rehearse an SOP: the same walk-through as `sop run`, with simulated results; nothing
+    touches a host (unless --sandbox). Writes a drill report."""
+    import dataclasses
+
+    from sop.clock import SystemClock
+    from sop.drill.rehearsal import rehearse
+    from sop.run.options import DrillOptions
+
+    terminal = _Terminal(not params["yes"], settings)
+    request = _request(
+        sop_ref, {**params, "inventory": sandbox or params["inventory"]}, inputs=inputs
+    )
+    drill_options = DrillOptions(simulate=sandbox is None, scenario=scenario, pace=pace)
+    request = dataclasses.replace(
+        request, options=dataclasses.replace(request.options, drill=drill_options)
+    )
+    rehearsal = rehearse(
+        request,
+        prompter=terminal.prompter,
+        asker=terminal.asker,
+        sinks=terminal.sinks,
+        clock=SystemClock(),
+        report_dir=report,
+    )
+    ui.drill_summary(terminal.out, rehearsal.report, rehearsal.folder)
+    return terminal.finish(rehearsal.launched)
