@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -38,12 +38,9 @@ class SopGroup(click.Group):
             if _debug(ctx):
                 ui.traceback()
             ctx.exit(exc.exit_code)
-        except (
-            click.exceptions.Exit,
-            click.exceptions.Abort,
-            click.ClickException,
-            KeyboardInterrupt,
-        ):
+        except KeyboardInterrupt:  # outside a run's steps (a run handles its own Ctrl-C)
+            _interrupted(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # a bug in sop: say so plainly; the traceback with --debug
             ui.error(
@@ -55,6 +52,13 @@ class SopGroup(click.Group):
         if code:  # a command's ExitCode other than OK
             ctx.exit(code)
         return code
+
+
+def _interrupted(ctx: click.Context) -> NoReturn:
+    from sop.errors import ExitCode
+
+    click.echo("\ninterrupted", err=True)
+    ctx.exit(ExitCode.INTERRUPTED)
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -110,9 +114,10 @@ for command in (
 
 
 def main() -> None:
+    """The `sop` program: the exit status is the command's `ExitCode`."""
     try:
         cli(prog_name="sop")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before or after a command (click turns a late one into this)
         from sop.errors import ExitCode
 
         click.echo("\ninterrupted", err=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,9 +11,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from rich.console import Console
+    from rich.markdown import Markdown
 
+    from sop import events as ev
     from sop.drill.report import DrillReport
-    from sop.model import Sop
+    from sop.model import Input, Sop
 
 
 def error(message: str) -> None:
@@ -34,7 +36,7 @@ def traceback() -> None:
 class DebugSink:
     """`--debug`: every event as the runner emits it (already redacted) on stderr."""
 
-    def emit(self, event: Any) -> None:
+    def emit(self, event: ev.Event) -> None:
         click.echo(f"debug: {event!r}", err=True)
 
 
@@ -170,7 +172,7 @@ def _mark(outcome: str) -> tuple[str, str]:
     return _MARKS.get(outcome, (outcome, "none"))
 
 
-def _markdown(text: str) -> Any:
+def _markdown(text: str) -> Markdown:
     from rich.markdown import Markdown  # with markdown-it: only for steps that have prose
 
     return Markdown(text)
@@ -185,10 +187,10 @@ class TerminalUI:
         self._partial: dict[tuple[str, str], str] = {}
         self._headed: set[str] = set()
 
-    def emit(self, event: Any) -> None:
+    def emit(self, event: ev.Event) -> None:
         from sop import events as ev
 
-        handler = {
+        handlers: dict[type[ev.Event], Callable[[Any], None]] = {
             ev.RunStarted: self._run_started,
             ev.SectionStarted: self._section,
             ev.StepShown: self._shown,
@@ -201,11 +203,12 @@ class TerminalUI:
             ev.RollbackStarted: self._rollback,
             ev.Interrupted: self._interrupted,
             ev.RunFinished: self._run_finished,
-        }.get(type(event))
+        }
+        handler = handlers.get(type(event))
         if handler is not None:
             handler(event)
 
-    def _run_started(self, e: Any) -> None:
+    def _run_started(self, e: ev.RunStarted) -> None:
         from rich.panel import Panel
 
         lines = [
@@ -229,10 +232,10 @@ class TerminalUI:
             )
         )
 
-    def _section(self, e: Any) -> None:
+    def _section(self, e: ev.SectionStarted) -> None:
         self.out.rule(f"[bold]{_esc(e.title)}[/bold]", align="left")
 
-    def _shown(self, e: Any) -> None:
+    def _shown(self, e: ev.StepShown) -> None:
         if e.step.number not in self._headed or e.prose or e.command:
             self._headed.add(e.step.number)
             self.out.print(f"\n[bold]Step {e.step.number} · {_esc(e.step.title)}[/bold]")
@@ -262,15 +265,15 @@ class TerminalUI:
             Syntax(command, "bash", theme="ansi_dark", background_color="default", word_wrap=True)
         )
 
-    def _started(self, e: Any) -> None:
+    def _started(self, e: ev.StepStarted) -> None:
         attempt = f" (attempt {e.attempt})" if e.attempt > 1 else ""
         self.out.print(f"[dim]running on {len(e.hosts)} host(s){attempt}...[/dim]")
 
-    def _command(self, e: Any) -> None:
+    def _command(self, e: ev.CommandStarted) -> None:
         if e.step.kind == "task":
             self.out.print(f"[dim]{_esc(e.host)} $ {_esc(printable(e.command))}[/dim]")
 
-    def _output(self, e: Any) -> None:
+    def _output(self, e: ev.Output) -> None:
         text = printable(e.text)
         if not e.multi_host:
             self.out.out(
@@ -292,7 +295,7 @@ class TerminalUI:
                 self.out.out(f"[{host}] {rest}", highlight=False)
         self._partial.clear()
 
-    def _finished(self, e: Any) -> None:
+    def _finished(self, e: ev.StepFinished) -> None:
         self._flush_partial()
         if len(e.results) > 1 or any(r.outcome != "success" for r in e.results):
             self._host_summary(e.results)
@@ -305,7 +308,7 @@ class TerminalUI:
         mark, colour = _mark(e.outcome)
         self.out.print(f"[{colour}]{mark}[/{colour}]{took}{reason}")
 
-    def _host_summary(self, results: Sequence[Any]) -> None:
+    def _host_summary(self, results: Sequence[ev.HostFinished]) -> None:
         """One line per host, aligned as plain text and coloured by outcome (a rich Table takes
         a tenth of a second for 64 hosts: a tenth of the whole run)."""
         rows = [
@@ -323,21 +326,21 @@ class TerminalUI:
         for r, line in zip(results, lines, strict=True):
             self.out.out(line, style=_mark(r.outcome)[1], highlight=False)
 
-    def _deviation(self, e: Any) -> None:
+    def _deviation(self, e: ev.Deviation) -> None:
         if e.kind == "edit":
             self.out.print(f"[yellow]deviation: command edited ({_esc(e.reason)})[/yellow]")
 
-    def _answered(self, e: Any) -> None:
+    def _answered(self, e: ev.Answered) -> None:
         self.out.print(f"  [dim]{e.name} = {_esc(e.value)}[/dim]")
 
-    def _rollback(self, e: Any) -> None:
+    def _rollback(self, e: ev.RollbackStarted) -> None:
         self.out.rule("[bold red]Rollback[/bold red]", align="left")
 
-    def _interrupted(self, e: Any) -> None:
+    def _interrupted(self, e: ev.Interrupted) -> None:
         self._flush_partial()
         self.out.print("[red]interrupted (Ctrl-C)[/red]")
 
-    def _run_finished(self, e: Any) -> None:
+    def _run_finished(self, e: ev.RunFinished) -> None:
         colour = "green" if e.outcome == "success" else "red"
         counts: dict[str, int] = {}
         for outcome in e.steps.values():
@@ -380,7 +383,7 @@ class TerminalPrompter:
                     return key
             self.out.print(f"[yellow]Answer one of: {', '.join(w for _, w in choices)}[/yellow]")
 
-    def ask(self, question: Any) -> str:
+    def ask(self, question: Input) -> str:
         label = question.help or question.name
         if question.choices:
             label += f" ({', '.join(question.choices)})"
@@ -399,7 +402,7 @@ class TerminalPrompter:
         return self._prompt("New command", default=command)
 
 
-def audit_footer(out: Console, run_dir: Any, head: str, outcome: str) -> None:
+def audit_footer(out: Console, run_dir: Path, head: str, outcome: str) -> None:
     out.print(f"[dim]audit log: {run_dir}/audit.jsonl[/dim]")
     out.print(
         f"head [bold]{head}[/bold]  (paste it into the incident ticket: "
