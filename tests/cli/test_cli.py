@@ -198,6 +198,18 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
         assert not validator.is_valid({**base, "steps": [bad_step]}), bad_step
 
 
+def test_ctrl_c_outside_a_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sop.tabletop.terminal import TerminalFacilitator
+
+    def interrupt(self: TerminalFacilitator, prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TerminalFacilitator, "ask", interrupt)
+    scenario = REPO / "runbooks/scenarios/ransomware-monday-morning.yaml"
+    code, _, err = invoke("tabletop", str(scenario), "--sops", str(REPO / "runbooks"))
+    assert (code, err.splitlines()[-1]) == (130, "interrupted")
+
+
 HEAVY = ("fabric", "invoke", "paramiko", "jinja2", "rich")
 
 

@@ -10,7 +10,16 @@ from pathlib import Path
 from sop.checks.coverage import library_coverage
 from sop.format.scenario import Inject, TabletopScenario
 from sop.model import Sop
-from sop.tabletop.exercise import ACTION, NOTES, PICK, report_json, report_markdown, run_exercise
+from sop.tabletop.exercise import (
+    ACTION,
+    NOTES,
+    PICK,
+    hold_exercise,
+    report_json,
+    report_markdown,
+    run_exercise,
+)
+from tests.conftest import REPO
 
 
 def sop(sop_id: str, phase: str | None) -> Sop:
@@ -149,3 +158,21 @@ def test_library_coverage_lists_each_phase_and_the_gaps() -> None:
     ]
     assert coverage.gaps == ("identify", "protect", "detect")
     assert coverage.unassigned == ("loose",)
+
+
+def test_holding_an_exercise_writes_its_report_under_the_state_directory(tmp_path: Path) -> None:
+    clock = FakeClock()
+    answers = ["ransomware", "isolate", ""] * 4
+
+    held, folder = hold_exercise(
+        str(REPO / "runbooks" / "scenarios" / "ransomware-monday-morning.yaml"),
+        [REPO / "runbooks"],
+        Facilitator(clock, answers),
+        clock,
+        state_dir=tmp_path,
+    )
+
+    assert folder == tmp_path / "tabletops" / "20270115T080000-ransomware-monday-morning"
+    assert (folder / "report.md").read_text() == report_markdown(held)
+    assert (folder / "report.json").read_text() == report_json(held)
+    assert [d.sop for d in held.decisions] == ["ransomware"] * len(held.scenario.injects)
