@@ -22,6 +22,8 @@ PHASES = ("identify", "protect", "detect", "respond", "recover")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 INPUT_TYPES = ("string", "integer", "boolean")
 LOCAL = "local"
+# what a target built from run data may name besides one inventory host (`on_data:`)
+ON_DATA = ("group", "local")
 BUILTIN_VARIABLES = ("sop_id", "run_id", "trace_id", "incident", "operator")
 FORMAT_VERSION = 1
 
@@ -80,6 +82,8 @@ class Step(NamedTuple):
     note: str = ""
     section: str = ""
     on: tuple[str, ...] | None = None
+    on_data: tuple[str, ...] = ()  # what a templated `on:` may name beyond one host
+    secrets: tuple[str, ...] = ()  # secrets the step gets besides those its text names
     confirm: str = "auto"
     when: str | None = None
     capture: str | None = None
@@ -132,6 +136,7 @@ class Sop(NamedTuple):
     tasks: Path | None = None
     inputs: tuple[Input, ...] = ()
     on: tuple[str, ...] = (LOCAL,)
+    on_data: tuple[str, ...] = ()
     context: str = ""
     impact: str = ""
     links: tuple[Link, ...] = ()

@@ -25,6 +25,7 @@ CORE = frozenset(
         "gcpause",
         "text",
         "taskscan",
+        "secretuse",
     }
 )
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from sop.model import Host
 from sop.outcomes import Outcome
+from sop.secretuse import env_name
 
 OutputCallback = Callable[[str, str], None]  # (stream, text)
 CommandCallback = Callable[[str], None]  # a command a task is about to run
@@ -20,7 +21,8 @@ class Job:
     kind: str  # "run" | "script" | "task"
     command: str  # the rendered command or script; for a task, how it is called
     env: Mapping[str, str] = field(default_factory=dict)  # SOP_RUN_ID, TRACEPARENT, ...
-    secrets: Mapping[str, str] = field(default_factory=dict)  # exported as SOP_SECRET_<NAME>
+    # only the secrets this step uses (`sop.secretuse.step_secrets`), as SOP_SECRET_<NAME>
+    secrets: Mapping[str, str] = field(default_factory=dict)
     timeout: float | None = None
     task: Any = None  # an invoke Task, for task steps
     args: Mapping[str, Any] = field(default_factory=dict)
@@ -58,4 +60,4 @@ class Executor(Protocol):
 
 
 def secret_env(secrets: Mapping[str, str]) -> dict[str, str]:
-    return {f"SOP_SECRET_{name.upper()}": value for name, value in secrets.items()}
+    return {env_name(name): value for name, value in secrets.items()}

@@ -12,6 +12,8 @@ from typing import Any
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.invoking import Running, execute_with, observed
 from sop.model import Host
+from sop.redact import shared
+from sop.secretuse import ENV_PREFIX
 
 SHELL = "/bin/sh"
 
@@ -50,6 +52,18 @@ def _local_runner_class() -> type:
     return SessionLocal
 
 
+def inherited_env() -> dict[str, str]:
+    """What a local command inherits from sop's own environment: all of it except what carries
+    a secret (a variable a secret input was read from, any SOP_SECRET_* sop itself was given).
+    A command gets a secret only as the SOP_SECRET_<NAME> of a step that uses it."""
+    redactor = shared()  # every secret this process knows, in every form
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(ENV_PREFIX) and redactor(value) == value
+    }
+
+
 class LocalExecutor:
     """`run` and `script` steps run by /bin/sh from a private temporary file (no argv limit, the
     command's stdin is /dev/null); task steps get an invoke `Context`."""
@@ -63,8 +77,8 @@ class LocalExecutor:
         from invoke.config import Config
         from invoke.context import Context
 
-        env = {**job.env, **secret_env(job.secrets)}
-        config = Config(overrides={"run": {"shell": SHELL, "env": env}})
+        env = {**inherited_env(), **job.env, **secret_env(job.secrets)}
+        config = Config(overrides={"run": {"shell": SHELL, "env": env, "replace_env": True}})
         # a task's commands are reported as they are; a step's as the responder confirmed it
         report = on_command if job.kind == "task" else (lambda _: on_command(job.command))
         config.runners.local = observed(_local_runner_class(), self.running, output, report)

@@ -26,7 +26,15 @@ from sop.format.schemakit import (
     Value,
     document_schema,
 )
-from sop.model import CONFIRM_LEVELS, FORMAT_VERSION, INPUT_TYPES, PHASES, SEVERITIES, STEP_KINDS
+from sop.model import (
+    CONFIRM_LEVELS,
+    FORMAT_VERSION,
+    INPUT_TYPES,
+    ON_DATA,
+    PHASES,
+    SEVERITIES,
+    STEP_KINDS,
+)
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 NAME_HINT = "a name uses letters, digits and '_' and does not start with a digit"
@@ -37,6 +45,18 @@ TARGETS = ListOf(
     TARGET,
     "Where the step runs: a host, a group, `local`, or a list of them.",
     min_items=1,
+    single_ok=True,
+)
+ON_DATA_SPEC = ListOf(
+    Str(choices=ON_DATA),
+    "What a templated `on:` beside it may name besides one inventory host: `group` (a group of "
+    "the inventory), `local` (the responder's machine). Default: exactly one host.",
+    single_ok=True,
+)
+SECRETS = ListOf(
+    Str(pattern=NAME, pattern_hint=NAME_HINT),
+    "Secrets the step's commands get as $SOP_SECRET_<NAME>, besides those its `run` or `script` "
+    "names; a task step gets only these.",
     single_ok=True,
 )
 TEXT = Str("Text; may use Jinja2 templates over inputs, answers and captures.")
@@ -90,6 +110,28 @@ QUESTION = Struct(
     "question", _input_fields(for_ask=True), "A question a prose step asks.", custom=_check_input
 )
 
+
+def _check_step(checked: Checked, problems: list[Problem], path: str) -> None:
+    if "on_data" in checked.values and "on" not in checked.values:
+        problems.append(
+            Problem(
+                checked.locs["on_data"],
+                f"{path}.on_data",
+                "'on_data' says what the templated `on:` beside it may name; this step has no `on:`",
+            )
+        )
+    if "secrets" in checked.values and not any(
+        k in checked.values for k in ("run", "script", "task")
+    ):
+        problems.append(
+            Problem(
+                checked.locs["secrets"],
+                f"{path}.secrets",
+                "'secrets' goes only with 'run', 'script' and 'task' steps",
+            )
+        )
+
+
 DRILL = Struct(
     "drill",
     {
@@ -129,6 +171,8 @@ STEP = Struct(
             Value(), "Inputs passed to the called SOP.", key_pattern=NAME, key_hint=NAME_HINT
         ),
         "on": TARGETS,
+        "on_data": ON_DATA_SPEC,
+        "secrets": SECRETS,
         "confirm": Str("How the responder confirms before it runs.", choices=CONFIRM_LEVELS),
         "when": Str("A Jinja2 expression; the step is skipped when it is false."),
         "capture": Str(
@@ -146,6 +190,7 @@ STEP = Struct(
     "One item of the checklist.",
     exactly_one=STEP_KINDS,
     only_with={"ask": "prose", "args": "task", "with": "call"},
+    custom=_check_step,
 )
 
 HEADING = Struct(
@@ -203,6 +248,7 @@ SOP = Struct(
         "tasks": Str("A Python file of invoke tasks, relative to this file."),
         "inputs": MapOf(INPUT, "Values the SOP needs.", key_pattern=NAME, key_hint=NAME_HINT),
         "on": TARGETS,
+        "on_data": ON_DATA_SPEC,
         "context": MARKDOWN,
         "impact": MARKDOWN,
         "links": ListOf(LINK, "Dashboards, other runbooks, documentation."),

@@ -302,3 +302,30 @@ def test_loading_a_library_leaves_the_cycle_collector_as_it_was(write: Callable[
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_secrets_and_on_data_are_step_keys(problems_of: Problems) -> None:
+    text = (
+        MINIMAL
+        + "    on_data: group\n"
+        + "  - prose: Look.\n    secrets: [token]\n"
+        + "  - run: uptime\n    on: '{{ host }}'\n    on_data: [everywhere]\n"
+    )
+    assert problems_of(text) == [
+        "sop.yaml:9:5: steps[0].on_data: 'on_data' says what the templated `on:` beside it may "
+        "name; this step has no `on:`",
+        "sop.yaml:11:5: steps[1].secrets: 'secrets' goes only with 'run', 'script' and 'task' steps",
+        "sop.yaml:14:15: steps[2].on_data[0]: expected one of group, local; got 'everywhere'",
+    ]
+
+
+def test_secrets_and_on_data_load(tmp_path: Path) -> None:
+    path = tmp_path / "sop.yaml"
+    path.write_text(
+        MINIMAL.replace("sop: 1\n", "sop: 1\non: '{{ where }}'\non_data: local\n")
+        + "    secrets: token\n    on: '{{ where }}'\n    on_data: [group, local]\n"
+        + "inputs:\n  where: {}\n  token: {secret: true}\n"
+    )
+    sop = load_sop(path)
+    assert sop.on_data == ("local",)
+    assert (sop.steps[0].secrets, sop.steps[0].on_data) == (("token",), ("group", "local"))
