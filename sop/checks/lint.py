@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from sop import templating
+from sop.checks.secretargs import exposed_secrets
 from sop.errors import Location, NotFoundError, Problem, SopError
 from sop.format.discovery import find_called_sop, find_inventory, load_library
 from sop.format.loader import load_sop
 from sop.gcpause import cycle_collector_paused
 from sop.model import BUILTIN_VARIABLES, LOCAL, Inventory, Sop, Step
+from sop.secretuse import env_name, named_by
 from sop.taskscan import scan_tasks
 
 REVIEW_MAX_DAYS = 180
@@ -105,6 +107,8 @@ def lint_sop(
     checker = _Checker(sop, known or {sop.id: sop})
     checker.metadata(today)
     checker.templates()
+    checker.secrets()
+    checker.data_targets()
     checker.tasks()
     try:
         if inventory_of is None:
@@ -259,6 +263,82 @@ class _Checker:
                 message = f"undefined variable '{name}': not an input, an answer or a capture"
             self.error(where, path, message, "template")
         return used
+
+    # -- secrets -----------------------------------------------------------------------------
+
+    def secrets(self) -> None:
+        """Each step names only secrets the SOP declares (an input or a question with `secret:
+        true`), and never puts one on a command line, where `ps` on the host shows it."""
+        declared = sorted(
+            {i.name for i in self.sop.inputs if i.secret}
+            | {q.name for s in self.all_steps() for q in s.ask if q.secret}
+        )
+        by_env = {env_name(name): name for name in declared}
+        known = f"its secrets: {', '.join(declared)}" if declared else "it declares none"
+        for step in self.all_steps():
+            where = step.locs.get(step.kind, step.where)
+            for variable in sorted(named_by(step) - by_env.keys()):
+                self.error(
+                    where,
+                    f"{step.path}.{step.kind}",
+                    f"${variable} is not the variable of a secret of this SOP ({known}); "
+                    "the command would find it empty",
+                    "secret",
+                )
+            for name in step.secrets:
+                if name not in declared:
+                    self.error(
+                        step.locs.get("secrets", step.where),
+                        f"{step.path}.secrets",
+                        f"'{name}' is not a secret of this SOP ({known})",
+                        "secret",
+                    )
+            if step.kind not in ("run", "script"):
+                continue
+            for exposed in exposed_secrets(step.body):
+                self.warn(
+                    where,
+                    f"{step.path}.{step.kind}",
+                    f"${exposed.variable} is an argument of `{exposed.command}` in "
+                    f"`{exposed.line}`: any user of the host sees it in `ps` while the command "
+                    "runs; give it on stdin (a pipe from printf, a here-document) or in a file",
+                    "secret",
+                )
+
+    def data_targets(self) -> None:
+        """Targets that a capture or an answer decides: a host's output, or whoever answers,
+        chooses where the step runs. sop accepts one inventory host there unless `on_data:`
+        allows more; say so where the SOP is written."""
+        origin = {q.name: "answer" for s in self.all_steps() for q in s.ask}
+        origin |= {s.capture: "capture" for s in self.all_steps() if s.capture}
+        places = [(self.sop.on, self.sop.on_data, self.sop.loc("on"), "on")]
+        places += [
+            (step.on, step.on_data, step.locs.get("on", step.where), f"{step.path}.on")
+            for step in self.all_steps()
+            if step.on
+        ]
+        for targets, on_data, where, path in places:
+            for i, target in enumerate(targets):
+                try:
+                    names = templating.names_used(target)
+                except templating.TemplateError:
+                    continue  # templates() reports it
+                from_data = sorted(n for n in names if n in origin)
+                if not from_data:
+                    continue
+                what = ", ".join(f"{origin[n]} '{n}'" for n in from_data)
+                may = " or ".join(
+                    ["one host of the inventory"]
+                    + [{"group": "a group", "local": "`local`"}[k] for k in on_data]
+                )
+                self.warn(
+                    where,
+                    f"{path}[{i}]",
+                    f"target '{target}' is built from run data ({what}): a host's output or an "
+                    f"answer decides where the step runs. When it runs it must name {may}, else "
+                    "nothing runs (`on_data: group` or `on_data: local` allows more)",
+                    "target",
+                )
 
     # -- tasks, targets, calls ---------------------------------------------------------------
 

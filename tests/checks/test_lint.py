@@ -156,3 +156,84 @@ def test_drill_scenarios_name_existing_steps(write: Callable[..., Path]) -> None
     assert lint(write(text)) == [
         "sop.yaml:9:1: scenarios.flaky.steps.helo: no step 'helo' in this SOP"
     ]
+
+
+SECRET_INPUT = "inputs:\n  token: {secret: true}\n"
+
+
+def test_a_step_names_only_secrets_the_sop_declares(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL.replace("echo hello", 'test -n "$SOP_SECRET_TOKN"')
+        + "    secrets: [token, password]\n"
+        + SECRET_INPUT
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:8:5: steps[0].run: $SOP_SECRET_TOKN is not the variable of a secret of this SOP "
+        "(its secrets: token); the command would find it empty",
+        "sop.yaml:9:5: steps[0].secrets: 'password' is not a secret of this SOP (its secrets: token)",
+    ]
+
+
+def test_a_secret_of_an_input_that_is_not_secret_is_undeclared(write: Callable[..., Path]) -> None:
+    text = MINIMAL.replace("echo hello", 'test -n "${SOP_SECRET_USER}"') + "inputs:\n  user: {}\n"
+    assert lint(write(text)) == [
+        "sop.yaml:8:5: steps[0].run: $SOP_SECRET_USER is not the variable of a secret of this SOP "
+        "(it declares none); the command would find it empty",
+    ]
+
+
+def test_a_secret_expanded_as_an_argument_warns(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL.replace(
+            "run: echo hello",
+            "script: |\n"
+            "      curl -fsS -u deploy:$SOP_SECRET_TOKEN https://ci.example.com\n"
+            '      mysql -p"$SOP_SECRET_TOKEN" -e "select 1"\n'
+            "      printf '%s' \"$SOP_SECRET_TOKEN\" | vault login -\n"
+            '      PGPASSWORD="$SOP_SECRET_TOKEN" psql -h db -c "select 1"\n'
+            "      vault login - <<EOF\n"
+            "      $SOP_SECRET_TOKEN\n"
+            "      EOF",
+        )
+        + SECRET_INPUT
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:8:5: steps[0].script: warning: $SOP_SECRET_TOKEN is an argument of `curl` in "
+        "`curl -fsS -u deploy:$SOP_SECRET_TOKEN https://ci.example.com`: any user of the host sees "
+        "it in `ps` while the command runs; give it on stdin (a pipe from printf, a here-document) "
+        "or in a file",
+        "sop.yaml:8:5: steps[0].script: warning: $SOP_SECRET_TOKEN is an argument of `mysql` in "
+        '`mysql -p"$SOP_SECRET_TOKEN" -e "select 1"`: any user of the host sees it in `ps` while '
+        "the command runs; give it on stdin (a pipe from printf, a here-document) or in a file",
+    ]
+
+
+def test_a_target_from_a_capture_or_an_answer_warns(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+    capture: out
+  - prose: Which host?
+    ask: {host: {}}
+  - run: uptime
+    on: "{{ out }}"
+  - run: uptime
+    on: ["{{ host }}"]
+    on_data: [group, local]
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:13:5: steps[2].on[0]: warning: target '{{ out }}' is built from run data "
+        "(capture 'out'): a host's output or an answer decides where the step runs. When it runs "
+        "it must name one host of the inventory, else nothing runs (`on_data: group` or "
+        "`on_data: local` allows more)",
+        "sop.yaml:15:5: steps[3].on[0]: warning: target '{{ host }}' is built from run data "
+        "(answer 'host'): a host's output or an answer decides where the step runs. When it runs "
+        "it must name one host of the inventory or a group or `local`, else nothing runs "
+        "(`on_data: group` or `on_data: local` allows more)",
+    ]
+
+
+def test_a_target_from_an_input_does_not_warn(write: Callable[..., Path]) -> None:
+    text = MINIMAL + '    on: "{{ host }}"\ninputs:\n  host: {}\n'
+    assert lint(write(text), inventory=None) == []
