@@ -25,7 +25,7 @@ from sop.run.options import ConfirmationRequired, Prompter, RunOptions, RunResul
 from sop.run.scope import Restored, Scope, Stop, StopHow, step_ref
 from sop.run.services import LoadCallee, Persist, Services
 from sop.run.steps import HANDLERS
-from sop.run.targets import resolve_targets
+from sop.run.targets import render_targets, resolve_targets
 
 # re-exported: what callers of the runner need
 __all__ = ["ConfirmationRequired", "Restored", "RunOptions", "RunResult", "Runner"]
@@ -82,8 +82,8 @@ class Runner:
             persist=persist,
             walk=self._walk,
         )
-        for name, secret in inputs.secrets.items():
-            self.services.add_secret(name, secret)
+        for secret in inputs.secrets.values():
+            self.services.mask(secret)
 
     def emit(self, event: ev.Event) -> None:
         self.services.emit(event)
@@ -94,7 +94,13 @@ class Runner:
         s, options = self.services, self.options
         started = s.clock.monotonic()
         top = s.open_scope(
-            Scope(self.sop, s.variables(self.sop, self.inputs), options.on or self.sop.on)
+            Scope(
+                self.sop,
+                s.variables(self.sop, self.inputs),
+                options.on or self.sop.on,
+                secrets=dict(self.inputs.secrets),
+                on_data=() if options.on else self.sop.on_data,
+            )
         )
         s.emit(
             ev.RunStarted(
@@ -135,7 +141,13 @@ class Runner:
     def _shown_targets(self, scope: Scope) -> tuple[str, ...]:
         """The default targets as the header shows them: rendered, groups expanded to hosts."""
         try:
-            names = tuple(templating.render(t, scope.variables) for t in scope.targets)
+            names = render_targets(
+                scope.targets,
+                scope.variables,
+                self.services.inventory,
+                allow=scope.on_data,
+                simulate=self.options.simulated,
+            )
             hosts = resolve_targets(names, self.services.inventory, simulate=self.options.simulated)
         except SopError:
             return scope.targets  # the step that uses them will say what is wrong

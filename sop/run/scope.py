@@ -101,10 +101,13 @@ def _redact_value(value: Any, redactor: Redactor) -> Any:
 
 @dataclass
 class Scope:
-    """One SOP's variables while it is walked (a call gets a scope of its own)."""
+    """One SOP's variables while it is walked (a call gets a scope of its own). Its steps get
+    secrets from its `secrets` only: a called SOP's steps its own inputs', never the caller's."""
 
     sop: Sop
     variables: dict[str, Any]
     targets: tuple[str, ...]
     prefix: str = ""
     depth: int = 0
+    secrets: dict[str, str] = field(default_factory=dict)  # this SOP's, by name
+    on_data: tuple[str, ...] = ()  # what templated `targets` may name beyond one host

@@ -1,6 +1,6 @@
 """What the step handlers may use, in one object: the run's options, clock, responder, inventory
 and fan-out; its events (emit, finish); the menus every kind of step shares (skip, broken,
-failure, off-script, a reason); its secrets; its scopes and the state it hands to resume.
+failure, off-script, a reason); the masking of secrets; its scopes and the state it hands to resume.
 
 Calls go one way: the runner calls a handler, the handler calls these, these call no handler.
 (A call step walks its callee through `walk`, the runner's walk, given in.)"""
@@ -57,7 +57,6 @@ class Services:
         self.environ = environ  # what call steps read their callee's inputs from
         self.load_callee = load_callee
         self.walk = walk
-        self.secrets: dict[str, str] = {}
         self.redactor = Redactor()
         self._shared_redactor = shared_redactor
         self.outcomes: dict[str, str] = dict(restored.outcomes) if restored else {}
@@ -110,9 +109,14 @@ class Services:
 
     # -- secrets and scopes ------------------------------------------------------------------
 
-    def add_secret(self, name: str, value: str) -> None:
-        """Masked from here on, in this run's events and in the process's error messages."""
-        self.secrets[name] = value
+    def add_secret(self, scope: Scope, name: str, value: str) -> None:
+        """A secret of `scope`'s SOP: its steps that name or list it get it (no other scope's
+        do); masked from here on, in this run's events and in the process's error messages."""
+        scope.secrets[name] = value
+        self.mask(value)
+
+    def mask(self, value: str) -> None:
+        """Mask `value` from here on: in this run's events and the process's error messages."""
         self.redactor.add(value)
         if self._shared_redactor is not None:
             self._shared_redactor.add(value)

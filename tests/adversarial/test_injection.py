@@ -191,9 +191,11 @@ def test_captured_output_cannot_name_a_target_outside_the_inventory(attack: Atta
     result = attack.run(path)
     attack.assert_nothing_ran()
     assert result.returncode == 1
+    shown = f"web-1;touch {attack.pwned}"[:57] + "..."  # a long value is cut short
     assert messages(attack)[-1] == (
-        f"Cannot prepare this step: target 'web-1;touch {attack.pwned}' is not a host or "
-        "group of inventory.yaml"
+        f"Cannot prepare this step: target '{{{{ out }}}}' is '{shown}' (not "
+        "one host name): a target built from run data (inputs, answers, captures) must name one "
+        "host of the inventory"
     )
 
 

@@ -61,6 +61,7 @@ steps:
       python3 -c 'import json,os,shlex,urllib.parse as u; s=os.environ["SOP_SECRET_TOKEN"]; print(json.dumps(s), u.quote(s), shlex.quote(s))'
   - id: raises
     task: leak
+    secrets: [token]
 """
 
 

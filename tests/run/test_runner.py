@@ -412,7 +412,8 @@ def test_unknown_input_and_bad_values_are_refused(basic: Path) -> None:
 def test_the_header_shows_the_targets_rendered(tmp_path: Path) -> None:
     path = write_sop(
         tmp_path,
-        "sop: 1\nid: h\ntitle: H\ninputs:\n  where: {}\non: '{{ where }}'\nsteps:\n  - run: 'true'\n",
+        "sop: 1\nid: h\ntitle: H\ninputs:\n  where: {}\non: '{{ where }}'\non_data: local\n"
+        "steps:\n  - run: 'true'\n",
     )
     _, rec, _ = run_sop(path, yes=True, inputs={"where": "local"})
     assert rec.of(ev.RunStarted)[0].targets == ("local",)

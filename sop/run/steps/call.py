@@ -29,19 +29,22 @@ def run_call(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note
     except SopError as exc:
         s.broken(ref, step, str(exc))
         return
-    for name, secret in inputs.secrets.items():
-        s.add_secret(name, secret)
+    for secret in inputs.secrets.values():
+        s.mask(secret)
     s.emit(
         ev.StepShown(
             s.clock.now(), ref, prose=f"Runs the SOP **{callee.title}** ({callee.id}).", note=note
         )
     )
+    own_targets = callee.on != (LOCAL,)
     inner = Scope(
         callee,
         s.variables(callee, inputs),
-        callee.on if callee.on != (LOCAL,) else scope.targets,
+        callee.on if own_targets else scope.targets,
         prefix=f"{ref.number}.",
         depth=scope.depth + 1,
+        secrets=dict(inputs.secrets),  # its steps get the callee's secrets, never the caller's
+        on_data=callee.on_data if own_targets else scope.on_data,
     )
     s.open_scope(inner)
     started = s.clock.monotonic()

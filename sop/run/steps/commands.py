@@ -17,15 +17,20 @@ from sop.outcomes import Outcome
 from sop.run.options import ConfirmationRequired
 from sop.run.scope import Scope, Stop, step_ref
 from sop.run.services import Services
-from sop.run.targets import resolve_targets
+from sop.run.targets import render_targets, resolve_targets
+from sop.secretuse import step_secrets
 
 
 def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:
     s = services
     try:
         job = _job(s, step, scope)
-        target_names = tuple(
-            templating.render(t, scope.variables) for t in (step.on or scope.targets)
+        target_names = render_targets(
+            step.on or scope.targets,
+            scope.variables,
+            s.inventory,
+            allow=step.on_data if step.on else scope.on_data,
+            simulate=s.options.simulated,
         )
         hosts = resolve_targets(target_names, s.inventory, simulate=s.options.simulated)
     except SopError as exc:
@@ -141,7 +146,8 @@ def _job(s: Services, step: Step, scope: Scope) -> Job:
         "SOP_STEP": step.id,
         "TRACEPARENT": f"00-{s.trace_id}-{span}-01",
     }
-    secrets = dict(s.secrets)
+    # only the secrets the step names or lists, of its own SOP
+    secrets = {name: scope.secrets[name] for name in step_secrets(step, scope.secrets)}
     if step.kind == "task":
         task = _task(scope.sop, step) if s.options.executes else None
         args = {k: render_data(v, scope.variables) for k, v in step.args.items()}

@@ -72,7 +72,7 @@ def _answer(s: Services, q: Input, scope: Scope, ref: ev.StepRef) -> None:
             continue
         break
     if q.secret:
-        s.add_secret(q.name, raw)
+        s.add_secret(scope, q.name, raw)
         scope.variables[q.name] = templating.Secret(q.name)
     else:
         scope.variables[q.name] = value
