@@ -273,7 +273,17 @@ class _Checker:
             {i.name for i in self.sop.inputs if i.secret}
             | {q.name for s in self.all_steps() for q in s.ask if q.secret}
         )
-        by_env = {env_name(name): name for name in declared}
+        by_env: dict[str, str] = {}
+        for name in declared:
+            if env_name(name) in by_env:
+                self.error(
+                    self.sop.where,
+                    "inputs",
+                    f"secrets '{by_env[env_name(name)]}' and '{name}' are both "
+                    f"${env_name(name)}: rename one",
+                    "secret",
+                )
+            by_env.setdefault(env_name(name), name)
         known = f"its secrets: {', '.join(declared)}" if declared else "it declares none"
         for step in self.all_steps():
             where = step.locs.get(step.kind, step.where)

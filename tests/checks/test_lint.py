@@ -237,3 +237,10 @@ def test_a_target_from_a_capture_or_an_answer_warns(write: Callable[..., Path]) 
 def test_a_target_from_an_input_does_not_warn(write: Callable[..., Path]) -> None:
     text = MINIMAL + '    on: "{{ host }}"\ninputs:\n  host: {}\n'
     assert lint(write(text), inventory=None) == []
+
+
+def test_two_secrets_with_one_variable_are_an_error(write: Callable[..., Path]) -> None:
+    text = MINIMAL + "inputs:\n  token: {secret: true}\n  TOKEN: {secret: true}\n"
+    assert lint(write(text)) == [
+        "sop.yaml:1:1: inputs: secrets 'TOKEN' and 'token' are both $SOP_SECRET_TOKEN: rename one"
+    ]
