@@ -169,3 +169,26 @@ def test_a_called_sop_gets_its_own_secrets_not_the_callers(attack: Attack) -> No
         "inner@local": [f"SOP_SECRET_TOKEN={OTHER}"],
     }
     assert TOKEN not in seen["inner@local"]
+
+
+def test_a_capture_that_names_a_secret_variable_does_not_pull_it_in(attack: Attack) -> None:
+    """A host prints `$SOP_SECRET_TOKEN`; the next step puts that output into its command. The
+    step's text as written names no secret, so its command gets none."""
+    (attack.path / "seen").mkdir()
+    attack.write(
+        f"""\
+        inputs:
+          token: {{secret: true, env: ATTACK_TOKEN}}
+        steps:
+          - id: hostile
+            run: echo '$SOP_SECRET_TOKEN ${{SOP_SECRET_TOKEN}}'
+            capture: out
+          - id: echo-it
+            run: echo {{{{ out }}}} >/dev/null; {DUMP}
+        """
+    )
+    result = attack.sop("run", "--yes", "attack.yaml", env={"ATTACK_TOKEN": TOKEN})
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = {p.name: p.read_text() for p in (attack.path / "seen").iterdir()}
+    assert carried(seen) == {"echo-it@local": []}
+    assert "SOP_SECRET_TOKEN=" not in seen["echo-it@local"]
