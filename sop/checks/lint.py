@@ -14,11 +14,10 @@ from sop import templating
 from sop.checks.secretargs import exposed_secrets
 from sop.errors import Location, NotFoundError, Problem, SopError
 from sop.format.discovery import find_called_sop, find_inventory, load_library
+from sop.format.gcpause import cycle_collector_paused
 from sop.format.loader import load_sop
-from sop.gcpause import cycle_collector_paused
-from sop.model import BUILTIN_VARIABLES, LOCAL, Inventory, Sop, Step
-from sop.secretuse import env_name, named_by
-from sop.taskscan import scan_tasks
+from sop.format.taskscan import scan_tasks
+from sop.model import BUILTIN_VARIABLES, LOCAL, Inventory, Sop, Step, env_name, named_by
 
 REVIEW_MAX_DAYS = 180
 

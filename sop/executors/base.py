@@ -6,9 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sop.model import Host
+from sop.model import Host, env_name
 from sop.outcomes import Outcome
-from sop.secretuse import env_name
 
 OutputCallback = Callable[[str, str], None]  # (stream, text)
 CommandCallback = Callable[[str], None]  # a command a task is about to run
@@ -21,7 +20,7 @@ class Job:
     kind: str  # "run" | "script" | "task"
     command: str  # the rendered command or script; for a task, how it is called
     env: Mapping[str, str] = field(default_factory=dict)  # SOP_RUN_ID, TRACEPARENT, ...
-    # only the secrets this step uses (`sop.secretuse.step_secrets`), as SOP_SECRET_<NAME>
+    # only the secrets this step uses (`sop.model.step_secrets`), as SOP_SECRET_<NAME>
     secrets: Mapping[str, str] = field(default_factory=dict)
     timeout: float | None = None
     task: Any = None  # an invoke Task, for task steps

@@ -11,9 +11,8 @@ from typing import Any
 
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.invoking import Running, execute_with, observed
-from sop.model import Host
+from sop.model import ENV_PREFIX, Host
 from sop.redact import shared
-from sop.secretuse import ENV_PREFIX
 
 SHELL = "/bin/sh"
 

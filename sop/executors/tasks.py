@@ -1,6 +1,6 @@
 """Importing an SOP's invoke tasks (`tasks: tasks.py`) to run one: the only place sop runs a
 tasks module's code, and only for a real run (`RunOptions.executes`). Everything else (lint,
-dry runs, simulated drills, rendering) reads the file with sop/taskscan.py."""
+dry runs, simulated drills, rendering) reads the file with sop/format/taskscan.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import SopError
-from sop.taskscan import same_name
+from sop.model import same_name
 
 
 class TaskLoadError(SopError):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from sop.errors import NotFoundError, Problem, SopFileError
-from sop.gcpause import cycle_collector_paused
+from sop.format.gcpause import cycle_collector_paused
 
 if TYPE_CHECKING:
     from sop.model import Inventory, Sop

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sop.audit.history import SopHistory, read_history
 from sop.errors import UsageError
-from sop.gcpause import cycle_collector_paused
+from sop.format.gcpause import cycle_collector_paused
 from sop.model import Sop
 from sop.render.pages import RenderError, Site, build_site
 

@@ -1,12 +1,12 @@
 """Docstrings of invoke tasks, for the wiki page: read from the tasks file's syntax tree
-(sop/taskscan.py), never imported, so rendering a page runs none of the author's
+(sop/format/taskscan.py), never imported, so rendering a page runs none of the author's
 code."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sop.taskscan import scan_tasks
+from sop.format.taskscan import scan_tasks
 
 
 def task_docstring(tasks_file: Path | None, name: str) -> str:

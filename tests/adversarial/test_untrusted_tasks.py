@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sop.taskscan import scan_tasks
+from sop.format.taskscan import scan_tasks
 
 from .conftest import Attack
 

@@ -12,13 +12,12 @@ from sop import events as ev
 from sop import templating
 from sop.errors import SopError
 from sop.executors.base import HostResult, Job
-from sop.model import Host, Sop, Step
+from sop.model import Host, Sop, Step, step_secrets
 from sop.outcomes import Outcome
 from sop.run.options import ConfirmationRequired
 from sop.run.scope import Scope, Stop, step_ref
 from sop.run.services import Services
 from sop.run.targets import render_targets, resolve_targets
-from sop.secretuse import step_secrets
 
 
 def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sop.model import same_name
+
 INVOKE_MODULES = frozenset({"invoke", "fabric"})
 # calls that can change a module's namespace in ways a syntax tree does not show
 NAMESPACE_WRITERS = frozenset({"exec", "eval", "compile", "globals", "vars", "locals", "setattr"})
@@ -36,11 +38,6 @@ def invoke_name(name: str) -> str:
         for i, c in enumerate(name[1:-1])
     )
     return name[0] + inner + name[-1]
-
-
-def same_name(name: str) -> str:
-    """A task name as sop compares it: '_' and '-' are the same."""
-    return name.replace("_", "-")
 
 
 @dataclass(frozen=True)
