@@ -31,7 +31,7 @@ class SopGroup(click.Group):
             code = super().invoke(ctx)
         except SopFileError as exc:
             for problem in exc.problems:
-                click.echo(str(problem), err=True)
+                ui.echo(str(problem), err=True)
             ctx.exit(exc.exit_code)
         except SopError as exc:
             ui.error(str(exc))
@@ -57,7 +57,7 @@ class SopGroup(click.Group):
 def _interrupted(ctx: click.Context) -> NoReturn:
     from sop.errors import ExitCode
 
-    click.echo("\ninterrupted", err=True)
+    ui.echo("\ninterrupted", err=True)
     ctx.exit(ExitCode.INTERRUPTED)
 
 
@@ -120,5 +120,5 @@ def main() -> None:
     except KeyboardInterrupt:  # before or after a command (click turns a late one into this)
         from sop.errors import ExitCode
 
-        click.echo("\ninterrupted", err=True)
+        ui.echo("\ninterrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)

@@ -31,13 +31,11 @@ def runs(state_dir: Path | None, sop_id: str | None, fmt: str) -> None:
     found = [r for r in list_runs(state_dir or default_state_dir()) if sop_id in (None, r.sop_id)]
     headers = ("run", "sop", "started", "operator", "incident", "status")
     if fmt == "json":
-        click.echo(
-            json.dumps([dict(zip(headers, r.as_row(), strict=True)) for r in found], indent=2)
-        )
+        ui.echo(json.dumps([dict(zip(headers, r.as_row(), strict=True)) for r in found], indent=2))
     elif found:
-        click.echo(ui.table(headers, [r.as_row() for r in found]))
+        ui.echo(ui.table(headers, [r.as_row() for r in found]))
     else:
-        click.echo("no runs", err=True)
+        ui.echo("no runs", err=True)
 
 
 @click.group()
@@ -62,16 +60,16 @@ def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | Non
     result = verify_run_log(path, anchor=anchor, key=key)
     if result.ok:
         seq, digest = result.head
-        click.echo(f"ok: {result.records} records, head {seq}:{digest}")
+        ui.echo(f"ok: {result.records} records, head {seq}:{digest}")
         if result.seals_unchecked:
-            click.echo(
+            ui.echo(
                 f"note: {result.seals_unchecked} seal(s) not checked: no verification key for this run",
                 err=True,
             )
         return ExitCode.OK
-    click.echo(f"{path}: {result.findings[0]}")
+    ui.echo(f"{path}: {result.findings[0]}")
     for finding in result.findings[1:]:
-        click.echo(f"{path}: {finding}", err=True)
+        ui.echo(f"{path}: {finding}", err=True)
     return ExitCode.FAILED
 
 
@@ -85,7 +83,7 @@ def show(ref: str, state_dir: Path | None) -> None:
     from sop.audit.state import audit_log_path
 
     rows = table(read_entries(audit_log_path(ref, state_dir)))
-    click.echo(ui.table(("seq", "time", "action", "step", "host", "outcome", "command"), rows))
+    ui.echo(ui.table(("seq", "time", "action", "step", "host", "outcome", "command"), rows))
 
 
 @click.command()
@@ -98,4 +96,4 @@ def report(ref: str, fmt: str, key: Path | None, state_dir: Path | None) -> None
     from sop.audit.report import run_report
     from sop.audit.state import audit_log_path
 
-    click.echo(run_report(audit_log_path(ref, state_dir), fmt, key))
+    ui.echo(run_report(audit_log_path(ref, state_dir), fmt, key))

@@ -56,11 +56,11 @@ def lint(
         paths, today=dt.date.today(), inventory=inventory, runs=runs_dir, drill_days=drill_days
     )
     if fmt == "json":
-        click.echo(json.dumps(report.as_dict(), indent=2))
+        ui.echo(json.dumps(report.as_dict(), indent=2))
     else:
         for problem in report.problems:
-            click.echo(str(problem))
-        click.echo(
+            ui.echo(str(problem))
+        ui.echo(
             f"{report.files} file(s) checked: {report.errors} error(s), {report.warnings} warning(s)",
             err=True,
         )
@@ -97,7 +97,7 @@ def list_sops(
     if fmt == "json":
         import json
 
-        click.echo(
+        ui.echo(
             json.dumps(
                 [
                     dict(zip(LIST_HEADERS, r, strict=True)) | {"path": str(s.path)}
@@ -107,9 +107,9 @@ def list_sops(
             )
         )
     elif rows:
-        click.echo(ui.table(LIST_HEADERS, rows))
+        ui.echo(ui.table(LIST_HEADERS, rows))
     else:
-        click.echo("no SOP matches", err=True)
+        ui.echo("no SOP matches", err=True)
     if listing.problems:
         broken = sorted({p.where.file for p in listing.problems})
         ui.error(f"{len(broken)} file(s) failed to load (run `sop lint`): {', '.join(broken)}")
@@ -137,7 +137,7 @@ def schema(tabletop: bool) -> None:
         from sop.format.scenario import json_schema
     else:
         from sop.format.schema import json_schema
-    click.echo(json.dumps(json_schema(), indent=2))
+    ui.echo(json.dumps(json_schema(), indent=2))
 
 
 @click.command()
@@ -154,13 +154,13 @@ def coverage(paths: tuple[Path, ...], fmt: str) -> ExitCode:
 
     table = library_coverage(load_every_sop(paths))
     if fmt == "json":
-        click.echo(json.dumps(table.as_dict(), indent=2))
+        ui.echo(json.dumps(table.as_dict(), indent=2))
     else:
-        click.echo(ui.table(("phase", "status", "sops"), coverage_rows(table)))
+        ui.echo(ui.table(("phase", "status", "sops"), coverage_rows(table)))
         if table.unassigned:
-            click.echo(f"\nSOPs without a phase: {', '.join(table.unassigned)}")
+            ui.echo(f"\nSOPs without a phase: {', '.join(table.unassigned)}")
     if table.gaps:
-        click.echo(f"no SOP for: {', '.join(table.gaps)}", err=True)
+        ui.echo(f"no SOP for: {', '.join(table.gaps)}", err=True)
         return ExitCode.FAILED
     return ExitCode.OK
 
@@ -187,17 +187,15 @@ def stats(paths: tuple[Path, ...], runs_dir: Path | None, top: int, fmt: str) ->
 
     found = read_stats(load_every_sop(paths), runs_dir or default_state_dir(), top)
     for run_id, problem in found.untrusted:
-        click.echo(
-            f"warning: run {run_id}: audit log does not verify ({problem}); ignored", err=True
-        )
+        ui.echo(f"warning: run {run_id}: audit log does not verify ({problem}); ignored", err=True)
     if fmt == "json":
-        click.echo(json.dumps(found.as_dict(), indent=2))
+        ui.echo(json.dumps(found.as_dict(), indent=2))
         return
-    click.echo(ui.table(STATS_HEADERS, stats_rows(found)))
+    ui.echo(ui.table(STATS_HEADERS, stats_rows(found)))
     if found.slowest:
-        click.echo("\nSlowest manual steps (median across runs): automate these next")
+        ui.echo("\nSlowest manual steps (median across runs): automate these next")
         rows = [
             [m.sop, m.step, m.title, seconds_text(m.median_seconds), str(m.count)]
             for m in found.slowest
         ]
-        click.echo(ui.table(("sop", "step", "title", "median", "times"), rows))
+        ui.echo(ui.table(("sop", "step", "title", "median", "times"), rows))

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from sop.cli import ui
 from sop.cli.params import EXISTING_FOLDER, FOLDER, PATHS
 
 if TYPE_CHECKING:
@@ -61,4 +62,4 @@ def render(
     sops = load_every_sop(paths)
     history = read_history(runs_dir) if runs_dir is not None else None
     written = render_library(sops, fmt, out_dir, template_dirs, mkdocs, history)
-    click.echo(f"{len(sops)} SOP(s) rendered: {len(written)} file(s) in {out_dir}", err=True)
+    ui.echo(f"{len(sops)} SOP(s) rendered: {len(written)} file(s) in {out_dir}", err=True)

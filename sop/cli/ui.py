@@ -1,16 +1,26 @@
-"""Everything sop prints to a terminal. rich is imported only by the functions that need it."""
+"""Everything sop prints to a terminal. rich is imported only by the functions that need it.
+
+Every string on its way out passes `sop.text.visible` here, at the sink, whatever its source
+(SOP text, inventory, inputs, answers, host output, error messages): `echo` for plain output,
+`table` for its cells, the prompter for its prompts, `TerminalUI.emit` for every field of every
+event, and on each rich console a render hook that filters every segment it prints (the
+backstop: rich's own styling travels outside the segments' text, so colours survive)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from sop.text import UNSAFE, visible
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from rich.console import Console
+    from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderResult
     from rich.markdown import Markdown
 
     from sop import events as ev
@@ -18,10 +28,15 @@ if TYPE_CHECKING:
     from sop.model import Input, Sop
 
 
+def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Plain output (the CLI's only way to print): unsafe characters shown as markers."""
+    click.echo(visible(message), err=err, nl=nl)
+
+
 def error(message: str) -> None:
     from sop.redact import shared
 
-    click.echo(f"sop: error: {shared()(message)}", err=True)
+    echo(f"sop: error: {shared()(message)}", err=True)
 
 
 def traceback() -> None:
@@ -30,18 +45,44 @@ def traceback() -> None:
 
     from sop.redact import shared
 
-    click.echo(shared()(tb.format_exc()), err=True)
+    echo(shared()(tb.format_exc()), err=True)
 
 
 class DebugSink:
     """`--debug`: every event as the runner emits it (already redacted) on stderr."""
 
     def emit(self, event: ev.Event) -> None:
-        click.echo(f"debug: {event!r}", err=True)
+        echo(f"debug: {event!r}", err=True)
+
+
+def visible_record(value: Any) -> Any:
+    """`value` (an event, a record, a tuple, a mapping, a string) with `visible` applied to
+    every string inside it; the same object when nothing needed it."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, tuple):  # the model's named tuples keep their type
+        items = [visible_record(v) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return value._make(items) if hasattr(value, "_make") else tuple(items)
+    if isinstance(value, Mapping):
+        pairs = {visible_record(k): visible_record(v) for k, v in value.items()}
+        same = all(a is b for a, b in zip(pairs.items(), value.items(), strict=True))
+        return value if len(pairs) == len(value) and same else pairs
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = {}
+        for f in dataclasses.fields(value):
+            old = getattr(value, f.name)
+            new = visible_record(old)
+            if new is not old:
+                changed[f.name] = new
+        return dataclasses.replace(value, **changed) if changed else value
+    return value
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain aligned table (no rich: `sop list` must start fast)."""
+    """A plain aligned table (no rich: `sop list` must start fast); cells made visible."""
+    rows = [[visible(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
@@ -55,12 +96,53 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def console(**kwargs: Any) -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, **kwargs)
+    return guarded(Console(highlight=False, **kwargs))
+
+
+_GUARDED: weakref.WeakSet[Console] = weakref.WeakSet()
+
+
+def guarded(out: Console) -> Console:
+    """`out`, with a render hook that makes the text of every segment it prints visible."""
+    if out not in _GUARDED:
+        from rich.console import RenderHook
+
+        class Visible(RenderHook):
+            def process_renderables(
+                self, renderables: list[ConsoleRenderable]
+            ) -> list[ConsoleRenderable]:
+                return [_VisibleSegments(r) for r in renderables]
+
+        out.push_render_hook(Visible())
+        _GUARDED.add(out)
+    return out
+
+
+class _VisibleSegments:
+    """A renderable as rich renders it, with unsafe characters in its text made visible.
+    Control segments (rich's own cursor moves) pass; styles and links travel beside the text,
+    so the text is all a string from outside can reach."""
+
+    def __init__(self, inner: ConsoleRenderable) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+
+        segments: Iterable[Segment] = console.render(self.inner, options)
+        for segment in segments:
+            if segment.control or UNSAFE.search(segment.text) is None:
+                yield segment
+            else:
+                yield Segment(visible(segment.text), segment.style)
 
 
 def show_sop(sop: Sop, out: Console) -> None:
     """The checklist as a responder will see it; nothing is rendered or run."""
     from rich.markdown import Markdown
+
+    sop = visible_record(sop)
+    guarded(out)
     from rich.panel import Panel
     from rich.syntax import Syntax
     from rich.table import Table
@@ -141,19 +223,12 @@ def _esc(text: str) -> str:
 
 # --- sop run: the terminal side of a run ------------------------------------------------------
 
-_CONTROL = {c: f"^{chr(c + 64)}" for c in range(32) if chr(c) not in "\n\t"} | {127: "^?"}
-
 
 def shortened(command: str, limit: int = 8000) -> str:
     """A huge rendered command (a large captured value) is shown by its head and its size."""
     if len(command) <= limit:
         return command
     return command[:limit] + f"\n... ({len(command) - limit:,} more characters)"
-
-
-def printable(text: str) -> str:
-    """Output from a host, made harmless for the terminal: no escape sequences, no \\r tricks."""
-    return text.translate(_CONTROL)
 
 
 # each outcome's mark and colour, in step summaries and per-host lines
@@ -183,7 +258,7 @@ class TerminalUI:
     lock while it calls sinks."""
 
     def __init__(self, out: Console) -> None:
-        self.out = out
+        self.out = guarded(out)
         self._partial: dict[tuple[str, str], str] = {}
         self._headed: set[str] = set()
 
@@ -206,7 +281,7 @@ class TerminalUI:
         }
         handler = handlers.get(type(event))
         if handler is not None:
-            handler(event)
+            handler(visible_record(event))
 
     def _run_started(self, e: ev.RunStarted) -> None:
         from rich.panel import Panel
@@ -251,7 +326,7 @@ class TerminalUI:
         if e.note:
             self.out.print(_markdown(e.note), style="yellow")
         if e.plain:
-            self.out.print(printable(e.plain), style="yellow", markup=False, highlight=False)
+            self.out.print(e.plain, style="yellow", markup=False, highlight=False)
 
     def _command_text(self, command: str) -> None:
         """The command as the responder confirms it: highlighted as shell on a colour terminal,
@@ -271,10 +346,10 @@ class TerminalUI:
 
     def _command(self, e: ev.CommandStarted) -> None:
         if e.step.kind == "task":
-            self.out.print(f"[dim]{_esc(e.host)} $ {_esc(printable(e.command))}[/dim]")
+            self.out.print(f"[dim]{_esc(e.host)} $ {_esc(e.command)}[/dim]")
 
     def _output(self, e: ev.Output) -> None:
-        text = printable(e.text)
+        text = e.text
         if not e.multi_host:
             self.out.out(
                 text, end="", highlight=False, style="red" if e.stream == "stderr" else None
@@ -317,7 +392,7 @@ class TerminalUI:
                 _mark(r.outcome)[0],
                 "" if r.exit_code is None else str(r.exit_code),
                 f"{r.duration:.2f}s",
-                printable(" ".join(r.error.split())),
+                " ".join(r.error.split()),
             ]
             for r in results
         ]
@@ -354,14 +429,22 @@ class TerminalUI:
 
 
 class TerminalPrompter:
-    """The responder at a terminal. Ctrl-C at a prompt raises KeyboardInterrupt."""
+    """The responder at a terminal. Ctrl-C at a prompt raises KeyboardInterrupt. Prompts and
+    the defaults they show are made visible (a secret's prompt goes to the tty through
+    getpass, not through any stream a filter could wrap)."""
 
     def __init__(self, out: Console) -> None:
-        self.out = out
+        self.out = guarded(out)
 
     def _prompt(self, text: str, **kwargs: Any) -> str:
+        default = kwargs.get("default")
+        if isinstance(default, str) and visible(default) != default:
+            # click would print the default raw: show it visibly in the prompt instead
+            if kwargs.get("show_default", True):
+                text = f"{text} [{default}]"
+            kwargs["show_default"] = False
         try:
-            return str(click.prompt(text, **kwargs))
+            return str(click.prompt(visible(text), **kwargs))
         except click.Abort:
             raise KeyboardInterrupt from None
 

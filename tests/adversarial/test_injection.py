@@ -204,4 +204,4 @@ def test_terminal_escapes_in_host_output_are_shown_as_text(attack: Attack) -> No
     result = attack.run(attack.write(CAPTURED.replace("printf '<%s>' {{ out }}", "true")))
     assert result.returncode == 0
     assert "\x1b" not in result.stdout and "\r" not in result.stdout
-    assert "^[]0;owned^G^[[2K^M✔ ok" in result.stdout
+    assert "␛]0;owned␇␛[2K␍✔ ok" in result.stdout
