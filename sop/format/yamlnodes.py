@@ -7,7 +7,10 @@ ourselves instead of using PyYAML's constructor, so that:
 - a key given twice in one mapping is an error (PyYAML silently keeps the last one);
 - plain scalars follow YAML 1.2 (``on``, ``yes`` and ``no`` stay strings: no Norway problem);
 - aliases are expanded against a budget (no billion-laughs), nesting is bounded;
-- every node keeps its 1-based line and column for error messages.
+- every node keeps its 1-based line and column for error messages;
+- no key, value or comment holds a control, bidirectional or invisible character (`sop.text`):
+  written raw or as a YAML escape (`"\\e"`, `"\\u202e"`), it could make a terminal or a
+  reviewer's editor show text other than what runs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import yaml
 
 from sop.errors import Location, Problem, SopFileError
+from sop.text import UNSAFE, Unsafe, line_col
 
 try:  # the C parser keeps line/column marks and is several times faster
     _Loader: type = yaml.CSafeLoader
@@ -191,13 +195,18 @@ def parse(text: str, name: str) -> Node | None:
     """Compose the single document in `text` into nodes; None when the file holds none."""
     loader = _Loader(text)
     try:
-        return _compose(loader.get_event, name)
+        root = _compose(loader.get_event, name)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, name) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         raise _fail(Location(name, 1, 1), f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
+    for found in UNSAFE.finditer(text):  # left after every scalar passed: in a comment
+        if found.group() != "\r":  # a line end to YAML
+            line, col = line_col(text, found.start())
+            raise _unsafe(Location(name, line, col), "", Unsafe(found.start(), found.group()))
+    return root
 
 
 def _where(name: str, event: yaml.Event) -> Location:
@@ -243,6 +252,7 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
     items: list[Node] | None = None
     key: str | None = None  # keys[-1], kept out of the list while `top` is open
     node: Any
+    unsafe = UNSAFE.search
 
     while True:
         event = get_event()
@@ -258,6 +268,8 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
             text = event.value
             anchor = event.anchor
             total += 1
+            if unsafe(text):
+                raise _unsafe_scalar(where, text, stack, keys, key)
             if key is None and key_where is not None and not anchor:
                 # a mapping key: only its text and place matter
                 if total > MAX_NODES:
@@ -370,6 +382,38 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
             top.size += node.size
         else:
             root = node
+
+
+def _unsafe_scalar(
+    where: Location, text: str, stack: list[Any], keys: list[str | None], key: str | None
+) -> SopFileError:
+    """A scalar holding an unsafe character, located by its key path (`steps[2].run`)."""
+    path = ""
+    pending = [*keys, key]  # the key each open mapping waits to fill
+    for container, waiting in zip(stack, pending, strict=True):
+        if type(container) is Seq:
+            path += f"[{len(container.items)}]"
+        elif waiting is not None:
+            path += f".{waiting}" if path else waiting
+        else:  # the scalar is this mapping's key
+            path += f".{text}" if path else text
+    found = UNSAFE.search(text)
+    assert found is not None
+    return _unsafe(where, path, Unsafe(found.start(), found.group()))
+
+
+def _unsafe(where: Location, path: str, found: Unsafe) -> SopFileError:
+    return SopFileError(
+        [
+            Problem(
+                where,
+                path,
+                f"{found.describe()} is not allowed in SOP files: it can make a terminal or "
+                "an editor show text other than what runs",
+                code="yaml",
+            )
+        ]
+    )
 
 
 def _too_many(where: Location) -> SopFileError:
