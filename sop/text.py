@@ -34,13 +34,19 @@ _RANGES = (
     "\U000e0000-\U000e007f",  # tag characters
     "\U000e0100-\U000e01ef",  # variation selectors 17-256 (a way to hide bytes in text)
 )
-# a variation selector 1-16 is fine right after a visible character (the emoji form of ✔);
-# a run of them, or one after a space, a line end or nothing, hides data
 _VARIATION = "\ufe00-\ufe0f"
-UNSAFE = re.compile(
-    f"[{''.join(_RANGES)}]|(?:(?<=[{_VARIATION}\\s])|^)[{_VARIATION}]", re.MULTILINE
-)
+# one character class (a fast scan); `_hides` tells the variation selectors 1-16 apart
+_CANDIDATE = re.compile(f"[{''.join(_RANGES)}{_VARIATION}]")
 _PICTURES = {c: chr(0x2400 + c) for c in range(32)} | {0x7F: "\u2421"}
+
+
+def _hides(text: str, at: int) -> bool:
+    """Whether the candidate at `at` is unsafe. A variation selector 1-16 is fine right after a
+    visible character (the emoji form of ✔); a run of them, or one after a space, a line end
+    or nothing, hides data."""
+    if not "\ufe00" <= text[at] <= "\ufe0f":
+        return True
+    return at == 0 or text[at - 1].isspace() or "\ufe00" <= text[at - 1] <= "\ufe0f"
 
 
 def marker(char: str) -> str:
@@ -52,9 +58,11 @@ def marker(char: str) -> str:
 def visible(text: str) -> str:
     """`text` with every unsafe character replaced by its visible marker. Text without one
     (nearly all) is returned as itself after one scan."""
-    if UNSAFE.search(text) is None:
+    if _CANDIDATE.search(text) is None:
         return text
-    return UNSAFE.sub(lambda m: marker(m.group()), text)
+    return _CANDIDATE.sub(
+        lambda m: marker(m.group()) if _hides(text, m.start()) else m.group(), text
+    )
 
 
 class Unsafe(NamedTuple):
@@ -78,9 +86,17 @@ class Unsafe(NamedTuple):
         return f"{self.kind} ({marker(self.char)})"
 
 
-def first_unsafe(text: str) -> Unsafe | None:
-    found = UNSAFE.search(text)
-    return None if found is None else Unsafe(found.start(), found.group())
+def first_unsafe(text: str, start: int = 0) -> Unsafe | None:
+    """The first unsafe character at or after `start`."""
+    for found in _CANDIDATE.finditer(text, start):
+        if _hides(text, found.start()):
+            return Unsafe(found.start(), found.group())
+    return None
+
+
+def may_be_unsafe(text: str) -> bool:
+    """A fast first look: False means `text` holds no unsafe character."""
+    return _CANDIDATE.search(text) is not None
 
 
 def line_col(text: str, index: int) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sop.text import UNSAFE, visible
+from sop.text import may_be_unsafe, visible
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -131,7 +131,7 @@ class _VisibleSegments:
 
         segments: Iterable[Segment] = console.render(self.inner, options)
         for segment in segments:
-            if segment.control or UNSAFE.search(segment.text) is None:
+            if segment.control or not may_be_unsafe(segment.text):
                 yield segment
             else:
                 yield Segment(visible(segment.text), segment.style)

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from sop.errors import Location, Problem, SopFileError
-from sop.text import UNSAFE, Unsafe, line_col
+from sop.text import Unsafe, first_unsafe, line_col, may_be_unsafe
 
 try:  # the C parser keeps line/column marks and is several times faster
     _Loader: type = yaml.CSafeLoader
@@ -195,17 +195,21 @@ def parse(text: str, name: str) -> Node | None:
     """Compose the single document in `text` into nodes; None when the file holds none."""
     loader = _Loader(text)
     try:
-        root = _compose(loader.get_event, name)
+        # the parser refuses raw C0 and C1 controls, so an ASCII file holds no unsafe character
+        # but through an escape, in a double-quoted scalar
+        raw_unsafe = not text.isascii() and may_be_unsafe(text)
+        root = _compose(loader.get_event, name, raw_unsafe)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, name) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         raise _fail(Location(name, 1, 1), f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    for found in UNSAFE.finditer(text):  # left after every scalar passed: in a comment
-        if found.group() != "\r":  # a line end to YAML
-            line, col = line_col(text, found.start())
-            raise _unsafe(Location(name, line, col), "", Unsafe(found.start(), found.group()))
+    found = first_unsafe(text) if raw_unsafe else None
+    while found is not None:  # left after every scalar passed: in a comment
+        if found.char != "\r":  # a line end to YAML
+            raise _unsafe(Location(name, *line_col(text, found.at)), "", found)
+        found = first_unsafe(text, found.at + 1)
     return root
 
 
@@ -228,7 +232,7 @@ _PLAIN_STYLES = (None, "")
 _new_location = tuple.__new__
 
 
-def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
+def _compose(get_event: Callable[[], Any], name: str, check_all: bool) -> Node | None:
     """One pass over the parser's events. This loop runs for every scalar of every file that
     sop reads, so it is written for speed: events are told apart by exact type, a mapping's
     keys are never resolved as values (only their text and place are kept), and the open
@@ -252,7 +256,7 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
     items: list[Node] | None = None
     key: str | None = None  # keys[-1], kept out of the list while `top` is open
     node: Any
-    unsafe = UNSAFE.search
+    unsafe = may_be_unsafe
 
     while True:
         event = get_event()
@@ -268,8 +272,8 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
             text = event.value
             anchor = event.anchor
             total += 1
-            if unsafe(text):
-                raise _unsafe_scalar(where, text, stack, keys, key)
+            if (check_all or event.style == '"') and unsafe(text):
+                _refuse_unsafe(where, text, stack, keys, key)
             if key is None and key_where is not None and not anchor:
                 # a mapping key: only its text and place matter
                 if total > MAX_NODES:
@@ -384,10 +388,13 @@ def _compose(get_event: Callable[[], Any], name: str) -> Node | None:
             root = node
 
 
-def _unsafe_scalar(
+def _refuse_unsafe(
     where: Location, text: str, stack: list[Any], keys: list[str | None], key: str | None
-) -> SopFileError:
-    """A scalar holding an unsafe character, located by its key path (`steps[2].run`)."""
+) -> None:
+    """Refuse a scalar holding an unsafe character, located by its key path (`steps[2].run`)."""
+    found = first_unsafe(text)
+    if found is None:
+        return
     path = ""
     pending = [*keys, key]  # the key each open mapping waits to fill
     for container, waiting in zip(stack, pending, strict=True):
@@ -397,9 +404,7 @@ def _unsafe_scalar(
             path += f".{waiting}" if path else waiting
         else:  # the scalar is this mapping's key
             path += f".{text}" if path else text
-    found = UNSAFE.search(text)
-    assert found is not None
-    return _unsafe(where, path, Unsafe(found.start(), found.group()))
+    raise _unsafe(where, path, found)
 
 
 def _unsafe(where: Location, path: str, found: Unsafe) -> SopFileError:
