@@ -103,3 +103,27 @@ def line_col(text: str, index: int) -> tuple[int, int]:
     """1-based line and column of `index` in `text`."""
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+# Markdown that quotes untrusted text: what would start markup inline is escaped, HTML's three
+# characters become entities (a `<script>` stays text in every renderer), a line break is a
+# space (a table cell, a list item); a code span's delimiter outgrows any backtick run inside
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]{}|~#!])")
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_BACKTICKS = re.compile(r"`+")
+
+
+def markdown_text(value: object) -> str:
+    """`value` as literal text in Markdown (a table cell, a heading, a list item)."""
+    text = " ".join(visible(str(value)).splitlines())
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", text.translate(_HTML))
+
+
+def markdown_code(value: object) -> str:
+    """`value` as a code span that shows it exactly (in a GFM table: `|` escaped, as GFM asks)."""
+    text = " ".join(visible(str(value)).splitlines()).replace("|", "\\|")
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sop.audit.actions import Action
 from sop.outcomes import Outcome
+from sop.text import visible
 
 if TYPE_CHECKING:
     from sop.audit.reader import AuditEntry, CheckedLog
@@ -242,7 +243,7 @@ def _failure_text(failure: Failure) -> str:
 def last_drilled(history: SopHistory) -> list[str]:
     """The value of the metadata table's "Last drilled" row."""
     drill = history.last_drill
-    return [f"{drill.started[:10]} ({drill.outcome})"] if drill else []
+    return [visible(f"{drill.started[:10]} ({drill.outcome})")] if drill else []
 
 
 def step_median(history: SopHistory, step_id: str) -> str:
@@ -255,7 +256,9 @@ def step_median(history: SopHistory, step_id: str) -> str:
 
 def history_view(history: SopHistory) -> View:
     """The "Run history" section: rows of label and value, the logs that fail verification
-    (each `run` and its first finding, `problem`), and notes; all plain text."""
+    (each `run` and its first finding, `problem`), and notes; all plain text, with what came
+    from a log (operators, incidents, host errors, reasons) made visible (`sop.text`)."""
+
     rows = [
         ("Last run", _run_text(history.last_run) if history.last_run else "none recorded"),
         ("Last drill", _run_text(history.last_drill) if history.last_drill else "none recorded"),
@@ -279,7 +282,10 @@ def history_view(history: SopHistory) -> View:
             "Each step shows its median time over the real runs and drills that finished it."
         )
     return {
-        "rows": [{"label": label, "value": value} for label, value in rows],
-        "notes": notes,
-        "untrusted": [{"run": run_id, "problem": problem} for run_id, problem in history.untrusted],
+        "rows": [{"label": label, "value": visible(value)} for label, value in rows],
+        "notes": [visible(note) for note in notes],
+        "untrusted": [
+            {"run": visible(run_id), "problem": visible(problem)}
+            for run_id, problem in history.untrusted
+        ],
     }

@@ -13,6 +13,7 @@ from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry, read_log
 from sop.audit.state import load_key
 from sop.audit.verify import Verification
+from sop.text import markdown_code, markdown_text, visible
 
 SHOWN_ACTIONS = frozenset(
     {
@@ -114,35 +115,38 @@ def _detail(e: AuditEntry) -> str:
 
 
 def markdown(entries: Sequence[AuditEntry], verification: Verification) -> str:
+    """The timeline as Markdown. Every value comes from the log (SOP text, host output, answers,
+    a host's error): each is quoted as literal text or as exact inline code, never markup."""
     first = entries[0] if entries else AuditEntry(action="")
     rows = timeline(entries)
     lines = [
-        f"# Incident timeline: {first.sop_title or first.sop_id}",
+        f"# Incident timeline: {markdown_text(first.sop_title or first.sop_id)}",
         "",
-        f"- Audit log: **{status_line(verification)}**",
-        f"- Run: `{first.run_id}`, trace `{first.trace_id}`",
-        f"- SOP: `{first.sop_id}` (sha256 `{first.sop_sha256[:16]}...`)",
+        f"- Audit log: **{markdown_text(status_line(verification))}**",
+        f"- Run: {markdown_code(first.run_id)}, trace {markdown_code(first.trace_id)}",
+        f"- SOP: {markdown_code(first.sop_id)} "
+        f"(sha256 {markdown_code(first.sop_sha256[:16] + '...')})",
     ]
     if first.incident:
-        lines.append(f"- Incident: {first.incident}")
+        lines.append(f"- Incident: {markdown_text(first.incident)}")
     lines += [
         "",
         "| time (UTC) | who | step | host | what | outcome | duration | detail |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        what = f"`{row.command}`" if row.command else row.action
+        what = markdown_code(row.command) if row.command else markdown_text(row.action)
         duration = f"{row.duration_s:.2f}s" if row.duration_s is not None else ""
-        cells = [row.time, row.who, row.step, row.host, what, row.outcome, duration, row.detail]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        texts = [row.time, row.who, row.step, row.host]
+        cells = [*map(markdown_text, texts), what, markdown_text(row.outcome), duration]
+        lines.append("| " + " | ".join([*cells, markdown_text(row.detail)]) + " |")
     deviations = [r for r in rows if r.action == Action.DEVIATION]
     lines += ["", "## Deviations", ""]
-    lines += [f"- {d.time} step {d.step}: {d.detail}" for d in deviations] or ["- none"]
+    lines += [
+        f"- {markdown_text(d.time)} step {markdown_text(d.step)}: {markdown_text(d.detail)}"
+        for d in deviations
+    ] or ["- none"]
     return "\n".join(lines) + "\n"
-
-
-def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def as_json(entries: Sequence[AuditEntry], verification: Verification) -> str:
@@ -161,15 +165,19 @@ def as_json(entries: Sequence[AuditEntry], verification: Verification) -> str:
 
 
 def table(entries: Sequence[AuditEntry]) -> list[list[str]]:
+    """The rows of `sop audit show`, every cell made visible."""
     return [
         [
-            str(e.seq),
-            e.time,
-            e.action,
-            e.number,
-            e.host,
-            e.outcome,
-            e.command[:60],
+            visible(cell)
+            for cell in (
+                str(e.seq),
+                e.time,
+                e.action,
+                e.number,
+                e.host,
+                e.outcome,
+                e.command[:60],
+            )
         ]
         for e in entries
     ]

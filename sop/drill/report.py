@@ -13,6 +13,7 @@ from pathlib import Path
 from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry, read_run
 from sop.outcomes import Outcome
+from sop.text import markdown_code, markdown_text
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,8 @@ def write_drill_report(
 
 
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """A value from the log as literal Markdown text (titles, answers, host errors)."""
+    return markdown_text(value)
 
 
 def report_markdown(report: DrillReport) -> str:
@@ -197,11 +199,12 @@ def report_markdown(report: DrillReport) -> str:
         else (" (within" if report.within_target else " (OVER") + f" the {target} min target)"
     )
     lines = [
-        f"# Drill report: {report.title}",
+        f"# Drill report: {_cell(report.title)}",
         "",
-        f"- SOP `{report.sop}`, run `{report.run_id}`, by {report.operator}, {report.started}",
-        f"- Scenario: {report.scenario or 'the SOP as written'}",
-        f"- Outcome: **{report.outcome}** in {report.total_seconds:.1f}s{verdict}",
+        f"- SOP {markdown_code(report.sop)}, run {markdown_code(report.run_id)}, "
+        f"by {_cell(report.operator)}, {_cell(report.started)}",
+        f"- Scenario: {_cell(report.scenario) or 'the SOP as written'}",
+        f"- Outcome: **{_cell(report.outcome)}** in {report.total_seconds:.1f}s{verdict}",
         "",
         "## Steps",
         "",
@@ -210,24 +213,25 @@ def report_markdown(report: DrillReport) -> str:
     ]
     for s in report.steps:
         lines.append(
-            f"| {s.number} | {_cell(s.title)} | {s.outcome} | {s.attempts or ''} | "
+            f"| {_cell(s.number)} | {_cell(s.title)} | {_cell(s.outcome)} | {s.attempts or ''} | "
             f"{s.seconds:.1f}s | {s.hesitation:.1f}s |"
         )
     lines += ["", "## Where the responder hesitated longest (the retro's agenda)", ""]
     lines += [
-        f"1. Step {h.step} {_cell(h.title)}: {h.seconds:.1f}s" for h in report.hesitations
+        f"1. Step {_cell(h.step)} {_cell(h.title)}: {h.seconds:.1f}s" for h in report.hesitations
     ] or ["- nowhere"]
     lines += ["", "## Failures and what the responder chose", ""]
     lines += [
-        f"- Step {f.step} on {f.host}: "
-        + (f"exit {f.exit_code}" if f.exit_code is not None else f.error)
-        + (f" → {f.choice}" if f.choice else "")
+        f"- Step {_cell(f.step)} on {_cell(f.host)}: "
+        + (f"exit {f.exit_code}" if f.exit_code is not None else _cell(f.error))
+        + (f" → {_cell(f.choice)}" if f.choice else "")
         for f in report.failures
     ] or ["- none"]
     lines += ["", "## Skipped steps and deviations", ""]
     lines += [
-        f"- Step {d.step} {_cell(d.title)}: {d.kind}: {_cell(d.reason)}" for d in report.deviations
+        f"- Step {_cell(d.step)} {_cell(d.title)}: {_cell(d.kind)}: {_cell(d.reason)}"
+        for d in report.deviations
     ] or ["- none"]
     lines += ["", "## Answers", ""]
-    lines += [f"- {k} = {_cell(v)}" for k, v in report.answers.items()] or ["- none"]
+    lines += [f"- {_cell(k)} = {_cell(v)}" for k, v in report.answers.items()] or ["- none"]
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ Each is created on first use, so a run that never reaches a host never imports f
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,18 @@ from sop.executors.base import Executor
 from sop.model import Host
 
 Factory = Callable[[], Executor]
+# the libraries that speak to hosts log what hosts say (paramiko: a server's banner lines, and
+# a traceback when its thread fails); with no handler, Python prints warnings raw on stderr
+_LIBRARY_LOGGERS = ("paramiko", "fabric", "invoke")
+
+
+def quiet_library_loggers() -> None:
+    """Nothing a library logs reaches the terminal; sop reports failures itself, filtered."""
+    for name in _LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 def local_executor() -> Executor:
@@ -37,6 +50,7 @@ class Executors:
     """The executors of one run, by name, created on demand."""
 
     def __init__(self, factories: dict[str, Factory]) -> None:
+        quiet_library_loggers()
         self._factories = factories
         self._made: dict[str, Executor] = {}
         self._lock = (

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sop.errors import SopError
 from sop.model import Host
+from sop.text import visible
 
 if TYPE_CHECKING:
     from fabric import Connection
@@ -208,20 +209,22 @@ def _open(conn: Any, host: Host, files: Sequence[Path], timeout: float) -> None:
         close(conn)
         if sock is not None:
             sock.close()
+        # the server's words (its banner, its version line) are in the message: made visible
+        said = visible(str(exc))
         if isinstance(exc, paramiko.BadHostKeyException):
             raise _changed_key(host, conn, exc, files) from None
         if isinstance(exc, paramiko.AuthenticationException):
-            raise ConnectError(f"{where}: authentication failed: {exc}") from exc
+            raise ConnectError(f"{where}: authentication failed: {said}") from exc
         if isinstance(exc, TimeoutError):
             raise ConnectError(f"{where}: timed out after {timeout:g}s") from exc
         if isinstance(exc, paramiko.SSHException) and (
-            "banner" in str(exc) or "No existing session" in str(exc)
+            "banner" in said or "No existing session" in said
         ):
-            raise ConnectError(f"{where}: no SSH handshake within {timeout:g}s ({exc})") from exc
+            raise ConnectError(f"{where}: no SSH handshake within {timeout:g}s ({said})") from exc
         if isinstance(exc, (UnicodeError, ValueError)):  # e.g. an address no resolver takes
-            raise ConnectError(f"{where}: not a usable address ({exc})") from None
+            raise ConnectError(f"{where}: not a usable address ({said})") from None
         if isinstance(exc, (OSError, EOFError, paramiko.SSHException)):
-            raise ConnectError(f"{where}: {str(exc) or type(exc).__name__}") from exc
+            raise ConnectError(f"{where}: {said or type(exc).__name__}") from exc
         raise
     finally:
         conn.connect_kwargs.pop("sock", None)  # a reopen must not reuse a closed socket

@@ -21,6 +21,7 @@ from sop.clock import Clock
 from sop.format.discovery import load_every_sop
 from sop.format.scenario import Inject, TabletopScenario, find_scenario, load_scenario
 from sop.model import Sop
+from sop.text import markdown_text
 
 PICK = "Which SOP does the team pick?"
 ACTION = "What action?"
@@ -211,14 +212,15 @@ def report_json(exercise: Exercise) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|") or "-"
+    """What the team typed, as literal Markdown text."""
+    return markdown_text(" ".join(text.split())) or "-"
 
 
 def report_markdown(exercise: Exercise) -> str:
     data = report_data(exercise)
     scenario = exercise.scenario
     lines = [
-        f"# Tabletop: {scenario.title}",
+        f"# Tabletop: {markdown_text(scenario.title)}",
         "",
         f"Scenario `{scenario.id}` ({scenario.path}), started {data['started']}. "
         f"Phases at stake: {', '.join(scenario.phases)}.",
