@@ -10,6 +10,7 @@ import functools
 import re
 import shlex
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,22 @@ def _new_env(*, finalize: Any = None) -> jinja2.Environment:
 def text_environment() -> jinja2.Environment:
     """For prose, titles and notes: values are inserted as text."""
     return _new_env()
+
+
+@functools.cache
+def markdown_environment() -> jinja2.Environment:
+    """For prose and notes shown as Markdown: each `{{ value }}` becomes a hole that
+    `render_markdown` fills once the Markdown around it is known (a function of the evaluation
+    context, so Jinja2 never folds a constant into a hole when it compiles)."""
+    import jinja2
+
+    @jinja2.pass_eval_context
+    def hole(_: Any, value: Any) -> str:
+        values = _HOLES.get()
+        values.append(str(value))
+        return f"\ue000{len(values) - 1}\ue001"
+
+    return _new_env(finalize=hole)
 
 
 @functools.cache
@@ -212,9 +229,31 @@ def render(source: str, variables: Mapping[str, Any], *, shell: bool = False) ->
     imports Jinja2 (30 ms of `sop run`)."""
     if _is_plain(source):
         return source
+    return _render_with(shell_environment() if shell else text_environment(), source, variables)
+
+
+_HOLES: ContextVar[list[str]] = ContextVar("holes")
+_HOLE = re.compile("\ue000([0-9]+)\ue001")
+
+
+def render_markdown(source: str, variables: Mapping[str, Any]) -> str:
+    """Render prose or a note that is shown as Markdown: every value inserted is literal text
+    (a captured `[ok](https://evil)` is neither a link nor markup): escaped outside code, kept
+    exact inside a code span or block, unable to end either."""
+    if _is_plain(source):
+        return source
+    token = _HOLES.set([])
+    try:
+        text = _render_with(markdown_environment(), source, variables)
+        values = _HOLES.get()
+    finally:
+        _HOLES.reset(token)
+    return fill_holes(text, values)
+
+
+def _render_with(env: jinja2.Environment, source: str, variables: Mapping[str, Any]) -> str:
     import jinja2
 
-    env = shell_environment() if shell else text_environment()
     try:
         return _compile(env, source).render(variables)
     except jinja2.UndefinedError as exc:
@@ -225,6 +264,69 @@ def render(source: str, variables: Mapping[str, Any], *, shell: bool = False) ->
         raise
     except Exception as exc:  # a filter, an operator or a method may raise anything
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+
+
+# what starts markup inside a line (links, images, autolinks, HTML, entities, emphasis, code,
+# tables), and what starts a block at the beginning of one
+_INLINE_MARKUP = re.compile(r"([\\`*_\[\]<>&!|~#])")
+_BLOCK_MARKER = re.compile(r"^(\s*[0-9]*)([-+=.)])")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)((?:(?!\n[ \t]*\n).)+?)(?<!`)\1(?!`)", re.DOTALL)
+
+
+def fill_holes(text: str, values: list[str]) -> str:
+    """`text` with hole N replaced by `values[N]`, as the Markdown around the hole needs."""
+    if not values:
+        return text
+    kinds = _code_regions(text)
+
+    def fill(hole: re.Match[str]) -> str:
+        value = values[int(hole[1])]
+        kind = next((k for start, end, k in kinds if start <= hole.start() < end), "")
+        if kind == "fence":  # no line of the value may close the block
+            return "\n".join(
+                "    " + line if _FENCE.match(line) else line for line in value.split("\n")
+            )
+        if kind == "span":  # nor close the span, nor end its paragraph
+            return " ".join(value.splitlines()).replace("`", "<U+0060>")
+        escaped = _INLINE_MARKUP.sub(r"\\\1", " ".join(value.splitlines()))
+        if text[text.rfind("\n", 0, hole.start()) + 1 : hole.start()].strip() == "":
+            escaped = _BLOCK_MARKER.sub(r"\1\\\2", escaped)  # a list, a heading, a rule
+        return escaped
+
+    return _HOLE.sub(fill, text)
+
+
+def _code_regions(text: str) -> list[tuple[int, int, str]]:
+    """Where `text` has fenced code blocks and inline code spans, as Markdown reads it."""
+    regions: list[tuple[int, int, str]] = []
+    fence, start, offset, prose_from = "", 0, 0, 0
+    prose: list[tuple[int, int]] = []
+    for line in text.splitlines(keepends=True):
+        opened = _FENCE.match(line)
+        if not fence and opened:
+            fence, start = opened[1], offset
+            prose.append((prose_from, offset))
+        elif (
+            fence
+            and opened
+            and opened[1][0] == fence[0]
+            and len(opened[1]) >= len(fence)
+            and not line[opened.end() :].strip()
+        ):
+            regions.append((start, offset + len(line), "fence"))
+            fence, prose_from = "", offset + len(line)
+        offset += len(line)
+    if fence:
+        regions.append((start, offset, "fence"))
+    else:
+        prose.append((prose_from, offset))
+    for begin, end in prose:
+        regions += [
+            (m.start() + begin, m.end() + begin, "span")
+            for m in _CODE_SPAN.finditer(text, begin, end)
+        ]
+    return regions
 
 
 def _is_plain(source: str) -> bool:

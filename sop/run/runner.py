@@ -205,7 +205,7 @@ class Runner:
         try:
             title = templating.render(step.title, scope.variables) if step.title else ""
             ref = step_ref(step, scope, title)
-            note = templating.render(step.note, scope.variables) if step.note else ""
+            note = templating.render_markdown(step.note, scope.variables) if step.note else ""
         except templating.TemplateError as exc:
             s.broken(ref, step, str(exc))
             return

@@ -17,7 +17,7 @@ from sop.run.services import Services
 def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:
     s, options = services, services.options
     try:
-        prose = templating.render(step.body, scope.variables)
+        prose = templating.render_markdown(step.body, scope.variables)
     except templating.TemplateError as exc:
         s.broken(ref, step, str(exc))
         return
