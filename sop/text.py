@@ -107,10 +107,9 @@ def line_col(text: str, index: int) -> tuple[int, int]:
 
 # Markdown that quotes untrusted text: what would start markup inline is escaped, HTML's three
 # characters become entities (a `<script>` stays text in every renderer), a line break is a
-# space (a table cell, a list item); a code span's delimiter outgrows any backtick run inside
+# space (a table cell, a list item)
 _MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]{}|~#!])")
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_BACKTICKS = re.compile(r"`+")
 
 
 def markdown_text(value: object) -> str:
@@ -120,10 +119,8 @@ def markdown_text(value: object) -> str:
 
 
 def markdown_code(value: object) -> str:
-    """`value` as a code span that shows it exactly (in a GFM table: `|` escaped, as GFM asks)."""
-    text = " ".join(visible(str(value)).splitlines()).replace("|", "\\|")
-    if not text:
-        return ""
-    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    """`value` as inline code that shows it exactly: `<code>` around literal Markdown text
+    (a code span would keep a `<script>` raw in the file, for any renderer that forgets it
+    is code)."""
+    text = markdown_text(value)
+    return f"<code>{text}</code>" if text else ""
