@@ -312,3 +312,18 @@ def test_a_hostile_ssh_banner_reaches_no_output_raw(attack: Attack) -> None:
     assert_no_raw(report.stdout)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report.stdout
     attack.assert_nothing_ran()
+
+
+def test_the_cli_prints_only_through_the_filtered_helpers() -> None:
+    """Structural: a command that printed with click or print() directly would bypass the
+    filter. Only ui.py talks to click's output, and it filters."""
+    cli = Path(__file__).parents[2] / "sop" / "cli"
+    direct = re.compile(r"\bclick\.(?:echo|secho)\(|(?<![\w.])print\(")
+    offenders = [
+        f"{path.name}:{number}"
+        for path in sorted(cli.glob("*.py"))
+        if path.name != "ui.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if direct.search(line)
+    ]
+    assert offenders == []
