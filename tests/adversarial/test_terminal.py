@@ -203,8 +203,9 @@ def test_report_cells_escape_html_backticks_and_pipes(attack: Attack) -> None:
     (run_dir,) = (attack.state / "runs").iterdir()
     report = attack.sop("report", run_dir.name).stdout
     assert "<script>" not in report
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; \\| \\`x\\` \\[a\\](javascript:alert(1)) next" in (
-        report
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt; \\| \\`x\\` \\[a\\](javascript:alert(1)) next"
+        in (report)
     )
     rows = [line for line in report.splitlines() if line.startswith("| ")]
     assert {len(re.split(r"(?<!\\)\|", line)) for line in rows} == {10}  # 8 cells each
@@ -275,11 +276,10 @@ def hostile_server() -> Iterator[int]:
                 conn, _ = server.accept()
             except OSError:
                 return
-            with conn:
-                with contextlib.suppress(OSError):
-                    conn.sendall(BANNER)
-                    conn.settimeout(2)
-                    conn.recv(4096)
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(BANNER)
+                conn.settimeout(2)
+                conn.recv(4096)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
