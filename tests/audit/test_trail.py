@@ -112,7 +112,9 @@ def test_report_and_runs_and_show(tmp_path: Path, env: dict[str, str]) -> None:
     markdown = run(["report", run_id], env).stdout
     assert markdown.startswith("# Incident timeline: Markers\n")
     assert "- Audit log: **verified:" in markdown and "seal(s) verified" in markdown
-    assert f"| `touch {tmp_path}/three` |" in markdown
+    # a command is inline code around escaped text (`_` of the pytest folder escaped)
+    escaped = str(tmp_path).replace("_", "\\_")
+    assert f"| <code>touch {escaped}/three</code> |" in markdown
     timeline = json.loads(run(["report", run_id, "--format", "json"], env).stdout)
     assert timeline["verification"]["ok"] is True
     assert [row["action"] for row in timeline["timeline"]][-1] == "run-finished"
