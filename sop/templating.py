@@ -262,6 +262,10 @@ def _render_with(env: jinja2.Environment, source: str, variables: Mapping[str, A
         raise TemplateError(f"blocked by the template sandbox: {exc}") from None
     except TemplateError:
         raise
+    except RecursionError:  # Python words it by where the limit hit: one message for all
+        raise TemplateError(
+            "template failed: RecursionError: maximum recursion depth exceeded"
+        ) from None
     except Exception as exc:  # a filter, an operator or a method may raise anything
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
 
@@ -348,6 +352,10 @@ def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
         raise TemplateError(f"blocked by the template sandbox: {exc}") from None
     except TemplateError:
         raise
+    except RecursionError:  # Python words it by where the limit hit: one message for all
+        raise TemplateError(
+            "template failed: RecursionError: maximum recursion depth exceeded"
+        ) from None
     except Exception as exc:  # a filter, an operator or a method may raise anything
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
 
