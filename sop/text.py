@@ -18,6 +18,7 @@ The escape sequences are shown rather than dropped: with their introducer replac
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 # every range below is unsafe in text shown to a responder; see the module docstring
@@ -112,15 +113,38 @@ _MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]{}|~#!])")
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
-def markdown_text(value: object) -> str:
+class Markup(str):
+    """Markdown that sop made itself (already quoted text, bold, `<code>`): the report helpers
+    below keep it as it is, and quote everything else."""
+
+
+def markdown_text(value: object) -> Markup:
     """`value` as literal text in Markdown (a table cell, a heading, a list item)."""
+    if isinstance(value, Markup):
+        return value
     text = " ".join(visible(str(value)).splitlines())
-    return _MARKDOWN_ACTIVE.sub(r"\\\1", text.translate(_HTML))
+    return Markup(_MARKDOWN_ACTIVE.sub(r"\\\1", text.translate(_HTML)))
 
 
-def markdown_code(value: object) -> str:
+def markdown_code(value: object) -> Markup:
     """`value` as inline code that shows it exactly: `<code>` around literal Markdown text
     (a code span would keep a `<script>` raw in the file, for any renderer that forgets it
     is code)."""
     text = markdown_text(value)
-    return f"<code>{text}</code>" if text else ""
+    return Markup(f"<code>{text}</code>" if text else "")
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    """The lines of a Markdown table; every cell that is not `Markup` is quoted as text."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def markdown_list(
+    items: Iterable[object], *, empty: str = "none", numbered: bool = False
+) -> list[str]:
+    """The lines of a Markdown list (`- empty` when there are no items); items that are not
+    `Markup` are quoted as text."""
+    mark = "1." if numbered else "-"
+    return [f"{mark} {markdown_text(item)}" for item in items] or [f"- {empty}"]

@@ -13,7 +13,7 @@ from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry, read_log
 from sop.audit.state import load_key
 from sop.audit.verify import Verification
-from sop.text import markdown_code, markdown_text, visible
+from sop.text import markdown_code, markdown_list, markdown_table, markdown_text, visible
 
 SHOWN_ACTIONS = frozenset(
     {
@@ -129,23 +129,27 @@ def markdown(entries: Sequence[AuditEntry], verification: Verification) -> str:
     ]
     if first.incident:
         lines.append(f"- Incident: {markdown_text(first.incident)}")
-    lines += [
-        "",
-        "| time (UTC) | who | step | host | what | outcome | duration | detail |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        what = markdown_code(row.command) if row.command else markdown_text(row.action)
-        duration = f"{row.duration_s:.2f}s" if row.duration_s is not None else ""
-        texts = [row.time, row.who, row.step, row.host]
-        cells = [*map(markdown_text, texts), what, markdown_text(row.outcome), duration]
-        lines.append("| " + " | ".join([*cells, markdown_text(row.detail)]) + " |")
-    deviations = [r for r in rows if r.action == Action.DEVIATION]
+    lines += [""]
+    lines += markdown_table(
+        ("time (UTC)", "who", "step", "host", "what", "outcome", "duration", "detail"),
+        (
+            (
+                row.time,
+                row.who,
+                row.step,
+                row.host,
+                markdown_code(row.command) if row.command else row.action,
+                row.outcome,
+                f"{row.duration_s:.2f}s" if row.duration_s is not None else "",
+                row.detail,
+            )
+            for row in rows
+        ),
+    )
     lines += ["", "## Deviations", ""]
-    lines += [
-        f"- {markdown_text(d.time)} step {markdown_text(d.step)}: {markdown_text(d.detail)}"
-        for d in deviations
-    ] or ["- none"]
+    lines += markdown_list(
+        f"{d.time} step {d.step}: {d.detail}" for d in rows if d.action == Action.DEVIATION
+    )
     return "\n".join(lines) + "\n"
 
 

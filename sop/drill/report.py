@@ -13,7 +13,7 @@ from pathlib import Path
 from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry, read_run
 from sop.outcomes import Outcome
-from sop.text import markdown_code, markdown_text
+from sop.text import markdown_code, markdown_list, markdown_table, markdown_text
 
 
 @dataclass(frozen=True)
@@ -186,12 +186,8 @@ def write_drill_report(
     return report
 
 
-def _cell(value: object) -> str:
-    """A value from the log as literal Markdown text (titles, answers, host errors)."""
-    return markdown_text(value)
-
-
 def report_markdown(report: DrillReport) -> str:
+    """The drill report as Markdown; every value from the log is quoted as text or code."""
     target = report.target_minutes
     verdict = (
         ""
@@ -199,39 +195,53 @@ def report_markdown(report: DrillReport) -> str:
         else (" (within" if report.within_target else " (OVER") + f" the {target} min target)"
     )
     lines = [
-        f"# Drill report: {_cell(report.title)}",
+        f"# Drill report: {markdown_text(report.title)}",
         "",
         f"- SOP {markdown_code(report.sop)}, run {markdown_code(report.run_id)}, "
-        f"by {_cell(report.operator)}, {_cell(report.started)}",
-        f"- Scenario: {_cell(report.scenario) or 'the SOP as written'}",
-        f"- Outcome: **{_cell(report.outcome)}** in {report.total_seconds:.1f}s{verdict}",
+        f"by {markdown_text(report.operator)}, {markdown_text(report.started)}",
+        f"- Scenario: {markdown_text(report.scenario) or 'the SOP as written'}",
+        f"- Outcome: **{markdown_text(report.outcome)}** in {report.total_seconds:.1f}s{verdict}",
         "",
         "## Steps",
         "",
-        "| step | title | outcome | attempts | time | hesitation |",
-        "|---|---|---|---|---|---|",
+        *markdown_table(
+            ("step", "title", "outcome", "attempts", "time", "hesitation"),
+            (
+                (
+                    s.number,
+                    s.title,
+                    s.outcome,
+                    s.attempts or "",
+                    f"{s.seconds:.1f}s",
+                    f"{s.hesitation:.1f}s",
+                )
+                for s in report.steps
+            ),
+        ),
+        "",
+        "## Where the responder hesitated longest (the retro's agenda)",
+        "",
+        *markdown_list(
+            (f"Step {h.step} {h.title}: {h.seconds:.1f}s" for h in report.hesitations),
+            empty="nowhere",
+            numbered=True,
+        ),
+        "",
+        "## Failures and what the responder chose",
+        "",
+        *markdown_list(
+            f"Step {f.step} on {f.host}: "
+            + (f"exit {f.exit_code}" if f.exit_code is not None else f.error)
+            + (f" → {f.choice}" if f.choice else "")
+            for f in report.failures
+        ),
+        "",
+        "## Skipped steps and deviations",
+        "",
+        *markdown_list(f"Step {d.step} {d.title}: {d.kind}: {d.reason}" for d in report.deviations),
+        "",
+        "## Answers",
+        "",
+        *markdown_list(f"{k} = {v}" for k, v in report.answers.items()),
     ]
-    for s in report.steps:
-        lines.append(
-            f"| {_cell(s.number)} | {_cell(s.title)} | {_cell(s.outcome)} | {s.attempts or ''} | "
-            f"{s.seconds:.1f}s | {s.hesitation:.1f}s |"
-        )
-    lines += ["", "## Where the responder hesitated longest (the retro's agenda)", ""]
-    lines += [
-        f"1. Step {_cell(h.step)} {_cell(h.title)}: {h.seconds:.1f}s" for h in report.hesitations
-    ] or ["- nowhere"]
-    lines += ["", "## Failures and what the responder chose", ""]
-    lines += [
-        f"- Step {_cell(f.step)} on {_cell(f.host)}: "
-        + (f"exit {f.exit_code}" if f.exit_code is not None else _cell(f.error))
-        + (f" → {_cell(f.choice)}" if f.choice else "")
-        for f in report.failures
-    ] or ["- none"]
-    lines += ["", "## Skipped steps and deviations", ""]
-    lines += [
-        f"- Step {_cell(d.step)} {_cell(d.title)}: {_cell(d.kind)}: {_cell(d.reason)}"
-        for d in report.deviations
-    ] or ["- none"]
-    lines += ["", "## Answers", ""]
-    lines += [f"- {_cell(k)} = {_cell(v)}" for k, v in report.answers.items()] or ["- none"]
     return "\n".join(lines) + "\n"

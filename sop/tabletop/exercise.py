@@ -21,7 +21,7 @@ from sop.clock import Clock
 from sop.format.discovery import load_every_sop
 from sop.format.scenario import Inject, TabletopScenario, find_scenario, load_scenario
 from sop.model import Sop
-from sop.text import markdown_text
+from sop.text import Markup, markdown_code, markdown_table, markdown_text
 
 PICK = "Which SOP does the team pick?"
 ACTION = "What action?"
@@ -211,9 +211,33 @@ def report_json(exercise: Exercise) -> str:
     return json.dumps(report_data(exercise), indent=2) + "\n"
 
 
-def _cell(text: str) -> str:
-    """What the team typed, as literal Markdown text."""
-    return markdown_text(" ".join(text.split())) or "-"
+def _typed(text: str) -> str:
+    """What the team typed, on one line."""
+    return " ".join(text.split()) or "-"
+
+
+def _decision_row(d: Decision) -> tuple[object, ...]:
+    verdict = d.verdict + (f" (expected {', '.join(d.expects)})" if d.verdict == "wrong" else "")
+    sop = _typed(d.sop) if d.sop else "none yet"
+    return (
+        d.inject,
+        scenario_time(d.at),
+        clock_text(d.decided),
+        sop,
+        verdict or "-",
+        _typed(d.action),
+        _typed(d.notes),
+    )
+
+
+def _reached_row(r: Reached) -> tuple[object, ...]:
+    cue = str(r.expected_from or "-")
+    if r.inject is None or r.at is None or r.elapsed is None:
+        return (r.sop, cue, Markup("**never**"), "-", "-", "-")
+    after = "-" if r.delay is None else clock_text(r.delay)
+    if r.expected_from is not None and r.inject < r.expected_from:
+        after = "before the cue"
+    return (r.sop, cue, r.inject, scenario_time(r.at), clock_text(r.elapsed), after)
 
 
 def report_markdown(exercise: Exercise) -> str:
@@ -222,43 +246,29 @@ def report_markdown(exercise: Exercise) -> str:
     lines = [
         f"# Tabletop: {markdown_text(scenario.title)}",
         "",
-        f"Scenario `{scenario.id}` ({scenario.path}), started {data['started']}. "
+        f"Scenario {markdown_code(scenario.id)} ({markdown_text(scenario.path)}), "
+        f"started {data['started']}. "
         f"Phases at stake: {', '.join(scenario.phases)}.",
         "",
         "## Decisions",
         "",
-        "| inject | scenario time | decided at | SOP | verdict | action | notes |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for d in exercise.decisions:
-        verdict = d.verdict + (
-            f" (expected {', '.join(d.expects)})" if d.verdict == "wrong" else ""
-        )
-        lines.append(
-            f"| {d.inject} | {scenario_time(d.at)} | {clock_text(d.decided)} | "
-            f"{_cell(d.sop) if d.sop else 'none yet'} | {verdict or '-'} | {_cell(d.action)} | "
-            f"{_cell(d.notes)} |"
-        )
-    lines += [
-        "",
-        "## Time to the right SOP",
-        "",
-        "| expected SOP | expected from inject | reached at inject | scenario time "
-        "| exercise time | after the cue |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in exercise.reached:
-        cue = str(r.expected_from or "-")
-        if r.inject is None or r.at is None or r.elapsed is None:
-            lines.append(f"| {r.sop} | {cue} | **never** | - | - | - |")
-        else:
-            after = "-" if r.delay is None else clock_text(r.delay)
-            if r.expected_from is not None and r.inject < r.expected_from:
-                after = "before the cue"
-            lines.append(
-                f"| {r.sop} | {cue} | {r.inject} | {scenario_time(r.at)} "
-                f"| {clock_text(r.elapsed)} | {after} |"
-            )
+    lines += markdown_table(
+        ("inject", "scenario time", "decided at", "SOP", "verdict", "action", "notes"),
+        (_decision_row(d) for d in exercise.decisions),
+    )
+    lines += ["", "## Time to the right SOP", ""]
+    lines += markdown_table(
+        (
+            "expected SOP",
+            "expected from inject",
+            "reached at inject",
+            "scenario time",
+            "exercise time",
+            "after the cue",
+        ),
+        (_reached_row(r) for r in exercise.reached),
+    )
     lines += ["", "## Coverage", "", coverage_markdown(exercise.coverage, scenario=True)]
     gaps = exercise.coverage.gaps
     lines.append(
