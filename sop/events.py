@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
+from sop.outcomes import Outcome
+
 
 class Frozen:
     """repr, equality and hash from the dataclass fields, as `@dataclass(frozen=True)` would
@@ -140,7 +142,7 @@ class Output(Event):
 class HostFinished(Event):
     step: StepRef
     host: str
-    outcome: str  # "success" | "failure" | "interrupted"
+    outcome: Outcome  # of one host: success, failure or interrupted
     exit_code: int | None
     duration: float
     error: str = ""
@@ -152,7 +154,7 @@ class HostFinished(Event):
 @dataclass(frozen=True, eq=False, repr=False)
 class StepFinished(Event):
     step: StepRef
-    outcome: str  # "success" | "failure" | "skipped" | "interrupted" | "done"
+    outcome: Outcome  # of the step
     duration: float
     attempt: int = 1
     results: tuple[HostFinished, ...] = ()
@@ -191,7 +193,7 @@ class StepRestored(Event):
     """On resume: a step that finished before the interruption is shown as done."""
 
     step: StepRef
-    outcome: str
+    outcome: Outcome
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -213,9 +215,9 @@ class RollbackStarted(Event):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class RunFinished(Event):
-    outcome: str  # "success" | "failure" | "aborted" | "rolled-back" | "interrupted"
+    outcome: Outcome  # of the run
     duration: float
-    steps: Mapping[str, str] = field(default_factory=dict)  # step id -> outcome
+    steps: Mapping[str, Outcome] = field(default_factory=dict)  # step key -> outcome
     reason: str = ""  # why it did not succeed
 
 

@@ -15,6 +15,7 @@ from sop.audit.reader import AuditEntry, MissingLogError, log_path, read_log
 from sop.audit.state import STATE, default_key_dir, load_key, read_json
 from sop.audit.verify import AuditReadError, repair_torn_tail
 from sop.errors import SopError
+from sop.outcomes import Outcome
 from sop.run.scope import Restored, load_variables
 
 STEP_ACTIONS = frozenset(
@@ -140,17 +141,23 @@ def _saved_state(run_dir: Path, entries: Sequence[AuditEntry]) -> dict[str, Any]
 
 
 def _restore(entries: Sequence[AuditEntry], saved: dict[str, Any]) -> Restored:
-    outcomes: dict[str, str] = {}
+    outcomes: dict[str, Outcome] = {}
     last: dict[str, str] = {}
     evidence: dict[str, list[str]] = {}
+    unknown: set[str] = set()
     for e in entries:
         if e.action not in STEP_ACTIONS:
             continue
         key = e.step_key
         last[key] = e.action
         if e.action == Action.STEP_FINISHED:
-            outcomes[key] = e.outcome
-            evidence.pop(key, None)
+            if isinstance(e.outcome, Outcome):
+                outcomes[key] = e.outcome
+                evidence.pop(key, None)
+                unknown.discard(key)
+            else:  # written by a newer sop: not known to be finished, so the responder decides
+                unknown.add(key)
+                evidence.setdefault(key, []).append(f"- {e.time}: finished as '{e.outcome}'")
         elif e.action == Action.COMMAND_STARTED:
             evidence.setdefault(key, []).append(f"- {e.time} on {e.host}: started `{e.command}`")
         elif e.action == Action.HOST_FINISHED:
@@ -167,7 +174,7 @@ def _restore(entries: Sequence[AuditEntry], saved: dict[str, Any]) -> Restored:
     in_doubt = {
         k: "\n".join(evidence.get(k, ["- no record of what ran"]))
         for k, a in last.items()
-        if a in RUNNING
+        if a in RUNNING or k in unknown
     }
     variables = {
         prefix: load_variables(values) for prefix, values in saved.get("variables", {}).items()

@@ -12,6 +12,7 @@ from sop import events as ev
 from sop import templating
 from sop.model import BUILTIN_VARIABLES as BUILTINS
 from sop.model import Sop, Step
+from sop.outcomes import Outcome
 from sop.redact import Redactor
 
 StopHow = Literal["abort", "quit", "failure", "rollback"]
@@ -30,7 +31,7 @@ class Restored:
     """What a resumed run knows from before: outcomes by step key, variables by scope prefix,
     and the steps in doubt (started, never finished) with the evidence to show."""
 
-    outcomes: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     in_doubt: dict[str, str] = field(default_factory=dict)
 

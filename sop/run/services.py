@@ -59,7 +59,7 @@ class Services:
         self.walk = walk
         self.redactor = Redactor()
         self._shared_redactor = shared_redactor
-        self.outcomes: dict[str, str] = dict(restored.outcomes) if restored else {}
+        self.outcomes: dict[str, Outcome] = dict(restored.outcomes) if restored else {}
         self.scopes: dict[str, Scope] = {}
         self._restored = restored
         self._persist_state = persist
