@@ -7,6 +7,7 @@ This is the only module that imports jinja2, and only when a function needs it: 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sop.errors import SopError
+from sop.errors import Location, SopError
+from sop.files import MIB, FileReadError, read_regular_file
 
 if TYPE_CHECKING:
     import jinja2
@@ -126,25 +128,54 @@ def shell_environment() -> jinja2.Environment:
     return _new_env(finalize=shell_quote)
 
 
-@functools.cache
-def _confined_loader() -> type[jinja2.FileSystemLoader]:
-    import jinja2
+MAX_TEMPLATE_BYTES = MIB
 
-    class _ConfinedLoader(jinja2.FileSystemLoader):
-        """A folder of template overrides. Names are relative to the folder (`..` and absolute
-        names are refused by jinja2 already); a symlink that leads outside the folder is refused
-        too."""
+
+@functools.cache
+def _confined_loader() -> Callable[[list[str]], jinja2.BaseLoader]:
+    import jinja2
+    from jinja2.loaders import split_template_path
+
+    class _ConfinedLoader(jinja2.BaseLoader):
+        """Folders of template overrides. Names are relative to a folder (`..` is refused by
+        `split_template_path`); a name whose real path leads outside its folder (a symlink) is
+        not found there. A template is read as every file from outside is: a regular file of at
+        most 1 MiB (sop/files.py), so a FIFO or `/dev/zero` under a template's name is an
+        error, never a hang."""
+
+        def __init__(self, folders: list[str]) -> None:
+            self.folders = [os.path.realpath(folder) for folder in folders]
 
         def get_source(
             self, environment: jinja2.Environment, template: str
         ) -> tuple[str, str, Callable[[], bool]]:
-            source, filename, uptodate = super().get_source(environment, template)
-            real = Path(filename).resolve()
-            if not any(real.is_relative_to(Path(d).resolve()) for d in self.searchpath):
-                raise jinja2.TemplateNotFound(template)
-            return source, filename, uptodate
+            pieces = split_template_path(template)
+            for folder in self.folders:
+                filename = os.path.join(folder, *pieces)
+                if not os.path.lexists(filename):
+                    continue
+                if not Path(os.path.realpath(filename)).is_relative_to(folder):
+                    raise jinja2.TemplateNotFound(template)
+                data = read_regular_file(filename, MAX_TEMPLATE_BYTES, what="templates")
+                try:
+                    source = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise FileReadError(Location(filename), "not valid UTF-8") from None
+                return source, filename, functools.partial(_unchanged, filename, _mtime(filename))
+            raise jinja2.TemplateNotFound(template)
 
     return _ConfinedLoader
+
+
+def _mtime(filename: str) -> int:
+    try:
+        return os.stat(filename).st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _unchanged(filename: str, mtime: int) -> bool:
+    return _mtime(filename) == mtime
 
 
 Filter = Callable[[Any], str]
@@ -201,6 +232,8 @@ def render_page(env: jinja2.Environment, name: str, variables: Mapping[str, Any]
         return env.get_template(name).render(variables)
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template not found: {exc.message}") from None
+    except FileReadError as exc:  # an override that is not a regular file, or too large
+        raise TemplateError(str(exc)) from None
     except jinja2.TemplateSyntaxError as exc:
         where = f"{exc.filename or exc.name}:{exc.lineno}"
         raise TemplateError(f"{where}: template syntax error: {exc.message}") from None

@@ -23,6 +23,7 @@ CORE = frozenset(
         "redact",
         "templating",
         "text",
+        "files",
     }
 )
 

@@ -100,7 +100,7 @@ def find_sop(ref: str) -> Path:
     """An SOP by path, or by id: `<dir>/<id>.yaml` first, then any file whose id matches."""
     path = Path(ref)
     if path.suffix in SUFFIXES or os.sep in ref:
-        if not path.is_file():
+        if not path.exists():  # anything else there: the loader says what it is
             raise NotFoundError(f"{ref}: no such SOP file")
         return path
     from sop.format.loader import load_sop
@@ -109,7 +109,7 @@ def find_sop(ref: str) -> Path:
     for folder in dirs:
         for suffix in SUFFIXES:
             candidate = folder / f"{ref}{suffix}"
-            if candidate.is_file():
+            if candidate.exists():
                 return candidate
     for folder in dirs:
         if not folder.is_dir():
@@ -129,14 +129,14 @@ def find_inventory(sop_path: Path | None, explicit: Path | None = None) -> Inven
     from sop.format.loader import load_inventory
 
     if explicit is not None:
-        if not explicit.is_file():
+        if not explicit.exists():
             raise NotFoundError(f"{explicit}: no such inventory file")
         return load_inventory(explicit)
     folders = ([sop_path.parent] if sop_path else []) + search_dirs()
     for folder in folders:
         for name in INVENTORY_NAMES:
             candidate = folder / name
-            if candidate.is_file():
+            if candidate.exists():  # a FIFO or folder there is an error, not "no inventory"
                 return load_inventory(candidate)
     return None
 
@@ -145,6 +145,6 @@ def find_called_sop(sop_id: str, caller: Path) -> Path:
     """The SOP a `call` step names: beside the calling SOP first, then as `find_sop` finds it."""
     for suffix in SUFFIXES:
         candidate = caller.parent / f"{sop_id}{suffix}"
-        if candidate.is_file():
+        if candidate.exists():
             return candidate
     return find_sop(sop_id)

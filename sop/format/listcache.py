@@ -30,10 +30,12 @@ from typing import Any, NamedTuple
 
 from sop import __version__
 from sop.errors import Problem, SopFileError
+from sop.files import MIB, FileReadError, read_regular_file
 
 CACHE_NAME = "list-v1.json"
 RACY_NS = 2_000_000_000  # file-system timestamps may be this coarse (FAT: 2 s)
 MAX_ENTRIES = 20_000  # past this the cache starts again (folders come and go)
+MAX_CACHE_BYTES = 64 * MIB  # far above MAX_ENTRIES entries; a larger file is not the cache
 # the modules whose change can change whether and how a file loads
 
 
@@ -126,7 +128,7 @@ def _header() -> list[Any]:
     fmt = os.path.dirname(__file__)
     core = os.path.dirname(fmt)
     own = sorted(os.path.join(fmt, name) for name in os.listdir(fmt) if name.endswith(".py"))
-    modules = [*own, os.path.join(core, "model.py"), os.path.join(core, "errors.py")]
+    modules = [*own, *(os.path.join(core, name) for name in ("model.py", "errors.py", "files.py"))]
     return [__version__, *(_signature(m) for m in modules)]
 
 
@@ -142,10 +144,10 @@ class _Cache:
         entries: dict[str, Any] = {}
         if file is not None:
             try:
-                data = json.loads(file.read_bytes())
+                data = json.loads(read_regular_file(file, MAX_CACHE_BYTES))
                 if data.get("header") == _header():
                     entries = data["entries"]
-            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            except (FileReadError, ValueError, TypeError, KeyError, AttributeError):
                 pass  # no cache yet, or not one this sop wrote: load the files
         return cls(file, entries if isinstance(entries, dict) else {})
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import Location, Problem, SopFileError
+from sop.files import special_kind
 from sop.format import schema, yamlnodes
 from sop.format.schemakit import BAD, Checked
 from sop.model import (
@@ -238,8 +239,10 @@ def _tasks_path(c: Checked, path: Path, problems: list[Problem]) -> Path | None:
         )
     elif target.suffix != ".py":
         problems.append(Problem(where, "tasks", f"'{value}' is not a Python file (.py)"))
-    elif not target.is_file():
+    elif not target.exists():
         problems.append(Problem(where, "tasks", f"'{value}' does not exist"))
+    elif kind := special_kind(target):
+        problems.append(Problem(where, "tasks", f"'{value}' is not a regular file ({kind})"))
     return Path(target)
 
 

@@ -199,13 +199,13 @@ def find_scenario(ref: str) -> Path:
     """A scenario by path, or by id: `<dir>/scenarios/<id>.yaml` in the search folders."""
     path = Path(ref)
     if path.suffix in SUFFIXES or os.sep in ref:
-        if not path.is_file():
+        if not path.exists():  # anything else there: the loader says what it is
             raise NotFoundError(f"{ref}: no such scenario file")
         return path
     for folder in search_dirs():
         for suffix in SUFFIXES:
             candidate = folder / FOLDER / f"{ref}{suffix}"
-            if candidate.is_file():
+            if candidate.exists():
                 return candidate
     for candidate in scenario_files(search_dirs()):
         try:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from sop.errors import Location, Problem, SopFileError
+from sop.files import MIB, FileReadError, read_regular_file
 from sop.text import Unsafe, first_unsafe, line_col, may_be_unsafe
 
 try:  # the C parser keeps line/column marks and is several times faster
@@ -31,7 +32,7 @@ try:  # the C parser keeps line/column marks and is several times faster
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
-MAX_BYTES = 1024 * 1024
+MAX_BYTES = MIB
 MAX_NODES = 50_000
 MAX_DEPTH = 64
 _CORE = "tag:yaml.org,2002:"
@@ -158,27 +159,14 @@ def resolve_plain(text: str) -> object:
 
 
 def read_bytes(path: Path, display: str | None = None) -> bytes:
-    """Read a YAML file's bytes, refusing huge files with a located error."""
-    name = display or str(path)
+    """Read a YAML file's bytes: a regular file of at most 1 MiB, else a located error."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise _fail(
-                Location(name, 1, 1),
-                f"file is {size / 1e6:.1f} MB; sop reads YAML files up to 1 MiB",
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _fail(Location(name), f"cannot read: {exc.strerror or exc}") from None
-    return data
+        return read_regular_file(path, MAX_BYTES, display, "YAML files")
+    except FileReadError as exc:
+        raise _fail(exc.where, exc.reason) from None
 
 
 def decode(data: bytes, name: str) -> str:
-    if len(data) > MAX_BYTES:
-        raise _fail(
-            Location(name, 1, 1),
-            f"file is {len(data) / 1e6:.1f} MB; sop reads YAML files up to 1 MiB",
-        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Protocol
 
 from sop.errors import SopError, UsageError
+from sop.files import FileReadError, read_regular_file
 from sop.model import Input, Sop
 from sop.redact import MASK, MIN_SECRET_LENGTH
 from sop.templating import Choice, DashOk
 
 TRUE = ("true", "yes", "y", "1", "on")
 FALSE = ("false", "no", "n", "0", "off")
+SECRET_FILE_BYTES = 64 * 1024  # a key, a token, a certificate chain
 
 
 class InputError(SopError):
@@ -158,14 +160,21 @@ def _raw_value(
     if inp.name in given:
         return given[inp.name]
     if inp.name in secret_files:
-        try:
-            return secret_files[inp.name].read_text().rstrip("\n")
-        except OSError as exc:
-            raise InputError(
-                f"input '{inp.name}': cannot read {secret_files[inp.name]}: {exc.strerror}"
-            ) from None
+        return _read_secret_file(inp.name, secret_files[inp.name])
     if inp.env and inp.env in environ:
         return environ[inp.env]
     if drill and inp.drill is not None:
         return inp.drill
     return inp.default
+
+
+def _read_secret_file(name: str, path: Path) -> str:
+    """A `--secret-file`: a regular file of at most 64 KiB, in UTF-8; one final newline is not
+    part of the secret."""
+    try:
+        data = read_regular_file(path, SECRET_FILE_BYTES, what="secret files")
+        return data.decode("utf-8").rstrip("\n")
+    except FileReadError as exc:
+        raise InputError(f"input '{name}': {exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"input '{name}': {path}: not UTF-8 text") from None

@@ -1,0 +1,116 @@
+"""Reading a file that someone else may have put there: an SOP library, a tasks file, a secret
+file, a run's state. Every such read goes through `read_regular_file`.
+
+A path in a library may be a symbolic link to `/dev/zero`, `/dev/urandom` or a FIFO with no
+writer. A plain `open().read()` then reads forever, or blocks in `open` until someone writes.
+So the path is looked at before it is opened (a device is never opened: opening some devices
+acts), opened with `O_NONBLOCK` (a FIFO swapped in meanwhile cannot block the open), checked
+again on the open descriptor (what is read is what was checked), and read up to the limit and
+one byte more. A symbolic link to a regular file is followed: libraries use them legitimately.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from sop.errors import Location, SopError
+
+MIB = 1024 * 1024
+_CHUNK = 256 * 1024
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class FileReadError(SopError):
+    """A file that cannot be read, is not a regular file, or is over its limit. `where` is the
+    file (line 1, column 1 when its size is the problem), `reason` the message without it."""
+
+    def __init__(self, where: Location, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{where}: {reason}")
+
+
+def size_text(size: int) -> str:
+    """1048576 -> "1 MiB", 65536 -> "64 KiB"."""
+    if size >= MIB and size % MIB == 0:
+        return f"{size // MIB} MiB"
+    if size >= 1024 and size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} bytes"
+
+
+def read_regular_file(
+    path: Path | str, limit: int, name: str | None = None, what: str = "files"
+) -> bytes:
+    """The bytes of the regular file at `path` (symbolic links followed), at most `limit` of
+    them. `name` is how errors call the file (default: the path); `what` how the limit is
+    worded: "sop reads {what} up to 1 MiB". Raises `FileReadError`."""
+    shown = str(path) if name is None else name
+    try:
+        before = os.stat(path)
+        _refuse_special(before.st_mode, shown)
+        fd = os.open(path, _FLAGS)
+    except OSError as exc:
+        raise FileReadError(Location(shown), f"cannot read: {exc.strerror or exc}") from None
+    try:
+        opened = os.fstat(fd)
+        _refuse_special(opened.st_mode, shown)
+        if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
+            raise FileReadError(Location(shown), "the file changed while it was opened; try again")
+        _refuse_size(opened.st_size, limit, shown, what)
+        data = _read_at_most(fd, limit + 1, opened.st_size)
+    except OSError as exc:
+        raise FileReadError(Location(shown), f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    _refuse_size(len(data), limit, shown, what)
+    return data
+
+
+def special_kind(path: Path | str) -> str | None:
+    """What the file at `path` is when it is not a regular file ("a FIFO"), else None. Looks at
+    the file without opening it."""
+    mode = os.stat(path).st_mode
+    return None if stat.S_ISREG(mode) else _kind(mode)
+
+
+def _kind(mode: int) -> str:
+    return next((text for test, text in _KINDS if test(mode)), "an unknown kind of file")
+
+
+def _refuse_special(mode: int, shown: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise FileReadError(Location(shown), f"not a regular file ({_kind(mode)})")
+
+
+def _refuse_size(size: int, limit: int, shown: str, what: str) -> None:
+    if size > limit:
+        raise FileReadError(
+            Location(shown, 1, 1),
+            f"file is {size / 1e6:.1f} MB; sop reads {what} up to {size_text(limit)}",
+        )
+
+
+def _read_at_most(fd: int, count: int, size: int) -> bytes:
+    """Up to `count` bytes. The first read asks for the file's size and one byte more (one
+    call for most files); the size may change, or lie (files in /proc say 0)."""
+    chunks: list[bytes] = []
+    left = count
+    want = size + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, want))
+        want = _CHUNK
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
