@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 from urllib.parse import quote
 
 from sop import templating
@@ -50,18 +50,45 @@ def render_pages(site: Site, template_dirs: tuple[str, ...]) -> dict[str, str]:
     return files
 
 
+# what a YAML reader accepts raw inside a double-quoted scalar and keeps as it is: printable
+# characters other than the quote, the backslash, YAML 1.1's extra line breaks (NEL, LS, PS:
+# they would fold the line) and the byte order mark; non-BMP characters stay as they are
+_YAML_ESCAPE = re.compile(
+    '[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]|["\\\\]'
+)
+_YAML_SHORT = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _yaml_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _YAML_SHORT:
+        return _YAML_SHORT[char]
+    if "\ud800" <= char <= "\udfff":  # a lone surrogate cannot be written as UTF-8
+        return "\ufffd"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def yaml_string(text: str) -> str:
+    """`text` as a double-quoted YAML scalar in UTF-8: emoji, accents, combining marks and
+    right-to-left text as themselves; controls, line breaks and the rest escaped. (JSON
+    strings are YAML too, but json.dumps writes an emoji as a UTF-16 surrogate pair of `\\u`
+    escapes, which a YAML reader turns into two unpaired surrogates.)"""
+    return '"' + _YAML_ESCAPE.sub(_yaml_escape, text) + '"'
+
+
 def mkdocs_config(site: Site, docs_dir: str) -> str:
     """A `mkdocs.yml` whose navigation lists the index, then every SOP by title. Written as
-    YAML by hand: JSON strings are valid YAML scalars, so every title is quoted safely."""
+    YAML by hand, every string double-quoted by `yaml_string`."""
+    title = yaml_string(site.index["title"])
     lines = [
-        f"site_name: {json.dumps(site.index['title'])}",
-        f"docs_dir: {json.dumps(docs_dir)}",
+        f"site_name: {title}",
+        f"docs_dir: {yaml_string(docs_dir)}",
         "site_dir: site",
         "nav:",
-        f"  - {json.dumps(site.index['title'])}: index.md",
+        f"  - {title}: index.md",
     ]
     lines += [
-        f"  - {json.dumps(page['page_title'])}: {json.dumps(page['page'] + '.md')}"
+        f"  - {yaml_string(page['page_title'])}: {yaml_string(page['page'] + '.md')}"
         for page in site.pages
     ]
     return "\n".join(lines) + "\n"

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import markdown
 import pytest
+import yaml
 
 from sop.model import Sop
 from sop.render import render_files, render_library
+from sop.render.markdown import yaml_string
 
 MKDOCS = Path(sys.executable).parent / "mkdocs"
 
@@ -104,3 +106,25 @@ def test_mkdocs_option_needs_markdown(sample_sops: tuple[Sop, ...]) -> None:
 
     with pytest.raises(UsageError, match="--mkdocs goes with --format markdown"):
         render_files(sample_sops, "html", mkdocs=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Disk 🔥 full on 𝄞 𠜎 hosts 🇳🇴",
+        "cafe\u0301 עברית العربية",
+        'quote " backslash \\ colon: hash # dash - star * amp & bang !',
+        "tab\tnewline\ncarriage\r",
+        "NEL\x85 LS\u2028 PS\u2029 BOM\ufeff DEL\x7f C1\x9b ESC\x1b[31m NUL\x00",
+    ],
+)
+def test_yaml_string_reads_back_as_the_same_text(text: str) -> None:
+    scalar = yaml_string(text)
+    scalar.encode("utf-8")  # no surrogates
+    for loader in (yaml.SafeLoader, yaml.CSafeLoader):  # MkDocs reads with the first
+        assert yaml.load(f"{scalar}: x", loader) == {text: "x"}
+
+
+def test_yaml_string_keeps_non_bmp_characters_as_utf8() -> None:
+    assert yaml_string("🔥 𝄞") == '"🔥 𝄞"'
+    assert yaml_string("\ud83d") == '"\ufffd"'  # a lone surrogate has no UTF-8
