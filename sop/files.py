@@ -18,6 +18,7 @@ from pathlib import Path
 from sop.errors import Location, SopError
 
 MIB = 1024 * 1024
+TASKS_FILE_BYTES = MIB  # the task importer (executors) and the static scan (format) agree
 _CHUNK = 256 * 1024
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 _KINDS = (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import SopError
+from sop.files import TASKS_FILE_BYTES, FileReadError, read_regular_file
 from sop.model import same_name
 
 
@@ -27,10 +28,16 @@ def load_tasks(path: Path) -> Any:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise TaskLoadError(f"{path}: cannot import tasks from this file")
+    try:
+        source = read_regular_file(path, TASKS_FILE_BYTES, what="tasks files")
+    except FileReadError as exc:
+        raise TaskLoadError(str(exc)) from None
     module = importlib.util.module_from_spec(spec)
     try:
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        # the bytes read above, not the loader's own read: that one follows a FIFO or
+        # /dev/zero put in the file's place
+        exec(compile(source, str(path), "exec"), module.__dict__)
         return Collection.from_module(module)
     except Exception as exc:  # any error in the author's module
         sys.modules.pop(name, None)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sop.files import TASKS_FILE_BYTES, FileReadError, read_regular_file
 from sop.model import same_name
 
 INVOKE_MODULES = frozenset({"invoke", "fabric"})
@@ -344,9 +345,11 @@ def _dynamic_code(tree: ast.AST, handled: set[int]) -> list[str]:
 @functools.cache
 def _scan(path: Path, _stamp: int) -> TaskScan:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, TASKS_FILE_BYTES, what="tasks files").decode("utf-8")
         tree = ast.parse(text, filename=str(path))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except FileReadError as exc:
+        return TaskScan(path, error=f"{exc.where}: cannot read the tasks: {exc.reason}")
+    except (UnicodeDecodeError, ValueError) as exc:
         return TaskScan(path, error=f"{path}: cannot read the tasks: {exc}")
     except SyntaxError as exc:
         return TaskScan(path, error=f"{path}:{exc.lineno}: the tasks do not parse: {exc.msg}")
