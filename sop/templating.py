@@ -144,17 +144,17 @@ def _confined_loader() -> Callable[[list[str]], jinja2.BaseLoader]:
         error, never a hang."""
 
         def __init__(self, folders: list[str]) -> None:
-            self.folders = [os.path.realpath(folder) for folder in folders]
+            self.folders = [(folder, os.path.realpath(folder)) for folder in folders]
 
         def get_source(
             self, environment: jinja2.Environment, template: str
         ) -> tuple[str, str, Callable[[], bool]]:
             pieces = split_template_path(template)
-            for folder in self.folders:
-                filename = os.path.join(folder, *pieces)
+            for folder, real in self.folders:
+                filename = os.path.join(folder, *pieces)  # as the responder named the folder
                 if not os.path.lexists(filename):
                     continue
-                if not Path(os.path.realpath(filename)).is_relative_to(folder):
+                if not Path(os.path.realpath(filename)).is_relative_to(real):
                     raise jinja2.TemplateNotFound(template)
                 data = read_regular_file(filename, MAX_TEMPLATE_BYTES, what="templates")
                 try:

@@ -62,7 +62,7 @@ def render_files(
             raise UsageError(f"{folder}: no such templates folder")
     with cycle_collector_paused():
         site = build_site(sops, history)
-        files = _renderer(fmt)(site, tuple(str(d.resolve()) for d in template_dirs))
+        files = _renderer(fmt)(site, tuple(str(d) for d in template_dirs))
     if not mkdocs:
         return files
     from sop.render.markdown import mkdocs_config
