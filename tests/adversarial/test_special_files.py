@@ -7,17 +7,17 @@ a timeout, so a hang fails the one test, not the suite."""
 from __future__ import annotations
 
 import os
-import signal
+import resource
 import socket
 import stat
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from sop.executors.tasks import TaskLoadError, load_tasks
 from sop.files import MIB, FileReadError, read_regular_file
-from sop.render.docstrings import task_docstring
 
 from .conftest import Attack
 
@@ -208,40 +208,49 @@ def test_a_tasks_file_that_is_not_a_regular_file_is_a_schema_error(
     )
 
 
-@pytest.fixture
-def alarm() -> Iterator[None]:
-    """In-process reads get TIMEOUT seconds: a blocked `open` or endless read raises instead of
-    hanging the suite."""
+def in_child(code: str, path: Path) -> str:
+    """Run `code` (Python; `path` is bound) in a child interpreter limited to TIMEOUT seconds
+    and 512 MiB of memory, so a reader that blocks or reads without end fails this test only.
+    What the code raised, as `Type: message`, or what it printed."""
+    script = (
+        "import sys\nfrom pathlib import Path\npath = Path(sys.argv[1])\n"
+        f"try:\n    {code}\nexcept Exception as exc:\n    print(f'{{type(exc).__name__}}: {{exc}}')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        preexec_fn=_limit_memory,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutError("the read hung")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(TIMEOUT)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (512 * MIB, 512 * MIB))
 
 
 @KINDS
 def test_the_task_importer_refuses_a_tasks_file_swapped_for_a_special_file(
-    tmp_path: Path, kind: str, alarm: None
+    tmp_path: Path, kind: str
 ) -> None:
     """A tasks file replaced after the SOP loaded (the loader checked it then)."""
     path = tmp_path / "tasks.py"
     reason = plant(path, kind)
-    with pytest.raises(TaskLoadError) as caught:
-        load_tasks(path)
-    assert str(caught.value) == f"{path}: {reason}"
-    assert task_docstring(path, "hello") == ""
+    load = "from sop.executors.tasks import load_tasks; load_tasks(path)"
+    assert in_child(load, path) == f"TaskLoadError: {path}: {reason}\n"
+    docstring = "from sop.render.docstrings import task_docstring; print(repr(task_docstring(path, 'hello')))"
+    assert in_child(docstring, path) == "''\n"
 
 
-def test_the_task_importer_refuses_a_tasks_file_over_the_limit(tmp_path: Path, alarm: None) -> None:
+def test_the_task_importer_refuses_a_tasks_file_over_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "tasks.py"
     over_the_limit(path)
-    with pytest.raises(TaskLoadError) as caught:
-        load_tasks(path)
-    assert str(caught.value) == f"{path}:1:1: file is 1.0 MB; sop reads tasks files up to 1 MiB"
+    load = "from sop.executors.tasks import load_tasks; load_tasks(path)"
+    assert in_child(load, path) == (
+        f"TaskLoadError: {path}:1:1: file is 1.0 MB; sop reads tasks files up to 1 MiB\n"
+    )
 
 
 @KINDS
@@ -320,15 +329,14 @@ def test_a_secret_file_over_64_kib_is_refused(attack: Attack) -> None:
 
 
 @KINDS
-def test_the_reader_refuses_without_blocking(tmp_path: Path, kind: str, alarm: None) -> None:
+def test_the_reader_refuses_without_blocking(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "x"
     reason = plant(path, kind)
-    with pytest.raises(FileReadError) as caught:
-        read_regular_file(path, MIB, "x")
-    assert str(caught.value) == f"x: {reason}"
+    read = "from sop.files import MIB, read_regular_file; read_regular_file(path, MIB, 'x')"
+    assert in_child(read, path) == f"FileReadError: x: {reason}\n"
 
 
-def test_a_file_whose_size_lies_is_read_only_up_to_the_limit(alarm: None) -> None:
+def test_a_file_whose_size_lies_is_read_only_up_to_the_limit() -> None:
     """Files in /proc say they are empty and are not: the reader stops at limit + 1 bytes."""
     path = Path("/proc/self/maps")
     assert path.stat().st_size == 0 and stat.S_ISREG(path.stat().st_mode)
@@ -338,7 +346,7 @@ def test_a_file_whose_size_lies_is_read_only_up_to_the_limit(alarm: None) -> Non
 
 
 def test_a_file_swapped_between_the_look_and_the_open_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, alarm: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What is read is what was looked at: the descriptor's inode must be the path's."""
     path = tmp_path / "x.yaml"
