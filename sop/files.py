@@ -50,16 +50,22 @@ def size_text(size: int) -> str:
 
 
 def read_regular_file(
-    path: Path | str, limit: int, name: str | None = None, what: str = "files"
+    path: Path | str,
+    limit: int,
+    name: str | None = None,
+    what: str = "files",
+    *,
+    follow_symlinks: bool = True,
 ) -> bytes:
-    """The bytes of the regular file at `path` (symbolic links followed), at most `limit` of
-    them. `name` is how errors call the file (default: the path); `what` how the limit is
-    worded: "sop reads {what} up to 1 MiB". Raises `FileReadError`."""
+    """The bytes of the regular file at `path`, at most `limit` of them. `name` is how errors
+    call the file (default: the path); `what` how the limit is worded: "sop reads {what} up to
+    1 MiB". A symbolic link is followed unless `follow_symlinks` is False (files sop wrote
+    itself, such as a run's audit log: a link there is refused). Raises `FileReadError`."""
     shown = str(path) if name is None else name
     try:
-        before = os.stat(path)
+        before = os.stat(path, follow_symlinks=follow_symlinks)
         _refuse_special(before.st_mode, shown)
-        fd = os.open(path, _FLAGS)
+        fd = os.open(path, _FLAGS if follow_symlinks else _FLAGS | os.O_NOFOLLOW)
     except OSError as exc:
         raise FileReadError(Location(shown), f"cannot read: {exc.strerror or exc}") from None
     try:
@@ -89,6 +95,8 @@ def _kind(mode: int) -> str:
 
 
 def _refuse_special(mode: int, shown: str) -> None:
+    if stat.S_ISLNK(mode):
+        raise FileReadError(Location(shown), "a symbolic link, where sop expects its own file")
     if not stat.S_ISREG(mode):
         raise FileReadError(Location(shown), f"not a regular file ({_kind(mode)})")
 

@@ -362,3 +362,14 @@ def test_a_file_swapped_between_the_look_and_the_open_is_refused(
     with pytest.raises(FileReadError) as caught:
         read_regular_file(path, MIB, "x.yaml")
     assert str(caught.value) == "x.yaml: the file changed while it was opened; try again"
+
+
+def test_a_symlink_where_sop_expects_its_own_file_is_refused(tmp_path: Path) -> None:
+    """Files sop wrote itself (a run's audit log) are read without following a link."""
+    (tmp_path / "elsewhere.jsonl").write_text("{}\n")
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(tmp_path / "elsewhere.jsonl")
+    assert read_regular_file(link, MIB) == b"{}\n"
+    with pytest.raises(FileReadError) as caught:
+        read_regular_file(link, MIB, "audit.jsonl", follow_symlinks=False)
+    assert str(caught.value) == "audit.jsonl: a symbolic link, where sop expects its own file"
