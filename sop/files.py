@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from sop.errors import Location, SopError
 
 MIB = 1024 * 1024
 TASKS_FILE_BYTES = MIB  # the task importer (executors) and the static scan (format) agree
+RUN_FILE_BYTES = 1024 * MIB  # a run's audit log and state: large, never endless
+KEY_FILE_BYTES = 4096  # a verification key: 64 hex digits
 _CHUNK = 256 * 1024
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 _KINDS = (
@@ -32,11 +35,13 @@ _KINDS = (
 
 class FileReadError(SopError):
     """A file that cannot be read, is not a regular file, or is over its limit. `where` is the
-    file (line 1, column 1 when its size is the problem), `reason` the message without it."""
+    file (line 1, column 1 when its size is the problem), `reason` the message without it,
+    `errno` the system's error number when it refused."""
 
-    def __init__(self, where: Location, reason: str) -> None:
+    def __init__(self, where: Location, reason: str, errno: int | None = None) -> None:
         self.where = where
         self.reason = reason
+        self.errno = errno  # when the system refused: ENOENT, EACCES...
         super().__init__(f"{where}: {reason}")
 
 
@@ -62,25 +67,52 @@ def read_regular_file(
     1 MiB". A symbolic link is followed unless `follow_symlinks` is False (files sop wrote
     itself, such as a run's audit log: a link there is refused). Raises `FileReadError`."""
     shown = str(path) if name is None else name
+    fd, size = _open_regular(path, shown, follow_symlinks)
+    try:
+        _refuse_size(size, limit, shown, what)
+        data = _read_at_most(fd, limit + 1, size)
+    except OSError as exc:
+        raise _error(shown, exc) from None
+    finally:
+        os.close(fd)
+    _refuse_size(len(data), limit, shown, what)
+    return data
+
+
+def open_regular_file(
+    path: Path | str, name: str | None = None, *, follow_symlinks: bool = True
+) -> BinaryIO:
+    """The regular file at `path`, open for reading, checked as `read_regular_file` checks it;
+    for a reader that needs only the file's beginning. Raises `FileReadError`."""
+    fd, _size = _open_regular(path, str(path) if name is None else name, follow_symlinks)
+    return os.fdopen(fd, "rb")
+
+
+def _open_regular(path: Path | str, shown: str, follow_symlinks: bool) -> tuple[int, int]:
+    """A descriptor of the regular file at `path`, and its size: looked at before opening (a
+    device is never opened), opened without blocking, checked again on the descriptor."""
     try:
         before = os.stat(path, follow_symlinks=follow_symlinks)
         _refuse_special(before.st_mode, shown)
         fd = os.open(path, _FLAGS if follow_symlinks else _FLAGS | os.O_NOFOLLOW)
     except OSError as exc:
-        raise FileReadError(Location(shown), f"cannot read: {exc.strerror or exc}") from None
+        raise _error(shown, exc) from None
     try:
         opened = os.fstat(fd)
         _refuse_special(opened.st_mode, shown)
         if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
             raise FileReadError(Location(shown), "the file changed while it was opened; try again")
-        _refuse_size(opened.st_size, limit, shown, what)
-        data = _read_at_most(fd, limit + 1, opened.st_size)
     except OSError as exc:
-        raise FileReadError(Location(shown), f"cannot read: {exc.strerror or exc}") from None
-    finally:
         os.close(fd)
-    _refuse_size(len(data), limit, shown, what)
-    return data
+        raise _error(shown, exc) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, opened.st_size
+
+
+def _error(shown: str, exc: OSError) -> FileReadError:
+    return FileReadError(Location(shown), f"cannot read: {exc.strerror or exc}", exc.errno)
 
 
 def special_kind(path: Path | str) -> str | None:

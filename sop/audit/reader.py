@@ -14,7 +14,7 @@ missing number as None, so every reader takes old logs as they are.
 from __future__ import annotations
 
 import datetime as dt
-import os
+import errno
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from sop.audit.actions import Action
 from sop.audit.state import AUDIT
 from sop.audit.verify import AuditReadError, Parsed, Verification, parse_log, verify_bytes
 from sop.events import step_key
+from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
 from sop.outcomes import Outcome
 
 _ACTIONS: dict[str, str] = {a.value: a for a in Action}
@@ -215,13 +216,11 @@ def read_log(path: Path) -> LogFile:
     """Read and parse one audit log. Raises MissingLogError when there is none, AuditReadError
     when it cannot be read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise MissingLogError(f"no audit log at {path}") from None
-    except OSError as exc:
-        raise AuditReadError(f"cannot read {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read()
+        data = read_regular_file(path, RUN_FILE_BYTES, follow_symlinks=False)
+    except FileReadError as exc:
+        if exc.errno == errno.ENOENT:
+            raise MissingLogError(f"no audit log at {path}") from None
+        raise AuditReadError(str(exc)) from None
     parsed = parse_log(data)
     return LogFile(path, data, parsed, tuple(entry(r) for _, r in parsed.records))
 

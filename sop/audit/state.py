@@ -8,6 +8,7 @@ STATE_DIR/runs/RUN_ID/lock          held (flock) by the process driving the run
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import NotFoundError, SopError
+from sop.files import KEY_FILE_BYTES, RUN_FILE_BYTES, FileReadError, read_regular_file
 
 AUDIT = "audit.jsonl"
 STATE = "state.json"
@@ -50,8 +52,8 @@ def load_key(run_id: str, explicit: Path | None = None) -> bytes | None:
     """A run's verification key: `explicit`, else the one kept for it in the key folder."""
     path = explicit or default_key_dir() / f"{run_id}.key"
     try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
+        return bytes.fromhex(read_regular_file(path, KEY_FILE_BYTES).decode("ascii").strip())
+    except (FileReadError, ValueError):
         return None
 
 
@@ -124,7 +126,7 @@ def audit_log_path(ref: str, state_dir: Path | None = None) -> Path:
     """An audit log named as the audit commands take it (RUN|FILE): the file itself, else the
     log of the run `find_run_dir` finds in `state_dir` (default: `default_state_dir()`)."""
     path = Path(ref)
-    if path.is_file():
+    if path.exists() and not path.is_dir():  # a FIFO too: reading it says what it is
         return path
     return find_run_dir(state_dir or default_state_dir(), ref) / AUDIT
 
@@ -141,7 +143,7 @@ class RunLock:
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = self.path.read_text().strip() or "another process"
+            holder = os.pread(self.fd, 256, 0).decode(errors="replace").strip() or "another process"
             os.close(self.fd)
             raise RunLockedError(
                 f"run {self.path.parent.name} is being driven by {holder}; wait for it to finish, or stop it"
@@ -158,9 +160,11 @@ class RunLock:
 
 def read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_regular_file(path, RUN_FILE_BYTES, follow_symlinks=False))
+    except FileReadError as exc:
+        if exc.errno == errno.ENOENT:
+            return {}
+        raise StateDirError(f"{path}: unreadable ({exc.reason})") from None
+    except ValueError as exc:
         raise StateDirError(f"{path}: unreadable ({exc})") from None
     return data if isinstance(data, dict) else {}

@@ -34,6 +34,7 @@ from sop.audit import chain
 from sop.audit.actions import Action
 from sop.audit.state import load_key
 from sop.errors import SopError
+from sop.files import RUN_FILE_BYTES, FileReadError, open_regular_file, read_regular_file
 
 
 class AuditReadError(SopError):
@@ -435,9 +436,9 @@ def verify_file(
     path: Path, *, anchor: tuple[int, str] | None = None, key0: bytes | None = None
 ) -> Verification:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AuditReadError(f"cannot read {path}: {exc.strerror}") from None
+        data = read_regular_file(path, RUN_FILE_BYTES)
+    except FileReadError as exc:
+        raise AuditReadError(str(exc)) from None
     return verify_bytes(data, anchor=anchor, key0=key0)
 
 
@@ -453,13 +454,15 @@ def parse_anchor(text: str) -> tuple[int, str]:
 def run_id_of(path: Path) -> str:
     """The run id in a log's first record, read without reading the rest of the log."""
     try:
-        with path.open("rb") as handle:
+        with open_regular_file(path) as handle:
             for raw in handle:
                 if not raw.endswith(b"\n"):
                     break  # a torn tail is no record
                 record = _load(raw[:-1])
                 if record is not None:
                     return str(record.get("sop", {}).get("run_id", ""))
+    except FileReadError as exc:
+        raise AuditReadError(str(exc)) from None
     except OSError as exc:
         raise AuditReadError(f"cannot read {path}: {exc.strerror}") from None
     return ""
@@ -479,7 +482,7 @@ def verify_run_log(
 
 def repair_torn_tail(path: Path) -> dict[str, Any] | None:
     """Cut a torn last line off; returns what was cut (for the record that says so)."""
-    data = path.read_bytes()
+    data = read_regular_file(path, RUN_FILE_BYTES, follow_symlinks=False)
     parsed = parse_log(data)
     if parsed.torn is None:
         return None

@@ -15,6 +15,7 @@ from sop.audit.reader import AuditEntry, MissingLogError, log_path, read_log
 from sop.audit.state import STATE, default_key_dir, load_key, read_json
 from sop.audit.verify import AuditReadError, repair_torn_tail
 from sop.errors import SopError
+from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
 from sop.outcomes import Outcome
 from sop.run.scope import Restored, load_variables
 
@@ -132,8 +133,11 @@ def _saved_state(run_dir: Path, entries: Sequence[AuditEntry]) -> dict[str, Any]
         if len(recorded) > 1:  # one record and no file: the crash came before the first write
             raise ResumeError(f"{path} is missing, though the audit log says it was saved")
         return {}
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest not in recorded[-2:]:
+    try:
+        data = read_regular_file(path, RUN_FILE_BYTES, follow_symlinks=False)
+    except FileReadError as exc:
+        raise ResumeError(str(exc)) from None
+    if hashlib.sha256(data).hexdigest() not in recorded[-2:]:
         raise ResumeError(
             f"{path} is not the state sop saved (its hash is not in the audit log): it was edited"
         )

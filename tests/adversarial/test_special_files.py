@@ -373,3 +373,86 @@ def test_a_symlink_where_sop_expects_its_own_file_is_refused(tmp_path: Path) -> 
     with pytest.raises(FileReadError) as caught:
         read_regular_file(link, MIB, "audit.jsonl", follow_symlinks=False)
     assert str(caught.value) == "audit.jsonl: a symbolic link, where sop expects its own file"
+
+
+# --- a run's own files: the audit log, state.json, the verification key -----------------------
+
+RESUMABLE = """\
+steps:
+  - id: first
+    run: echo safe-file
+    capture: target
+  - id: second
+    confirm: always
+    run: touch @PWNED@
+"""
+RUN_KINDS = pytest.mark.parametrize(
+    "kind", ["symlink-to-dev-zero", "fifo-without-writer", "directory", "unix-socket"]
+)
+
+
+def stopped_run(attack: Attack) -> Path:
+    """A run that stopped before step `second` (`--yes` does not confirm it): its folder."""
+    result = attack.sop("run", "--yes", attack.name(attack.write(RESUMABLE)), timeout=TIMEOUT)
+    assert result.returncode == 1, result.stderr
+    (run_dir,) = (attack.state / "runs").iterdir()
+    return run_dir
+
+
+def replace(path: Path, kind: str) -> str:
+    path.unlink()
+    reason = plant(path, kind)
+    return (
+        "a symbolic link, where sop expects its own file" if kind.startswith("symlink") else reason
+    )
+
+
+@RUN_KINDS
+def test_resume_refuses_an_audit_log_that_is_not_a_regular_file(attack: Attack, kind: str) -> None:
+    run_dir = stopped_run(attack)
+    reason = replace(run_dir / "audit.jsonl", kind)
+    result = attack.sop("resume", "--yes", "--confirm", "second", run_dir.name, timeout=TIMEOUT)
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"sop: error: {run_dir / 'audit.jsonl'}: {reason}\n",
+    )
+    attack.assert_nothing_ran()
+
+
+@RUN_KINDS
+def test_resume_refuses_a_state_file_that_is_not_a_regular_file(attack: Attack, kind: str) -> None:
+    run_dir = stopped_run(attack)
+    reason = replace(run_dir / "state.json", kind)
+    result = attack.sop("resume", "--yes", "--confirm", "second", run_dir.name, timeout=TIMEOUT)
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"sop: error: {run_dir / 'state.json'}: {reason}\n",
+    )
+    attack.assert_nothing_ran()
+
+
+@KINDS
+def test_verify_and_report_refuse_a_log_that_is_not_a_regular_file(
+    attack: Attack, kind: str
+) -> None:
+    reason = plant(attack.path / "audit.jsonl", kind)
+    if kind == "directory":  # a folder is taken as a run folder, which it is not
+        return
+    verify = attack.sop("audit", "verify", "audit.jsonl", timeout=TIMEOUT)
+    assert (verify.returncode, verify.stderr) == (1, f"sop: error: audit.jsonl: {reason}\n")
+    if kind.startswith("symlink"):  # the typed reader opens no link, as for a run's own log
+        reason = "a symbolic link, where sop expects its own file"
+    for command in (("audit", "show"), ("report",)):
+        result = attack.sop(*command, "audit.jsonl", timeout=TIMEOUT)
+        assert (result.returncode, result.stderr) == (1, f"sop: error: audit.jsonl: {reason}\n")
+
+
+@KINDS
+def test_a_key_that_is_not_a_regular_file_is_no_key(attack: Attack, kind: str) -> None:
+    """Read without blocking and taken as no key at all (what verify then says is
+    docs/audit.md's business)."""
+    run_dir = stopped_run(attack)
+    (key,) = attack.keys.iterdir()
+    replace(key, kind)
+    result = attack.sop("audit", "verify", run_dir.name, timeout=TIMEOUT)
+    assert "no verification key" in result.stdout + result.stderr
