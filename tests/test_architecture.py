@@ -148,3 +148,68 @@ def test_the_wings_form_no_cycle() -> None:
 
     cycles = sorted(wing for wing in list(edges) if reaches(wing, wing, {wing}))
     assert cycles == []
+
+
+def _calls(path: Path) -> list[tuple[str, str]]:
+    """(enclosing function, dotted name) of every call and raise in a file."""
+    out: list[tuple[str, str]] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, child.name)
+                continue
+            if isinstance(child, ast.Call):
+                out.append((function, ast.unparse(child.func)))
+            if isinstance(child, ast.Raise) and child.exc is not None:
+                out.append((function, "raise " + ast.unparse(child.exc).split("(")[0]))
+            visit(child, function)
+
+    visit(ast.parse(path.read_text()), "")
+    return out
+
+
+def test_only_the_cli_main_exits_the_process() -> None:
+    exits = sorted(
+        f"{module}:{function}"
+        for module, path in MODULES.items()
+        for function, name in _calls(path)
+        if name in ("sys.exit", "exit", "quit", "os._exit")
+    )
+    assert exits == ["sop.cli:main"]
+
+
+def test_no_method_is_left_to_raise_not_implemented() -> None:
+    stubs = sorted(
+        f"{module}:{function}"
+        for module, path in MODULES.items()
+        for function, name in _calls(path)
+        if name == "raise NotImplementedError"
+    )
+    assert stubs == []
+
+
+def _audit_log_mentions(path: Path) -> list[str]:
+    """Imports of the log's file name constant and string literals naming the log file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "AUDIT" for a in node.names):
+            found.append(f"imports {node.module}.AUDIT")
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.endswith("audit.jsonl")
+        ):
+            found.append(repr(node.value))
+    return found
+
+
+def test_only_the_audit_wing_opens_an_audit_log() -> None:
+    """Every other reader goes through sop.audit.reader: no other wing knows the log's file
+    name (the terminal UI only prints where the log is, inside a longer text)."""
+    named = {
+        module: mentions
+        for module, path in MODULES.items()
+        if _wing(module) != "audit" and (mentions := _audit_log_mentions(path))
+    }
+    assert named == {}
