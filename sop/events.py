@@ -100,6 +100,7 @@ class StepShown(Event):
     hosts: tuple[str, ...] = ()
     confirm: str = "auto"
     plain: str = ""  # a message shown verbatim (errors, host output): never read as Markdown
+    excluded: Mapping[str, str] = field(default_factory=dict)  # targets left out: host -> why
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -199,8 +200,17 @@ class StepRestored(Event):
 @dataclass(frozen=True, eq=False, repr=False)
 class MenuChoice(Event):
     step: StepRef
-    choice: str  # "retry" | "skip" | "abort" | "rollback"
+    choice: str  # "retry", "retry-all", "exclude", "skip", "abort", "rollback", "canary-go", ...
     reason: str = ""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HostExcluded(Event):
+    """The responder left a host out of the rest of the run (a dead host, say)."""
+
+    step: StepRef
+    host: str
+    reason: str
 
 
 @dataclass(frozen=True, eq=False, repr=False)

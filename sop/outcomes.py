@@ -15,6 +15,7 @@ class Outcome(StrEnum):
     FAILURE = "failure"
     DONE = "done"  # a manual step the responder confirmed, a call, a step marked done
     SKIPPED = "skipped"
+    PARTIAL = "partial"  # succeeded on some hosts, then skipped or the rest excluded
     DRY_RUN = "dry-run"  # shown, not run
     INTERRUPTED = "interrupted"  # Ctrl-C
     ABORTED = "aborted"  # the responder ended the run
@@ -26,7 +27,8 @@ class Outcome(StrEnum):
         return self in FINISHED
 
 
-FINISHED = frozenset({Outcome.SUCCESS, Outcome.DONE, Outcome.SKIPPED})
+# partial is finished with a deviation: the responder chose to go on without the other hosts
+FINISHED = frozenset({Outcome.SUCCESS, Outcome.DONE, Outcome.SKIPPED, Outcome.PARTIAL})
 
 
 class RunStatus(StrEnum):

@@ -24,6 +24,7 @@ class Action(StrEnum):
     ANSWERED = "answered"
     CAPTURED = "captured"
     MENU_CHOICE = "menu-choice"
+    HOST_EXCLUDED = "host-excluded"  # left out of every later step, with the reason
     INTERRUPTED = "interrupted"
     ROLLBACK_STARTED = "rollback-started"
     RUN_FINISHED = "run-finished"

@@ -39,6 +39,16 @@ class MissingLogError(AuditReadError):
     """There is no audit log where one was expected."""
 
 
+class HostOutcome(NamedTuple):
+    """One host's result as its step's step-finished record lists it."""
+
+    host: str
+    outcome: str  # an `Outcome` when this sop knows it
+    exit_code: int | None = None
+    attempt: int | None = None
+    error: str = ""
+
+
 class AuditEntry(NamedTuple):
     """One audit record, typed and immutable. `action` is an `Action` and `outcome` an `Outcome`
     when this sop knows the value (a newer sop's are kept as plain strings). A NamedTuple, not a
@@ -83,6 +93,7 @@ class AuditEntry(NamedTuple):
     deviation_replacement: str = ""
     state_sha256: str = ""
     message: str = ""
+    results: tuple[HostOutcome, ...] = ()  # a step-finished record's hosts, each as it ended
 
     @property
     def step_key(self) -> str:
@@ -121,6 +132,22 @@ def _texts(group: Mapping[str, Any], *keys: str) -> list[str]:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _results(value: Any) -> tuple[HostOutcome, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        HostOutcome(
+            _text(r.get("host")),
+            _OUTCOMES.get(outcome := _text(r.get("outcome")), outcome),
+            _int(r.get("exit_code")),
+            _int(r.get("attempt")),
+            _text(r.get("error")),
+        )
+        for r in value
+        if isinstance(r, dict)
+    )
 
 
 def entry(record: Mapping[str, Any]) -> AuditEntry:
@@ -183,6 +210,7 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         deviation_replacement=replacement,
         state_sha256=state_sha256,
         message=message,
+        results=_results(sop.get("results")),
     )
 
 

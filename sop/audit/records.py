@@ -61,6 +61,20 @@ def _output(stdout: str, stderr: str) -> dict[str, Any]:
     }
 
 
+def _host_result(result: ev.HostFinished) -> dict[str, Any]:
+    """One host's result in its step's record: a partial step says which hosts did what."""
+    out: dict[str, Any] = {
+        "host": result.host,
+        "outcome": result.outcome,
+        "attempt": result.attempt,
+    }
+    if result.exit_code is not None:
+        out["exit_code"] = result.exit_code
+    if result.error:
+        out["error"] = result.error
+    return out
+
+
 def body(event: ev.Event) -> dict[str, Any] | None:
     """The event-specific part of a record, or None for events that are not audited (output
     chunks: each host's result carries a digest and a redacted tail of its output)."""
@@ -80,6 +94,8 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         if event.command:
             out["process"] = {"command_line": event.command}
             out["sop"]["hosts"] = list(event.hosts)
+        if event.excluded:
+            out["sop"]["excluded"] = dict(event.excluded)
         if event.note or event.plain:
             out["message"] = "\n".join(x for x in (event.note, event.plain) if x)
         return out
@@ -137,6 +153,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 "outcome": event.outcome,
                 "reason": event.reason,
                 "hosts": [r.host for r in event.results],
+                "results": [_host_result(r) for r in event.results],
             },
         }
     if isinstance(event, ev.Deviation):
@@ -171,6 +188,12 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         return {
             "event": {"action": Action.MENU_CHOICE},
             "sop": {**_step(event.step), "choice": event.choice, "reason": event.reason},
+        }
+    if isinstance(event, ev.HostExcluded):
+        return {
+            "event": {"action": Action.HOST_EXCLUDED},
+            "sop": {**_step(event.step), "reason": event.reason},
+            "host": {"name": event.host},
         }
     if isinstance(event, ev.Interrupted):
         return {

@@ -236,6 +236,7 @@ _MARKS = {
     "success": ("✔ ok", "green"),
     "done": ("✔ done", "green"),
     "skipped": ("⤼ skipped", "yellow"),
+    "partial": ("◐ partial", "yellow"),  # succeeded on some hosts only
     "failure": ("✘ failed", "red"),
     "interrupted": ("✘ interrupted", "red"),
     "dry-run": ("· not run (dry run)", "dim"),
@@ -275,6 +276,7 @@ class TerminalUI:
             ev.StepFinished: self._finished,
             ev.Deviation: self._deviation,
             ev.Answered: self._answered,
+            ev.HostExcluded: self._excluded,
             ev.RollbackStarted: self._rollback,
             ev.Interrupted: self._interrupted,
             ev.RunFinished: self._run_finished,
@@ -323,6 +325,8 @@ class TerminalUI:
                     f"  [dim]on[/dim] {_esc(', '.join(e.hosts))}"
                     + (f"  [dim](confirm: {e.confirm})[/dim]" if e.confirm != "auto" else "")
                 )
+        for host, reason in e.excluded.items():
+            self.out.print(f"  [yellow]{_esc(host)} excluded: {_esc(reason)}[/yellow]")
         if e.note:
             self.out.print(_markdown(e.note), style="yellow")
         if e.plain:
@@ -404,6 +408,11 @@ class TerminalUI:
     def _deviation(self, e: ev.Deviation) -> None:
         if e.kind == "edit":
             self.out.print(f"[yellow]deviation: command edited ({_esc(e.reason)})[/yellow]")
+
+    def _excluded(self, e: ev.HostExcluded) -> None:
+        self.out.print(
+            f"[yellow]{_esc(e.host)} excluded for the rest of the run: {_esc(e.reason)}[/yellow]"
+        )
 
     def _answered(self, e: ev.Answered) -> None:
         self.out.print(f"  [dim]{e.name} = {_esc(e.value)}[/dim]")

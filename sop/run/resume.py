@@ -149,7 +149,10 @@ def _restore(entries: Sequence[AuditEntry], saved: dict[str, Any]) -> Restored:
     last: dict[str, str] = {}
     evidence: dict[str, list[str]] = {}
     unknown: set[str] = set()
+    excluded: dict[str, str] = {}
     for e in entries:
+        if e.action == Action.HOST_EXCLUDED:  # for the rest of the run: the resumed part too
+            excluded[e.host] = e.reason
         if e.action not in STEP_ACTIONS:
             continue
         key = e.step_key
@@ -183,4 +186,4 @@ def _restore(entries: Sequence[AuditEntry], saved: dict[str, Any]) -> Restored:
     variables = {
         prefix: load_variables(values) for prefix, values in saved.get("variables", {}).items()
     }
-    return Restored(outcomes=outcomes, variables=variables, in_doubt=in_doubt)
+    return Restored(outcomes=outcomes, variables=variables, in_doubt=in_doubt, excluded=excluded)

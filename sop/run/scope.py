@@ -29,11 +29,13 @@ class Stop(Exception):
 @dataclass
 class Restored:
     """What a resumed run knows from before: outcomes by step key, variables by scope prefix,
-    and the steps in doubt (started, never finished) with the evidence to show."""
+    the steps in doubt (started, never finished) with the evidence to show, and the hosts the
+    responder excluded (host -> reason)."""
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     in_doubt: dict[str, str] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)
 
 
 def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:

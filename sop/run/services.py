@@ -60,6 +60,8 @@ class Services:
         self.redactor = Redactor()
         self._shared_redactor = shared_redactor
         self.outcomes: dict[str, Outcome] = dict(restored.outcomes) if restored else {}
+        # hosts left out of the rest of the run: host -> the responder's reason
+        self.excluded: dict[str, str] = dict(restored.excluded) if restored else {}
         self.scopes: dict[str, Scope] = {}
         self._restored = restored
         self._persist_state = persist
@@ -85,7 +87,10 @@ class Services:
         attempt: int = 1,
         results: Sequence[HostResult] = (),
         reason: str = "",
+        attempts: Mapping[str, int] | None = None,
     ) -> None:
+        """`attempts`: the attempt each host's result comes from, when not all from `attempt`
+        (a retry of the failed hosts keeps the others' earlier results)."""
         self.outcomes[ref.key] = outcome
         self._persist()
         finished = tuple(
@@ -99,7 +104,7 @@ class Services:
                 r.error,
                 "",
                 "",
-                attempt,
+                (attempts or {}).get(r.host, attempt),
             )
             for r in results
         )
@@ -167,10 +172,26 @@ class Services:
             if reason:
                 return reason
 
-    def skip(self, ref: ev.StepRef, step: Step, reason: str = "") -> None:
+    def skip(
+        self,
+        ref: ev.StepRef,
+        step: Step,
+        reason: str = "",
+        results: Sequence[HostResult] = (),
+        attempts: Mapping[str, int] | None = None,
+    ) -> None:
+        """Skip the step, with a reason. After it succeeded on some hosts (`results`), it is
+        partial, not skipped, and its record keeps each host's result."""
         reason = reason or self.reason("Why skip this step?")
         self.emit(ev.Deviation(self.clock.now(), ref, "skip", reason))
-        self.finish(ref, Outcome.SKIPPED, 0.0, reason=reason)
+        outcome = Outcome.PARTIAL if any(r.ok for r in results) else Outcome.SKIPPED
+        self.finish(ref, outcome, 0.0, results=results, reason=reason, attempts=attempts)
+
+    def exclude(self, ref: ev.StepRef, hosts: Sequence[str], reason: str) -> None:
+        """Leave `hosts` out of every later step of the run (resume too), with the reason."""
+        for host in hosts:
+            self.excluded[host] = reason
+            self.emit(ev.HostExcluded(self.clock.now(), ref, host, reason))
 
     def off_script(self, ref: ev.StepRef) -> None:
         """The responder did something the SOP does not say: recorded, with the reason."""
@@ -186,28 +207,82 @@ class Services:
             return
         self.failure_menu(ref, step, message, allow_retry=False)
 
-    def failure_menu(self, ref: ev.StepRef, step: Step, why: str, allow_retry: bool = True) -> str:
-        """retry / skip (reason) / abort / rollback. Returns "retry" or "skip"; raises Stop."""
+    def failure_menu(
+        self,
+        ref: ev.StepRef,
+        step: Step,
+        why: str,
+        allow_retry: bool = True,
+        results: Sequence[HostResult] = (),
+        attempts: Mapping[str, int] | None = None,
+    ) -> str:
+        """retry (the failed hosts) / retry all / exclude the failed host(s) / skip (reason) /
+        abort / rollback. Returns "retry", "retry-all", "exclude" (the hosts are excluded) or
+        "skip" (the caller records the skip); raises Stop."""
         if self.options.yes or self.prompter is None:
             raise Stop("failure", f"step {ref.number} ({step.id}) failed: {why}")
-        choices = ([("r", "retry")] if allow_retry else []) + [
-            ("s", "skip"),
-            ("o", "off-script"),
-            ("a", "abort"),
-            ("b", "rollback"),
-        ]
-        choice = self.prompter.choose("The step failed. What now?", choices)
+        failed = [r.host for r in results if not r.ok and r.host not in self.excluded]
+        some_ok = any(r.ok for r in results)
+        choices: list[tuple[str, str]] = []
+        if allow_retry:
+            choices += [("r", "retry failed")] if some_ok else [("r", "retry")]
+            choices += [("l", "retry all")] if some_ok else []
+        if failed:
+            choices += [("x", f"exclude {failed[0]}" if len(failed) == 1 else "exclude hosts")]
+        choices += [("s", "skip"), ("o", "off-script"), ("a", "abort"), ("b", "rollback")]
+        prompt = (
+            f"The step failed on {len(failed)} of {len(results)} hosts. What now?"
+            if some_ok
+            else "The step failed. What now?"
+        )
+        choice = self.prompter.choose(prompt, choices)
         while choice == "o":  # e.g. fixed it by hand: recorded, then the menu again
             self.off_script(ref)
-            choice = self.prompter.choose("The step failed. What now?", choices)
-        names = {"r": "retry", "s": "skip", "a": "abort", "b": "rollback"}
-        reason = self.reason("Why skip this step?") if choice == "s" else ""
-        self.emit(ev.MenuChoice(self.clock.now(), ref, names[choice], reason))
+            choice = self.prompter.choose(prompt, choices)
+        names = {
+            "r": "retry",
+            "l": "retry-all",
+            "x": "exclude",
+            "s": "skip",
+            "a": "abort",
+            "b": "rollback",
+        }
+        hosts = self._which_failed(ref, failed) if choice == "x" else []
+        reason = ""
         if choice == "s":
-            self.skip(ref, step, reason)
-            return "skip"
+            reason = self.reason("Why skip this step?")
+        elif choice == "x":
+            reason = self.reason(f"Why exclude {', '.join(hosts)} for the rest of the run?")
+        self.emit(ev.MenuChoice(self.clock.now(), ref, names[choice], reason))
+        if choice == "x":
+            self.exclude(ref, hosts, reason)
         if choice == "a":
             raise Stop("abort", why)
         if choice == "b":
             raise Stop("rollback", why)
-        return "retry"
+        if choice == "s":
+            self.skip(ref, step, reason, results, attempts)
+        return names[choice]
+
+    def _which_failed(self, ref: ev.StepRef, failed: Sequence[str]) -> list[str]:
+        """The failed hosts to exclude: the one, or those the responder names (Enter: all)."""
+        if len(failed) == 1:
+            return list(failed)
+        while True:
+            answer = self.prompt().text(
+                f"Exclude which host(s)? {', '.join(failed)} (Enter for all of them)"
+            )
+            names = [n for n in answer.replace(",", " ").split() if n]
+            if not names:
+                return list(failed)
+            unknown = [n for n in names if n not in failed]
+            if not unknown:
+                return [h for h in failed if h in names]
+            self.emit(
+                ev.StepShown(
+                    self.clock.now(),
+                    ref,
+                    plain=f"{', '.join(unknown)}: not a host that failed here "
+                    f"({', '.join(failed)})",
+                )
+            )

@@ -35,6 +35,8 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
     except SopError as exc:
         s.broken(ref, step, str(exc))
         return
+    excluded = {h.name: s.excluded[h.name] for h in hosts if h.name in s.excluded}
+    hosts = tuple(h for h in hosts if h.name not in excluded)
     host_names = tuple(h.name for h in hosts)
     s.emit(
         ev.StepShown(
@@ -44,6 +46,7 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
             command=job.command,
             hosts=host_names,
             confirm=step.confirm,
+            excluded=excluded,
         )
     )
     if s.options.dry_run:
@@ -51,25 +54,75 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
             scope.variables[step.capture] = f"<output of step {ref.number}>"
         s.finish(ref, Outcome.DRY_RUN, 0.0)
         return
+    if not hosts:
+        s.finish(ref, Outcome.SKIPPED, 0.0, reason="every host it targets is excluded")
+        return
     confirmed = _confirm(s, step, ref, job, target_names, host_names)
     if confirmed is None:
         return
-    job = confirmed
+    _run_until_settled(s, step, scope, ref, confirmed, hosts)
+
+
+def _run_until_settled(
+    s: Services, step: Step, scope: Scope, ref: ev.StepRef, job: Job, hosts: Sequence[Host]
+) -> None:
+    """Run on `hosts`; while some fail, the failure menu: retry only the failed hosts (or all),
+    exclude a failed host for the rest of the run, skip (partial when some succeeded), ..."""
+    kept: dict[str, HostResult] = {}  # each host's latest result
+    attempts: dict[str, int] = {}  # the attempt it comes from
+    pending = hosts
     attempt = 0
     while True:
         attempt += 1
-        results, duration = _attempts(s, step, ref, job, hosts, attempt)
-        if all(r.ok for r in results):
-            _capture(s, step, scope, results)
-            s.finish(ref, Outcome.SUCCESS, duration, attempt=attempt, results=results)
+        results, duration = _attempts(s, step, ref, job, pending, attempt)
+        for r in results:
+            kept[r.host], attempts[r.host] = r, attempt
+        merged = [kept[h.name] for h in hosts if h.name in kept]
+        if all(r.ok for r in merged):
+            _capture(s, step, scope, merged)
+            s.finish(
+                ref, Outcome.SUCCESS, duration, attempt=attempt, results=merged, attempts=attempts
+            )
             return
         outcome = Outcome.INTERRUPTED if _interrupted(results) else Outcome.FAILURE
-        s.finish(ref, outcome, duration, attempt=attempt, results=results)
-        failed = ", ".join(
-            f"{r.host}: {r.error or f'exit {r.exit_code}'}" for r in results if not r.ok
-        )
-        if s.failure_menu(ref, step, failed) != "retry":
+        s.finish(ref, outcome, duration, attempt=attempt, results=merged, attempts=attempts)
+        while True:
+            failing = [r for r in merged if not r.ok and r.host not in s.excluded]
+            if not failing:  # the responder excluded every failed host: go on without them
+                _settle_without(s, step, scope, ref, merged, attempt, attempts)
+                return
+            why = ", ".join(f"{r.host}: {r.error or f'exit {r.exit_code}'}" for r in failing)
+            choice = s.failure_menu(ref, step, why, results=merged, attempts=attempts)
+            if choice != "exclude":
+                break
+        if choice == "skip":
             return
+        if choice == "retry-all":
+            kept.clear()
+            attempts.clear()
+        failed = {r.host for r in failing}
+        pending = [h for h in hosts if choice == "retry-all" or h.name in failed]
+
+
+def _settle_without(
+    s: Services,
+    step: Step,
+    scope: Scope,
+    ref: ev.StepRef,
+    results: Sequence[HostResult],
+    attempt: int,
+    attempts: Mapping[str, int],
+) -> None:
+    """Every failed host is excluded: partial when it succeeded somewhere (what it captured is
+    the output of the hosts where it succeeded), else skipped."""
+    ok = [r for r in results if r.ok]
+    reason = "excluded: " + ", ".join(
+        f"{r.host} ({s.excluded[r.host]})" for r in results if not r.ok
+    )
+    if ok:
+        _capture(s, step, scope, ok)
+    outcome = Outcome.PARTIAL if ok else Outcome.SKIPPED
+    s.finish(ref, outcome, 0.0, attempt=attempt, results=results, reason=reason, attempts=attempts)
 
 
 def _interrupted(results: Sequence[HostResult]) -> bool:
@@ -79,19 +132,25 @@ def _interrupted(results: Sequence[HostResult]) -> bool:
 def _attempts(
     s: Services, step: Step, ref: ev.StepRef, job: Job, hosts: Sequence[Host], attempt: int
 ) -> tuple[list[HostResult], float]:
-    """Run, and while it fails, run again up to `retries` times, `delay` apart."""
+    """Run, and while it fails, run again on the hosts where it failed, up to `retries` times,
+    `delay` apart. Results in host order, each host's latest."""
     drill = s.options.drill
     pace = drill.pace if drill is not None and drill.simulate else 1.0
     started = s.clock.monotonic()
+    latest: dict[str, HostResult] = {}
+    pending = hosts
     tries = 0
     while True:
         tries += 1
         env = {**job.env, "SOP_ATTEMPT": str(attempt)}
         s.emit(
-            ev.StepStarted(s.clock.now(), ref, attempt, tuple(h.name for h in hosts), job.command)
+            ev.StepStarted(s.clock.now(), ref, attempt, tuple(h.name for h in pending), job.command)
         )
-        results = _fan(s, dataclasses.replace(job, env=env), hosts, step, ref, attempt)
-        if all(r.ok for r in results) or tries > step.retries or _interrupted(results):
+        for r in _fan(s, dataclasses.replace(job, env=env), pending, step, ref, attempt):
+            latest[r.host] = r
+        results = [latest[h.name] for h in hosts]
+        failed = [h for h in hosts if not latest[h.name].ok]
+        if not failed or tries > step.retries or _interrupted(results):
             return results, s.clock.monotonic() - started
         s.emit(
             ev.StepShown(
@@ -102,6 +161,7 @@ def _attempts(
             )
         )
         s.clock.sleep(step.delay * pace)
+        pending = failed
 
 
 def _fan(
@@ -119,6 +179,8 @@ def _fan(
                     [("y", "yes"), ("n", "no")],
                     "y",
                 )
+                choice = "canary-go" if go == "y" else "canary-stop"
+                s.emit(ev.MenuChoice(s.clock.now(), ref, choice))
                 if go != "y":
                     return first + _not_run(rest, "not run: stopped after the canary")
             return first + s.fanout.run(job, rest, ref, attempt, step.parallel)
