@@ -13,6 +13,7 @@ from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry, read_log
 from sop.audit.state import load_key
 from sop.audit.verify import Verification
+from sop.outcomes import Outcome
 from sop.text import markdown_code, markdown_list, markdown_table, markdown_text, visible
 
 SHOWN_ACTIONS = frozenset(
@@ -26,6 +27,7 @@ SHOWN_ACTIONS = frozenset(
         Action.DEVIATION,
         Action.ANSWERED,
         Action.MENU_CHOICE,
+        Action.HOST_EXCLUDED,
         Action.INTERRUPTED,
         Action.ROLLBACK_STARTED,
         Action.RUN_FINISHED,
@@ -91,12 +93,20 @@ def timeline(entries: Sequence[AuditEntry]) -> list[TimelineRow]:
 
 def _detail(e: AuditEntry) -> str:
     if e.action == Action.DEVIATION:
-        extra = (
-            f" (was `{e.deviation_original}`, ran `{e.deviation_replacement}`)"
-            if e.deviation_kind == "edit"
-            else ""
-        )
+        extra = ""
+        if e.deviation_kind == "edit":
+            extra = f" (was `{e.deviation_original}`, ran `{e.deviation_replacement}`)"
+        elif e.deviation_kind == "off-script":
+            extra = f" (what I did: {e.deviation_replacement})"
         return f"{e.deviation_kind}: {e.reason}{extra}"
+    if e.action == Action.HOST_EXCLUDED:
+        return f"excluded for the rest of the run: {e.reason}"
+    if e.action == Action.STEP_FINISHED and e.outcome == Outcome.PARTIAL:
+        hosts = "; ".join(
+            f"{r.host} {r.outcome}" + (f" (exit {r.exit_code})" if r.exit_code else "")
+            for r in e.results
+        )
+        return f"{e.reason} [{hosts}]" if e.reason else hosts
     if e.action == Action.ANSWERED:
         return f"{e.answer_name} = {e.answer_value}"
     if e.action == Action.MENU_CHOICE:
@@ -148,7 +158,10 @@ def markdown(entries: Sequence[AuditEntry], verification: Verification) -> str:
     )
     lines += ["", "## Deviations", ""]
     lines += markdown_list(
-        f"{d.time} step {d.step}: {d.detail}" for d in rows if d.action == Action.DEVIATION
+        f"{d.time} step {d.step}{f' on {d.host}' if d.host else ''}: {d.detail}"
+        for d in rows
+        if d.action in (Action.DEVIATION, Action.HOST_EXCLUDED)
+        or (d.action == Action.STEP_FINISHED and d.outcome == Outcome.PARTIAL)
     )
     return "\n".join(lines) + "\n"
 

@@ -69,6 +69,7 @@ class DrillReport:
     within_target: bool | None
     steps: tuple[StepRow, ...]
     skipped: tuple[str, ...]  # step numbers
+    partial: Mapping[str, tuple[str, ...]]  # step number -> the hosts it did not succeed on
     deviations: tuple[DeviationRow, ...]
     failures: tuple[FailureRow, ...]
     answers: Mapping[str, str]
@@ -107,6 +108,7 @@ class _Walk:
     failures: list[FailureRow] = field(default_factory=list)
     deviations: list[DeviationRow] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
+    partial: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def add(self, e: AuditEntry) -> None:
         step = self.steps.setdefault(e.number, _Step(e))
@@ -120,19 +122,30 @@ class _Walk:
             step.outcome = e.outcome
             step.seconds += e.seconds or 0.0
             step.attempts = max(step.attempts, e.attempt or 1)
+            if e.outcome == Outcome.PARTIAL:
+                failed = tuple(r.host for r in e.results if r.outcome != Outcome.SUCCESS)
+                self.partial[e.number] = failed
+            else:
+                self.partial.pop(e.number, None)
         elif e.action == Action.HOST_FINISHED and e.outcome != Outcome.SUCCESS:
             self.failures.append(FailureRow(e.number, title, e.host, e.exit_code, e.error, ""))
         elif (
-            e.action == Action.MENU_CHOICE and self.failures and self.failures[-1].step == e.number
+            e.action == Action.MENU_CHOICE
+            and e.choice not in _CANARY
+            and self.failures
+            and self.failures[-1].step == e.number
         ):
             self.failures[-1] = dataclasses.replace(self.failures[-1], choice=e.choice)
         elif e.action == Action.DEVIATION:
             self.deviations.append(DeviationRow(e.number, title, e.deviation_kind, e.reason))
+        elif e.action == Action.HOST_EXCLUDED:
+            self.deviations.append(DeviationRow(e.number, title, f"excluded {e.host}", e.reason))
         elif e.action == Action.ANSWERED:
             self.answers[e.answer_name] = e.answer_value
 
 
 _ANSWERS = (Action.STEP_CONFIRMED, Action.DEVIATION, Action.MENU_CHOICE)
+_CANARY = ("canary-go", "canary-stop")  # the canary's question, not the failure menu
 
 
 def build_report(entries: Sequence[AuditEntry], target_minutes: int | None) -> DrillReport:
@@ -159,6 +172,7 @@ def build_report(entries: Sequence[AuditEntry], target_minutes: int | None) -> D
         within_target=None if target_minutes is None else total <= target_minutes * 60,
         steps=rows,
         skipped=tuple(s.number for s in rows if s.outcome == Outcome.SKIPPED),
+        partial=walk.partial,
         deviations=tuple(walk.deviations),
         failures=tuple(walk.failures),
         answers=walk.answers,
@@ -238,7 +252,15 @@ def report_markdown(report: DrillReport) -> str:
         "",
         "## Skipped steps and deviations",
         "",
-        *markdown_list(f"Step {d.step} {d.title}: {d.kind}: {d.reason}" for d in report.deviations),
+        *markdown_list(
+            [
+                *(
+                    f"Step {number}: partial, not done on {', '.join(hosts) or 'no host'}"
+                    for number, hosts in report.partial.items()
+                ),
+                *(f"Step {d.step} {d.title}: {d.kind}: {d.reason}" for d in report.deviations),
+            ]
+        ),
         "",
         "## Answers",
         "",
