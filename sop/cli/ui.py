@@ -9,6 +9,7 @@ backstop: rich's own styling travels outside the segments' text, so colours surv
 from __future__ import annotations
 
 import dataclasses
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -199,7 +200,7 @@ def show_sop(sop: Sop, out: Console) -> None:
             elif step.kind in ("run", "script"):
                 out.print(
                     Syntax(
-                        step.body.rstrip("\n"),
+                        wrap_command(step.body.rstrip("\n"), out.width),
                         "bash",
                         theme="ansi_dark",
                         background_color="default",
@@ -222,6 +223,27 @@ def _esc(text: str) -> str:
 
 
 # --- sop run: the terminal side of a run ------------------------------------------------------
+
+
+CONTINUED = "↪ "  # starts the rest of a command line too long for the terminal
+
+
+def wrap_command(command: str, width: int) -> str:
+    """`command` with every line wider than `width` cut into pieces that fit, each piece after
+    the first starting with CONTINUED: nothing is cut off, and at any width a wrapped line
+    never reads as a line of its own (the terminal's own wrapping, and rich's, show none)."""
+    from rich.cells import cell_len, chop_cells
+
+    width = max(width, 2 * cell_len(CONTINUED))
+    lines: list[str] = []
+    for line in command.expandtabs(4).split("\n"):
+        if cell_len(line) <= width:
+            lines.append(line)
+            continue
+        first = chop_cells(line, width)[0]
+        rest = chop_cells(line[len(first) :], width - cell_len(CONTINUED))
+        lines += [first, *(CONTINUED + piece for piece in rest)]
+    return "\n".join(lines)
 
 
 def shortened(command: str, limit: int = 8000) -> str:
@@ -333,16 +355,15 @@ class TerminalUI:
             self.out.print(e.plain, style="yellow", markup=False, highlight=False)
 
     def _command_text(self, command: str) -> None:
-        """The command as the responder confirms it: highlighted as shell on a colour terminal,
-        else the same text without loading a lexer (pygments: 15 ms of `sop run --yes` in CI)."""
+        """The command as the responder confirms it, long lines wrapped with a continuation
+        mark: highlighted as shell on a colour terminal, else the same text without loading a lexer (pygments: 15 ms of `sop run --yes` in CI)."""
+        command = wrap_command(command, self.out.width)
         if self.out.color_system is None:
-            self.out.print(command.expandtabs(4), markup=False, highlight=False, emoji=False)
+            self.out.print(command, markup=False, highlight=False, emoji=False)
             return
         from rich.syntax import Syntax
 
-        self.out.print(
-            Syntax(command, "bash", theme="ansi_dark", background_color="default", word_wrap=True)
-        )
+        self.out.print(Syntax(command, "bash", theme="ansi_dark", background_color="default"))
 
     def _started(self, e: ev.StepStarted) -> None:
         attempt = f" (attempt {e.attempt})" if e.attempt > 1 else ""
@@ -488,10 +509,33 @@ class TerminalPrompter:
         return self._prompt(prompt)
 
     def edit(self, command: str) -> str:
+        """A script in the editor; a one-line command on the prompt line, prefilled to edit in
+        place (at a terminal, and when it has nothing `visible` would change)."""
         if "\n" in command.strip():
             edited = click.edit(command)
             return command if edited is None else edited
+        if sys.stdin.isatty() and sys.stdout.isatty() and visible(command) == command:
+            return _prefilled("New command: ", command)
         return self._prompt("New command", default=command)
+
+
+def _prefilled(prompt: str, text: str) -> str:
+    """A line read with `text` already on it, to edit with readline's keys (Ctrl-U clears it):
+    readline's pre-input hook inserts it before the responder types. Ctrl-C and Ctrl-D raise
+    KeyboardInterrupt, as at every other prompt."""
+    import readline
+
+    def insert() -> None:
+        readline.insert_text(text)
+        readline.redisplay()
+
+    readline.set_pre_input_hook(insert)
+    try:
+        return input(visible(prompt))
+    except EOFError:
+        raise KeyboardInterrupt from None
+    finally:
+        readline.set_pre_input_hook(None)
 
 
 def audit_footer(out: Console, run_dir: Path, head: str, outcome: str) -> None:

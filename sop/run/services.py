@@ -16,7 +16,7 @@ from sop import templating
 from sop.clock import Clock
 from sop.executors import Executors
 from sop.executors.base import HostResult
-from sop.model import Inventory, Sop, Step
+from sop.model import LOCAL, Inventory, Sop, Step
 from sop.outcomes import Outcome
 from sop.redact import Redactor
 from sop.run.fanout import FanOut
@@ -223,12 +223,13 @@ class Services:
             raise Stop("failure", f"step {ref.number} ({step.id}) failed: {why}")
         failed = [r.host for r in results if not r.ok and r.host not in self.excluded]
         some_ok = any(r.ok for r in results)
+        remote = [h for h in failed if h != LOCAL]  # the responder's machine is not excluded
         choices: list[tuple[str, str]] = []
         if allow_retry:
             choices += [("r", "retry failed")] if some_ok else [("r", "retry")]
             choices += [("l", "retry all")] if some_ok else []
-        if failed:
-            choices += [("x", f"exclude {failed[0]}" if len(failed) == 1 else "exclude hosts")]
+        if remote:
+            choices += [("e", f"exclude {remote[0]}" if len(remote) == 1 else "exclude hosts")]
         choices += [("s", "skip"), ("o", "off-script"), ("a", "abort"), ("b", "rollback")]
         prompt = (
             f"The step failed on {len(failed)} of {len(results)} hosts. What now?"
@@ -242,19 +243,19 @@ class Services:
         names = {
             "r": "retry",
             "l": "retry-all",
-            "x": "exclude",
+            "e": "exclude",
             "s": "skip",
             "a": "abort",
             "b": "rollback",
         }
-        hosts = self._which_failed(ref, failed) if choice == "x" else []
+        hosts = self._which_failed(ref, remote) if choice == "e" else []
         reason = ""
         if choice == "s":
             reason = self.reason("Why skip this step?")
-        elif choice == "x":
+        elif choice == "e":
             reason = self.reason(f"Why exclude {', '.join(hosts)} for the rest of the run?")
         self.emit(ev.MenuChoice(self.clock.now(), ref, names[choice], reason))
-        if choice == "x":
+        if choice == "e":
             self.exclude(ref, hosts, reason)
         if choice == "a":
             raise Stop("abort", why)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 from rich.syntax import Syntax
 
 from sop import events as ev
-from sop.cli.ui import TerminalUI
+from sop.cli.ui import CONTINUED, TerminalUI, show_sop, wrap_command
+from sop.format.loader import load_sop
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STEP = ev.StepRef("s1", "1", "Check", "run", "demo")
 COMMANDS = [
     "hostname; echo ok",
@@ -37,9 +41,64 @@ def test_a_command_without_colour_is_the_text_syntax_highlighting_would_give(
     reference, expected = console(colour=False)
     reference.print("\nStep 1 · Check", markup=False)
     reference.print(
-        Syntax(command, "bash", theme="ansi_dark", background_color="default", word_wrap=True)
+        Syntax(wrap_command(command, 80), "bash", theme="ansi_dark", background_color="default")
     )
     assert buffer.getvalue() == expected.getvalue()
+
+
+LONG = (
+    "curl -fsS -X POST https://deploy.example.com/api/v1/services/web/rollouts "
+    "-H 'Content-Type: application/json' --data '{\"version\": \"2026.12.06-1\"}'\n"
+    "systemctl restart web"
+)
+
+
+def test_a_long_command_wraps_with_a_continuation_mark_and_loses_nothing() -> None:
+    assert wrap_command(LONG, 80).split("\n") == [
+        LONG[:80],
+        CONTINUED + LONG[80:146],
+        "systemctl restart web",
+    ]
+    assert wrap_command("a\tb", 80) == "a   b"
+    assert wrap_command("日本語のコマンド", 6) == "日本語\n↪ のコ\n↪ マン\n↪ ド"
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_at_80_columns_the_step_screen_wraps_a_long_command_with_the_mark(colour: bool) -> None:
+    out, buffer = console(colour)
+    TerminalUI(out).emit(ev.StepShown(0.0, STEP, command=LONG))
+    lines = ANSI.sub("", buffer.getvalue()).split("\n")[2:-1]
+    assert [line.rstrip() for line in lines] == wrap_command(LONG, 80).split("\n")
+
+
+def test_sop_show_wraps_long_commands_with_the_mark(tmp_path: Path) -> None:
+    path = tmp_path / "sop.yaml"
+    path.write_text(
+        "sop: 1\nid: long\ntitle: Long\nsteps:\n  - id: deploy\n    run: |\n"
+        + "".join(f"      {line}\n" for line in LONG.split("\n"))
+    )
+    out, buffer = console(colour=False)
+    show_sop(load_sop(path), out)
+    shown = [line.rstrip() for line in buffer.getvalue().split("\n")]
+    start = shown.index(LONG[:80])
+    assert shown[start : start + 3] == wrap_command(LONG, 80).split("\n")
+    assert max(len(line) for line in shown) <= 80
+
+
+def test_the_step_screen_names_the_excluded_hosts_and_a_partial_step_is_marked() -> None:
+    out, buffer = console(colour=False)
+    ui = TerminalUI(out)
+    ui.emit(
+        ev.StepShown(
+            0.0, STEP, command="./deploy", hosts=("web1", "web2"), excluded={"web3": "disk died"}
+        )
+    )
+    ui.emit(ev.HostExcluded(0.0, STEP, "web2", "hung"))
+    ui.emit(ev.StepFinished(1.0, STEP, "partial", 0.0, reason="excluded: web2 (hung)"))
+    assert buffer.getvalue() == (
+        "\nStep 1 · Check\n./deploy\n  on web1, web2\n  web3 excluded: disk died\n"
+        "web2 excluded for the rest of the run: hung\n◐ partial: excluded: web2 (hung)\n"
+    )
 
 
 def test_a_command_on_a_colour_terminal_is_highlighted() -> None:

@@ -172,7 +172,7 @@ def test_the_menu_offers_retry_all_and_exclude_only_where_they_mean_something(
 def test_an_excluded_host_is_left_out_of_every_later_step(tmp_path: Path) -> None:
     prompter = ScriptedPrompter(
         ("choose", "Run on web1, web2, web3?", "r"),
-        ("choose", "The step failed on 1 of 3 hosts. What now?", "x"),
+        ("choose", "The step failed on 1 of 3 hosts. What now?", "e"),
         ("text", "Why exclude web3 for the rest of the run?", "disk died, ticket OPS-7"),
         ("choose", "Run on web1, web2?", "r"),
     )
@@ -214,7 +214,7 @@ def test_an_excluded_host_is_left_out_of_every_later_step(tmp_path: Path) -> Non
 def test_which_hosts_to_exclude_when_several_failed(tmp_path: Path) -> None:
     prompter = ScriptedPrompter(
         ("choose", "Run on", "r"),
-        ("choose", "The step failed on 2 of 3 hosts. What now?", "x"),
+        ("choose", "The step failed on 2 of 3 hosts. What now?", "e"),
         ("text", "Exclude which host(s)? web2, web3 (Enter for all of them)", "web1 web3"),
         ("text", "Exclude which host(s)?", "web3"),
         ("text", "Why exclude web3 for the rest of the run?", "dead"),
@@ -235,7 +235,7 @@ def test_which_hosts_to_exclude_when_several_failed(tmp_path: Path) -> None:
 def test_enter_excludes_every_failed_host(tmp_path: Path) -> None:
     prompter = ScriptedPrompter(
         ("choose", "Run on", "r"),
-        ("choose", "The step failed. What now?", "x"),
+        ("choose", "The step failed. What now?", "e"),
         ("text", "Exclude which host(s)?", ""),
         ("text", "Why exclude web1, web2, web3", "network partition"),
     )
