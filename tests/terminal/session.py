@@ -18,6 +18,20 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 # The prompts of sop.cli.ui.TerminalPrompter, as the responder sees them.
 DONE = "Done? [d]one / [s]kip / [o]ff-script / [q]uit: "
 FAILED = "The step failed. What now? [r]etry / [s]kip / [o]ff-script / [a]bort / [b] rollback: "
+
+
+def failed(*hosts: str, of: int = 0) -> str:
+    """The failure menu after a step failed on the remote `hosts` (each can be excluded); `of`:
+    how many hosts it ran on, when it succeeded on some of them."""
+    retry = "[r]etry failed / [l] retry all" if of else "[r]etry"
+    exclude = f"[e]xclude {hosts[0]}" if len(hosts) == 1 else "[e]xclude hosts"
+    where = f" on {len(hosts)} of {of} hosts" if of else ""
+    return (
+        f"The step failed{where}. What now? {retry} / {exclude} / [s]kip / [o]ff-script / "
+        "[a]bort / [b] rollback: "
+    )
+
+
 WHY_SKIP = "Why skip this step?: "
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from ..integration.rundir import RunDir
 from ..integration.sshd import SshdHosts
-from .session import DONE, FAILED, WHY_SKIP, Terminal, run_on, typed, wait_until
+from .session import DONE, WHY_SKIP, Terminal, failed, run_on, typed, wait_until
 
 Start = Callable[..., Terminal]
 
@@ -97,12 +97,12 @@ def test_a_responder_walks_every_kind_of_step_retries_skips_and_rolls_back(
     term.answer(run_on("h03", task=True), "r")
     term.answer(run_on("h01, h02, h03"), "r")
     term.answer(run_on("h04"), "r")
-    term.answer(FAILED, "r")  # retry: fails again
-    term.answer(FAILED, "s")
+    term.answer(failed("h04"), "r")  # retry: fails again
+    term.answer(failed("h04"), "s")
     term.answer(WHY_SKIP, "known flaky, ticket OPS-1")
     term.answer(run_on("local"), "r")
     term.answer(run_on("h01"), "r")
-    term.answer(FAILED, "b")  # rollback
+    term.answer(failed("h01"), "b")  # rollback
     term.answer(run_on("h02"), "r")
     term.answer(DONE, "d")
 
@@ -219,8 +219,8 @@ def test_an_edited_command_runs_as_edited_after_a_reason(rundir: RunDir, termina
     term = terminal(write(rundir, "edit", TWO_STEPS))
 
     term.answer(run_on("h01"), "e")
-    term.expect(f"New command [{rundir.mark} first]: ")
-    term.child.sendline(f"{rundir.mark} edited")
+    term.expect(f"New command: {rundir.mark} first")  # on the line, to edit in place
+    term.child.send("\x7f" * len("first") + "edited\r")
     term.answer("Why change the command?: ", "the first one is wrong today")
     term.answer(run_on("h01"), "r")
     term.answer(run_on("local"), "r")
@@ -248,7 +248,7 @@ def test_after_the_canary_the_responder_may_stop_before_the_other_hosts(
 
     term.answer(run_on("h01, h02, h03, h04"), "r")
     term.answer("The canary succeeded. Run on the other 3 host(s)? [y]es / [n]o: ", "n")
-    term.answer(FAILED, "s")
+    term.answer(failed("h02", "h03", "h04", of=4), "s")
     term.answer(WHY_SKIP, "canary looks odd")
     term.answer(run_on("local"), "r")
 
@@ -325,7 +325,7 @@ def test_ctrl_c_stops_a_running_command_and_a_second_ctrl_c_exits_130(
     started = time.monotonic()
     term.interrupt()
     term.expect("interrupted (Ctrl-C)", timeout=5)
-    term.expect(FAILED, timeout=5)
+    term.expect("The step failed. What now? [r]etry", timeout=5)
 
     assert time.monotonic() - started < 5
     assert wait_until(lambda: not running(f"{nap} 30"), timeout=5), running(f"{nap} 30")
