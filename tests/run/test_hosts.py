@@ -4,7 +4,7 @@ run, a step skipped after it succeeded somewhere is partial; the canary's answer
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -72,7 +72,7 @@ def run(
         resolve_inputs(sop, {}, secret_files={}, environ={}, asker=prompter),
         inventory=INVENTORY,
         prompter=prompter,
-        executors=Executors({"ssh": lambda: hosts}),
+        executors=Executors({"ssh": lambda: hosts, "local": lambda: hosts}),
         sinks=[recorder],
         clock=FakeClock(),
         environ={},
@@ -92,6 +92,21 @@ TWO_STEPS = """\
   - id: after
     run: ./check
 """
+
+
+class Menus(ScriptedPrompter):
+    """A scripted responder that keeps the words of each failure menu it was shown."""
+
+    def __init__(self, menus: list[list[str]], *script: tuple[str, str, object]) -> None:
+        super().__init__(*script)
+        self.menus = menus
+
+    def choose(
+        self, prompt: str, choices: Sequence[tuple[str, str]], default: str | None = None
+    ) -> str:
+        if "What now?" in prompt:
+            self.menus.append([word for _, word in choices])
+        return super().choose(prompt, choices, default)
 
 
 def finished(rec: Recorder, step: str) -> ev.StepFinished:
@@ -145,19 +160,14 @@ def test_the_menu_offers_retry_all_and_exclude_only_where_they_mean_something(
     tmp_path: Path,
 ) -> None:
     menus: list[list[str]] = []
-
-    class Menus(ScriptedPrompter):
-        def choose(self, prompt: str, choices: object, default: str | None = None) -> str:
-            if "What now?" in prompt:
-                menus.append([w for _, w in choices])  # type: ignore[attr-defined]
-            return super().choose(prompt, choices, default)  # type: ignore[arg-type]
-
     prompter = Menus(
+        menus,
         ("choose", "Run on", "r"),
         ("choose", "The step failed. What now?", "a"),
     )
     run(tmp_path, TWO_STEPS, prompter, {h: -1 for h in HOSTS})
     prompter = Menus(
+        menus,
         ("choose", "Run on", "r"),
         ("choose", "The step failed on 1 of 3 hosts. What now?", "a"),
     )
@@ -230,6 +240,38 @@ def test_which_hosts_to_exclude_when_several_failed(tmp_path: Path) -> None:
     deploy = finished(rec, "deploy")
     # web2 succeeded on the retry; web3 failed and is excluded: the step is still failing there
     assert deploy.outcome == Outcome.PARTIAL and deploy.reason == "excluded: web3 (dead)"
+
+
+def test_retry_all_leaves_out_a_host_excluded_at_this_step(tmp_path: Path) -> None:
+    prompter = ScriptedPrompter(
+        ("choose", "Run on", "r"),
+        ("choose", "The step failed on 2 of 3 hosts. What now?", "e"),
+        ("text", "Exclude which host(s)?", "web3"),
+        ("text", "Why exclude web3", "dead"),
+        ("choose", "The step failed on 1 of 3 hosts. What now?", "l"),
+        ("choose", "Run on web1, web2?", "r"),
+    )
+    _, rec, hosts = run(tmp_path, TWO_STEPS, prompter, {"web2": 1, "web3": -1})
+
+    assert [h for s, h in hosts.ran if s == "deploy"] == [*HOSTS, "web1", "web2"]
+    deploy = finished(rec, "deploy")
+    assert (deploy.outcome, per_host(deploy)) == (
+        Outcome.SUCCESS,
+        {"web1": ("success", 2), "web2": ("success", 2)},
+    )
+
+
+def test_the_responders_machine_is_never_offered_for_exclusion(tmp_path: Path) -> None:
+    menus: list[list[str]] = []
+    steps = "  - id: tidy\n    on: [local, web1]\n    run: ./tidy\n"
+    prompter = Menus(
+        menus,
+        ("choose", "Run on local, web1?", "r"),
+        ("choose", "The step failed. What now?", "a"),
+    )
+    run(tmp_path, steps, prompter, {"local": -1, "web1": -1})
+
+    assert menus == [["retry", "exclude web1", "skip", "off-script", "abort", "rollback"]]
 
 
 def test_enter_excludes_every_failed_host(tmp_path: Path) -> None:

@@ -101,7 +101,11 @@ def _run_until_settled(
             kept.clear()
             attempts.clear()
         failed = {r.host for r in failing}
-        pending = [h for h in hosts if choice == "retry-all" or h.name in failed]
+        pending = [
+            h
+            for h in hosts
+            if h.name not in s.excluded and (choice == "retry-all" or h.name in failed)
+        ]
 
 
 def _settle_without(
