@@ -11,6 +11,7 @@ from sop import events as ev
 from sop.audit.actions import Action
 from sop.audit.log import AuditLog, AuditSink
 from sop.audit.reader import HostOutcome, read_log
+from sop.audit.records import body
 from sop.audit.report import markdown, timeline
 from sop.drill.report import build_report, report_markdown
 from sop.outcomes import Outcome
@@ -133,3 +134,11 @@ def test_resume_takes_partial_as_finished_and_keeps_the_host_excluded(tmp_path: 
     assert Outcome.PARTIAL.finished
     assert restored.in_doubt == {}
     assert restored.excluded == {"web2": "disk died"}
+
+
+def test_the_step_shown_record_names_the_hosts_left_out_and_why() -> None:
+    shown = ev.StepShown(AT, STEP, command="./deploy", hosts=("web1",), excluded={"web2": "dead"})
+    record = body(shown) or {}
+    assert record["sop"]["hosts"] == ["web1"]
+    assert record["sop"]["excluded"] == {"web2": "dead"}
+    assert "excluded" not in (body(ev.StepShown(AT, STEP, command="./deploy")) or {})["sop"]
