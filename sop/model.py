@@ -93,6 +93,7 @@ class Step(NamedTuple):
     delay: float = 0.0
     parallel: int = 10
     canary: int = 0
+    strict: bool = True  # a script step runs with `set -eu` unless it says `strict: false`
     ask: tuple[Input, ...] = ()
     args: Mapping[str, object] = NO_VALUES
     with_inputs: Mapping[str, object] = NO_VALUES

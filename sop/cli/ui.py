@@ -188,7 +188,8 @@ def show_sop(sop: Sop, out: Console) -> None:
                 out.print(f"\n[bold underline]{_esc(section)}[/bold underline]")
             on = ", ".join(step.on) if step.on else targets
             where = "" if step.kind in ("prose", "call") else f"  [dim]on {_esc(on)}[/dim]"
-            tags = f" [dim]({step.kind}; confirm {step.confirm})[/dim]"
+            loose = "; not strict" if step.kind == "script" and not step.strict else ""
+            tags = f" [dim]({step.kind}; confirm {step.confirm}{loose})[/dim]"
             out.print(f"\n[bold]{prefix}{step.number}. {_esc(step.label)}[/bold]{tags}{where}")
             if step.kind == "prose":
                 out.print(Markdown(step.body))

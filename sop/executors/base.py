@@ -27,6 +27,7 @@ class Job:
     args: Mapping[str, Any] = field(default_factory=dict)
     step_id: str = ""
     sop_id: str = ""  # the SOP the step belongs to (a called SOP's, inside a call)
+    strict: bool = False  # run with `set -eu` (a script step, unless it says `strict: false`)
 
 
 @dataclass(frozen=True)

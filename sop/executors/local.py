@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -11,10 +12,9 @@ from typing import Any
 
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.invoking import Running, execute_with, observed
+from sop.executors.shell import SCRIPT_FD, SHELL, script_text, shell_command
 from sop.model import ENV_PREFIX, Host
 from sop.redact import shared
-
-SHELL = "/bin/sh"
 
 
 def _local_runner_class() -> type:
@@ -64,8 +64,8 @@ def inherited_env() -> dict[str, str]:
 
 
 class LocalExecutor:
-    """`run` and `script` steps run by /bin/sh from a private temporary file (no argv limit, the
-    command's stdin is /dev/null); task steps get an invoke `Context`."""
+    """`run` and `script` steps run by /bin/sh from a private temporary file on fd 3 (no argv
+    limit, the command's stdin is /dev/null: `shell.py`); task steps get an invoke `Context`."""
 
     def __init__(self) -> None:
         self.running = Running()
@@ -85,11 +85,12 @@ class LocalExecutor:
         if job.kind == "task":
             return execute_with(host.name, job, context, lambda: None, self.running)
         with tempfile.NamedTemporaryFile("w", prefix="sop-step-", suffix=".sh") as script:
-            script.write(job.command if job.command.endswith("\n") else job.command + "\n")
+            script.write(script_text(job.command))
             script.flush()
+            command = f"{shell_command(job)} {SCRIPT_FD}<{shlex.quote(script.name)}"
 
             def run() -> Any:
-                return context.run(f"{SHELL} {script.name}", warn=True, timeout=job.timeout)
+                return context.run(command, warn=True, timeout=job.timeout)
 
             return execute_with(host.name, job, context, run, self.running)
 

@@ -4,6 +4,8 @@
 
 - the environment (and secrets) never appear in argv;
 - the command's stdin is /dev/null, so it cannot eat the rest of the script;
+- the step's text runs as it does locally (`shell.py`: `set -eu` for a strict script, errors
+  naming the step and the line of its text), handed over as a here-document;
 - an interrupt or a timeout stops the command's whole process group. sshd makes each session
   its own process group; the wrapper first prints its pid (the group id), which sop strips from
   the output and uses to `kill -TERM -PGID` over a second channel. (The SSH `signal` request is
@@ -23,24 +25,26 @@ from sop.errors import SopError
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.connections import ConnectionPool
 from sop.executors.invoking import Running, execute_with, observed
+from sop.executors.shell import here_document, shell_command
 from sop.model import Host
 from sop.outcomes import Outcome
 
 REMOTE_COMMAND = "exec /bin/sh -s"
 
 
-def remote_script(body: str, env: Mapping[str, str]) -> str:
-    """The text sent to the remote `/bin/sh -s`."""
+def remote_script(job: Job, env: Mapping[str, str]) -> str:
+    """The text sent to the remote `/bin/sh -s`: the step's text runs as `shell.py` says, in the
+    background, its stdin /dev/null, while the wrapper waits for it (and passes on TERM)."""
     exports = "".join(
         f"export {name}={shlex.quote(value)}\n" for name, value in sorted(env.items())
     )
+    redirection, document = here_document(job.command)
     return (
         f"{exports}"
         'echo "$$"\n'
         "trap 'trap - TERM; kill -TERM 0' INT TERM HUP\n"
-        "(\n"
-        f"{body.rstrip(chr(10))}\n"
-        ") </dev/null &\n"
+        f"{shell_command(job)} {redirection} </dev/null &\n"
+        f"{document}"
         "wait $!\n"
     )
 
@@ -131,7 +135,7 @@ class SshExecutor:
             )
             return execute_with(host.name, job, conn, lambda: None, self.running)
         pid = PidLine(output)
-        script = remote_script(job.command, {**job.env, **secret_env(job.secrets)})
+        script = remote_script(job, {**job.env, **secret_env(job.secrets)})
         runner = _remote_runner_class(script, pid)
         conn.config.runners.remote = observed(
             runner, self.running, pid, lambda _: on_command(job.command)

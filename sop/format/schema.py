@@ -151,7 +151,11 @@ STEP = Struct(
         "note": MARKDOWN,
         "prose": Str("A manual instruction (Markdown) the responder confirms."),
         "run": Str("A shell command line; every template value is quoted for the shell."),
-        "script": Str("A multi-line shell script, sent to /bin/sh on stdin."),
+        "script": Str("A multi-line shell script, run by /bin/sh with `set -eu` (see `strict`)."),
+        "strict": Bool(
+            "A script step stops at the first failing command or unset variable (`set -eu`); "
+            "`strict: false` runs every line whatever fails, as a plain `sh` script does."
+        ),
         "task": Str("An invoke task from the SOP's `tasks` module, e.g. `logs.rotate`."),
         "call": Str(
             "The id of another SOP to walk through as a sub-procedure.",
@@ -189,7 +193,7 @@ STEP = Struct(
     },
     "One item of the checklist.",
     exactly_one=STEP_KINDS,
-    only_with={"ask": "prose", "args": "task", "with": "call"},
+    only_with={"ask": "prose", "args": "task", "with": "call", "strict": "script"},
     custom=_check_step,
 )
 

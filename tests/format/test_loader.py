@@ -203,6 +203,20 @@ def test_kind_specific_keys(problems_of: Problems) -> None:
     assert problems_of(text) == ["sop.yaml:9:5: steps[0].args: 'args' goes only with 'task' steps"]
 
 
+def test_strict_goes_only_with_script_steps(problems_of: Problems) -> None:
+    text = MINIMAL + "    strict: false\n"
+    assert problems_of(text) == [
+        "sop.yaml:9:5: steps[0].strict: 'strict' goes only with 'script' steps"
+    ]
+
+
+def test_a_script_step_is_strict_unless_it_opts_out(write: Callable[..., Path]) -> None:
+    text = MINIMAL.replace("run: echo hello", "script: echo hello")
+    assert load_sop(write(text, "a.yaml")).steps[0].strict is True
+    opted_out = load_sop(write(text + "    strict: false\n", "b.yaml"))
+    assert opted_out.steps[0].strict is False
+
+
 def test_secret_input_with_default(problems_of: Problems) -> None:
     text = MINIMAL + "inputs:\n  token: {secret: true, default: hunter2hunter2}\n"
     assert problems_of(text) == [

@@ -220,7 +220,16 @@ def _job(s: Services, step: Step, scope: Scope) -> Job:
         command = f"{step.body}({shown})"
         return Job("task", command, env, secrets, step.timeout, task, args, step.id, scope.sop.id)
     command = templating.render(step.body, scope.variables, shell=True)
-    return Job(step.kind, command, env, secrets, step.timeout, step_id=step.id, sop_id=scope.sop.id)
+    return Job(
+        step.kind,
+        command,
+        env,
+        secrets,
+        step.timeout,
+        step_id=step.id,
+        sop_id=scope.sop.id,
+        strict=step.kind == "script" and step.strict,
+    )
 
 
 def _task(sop: Sop, step: Step) -> Any:
