@@ -46,11 +46,17 @@ class SecretTooShortError(SopError):
 @dataclass(frozen=True)
 class Form:
     """One way a secret can be spelled: a regular expression, the longest text it matches, and
-    literals one of which every match contains (none: any text may hold a match)."""
+    literals one of which every match contains (none: any text may hold a match).
+    `parts` are the pattern's pieces in order (their concatenation), for a stream to tell
+    whether a text could be the beginning of a match; `part_width` is the widest piece's."""
 
     pattern: str
     width: int
     anchors: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
+    part_width: int = 1
+    wrapped: bool = False  # base64: may break lines at any point (MIME, PEM)
+    multiline: bool = False  # a secret with a line break in it
 
 
 def _one_of(spellings: Iterable[tuple[str, int]]) -> Form:
@@ -96,6 +102,9 @@ def _text_form(text: str) -> Form:
         "".join(c.pattern for c in chars),
         sum(c.width for c in chars),
         (max(runs, key=len),) if runs else (),
+        tuple(c.pattern for c in chars),
+        max(c.width for c in chars),
+        multiline="\n" in text or "\r" in text,
     )
 
 
@@ -135,16 +144,24 @@ def _base64_forms(raw: bytes) -> Iterator[Form]:
             parts.append((f"(?:{tail}={{0,2}})?", 3))
         core = encoded[first:last]
         pieces = _pieces(core, _WRAP_MIN // 2)
+        # a match begins with a character of the secret's own: one it shares with what comes
+        # before is optional, so a stream need not hold it back
+        steps = [p for p, _ in parts]
+        if start % 6:
+            steps[:2] = [steps[0] + _LINE_BREAK + steps[1]]
         yield Form(
             _LINE_BREAK.join(p for p, _ in parts),
             sum(w for _, w in parts) + 2 * (len(parts) - 1),
             tuple(sorted(set(pieces) | {p.translate(_TO_URLSAFE) for p in pieces})),
+            (steps[0], *(x for step in steps[1:] for x in (_LINE_BREAK, step))),
+            4,
+            wrapped=True,
         )
 
 
 def _hex_forms(raw: bytes) -> Iterator[Form]:
     for spelled in (raw.hex(), raw.hex().upper()):
-        yield Form(spelled, len(spelled), (spelled,))
+        yield Form(spelled, len(spelled), (spelled,), tuple(spelled))
 
 
 def _texts(secret: str) -> list[str]:
@@ -159,6 +176,24 @@ def _texts(secret: str) -> list[str]:
             continue
         texts += [line] if len(line) <= _PIECE else _pieces(line, _PIECE // 2)
     return texts
+
+
+def _beginning(form: Form) -> str:
+    """A pattern matching the text a match of `form` begins with: its first k parts, k >= 1."""
+    out = ""
+    for part in reversed(form.parts):
+        out = f"{part}(?:{out})?" if out else part
+    return out
+
+
+def _beginnings(forms: Iterable[Form], margin: int) -> re.Pattern[str] | None:
+    """Where a text ends in the beginning of a match of one of `forms` (and at most `margin`
+    more characters: a part begun but not finished, such as `%2` of `%2f`)."""
+    patterns = sorted({_beginning(f) for f in forms})
+    if not patterns:
+        return None
+    alternatives = "|".join(patterns)
+    return re.compile(rf"(?=[^\r\n])(?:{alternatives})[^\n]{{0,{margin}}}\Z")
 
 
 def forms(secret: str) -> list[Form]:
@@ -181,6 +216,10 @@ class Redactor:
         self._pattern: re.Pattern[str] | None = None
         self._anchors: tuple[str, ...] | None = ()  # None: every text must be scanned
         self.longest = 0  # the longest text any form matches
+        self.margin = 0  # the widest part of a form, less one
+        self._starts: re.Pattern[str] | None = None  # the beginning of any form
+        self._wrapped_starts: re.Pattern[str] | None = None  # of base64 forms
+        self._multiline_starts: re.Pattern[str] | None = None  # of multi-line secrets' forms
         for secret in secrets:
             self.add(secret)
 
@@ -196,6 +235,10 @@ class Redactor:
         self.longest = ordered[0].width
         anchors = [f.anchors for f in ordered]
         self._anchors = None if () in anchors else tuple(sorted({a for a in sum(anchors, ())}))
+        self.margin = max(f.part_width for f in ordered) - 1
+        self._starts = _beginnings(ordered, self.margin)
+        self._wrapped_starts = _beginnings((f for f in ordered if f.wrapped), self.margin)
+        self._multiline_starts = _beginnings((f for f in ordered if f.multiline), self.margin)
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Where secrets are in `text`, as (start, end), in order."""
@@ -203,6 +246,51 @@ class Redactor:
             assert self._pattern is not None
             for match in self._pattern.finditer(text):
                 yield match.span()
+
+    def release_point(self, text: str) -> int:
+        """How much of `text` a stream may release now: all but the end that could be the
+        beginning of a secret still being printed. In the last, unfinished line that is the
+        beginning of any form (and the last `margin` characters); across a line break only that
+        of a form which spans lines: a multi-line secret's, or base64 wrapped at _WRAP_MIN
+        columns or more (its line ending in that many base64 characters)."""
+        size = len(text)
+        line_start = text.rfind("\n") + 1
+        window = max(0, size - self.longest - self.margin)  # a beginning is no longer
+        cut = max(line_start, size - self.margin)
+        if self._starts is not None and line_start < size:
+            match = self._starts.search(text, max(line_start, window))
+            if match:
+                cut = min(cut, match.start())
+        if window >= line_start:
+            return cut
+        if self._multiline_starts is not None:
+            match = self._multiline_starts.search(text, window)
+            if match:
+                cut = min(cut, match.start())
+        if self._wrapped_starts is not None and _ends_wrapped_line(text, line_start - 1):
+            start = window
+            while start < min(cut, line_start):
+                match = self._wrapped_starts.search(text, start)
+                if match is None or match.start() >= cut:
+                    break
+                if _ends_wrapped_line(text, match.start()):
+                    return match.start()
+                start = match.start() + 1
+        return cut
+        if self._multiline_starts is not None:
+            match = self._multiline_starts.search(text, window)
+            if match:
+                cut = min(cut, match.start())
+        if self._wrapped_starts is not None:
+            start = window
+            while start < min(cut, line_start):
+                match = self._wrapped_starts.search(text, start)
+                if match is None or match.start() >= cut:
+                    break
+                if _ends_wrapped_line(text, match.start()):
+                    return match.start()
+                start = match.start() + 1
+        return cut
 
     def _suspect(self, text: str) -> bool:
         if self._pattern is None or not text:
@@ -223,24 +311,40 @@ class Redactor:
         return StreamRedactor(self)
 
 
+def _ends_wrapped_line(text: str, position: int) -> bool:
+    """Whether the line `position` is in ends in _WRAP_MIN base64 characters or more."""
+    end = text.find("\n", position)
+    line = text[text.rfind("\n", 0, position) + 1 : end].rstrip("\r")
+    run = re.search(r"[A-Za-z0-9+/=_-]*\Z", line)
+    return run is not None and len(run[0]) >= _WRAP_MIN
+
+
 class StreamRedactor:
-    """Masks a stream given in chunks. It holds back the tail that could hold the start of a
-    secret (`longest - 1` characters, or from the start of a match reaching into it) and scans
-    it again with the next chunk."""
+    """Masks a stream given in chunks, releasing as much as it can at once: every complete
+    line, after masking, and of the unfinished last line all but the end that could be the
+    beginning of a secret (`Redactor.release_point`). What it holds back it scans again with
+    the next chunk; `flush` releases it, masked, at the end of the stream or when the stream has
+    been idle for a while (a prompt without a newline: `Password: `).
+
+    The trade-off: a secret whose spelling spans a line break (a multi-line secret of up to
+    _PIECE characters, or wrapped base64) holds the lines it began on back until it is complete;
+    each line of a longer multi-line secret is masked on its own (one shorter than
+    MIN_SECRET_LENGTH is not). A secret printed with a pause longer than the idle time in its
+    middle is released in two parts, and neither is masked."""
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
         self._held = ""
 
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
     def feed(self, chunk: str) -> str:
         text = self._held + chunk
-        keep = self._redactor.longest - 1
-        if keep <= 0:
+        if self._redactor.longest == 0:
             return text
-        if len(text) <= keep:
-            self._held = text
-            return ""
-        cut = len(text) - keep  # a match starting before `cut` lies wholly in `text`
+        cut = self._redactor.release_point(text)  # a match starting before it lies in `text`
         out: list[str] = []
         done = 0
         for start, end in self._redactor.spans(text):

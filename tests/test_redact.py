@@ -116,12 +116,38 @@ def test_a_stream_split_anywhere_masks_the_secret() -> None:
         assert out == redactor(text) == "x" * 50 + f'"{MASK}" and {MASK}', split
 
 
-def test_a_stream_holds_back_only_what_could_start_a_secret() -> None:
+def test_a_stream_releases_every_complete_line_at_once() -> None:
+    stream = Redactor([SECRET, PLAIN, LONG]).stream()
+    lines = [f"line {n}: {'y' * n} Hunter2 {SECRET}\n" for n in range(200)]
+    for line in lines:
+        assert stream.feed(line) == line.replace(SECRET, MASK)
+    assert not stream.holding
+
+
+def test_a_stream_holds_back_only_the_end_of_a_line_that_could_start_a_secret() -> None:
     redactor = Redactor([PLAIN])
     stream = redactor.stream()
-    released = stream.feed("y" * 1000)
-    assert released == "y" * (1001 - redactor.longest)
-    assert stream.flush() == "y" * (redactor.longest - 1)
+    assert redactor.margin == 3  # a character base64 shares, a line break, the next
+    assert stream.feed("y" * 1000) == "y" * 997
+    assert stream.feed("y Hunt") == "yyyy "
+    assert stream.feed("er2Hun") == ""
+    assert stream.feed("ter2xyz! and more") == f"{MASK}! and m"
+    assert stream.flush() == "ore"
+
+
+def test_a_multi_line_secret_holds_back_the_lines_it_began_on_until_complete() -> None:
+    secret = "first-line\nsecond"
+    stream = Redactor([secret]).stream()
+    assert stream.feed("ok\nfirst-line\n") == "ok\n"
+    assert stream.feed("second\nafter\n") == f"{MASK}\nafter\n"
+
+
+def test_wrapped_base64_holds_back_the_lines_a_secret_began_on_until_complete() -> None:
+    blob = base64.encodebytes(b"A" * 50 + PLAIN.encode() + b"B" * 90).decode()
+    stream = Redactor([PLAIN]).stream()
+    released = "".join(stream.feed(line + "\n") for line in blob.splitlines())
+    assert MASK in released
+    assert leaked(PLAIN, released + stream.flush()) == []
 
 
 def test_ordinary_text_is_left_alone() -> None:
