@@ -1,9 +1,9 @@
 """Run one job on a step's hosts: in parallel up to a bound, a canary first if asked, Ctrl-C
-stopping every host. Reports each host's output and result as events."""
+stopping every host. Reports each host's output (live, masked: `liveoutput.py`) and result as
+events."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -13,6 +13,7 @@ from sop.executors.base import HostResult, Job
 from sop.model import Host
 from sop.outcomes import Outcome
 from sop.redact import Redactor
+from sop.run.liveoutput import LiveOutput
 
 Emit = Callable[[Event], None]
 Now = Callable[[], float]
@@ -32,11 +33,18 @@ class FanOut:
         multi = len(hosts) > 1
         results: dict[str, HostResult] = {}
         interrupted = False
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(parallel, len(hosts))), thread_name_prefix="sop-host"
-        ) as pool:
+
+        def deliver(host: str, stream: str, text: str) -> None:
+            self.emit(Output(self.now(), step, host, stream, text, multi))
+
+        with (
+            LiveOutput(self.redactor, deliver) as live,
+            ThreadPoolExecutor(
+                max_workers=max(1, min(parallel, len(hosts))), thread_name_prefix="sop-host"
+            ) as pool,
+        ):
             futures: dict[Future[HostResult], Host] = {
-                pool.submit(self._one, job, host, step, attempt, multi): host for host in hosts
+                pool.submit(self._one, job, host, step, attempt, live): host for host in hosts
             }
             pending = set(futures)
             while pending:
@@ -58,25 +66,18 @@ class FanOut:
             raise KeyboardInterrupt
         return [results[h.name] for h in hosts]
 
-    def _one(self, job: Job, host: Host, step: StepRef, attempt: int, multi: bool) -> HostResult:
-        streams = {"stdout": self.redactor.stream(), "stderr": self.redactor.stream()}
-        lock = threading.Lock()
-
+    def _one(
+        self, job: Job, host: Host, step: StepRef, attempt: int, live: LiveOutput
+    ) -> HostResult:
         def output(stream: str, text: str) -> None:
-            with lock:
-                masked = streams[stream].feed(text)
-            if masked:
-                self.emit(Output(self.now(), step, host.name, stream, masked, multi))
+            live.feed(host.name, stream, text)
 
         def on_command(command: str) -> None:
             self.emit(CommandStarted(self.now(), step, host.name, command, attempt))
 
         executor = self.executors.for_host(host)
         result = executor.execute(job, host, output, on_command)
-        for stream, redactor in streams.items():
-            tail = redactor.flush()
-            if tail:
-                self.emit(Output(self.now(), step, host.name, stream, tail, multi))
+        live.finish(host.name)
         self.emit(
             HostFinished(
                 self.now(),
