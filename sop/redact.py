@@ -268,24 +268,10 @@ class Redactor:
             if match:
                 cut = min(cut, match.start())
         if self._wrapped_starts is not None and _ends_wrapped_line(text, line_start - 1):
-            start = window
-            while start < min(cut, line_start):
+            start, end = window, min(cut, line_start)
+            while start < end:
                 match = self._wrapped_starts.search(text, start)
-                if match is None or match.start() >= cut:
-                    break
-                if _ends_wrapped_line(text, match.start()):
-                    return match.start()
-                start = match.start() + 1
-        return cut
-        if self._multiline_starts is not None:
-            match = self._multiline_starts.search(text, window)
-            if match:
-                cut = min(cut, match.start())
-        if self._wrapped_starts is not None:
-            start = window
-            while start < min(cut, line_start):
-                match = self._wrapped_starts.search(text, start)
-                if match is None or match.start() >= cut:
+                if match is None or match.start() >= end:
                     break
                 if _ends_wrapped_line(text, match.start()):
                     return match.start()
