@@ -3,7 +3,8 @@
 Writer: blocks of 400-byte records, interleaved, on the same file system:
 - raw: `os.write` + `os.fsync` per record (the floor the writer cannot beat);
 - raw, one fsync per 100 records (what batching would buy; not allowed for sop's write-ahead);
-- sop: `AuditLog.append` (hash chain, a seal every 32 records, fsync each).
+- sop: `AuditLog.append` (hash chain, a seal every 32 records written with the record it
+  follows, fsync each, the head kept beside the key after each seal).
 
 Verify: a log of `verify_records` records written by sop's own writer (its fsync skipped while
 generating, which changes nothing in the file), then `sop audit verify FILE --key KEY` end to
@@ -24,6 +25,7 @@ from sop.audit import chain
 from sop.audit.log import AuditLog, SealState
 
 RECORD_BYTES = 400
+RUN_ID = "20261128T141132-9a9007c8"
 
 
 def fields(n: int) -> dict[str, Any]:
@@ -41,12 +43,14 @@ def common() -> dict[str, Any]:
         "event": {"kind": "event"},
         "trace": {"id": "448fb7622e254e248c537d2da9f3843b"},
         "user": {"name": "bench"},
-        "sop": {"run_id": "20261128T141132-9a9007c8", "id": "bench", "sha256": "0" * 64},
+        "sop": {"run_id": RUN_ID, "id": "bench", "sha256": "0" * 64},
     }
 
 
-def sop_log(path: Path, key0: bytes) -> AuditLog:
-    return AuditLog(path, common(), seal=SealState(chain.key_id(key0), 0, key0))
+def sop_log(path: Path, key0: bytes, escrow: Path | None = None) -> AuditLog:
+    """sop's writer; with `escrow`, keeping the head there after each seal, as a run does."""
+    seal = SealState(chain.key_id(key0), 0, key0)
+    return AuditLog(path, common(), seal=seal, escrow=escrow)
 
 
 def raw_writer(path: Path, per_sync: int) -> tuple[Any, Any]:
@@ -93,7 +97,7 @@ def _bench(work: Path, runs: int, block: int, verify_records: int) -> Section:
 
     raw1, close1 = raw_writer(work / "raw1.jsonl", 1)
     raw100, close100 = raw_writer(work / "raw100.jsonl", 100)
-    log = sop_log(work / "sop.jsonl", key0)
+    log = sop_log(work / "sop.jsonl", key0, escrow=work / f"{RUN_ID}.head")
     now = time.time()
 
     def blocks(append: Any) -> Any:
@@ -116,7 +120,7 @@ def _bench(work: Path, runs: int, block: int, verify_records: int) -> Section:
 
     big = work / "big.jsonl"
     write_valid_log(big, verify_records, key0)
-    key_file = work / "run.key"
+    key_file = work / f"{RUN_ID}.key"  # a key file is named after its run
     key_file.write_text(key0.hex() + "\n")
     from sop.audit.verify import verify_file
 

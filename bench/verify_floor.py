@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.audit_log import write_valid_log
+from bench.audit_log import RUN_ID, write_valid_log
 from bench.common import SOP, interleave
 from sop.audit import chain
 from sop.audit.verify import verify_file
@@ -29,7 +29,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sop-bench-verify-", dir=Path.home()))
     try:
         key0 = os.urandom(32)
-        log, key = work / "big.jsonl", work / "run.key"
+        log, key = work / "big.jsonl", work / f"{RUN_ID}.key"
         write_valid_log(log, args.records, key0)
         key.write_text(key0.hex() + "\n")
 

@@ -32,6 +32,15 @@ def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs made in-process keep their verification keys in a folder of the tests, never in
+    the user's ~/.config/sop/audit-keys."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOP_AUDIT_KEYS", str(tmp_path_factory.mktemp("audit-keys")))
+        yield
+
+
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Work in an empty folder, so error messages name files relative to it."""

@@ -33,3 +33,4 @@ class Action(StrEnum):
     HANDOVER = "handover"  # a resume by another operator
     REPAIRED = "repaired"  # a torn last line was cut off on resume
     SOP_CHANGED = "sop-changed"  # resumed though the SOP file changed, with the reason
+    UNPROVEN = "unproven"  # resumed after records no verified seal covered: names them

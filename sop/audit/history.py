@@ -1,9 +1,12 @@
 """Run history for the wiki pages, from the audit logs of a state directory: when an SOP last ran
 for real and as a drill, how it ended, where it last failed, and how long each step usually takes.
 
-Only logs that verify (or whose only flaw is a torn last line) are counted. A log that fails
-verification is named as untrusted on its SOP's page and left out of every figure. The audit
-reader does the I/O; everything here is pure functions of its entries, so the same logs always
+Only logs whose seals verify with the run's key (kept in this user's key folder), and only the
+entries a verified seal covers, are counted (reader.check_log): a log whose chain merely holds
+could have been written whole by anyone who can write the state directory (a forged "last
+drill: success"). A log that fails verification, has no key or no verified seal, or lies in the
+wrong run's folder is named as untrusted on its SOP's page and left out of every figure. The
+audit reader does the I/O; everything here is pure functions of its entries, so the same logs always
 give the same pages (nothing depends on the time of rendering).
 
 The reader and `statistics` are imported by the functions that read and summarise logs:

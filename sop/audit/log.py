@@ -12,6 +12,7 @@ from typing import Any
 from sop import events as ev
 from sop.audit import chain
 from sop.audit.actions import Action
+from sop.audit.escrow import EscrowedHead, write_head
 from sop.audit.records import body, timestamp
 from sop.errors import FatalRunError
 
@@ -48,6 +49,23 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# after these records the writer seals at once: whatever resume restores (a saved state, a
+# step's start, finish or stop, a host excluded) is covered by a seal and by the head the key folder keeps
+SEAL_AFTER = frozenset(
+    {
+        Action.RUN_RESUMED,
+        Action.STEP_STARTED,
+        Action.COMMAND_STARTED,
+        Action.STATE_SAVED,
+        Action.STEP_FINISHED,
+        Action.HOST_EXCLUDED,
+        Action.INTERRUPTED,
+        Action.RUN_FINISHED,
+        Action.UNPROVEN,
+    }
+)
+
+
 class AuditLog:
     def __init__(
         self,
@@ -56,11 +74,16 @@ class AuditLog:
         *,
         head: Head | None = None,
         seal: SealState | None = None,
+        escrow: Path | None = None,
+        finished: bool = False,
     ) -> None:
         self.path = path
         self.common = common
         self.head = head or Head()
         self.seal_state = seal  # the current key only: older ones are forgotten
+        self.escrow = escrow  # where the head goes after each seal (the key folder)
+        self.finished = finished  # a run-finished record is in the log
+        self.sealed = False  # the last record is a seal
         self.broken: str | None = None
         try:
             self.fd = os.open(
@@ -70,13 +93,57 @@ class AuditLog:
             raise AuditWriteError(f"cannot open the audit log {path}: {exc.strerror}") from None
 
     def append(self, at: float, fields: dict[str, Any]) -> dict[str, Any]:
+        """Write one record, and the seal due after it, with one fsync: both are on disk before
+        this returns (a crash between the two writes leaves a torn tail, as with one line)."""
         if self.broken:
             raise AuditWriteError(self.broken)
+        action = fields["event"]["action"]
+        record, line = self._line(at, fields, self.head)
+        head = Head(record["seq"], record["hash"])
+        state = self.seal_state
+        due = state is not None and (
+            head.seq == 0  # key[0] is never stored in the run
+            or (head.seq + 1) % chain.SEAL_EVERY == 0
+            or action in SEAL_AFTER
+        )
+        if state is not None and due:
+            seal, sealed = self._line(at, self._seal_fields(state, head), head)
+            line += sealed
+            head = Head(seal["seq"], seal["hash"])
+        self._write(line)
+        self.head, self.sealed = head, due
+        self.finished = self.finished or action == Action.RUN_FINISHED
+        if state is not None and due:
+            self._sealed(state)
+        return record
+
+    def seal(self, at: float) -> None:
+        """Seal the head now, unless it is a seal already."""
+        state = self.seal_state
+        if state is None or self.broken or self.sealed:
+            return
+        seal, line = self._line(at, self._seal_fields(state, self.head), self.head)
+        self._write(line)
+        self.head, self.sealed = Head(seal["seq"], seal["hash"]), True
+        self._sealed(state)
+
+    def _line(self, at: float, fields: dict[str, Any], prev: Head) -> tuple[dict[str, Any], bytes]:
         record = merge(self.common, fields)  # the chain's members are not nested: set them
         record["@timestamp"] = timestamp(at)
-        record["seq"] = self.head.seq + 1
-        record["prev"] = self.head.hash
-        record["hash"], line = chain.stored_line(self.head.hash, record)
+        record["seq"] = prev.seq + 1
+        record["prev"] = prev.hash
+        record["hash"], line = chain.stored_line(prev.hash, record)
+        return record, line
+
+    @staticmethod
+    def _seal_fields(state: SealState, head: Head) -> dict[str, Any]:
+        mac = chain.seal_mac(state.key, head.hash)
+        return {
+            "event": {"action": Action.SEAL},
+            "sop": {"seal": {"key_id": state.key_id, "n": state.n, "mac": mac}},
+        }
+
+    def _write(self, line: bytes) -> None:
         try:
             written = 0
             while written < len(line):
@@ -88,45 +155,28 @@ class AuditLog:
                 "the run stopped before the next command"
             )
             raise AuditWriteError(self.broken) from None
-        self.head = Head(record["seq"], record["hash"])
-        due = self.head.seq == 0 or (self.head.seq + 1) % chain.SEAL_EVERY == 0
-        if self.seal_state and record["event"]["action"] != Action.SEAL and due:
-            self.seal(at)  # right after the first record too: key[0] is never stored in the run
-        return record
 
-    def seal(self, at: float) -> None:
-        state = self.seal_state
-        if state is None or self.broken:
-            return
-        mac = chain.seal_mac(state.key, self.head.hash)
-        self.append(
-            at,
-            {
-                "event": {"action": Action.SEAL},
-                "sop": {"seal": {"key_id": state.key_id, "n": state.n, "mac": mac}},
-            },
-        )
+    def _sealed(self, state: SealState) -> None:
+        """The seal is on disk: evolve the key (forgetting this one), then tell the key folder."""
         state.key = chain.evolve(state.key)
         state.n += 1
+        if self.escrow is None:
+            return
+        head = EscrowedHead(self.head.seq, self.head.hash, state.n, self.finished)
+        try:
+            write_head(self.escrow, str(self.common["sop"]["run_id"]), head)
+        except OSError as exc:
+            self.broken = (
+                f"cannot keep the audit log's head in {self.escrow}: {exc.strerror or exc}; "
+                "the run stopped before the next command"
+            )
+            raise AuditWriteError(self.broken) from None
 
     def close(self, at: float) -> None:
         try:
-            if not self.broken:
-                self.seal(at)
+            self.seal(at)
         finally:
             os.close(self.fd)
-
-
-def write_private(path: Path, text: str) -> None:
-    """Replace a small file atomically, readable by its owner only."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 class AuditSink:

@@ -15,15 +15,23 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from sop.audit.actions import Action
-from sop.audit.state import AUDIT
-from sop.audit.verify import AuditReadError, Parsed, Verification, parse_log, verify_bytes
+from sop.audit.escrow import UnsafeFileError, load_head, load_key
+from sop.audit.state import AUDIT, StateDirError, check_run_files
+from sop.audit.verify import (
+    AuditReadError,
+    Parsed,
+    Verification,
+    parse_log,
+    unproven_ranges,
+    verify_bytes,
+)
 from sop.events import step_key
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
 from sop.outcomes import Outcome
@@ -231,8 +239,10 @@ class LogFile:
         """The run id in the first record."""
         return self.entries[0].run_id if self.entries else ""
 
-    def verify(self, key0: bytes | None = None) -> Verification:
-        return verify_bytes(self.data, key0=key0, parsed=self.parsed)
+    def verify(
+        self, key0: bytes | None = None, escrowed: tuple[int, str] | None = None
+    ) -> Verification:
+        return verify_bytes(self.data, key0=key0, parsed=self.parsed, escrowed=escrowed)
 
 
 def log_path(run_dir: Path) -> Path:
@@ -240,17 +250,40 @@ def log_path(run_dir: Path) -> Path:
     return run_dir / AUDIT
 
 
-def read_log(path: Path) -> LogFile:
-    """Read and parse one audit log. Raises MissingLogError when there is none, AuditReadError
-    when it cannot be read."""
+def read_log_bytes(path: Path) -> bytes:
+    """One audit log's bytes, unparsed (for `verify`, which parses only what it must). Raises
+    MissingLogError when there is none, AuditReadError when it cannot be read."""
     try:
         data = read_regular_file(path, RUN_FILE_BYTES, follow_symlinks=False)
     except FileReadError as exc:
         if exc.errno == errno.ENOENT:
             raise MissingLogError(f"no audit log at {path}") from None
         raise AuditReadError(str(exc)) from None
+    return data
+
+
+def read_log(path: Path) -> LogFile:
+    """Read and parse one audit log. Raises MissingLogError when there is none, AuditReadError
+    when it cannot be read."""
+    return log_file(path, read_log_bytes(path))
+
+
+def log_file(path: Path, data: bytes) -> LogFile:
+    """A log's bytes, parsed."""
     parsed = parse_log(data)
     return LogFile(path, data, parsed, tuple(entry(r) for _, r in parsed.records))
+
+
+def without_unproven(entries: Sequence[AuditEntry], data: bytes) -> tuple[AuditEntry, ...]:
+    """`entries` less those an `unproven` record names (verify.unproven_ranges)."""
+    ranges = unproven_ranges(data)
+    if not ranges:
+        return tuple(entries)
+    return tuple(
+        e
+        for e in entries
+        if e.seq is None or not any(first <= e.seq <= last for first, last in ranges)
+    )
 
 
 def read_entries(path: Path) -> tuple[AuditEntry, ...]:
@@ -277,24 +310,45 @@ class CheckedLog:
 
 
 def check_log(run_id: str, log: LogFile) -> CheckedLog:
-    """Verify a log's chain (without a key) and keep its entries."""
-    verification = log.verify()
-    if verification.ok:
-        return CheckedLog(run_id, log.entries)
-    if verification.only_torn:
-        return CheckedLog(run_id, log.entries, torn=True)
-    return CheckedLog(run_id, log.entries, problem=str(verification.findings[0]))
+    """Verify a log with the run's key and the head the key folder kept; keep the entries its
+    verified seals cover. An untrusted log keeps its entries only to say which SOP it names:
+    a log whose chain merely holds could have been written whole by anyone who can write the
+    state directory (a forged "last drill: success")."""
+    if log.run_id != run_id:
+        return CheckedLog(
+            run_id, log.entries, f"the log is of run '{log.run_id}': moved or swapped in"
+        )
+    try:
+        key0, head = load_key(run_id), load_head(run_id)
+    except UnsafeFileError as exc:
+        return CheckedLog(run_id, log.entries, str(exc))
+    if key0 is None:
+        return CheckedLog(run_id, log.entries, "no verification key: its seals cannot be checked")
+    escrowed = (head.seq, head.hash) if head is not None else None
+    verification = log.verify(key0, escrowed)
+    if not verification.ok and not verification.only_torn:
+        return CheckedLog(run_id, log.entries, str(verification.findings[0]))
+    if verification.sealed_records == 0:
+        return CheckedLog(run_id, log.entries, "no seal verifies with the run's key")
+    covered = without_unproven(log.entries[: verification.sealed_records], log.data)
+    return CheckedLog(run_id, covered, torn=not verification.ok)
 
 
 def read_logs(state_dir: Path) -> list[CheckedLog]:
     """Every run's audit log under STATE_DIR/runs, sorted by run id. Symbolic links are not
-    followed: a page must not publish a file from outside the state directory."""
+    followed: a page must not publish a file from outside the state directory. A run folder or
+    file that is a symbolic link, another user's or writable by others is untrusted."""
     runs = state_dir / "runs"
     if not runs.is_dir():
         return []
     logs = []
     for run_dir in sorted(runs.iterdir()):
         if run_dir.is_symlink() or not run_dir.is_dir():
+            continue
+        try:
+            check_run_files(run_dir)
+        except (StateDirError, UnsafeFileError) as exc:
+            logs.append(CheckedLog(run_dir.name, (), problem=str(exc)))
             continue
         try:
             log = read_log(log_path(run_dir))

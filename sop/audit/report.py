@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sop.audit.actions import Action
-from sop.audit.reader import AuditEntry, read_log
-from sop.audit.state import load_key
+from sop.audit.reader import AuditEntry, log_file
+from sop.audit.trust import read_run_log, status_of, summary, verify_run
 from sop.audit.verify import Verification
 from sop.outcomes import Outcome
 from sop.text import markdown_code, markdown_list, markdown_table, markdown_text, visible
@@ -41,8 +41,9 @@ SHOWN_ACTIONS = frozenset(
 def run_report(path: Path, fmt: str = "markdown", key: Path | None = None) -> str:
     """`sop report`: the timeline of the audit log at `path` with its verification status, as
     Markdown or (`fmt="json"`) JSON. The log is parsed once for both."""
-    log = read_log(path)
-    verification = log.verify(load_key(log.run_id, key))
+    run = read_run_log(path)
+    log = log_file(run.path, run.data)  # parsed once, for the timeline and the verification
+    verification = verify_run(run, key_file=key, parsed=log.parsed)
     if fmt == "json":
         return as_json(log.entries, verification)
     return markdown(log.entries, verification)
@@ -64,13 +65,7 @@ class TimelineRow:
 
 
 def status_line(verification: Verification) -> str:
-    seq, digest = verification.head
-    if verification.ok:
-        seals = (
-            f", {verification.seals_checked} seal(s) verified" if verification.seals_checked else ""
-        )
-        return f"verified: {verification.records} records, head {seq}:{digest}{seals}"
-    return "NOT VERIFIED: " + "; ".join(str(f) for f in verification.findings)
+    return summary(verification)
 
 
 def timeline(entries: Sequence[AuditEntry]) -> list[TimelineRow]:
@@ -133,6 +128,7 @@ def markdown(entries: Sequence[AuditEntry], verification: Verification) -> str:
         f"# Incident timeline: {markdown_text(first.sop_title or first.sop_id)}",
         "",
         f"- Audit log: **{markdown_text(status_line(verification))}**",
+        *(f"- Note: {markdown_text(note)}" for note in verification.notes),
         f"- Run: {markdown_code(first.run_id)}, trace {markdown_code(first.trace_id)}",
         f"- SOP: {markdown_code(first.sop_id)} "
         f"(sha256 {markdown_code(first.sop_sha256[:16] + '...')})",
@@ -171,7 +167,11 @@ def as_json(entries: Sequence[AuditEntry], verification: Verification) -> str:
         {
             "verification": {
                 "ok": verification.ok,
-                "status": status_line(verification),
+                "proven": verification.proven,
+                "status": status_of(verification),
+                "summary": status_line(verification),
+                "unsealed": verification.unsealed,
+                "notes": verification.notes,
                 "findings": [str(f) for f in verification.findings],
             },
             "timeline": [dataclasses.asdict(row) for row in timeline(entries)],

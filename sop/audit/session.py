@@ -12,16 +12,9 @@ from typing import Any
 
 from sop.audit import chain
 from sop.audit.actions import Action
-from sop.audit.log import AuditLog, AuditSink, Head, SealState, write_private
-from sop.audit.state import (
-    AUDIT,
-    STATE,
-    RunLock,
-    check_dir,
-    default_key_dir,
-    ensure_private_dir,
-    new_run_dir,
-)
+from sop.audit.escrow import escrow_key, head_path, write_private
+from sop.audit.log import AuditLog, AuditSink, Head, SealState
+from sop.audit.state import AUDIT, STATE, RunLock, check_run_files, new_run_dir
 
 
 @dataclass
@@ -74,21 +67,13 @@ def common_fields(
     return out
 
 
-def escrow_key(run_id: str, key0: bytes) -> Path:
-    """Keep the verification key outside the state directory (which a team may share)."""
-    folder = ensure_private_dir(default_key_dir(), "audit key directory")
-    path = folder / f"{run_id}.key"
-    write_private(path, key0.hex() + "\n")
-    return path
-
-
 def start_session(state_dir: Path, run_id: str, common: dict[str, Any]) -> AuditSession:
     run_dir = new_run_dir(state_dir, run_id)
     lock = RunLock(run_dir).__enter__()
     key0 = os.urandom(32)
     escrow_key(run_id, key0)
     seal = SealState(chain.key_id(key0), 0, key0)
-    log = AuditLog(run_dir / AUDIT, common, seal=seal)
+    log = AuditLog(run_dir / AUDIT, common, seal=seal, escrow=head_path(run_id))
     return AuditSession(run_dir, log, lock)
 
 
@@ -97,7 +82,8 @@ def reopen_session(
 ) -> AuditSession:
     """Continue a run's log (resume) under `lock`: the chain goes on from `head`, the seals
     from the run's verification key."""
-    check_dir(run_dir, "run directory", own=True)
+    check_run_files(run_dir)
     seal = SealState(chain.key_id(key0), next_seal, chain.nth_key(key0, next_seal))
-    log = AuditLog(run_dir / AUDIT, common, head=head, seal=seal)
+    escrow = head_path(run_dir.name)
+    log = AuditLog(run_dir / AUDIT, common, head=head, seal=seal, escrow=escrow)
     return AuditSession(run_dir, log, lock)

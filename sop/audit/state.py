@@ -2,8 +2,9 @@
 
 STATE_DIR/runs/RUN_ID/audit.jsonl   the audit log (0600)
 STATE_DIR/runs/RUN_ID/state.json    variables and progress for resume (no secrets)
-STATE_DIR/runs/RUN_ID/seal.json     the current, evolved seal key
 STATE_DIR/runs/RUN_ID/lock          held (flock) by the process driving the run
+
+The run's verification key and latest sealed head are kept elsewhere (escrow.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from sop.audit.escrow import check_private
 from sop.errors import NotFoundError, SopError
-from sop.files import KEY_FILE_BYTES, RUN_FILE_BYTES, FileReadError, read_regular_file
+from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
 
 AUDIT = "audit.jsonl"
 STATE = "state.json"
@@ -38,23 +40,6 @@ def default_state_dir() -> Path:
         return Path(os.environ["SOP_STATE_DIR"])
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "sop"
-
-
-def default_key_dir() -> Path:
-    """Where verification keys are kept: outside the state directory, which may be shared."""
-    if os.environ.get("SOP_AUDIT_KEYS"):
-        return Path(os.environ["SOP_AUDIT_KEYS"])
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "sop" / "audit-keys"
-
-
-def load_key(run_id: str, explicit: Path | None = None) -> bytes | None:
-    """A run's verification key: `explicit`, else the one kept for it in the key folder."""
-    path = explicit or default_key_dir() / f"{run_id}.key"
-    try:
-        return bytes.fromhex(read_regular_file(path, KEY_FILE_BYTES).decode("ascii").strip())
-    except (FileReadError, ValueError):
-        return None
 
 
 def check_dir(path: Path, what: str, *, own: bool = False) -> None:
@@ -80,6 +65,15 @@ def check_dir(path: Path, what: str, *, own: bool = False) -> None:
         raise StateDirError(
             f"{what} {path} is writable by other users; run `chmod o-w {path}` first"
         )
+
+
+def check_run_files(run_dir: Path) -> None:
+    """The run folder and the files in it that verify and resume trust: each a real file of
+    this user that nobody else can write (a shared state directory must not let a teammate
+    swap one in or keep write access to it)."""
+    check_dir(run_dir, "run directory", own=True)
+    for name, what in ((AUDIT, "audit log"), (STATE, "run state"), (LOCK, "run lock")):
+        check_private(run_dir / name, what)
 
 
 def ensure_private_dir(path: Path, what: str) -> Path:

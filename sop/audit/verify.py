@@ -22,6 +22,7 @@ settles the credit, and every line is parsed.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -32,7 +33,6 @@ from typing import Any, NamedTuple
 
 from sop.audit import chain
 from sop.audit.actions import Action
-from sop.audit.state import load_key
 from sop.errors import SopError
 from sop.files import RUN_FILE_BYTES, FileReadError, open_regular_file, read_regular_file
 
@@ -144,10 +144,24 @@ class Verification:
     seals_checked: int = 0
     seals_unchecked: int = 0
     next_seal: int = 0  # the number the next seal gets
+    keyed: bool = False  # checked with the run's verification key
+    sealed_records: int = 0  # the records up to and including the last seal that verified
+    notes: list[str] = field(default_factory=list)  # what the caller should know besides
 
     @property
     def ok(self) -> bool:
+        """The chain holds and nothing was found; see `proven` for what that is worth."""
         return not self.findings
+
+    @property
+    def unsealed(self) -> int:
+        """How many records follow the last seal that verified: nothing proves who wrote them."""
+        return self.records - self.sealed_records
+
+    @property
+    def proven(self) -> bool:
+        """Every record is covered by a seal that verified with the run's key."""
+        return self.ok and self.keyed and self.unsealed == 0 and self.records > 0
 
     @property
     def only_torn(self) -> bool:
@@ -160,11 +174,17 @@ def verify_bytes(
     anchor: tuple[int, str] | None = None,
     key0: bytes | None = None,
     parsed: Parsed | None = None,
+    escrowed: tuple[int, str] | None = None,
 ) -> Verification:
     """The records checked in order, none of them kept; with the key, most lines are not
     parsed (see the module docstring). `parsed`, if given, is `parse_log(data)` already done by
-    the caller."""
-    walk = _Walk(anchor, key0)
+    the caller. `escrowed` is the head the key folder kept (SEQ, hash): checked like an anchor."""
+    anchors = {}
+    if escrowed is not None:
+        anchors[escrowed[0]] = (escrowed[1], ESCROWED)
+    if anchor is not None:
+        anchors[anchor[0]] = (anchor[1], ANCHOR)
+    walk = _Walk(anchors, key0)
     if parsed is None:
         parsed = Parsed()
         start = _walk_sealed(data, walk) if walk.keys is not None else 0
@@ -177,6 +197,7 @@ def verify_bytes(
 
 
 SEAL_ACTION = b'"action":"%s"' % Action.SEAL.value.encode()
+ANCHOR, ESCROWED = "the anchor", "the head the key folder kept"
 
 
 def _walk_sealed(data: bytes, walk: _Walk) -> int:
@@ -237,15 +258,16 @@ class _Checkpoint(NamedTuple):
     prev_seq: int
     seals: tuple[int, ...]
     since_seal: int
-    at_anchor: tuple[int, str] | None
+    at_anchor: dict[int, tuple[int, str]]
+    sealed_records: int
 
 
 class _Walk:
     """The records so far, in order: the chain, the seals and the anchor."""
 
-    def __init__(self, anchor: tuple[int, str] | None, key0: bytes | None) -> None:
-        self.anchor = anchor
-        self.anchor_seq = anchor[0] if anchor is not None else -1
+    def __init__(self, anchors: dict[int, tuple[str, str]], key0: bytes | None) -> None:
+        self.anchors = anchors  # seq -> (hash, what it is)
+        self.anchor_seqs = sorted(anchors)
         self.keys = _Keys(key0) if key0 is not None else None
         self.found: list[Finding] = []
         self.prev_hash, self.prev_seq = chain.GENESIS, -1
@@ -253,8 +275,9 @@ class _Walk:
         self.since_seal = 0
         self.seqs: list[int] = []  # every record's seq, in order: to settle gaps at the end
         self.gaps: list[tuple[int, int, int]] = []  # (index in found, index in seqs, missing seq)
-        self.at_anchor: tuple[int, str] | None = None  # the line and hash of the anchor's seq
+        self.at_anchor: dict[int, tuple[int, str]] = {}  # an anchor's seq: its line and hash
         self.line = 0  # the last record's line
+        self.sealed_records = 0  # the records up to the last seal that verified
 
     def add(self, line: int, raw: bytes, record: dict[str, Any]) -> None:
         seq, prev, digest = record["seq"], record.get("prev"), record["hash"]
@@ -271,8 +294,14 @@ class _Walk:
             finding = _check_seal(line, seal, prev, self.keys, self.seals)
             if finding is not None:
                 self.found.append(finding)
+            elif self.keys is not None:
+                self.sealed_records = len(self.seqs)
             self.since_seal = 0
         else:
+            if len(self.seqs) == 2:  # sop seals right after a log's first record
+                self.found.append(
+                    Finding(line, "seal", "no seal after the first record: seals were removed")
+                )
             self.since_seal += 1
             if self.since_seal == chain.SEAL_EVERY + 2:
                 self.found.append(
@@ -283,15 +312,19 @@ class _Walk:
                     )
                 )
         self.prev_hash, self.prev_seq, self.line = digest, seq, line
-        if seq == self.anchor_seq and self.at_anchor is None:
-            self.at_anchor = (line, digest)
+        if seq in self.anchors and seq not in self.at_anchor:
+            self.at_anchor[seq] = (line, digest)
 
     def provable(self) -> int:
         """How many next records `add_proven` may take: those up to, not including, the
-        anchor's seq or the record that would make a seal overdue (`add` checks those)."""
+        anchors' seqs, the second record (a seal is due there) or the record that would make
+        a seal overdue (`add` checks those)."""
         room = chain.SEAL_EVERY + 1 - self.since_seal
-        if self.anchor_seq > self.prev_seq:
-            room = min(room, self.anchor_seq - self.prev_seq - 1)
+        if len(self.seqs) < 2:
+            room = min(room, 1 - len(self.seqs))
+        after = bisect.bisect_right(self.anchor_seqs, self.prev_seq)
+        if after < len(self.anchor_seqs):
+            room = min(room, self.anchor_seqs[after] - self.prev_seq - 1)
         return room
 
     def add_proven(self, count: int, digest: str) -> None:
@@ -311,7 +344,8 @@ class _Walk:
             self.prev_seq,
             tuple(self.seals),
             self.since_seal,
-            self.at_anchor,
+            dict(self.at_anchor),
+            self.sealed_records,
         )
 
     def restore(self, mark: _Checkpoint) -> int:
@@ -321,18 +355,28 @@ class _Walk:
         del self.seqs[mark.records :]
         self.line, self.prev_hash, self.prev_seq = mark.line, mark.prev_hash, mark.prev_seq
         self.seals = list(mark.seals)
-        self.since_seal, self.at_anchor = mark.since_seal, mark.at_anchor
+        self.since_seal, self.at_anchor = mark.since_seal, dict(mark.at_anchor)
+        self.sealed_records = mark.sealed_records
         return mark.offset
 
     def result(self, parsed: Parsed) -> Verification:
         findings = parsed.bad_lines + self._settled_gaps()
         if parsed.torn is not None:
             findings.append(parsed.torn)
-        if self.anchor is not None:
-            findings += self._anchor_findings(self.anchor)
+        for seq, (digest, what) in sorted(self.anchors.items()):
+            findings += self._anchor_findings(seq, digest, what)
         findings.sort(key=lambda f: f.line)
         head = (self.prev_seq, self.prev_hash)
-        return Verification(len(self.seqs), head, findings, *self.seals)
+        return Verification(
+            len(self.seqs),
+            head,
+            findings,
+            seals_checked=self.seals[0],
+            seals_unchecked=self.seals[1],
+            next_seal=self.seals[2],
+            keyed=self.keys is not None,
+            sealed_records=self.sealed_records,
+        )
 
     def _settled_gaps(self) -> list[Finding]:
         """The findings, a gap whose missing record comes later turned into a swap."""
@@ -348,20 +392,20 @@ class _Walk:
                     )
         return found
 
-    def _anchor_findings(self, anchor: tuple[int, str]) -> list[Finding]:
-        seq, expected = anchor
+    def _anchor_findings(self, seq: int, expected: str, what: str) -> list[Finding]:
         last_line = self.line if self.seqs else 0
         if seq > self.prev_seq:
-            message = (
-                f"the log ends at seq {self.prev_seq}, before the anchor {seq}:{expected[:12]}..."
-            )
+            message = f"the log ends at seq {self.prev_seq}, before {what} {seq}:{expected[:12]}..."
+            if what == ESCROWED:
+                message += ": it was cut back or rolled back"
             return [Finding(last_line, "truncated", message)]
-        if self.at_anchor is None or self.at_anchor[1] != expected:
+        at = self.at_anchor.get(seq)
+        if at is None or at[1] != expected:
             return [
                 Finding(
-                    self.at_anchor[0] if self.at_anchor else last_line,
+                    at[0] if at else last_line,
                     "edited",
-                    f"seq {seq} does not match the anchor: the log was rewritten",
+                    f"seq {seq} does not match {what}: the log was rewritten",
                 )
             ]
         return []
@@ -418,9 +462,16 @@ def _check_seal(
         seals[2] = number + 1
         return found
     seals[2] = number + 1
-    if keys is None or seal.get("key_id") != keys.id:
+    if keys is None:
         seals[1] += 1
         return None
+    if seal.get("key_id") != keys.id:
+        return Finding(
+            line,
+            "seal",
+            f"sealed under another key (key id {str(seal.get('key_id'))[:16]}, this run's is "
+            f"{keys.id}): the log is another run's, or forged",
+        )
     seals[0] += 1
     expected = chain.seal_mac(keys.cursor.nth(number), str(prev))
     if seal.get("mac") != expected:
@@ -468,16 +519,32 @@ def run_id_of(path: Path) -> str:
     return ""
 
 
-def verify_run_log(
-    path: Path, *, anchor: str | None = None, key: Path | None = None
-) -> Verification:
-    """`sop audit verify`: the log at `path`, against an anchor given as SEQ:HASH and the run's
-    verification key (`key`, else the one kept for the run: see `load_key`)."""
-    return verify_file(
-        path,
-        anchor=parse_anchor(anchor) if anchor else None,
-        key0=load_key(run_id_of(path), key),
-    )
+def run_id_of_bytes(data: bytes) -> str:
+    """The run id in a log's first record, '' when it has none."""
+    end = data.find(b"\n")
+    record = _load(data[:end]) if end >= 0 else None
+    run_id = record.get("sop", {}).get("run_id") if record is not None else None
+    return run_id if isinstance(run_id, str) else ""
+
+
+def unproven_ranges(data: bytes) -> list[tuple[int, int]]:
+    """The seq ranges that `unproven` records name: records a resume found after the last
+    verified seal, which later seals cover though nothing proves sop wrote them. Found without
+    parsing every line."""
+    marker = b'"action":"%s"' % Action.UNPROVEN.value.encode()
+    out = []
+    at = data.find(marker)
+    while at >= 0:
+        start, end = data.rfind(b"\n", 0, at) + 1, data.find(b"\n", at)
+        end = end if end >= 0 else len(data)
+        record = _load(data[start:end])
+        if record is not None and record.get("event", {}).get("action") == Action.UNPROVEN:
+            fields = record.get("sop", {})
+            first, last = fields.get("from_seq"), fields.get("to_seq")
+            if isinstance(first, int) and isinstance(last, int):
+                out.append((first, last))
+        at = data.find(marker, end)
+    return out
 
 
 def repair_torn_tail(path: Path) -> dict[str, Any] | None:

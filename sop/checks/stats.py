@@ -3,8 +3,8 @@ per SOP when it was last reviewed and drilled, how long drills and real runs tak
 much of it is automated, and the slowest manual steps across runs (the best candidates to
 automate next). Also the "not drilled for N days" warnings of `sop lint --runs`.
 
-Only logs that verify (or whose only flaw is a torn last line) count, as for `sop render --runs`;
-the others are listed in `untrusted` so the CLI can warn about them.
+Only logs whose seals verify with the run's key count (and only what the seals cover), as for
+`sop render --runs`; the others are listed in `untrusted` so the CLI and lint name them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from sop.audit.actions import Action
 from sop.audit.history import DRILL, REAL
 from sop.audit.reader import CheckedLog, read_logs
-from sop.errors import Problem
+from sop.errors import Location, Problem
 from sop.model import Sop
 from sop.outcomes import Outcome
 
@@ -229,4 +229,8 @@ def drill_problems(
         else:
             continue
         problems.append(Problem(sop.where, "", message, "warning", "drill"))
+    for run_id, problem in stats.untrusted:  # not counted: a forged drill must not pass for one
+        where = Location(str(state_dir / "runs" / run_id / "audit.jsonl"))
+        message = f"audit log untrusted ({problem}); not counted as a run or a drill"
+        problems.append(Problem(where, "", message, "warning", "drill"))
     return problems

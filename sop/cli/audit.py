@@ -51,26 +51,24 @@ def audit() -> None:
 @path_option("--key", "The run's verification key (default: ~/.config/sop/audit-keys/RUN.key).")
 @STATE_DIR
 def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | None) -> ExitCode:
-    """Check a run's audit log: chain, seals, anchor. Exit 0 when it verifies."""
+    """Check a run's audit log: chain, seals, the head the key folder kept, anchor. Exit 0 when
+    a seal that verifies with the run's key covers every record, 3 when the chain holds but
+    something is not proven (no key, or records after the last seal), 1 on a finding."""
     from sop.audit.state import audit_log_path
-    from sop.audit.verify import verify_run_log
+    from sop.audit.trust import status_of, summary, verify_run_log
     from sop.errors import ExitCode
 
     path = audit_log_path(ref, state_dir)
     result = verify_run_log(path, anchor=anchor, key=key)
-    if result.ok:
-        seq, digest = result.head
-        ui.echo(f"ok: {result.records} records, head {seq}:{digest}")
-        if result.seals_unchecked:
-            ui.echo(
-                f"note: {result.seals_unchecked} seal(s) not checked: no verification key for this run",
-                err=True,
-            )
-        return ExitCode.OK
-    ui.echo(f"{path}: {result.findings[0]}")
-    for finding in result.findings[1:]:
-        ui.echo(f"{path}: {finding}", err=True)
-    return ExitCode.FAILED
+    if not result.ok:
+        ui.echo(f"{path}: {result.findings[0]}")
+        for finding in result.findings[1:]:
+            ui.echo(f"{path}: {finding}", err=True)
+        return ExitCode.FAILED
+    ui.echo(summary(result))
+    for note in result.notes:
+        ui.echo(f"note: {note}", err=True)
+    return ExitCode.OK if status_of(result) == "verified" else ExitCode.UNPROVEN
 
 
 @audit.command("show")

@@ -187,7 +187,7 @@ def stats(paths: tuple[Path, ...], runs_dir: Path | None, top: int, fmt: str) ->
 
     found = read_stats(load_every_sop(paths), runs_dir or default_state_dir(), top)
     for run_id, problem in found.untrusted:
-        ui.echo(f"warning: run {run_id}: audit log does not verify ({problem}); ignored", err=True)
+        ui.echo(f"warning: run {run_id}: audit log untrusted ({problem}); not counted", err=True)
     if fmt == "json":
         ui.echo(json.dumps(found.as_dict(), indent=2))
         return

@@ -314,6 +314,7 @@ def _resume_locked(
     clock: Clock,
     changed_reason: str | None,
 ) -> Launched:
+    from sop.audit.trust import unproven_note
     from sop.run.resume import plan_resume  # with the audit log reader: only to resume
 
     plan = plan_resume(run_dir)
@@ -373,6 +374,8 @@ def _resume_locked(
         incident=options.incident,
         kind=started.event_kind,
     )
+    if plan.unproven is not None:  # a later seal covers them: say that none did before
+        notes.insert(0, ev.AuditNote(now, *unproven_note(*plan.unproven)))
     repaired = plan.repair()  # only now that every check passed
     if repaired:
         notes.insert(

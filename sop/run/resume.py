@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from sop.audit.actions import Action
+from sop.audit.escrow import default_key_dir, load_key
 from sop.audit.log import Head
-from sop.audit.reader import AuditEntry, MissingLogError, log_path, read_log
-from sop.audit.state import STATE, default_key_dir, load_key, read_json
+from sop.audit.reader import AuditEntry, MissingLogError, log_file, log_path, without_unproven
+from sop.audit.state import STATE, check_run_files, read_json
+from sop.audit.trust import read_run_log, verify_run
 from sop.audit.verify import AuditReadError, repair_torn_tail
 from sop.errors import SopError
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
 from sop.outcomes import Outcome
-from sop.run.scope import Restored, load_variables
+from sop.run.scope import Restored
 
 STEP_ACTIONS = frozenset(
     {
@@ -50,6 +52,7 @@ class ResumePlan:
     torn: bool = False  # the last line is torn: `repair` cuts it off, once every check passed
 
     sop_sha256: str = ""  # the SOP file's hash in the run's last record
+    unproven: tuple[int, int] | None = None  # the seqs after the last verified seal
 
     @property
     def run_id(self) -> str:
@@ -61,16 +64,19 @@ class ResumePlan:
 
 def plan_resume(run_dir: Path) -> ResumePlan:
     """Check the log and rebuild the state; changes nothing. Resume acts on what the log says
-    (which SOP file, which steps ran), so the log must verify, its seals must check out with
-    the run's verification key, and the state file must be one sop saved."""
+    (which SOP file, which steps ran), so it takes only what a seal that verifies with the
+    run's key covers: later records are in doubt, and the state file must be one whose hash a
+    covered record holds. The head the key folder kept must still be in the log."""
     path = log_path(run_dir)
+    check_run_files(run_dir)
     try:
-        log = read_log(path)
+        run = read_run_log(path)
     except MissingLogError:  # killed between making the run directory and its first record
-        log = None
+        run = None
     except AuditReadError as exc:
         raise ResumeError(str(exc)) from None
-    if log is None or not (log.entries or log.parsed.bad_lines):  # at most a torn first line
+    log = log_file(path, run.data) if run is not None else None
+    if run is None or log is None or not (log.entries or log.parsed.bad_lines):
         raise NothingToResume(
             f"run {run_dir.name} stopped before its audit log was written (nothing ran); "
             "start a new run"
@@ -86,14 +92,19 @@ def plan_resume(run_dir: Path) -> ResumePlan:
             f"cannot authenticate run {run_id}: its verification key is missing "
             f"({default_key_dir() / (run_id + '.key')}); sop resumes only logs whose seals it can check"
         )
-    result = log.verify(key0)
+    result = verify_run(run, parsed=log.parsed)
     if not result.ok and not result.only_torn:
         problems = "; ".join(str(f) for f in result.findings[:3])
         raise ResumeError(
             f"the audit log {path} does not verify ({problems}); "
             "sop will not resume from a log it cannot trust"
         )
-    if result.seals_checked == 0:
+    if run.head is not None and run.head.finished:
+        raise ResumeError(
+            f"run {run_id} already finished (the key folder kept its sealed run-finished record, "
+            f"seq {run.head.seq}); start a new run"
+        )
+    if result.sealed_records == 0:
         if result.records <= 1:  # killed between run-started and its seal: nothing ran
             raise NothingToResume(
                 f"run {run_id} stopped before its first step (nothing ran); start a new run"
@@ -103,32 +114,37 @@ def plan_resume(run_dir: Path) -> ResumePlan:
             "sop will not resume from a log it cannot trust"
         )
     entries = log.entries
-    if not entries or entries[0].action != Action.RUN_STARTED:
+    unproven = entries[result.sealed_records :]
+    covered = without_unproven(entries[: result.sealed_records], log.data)
+    if covered[0].action != Action.RUN_STARTED:
         raise ResumeError(f"{path} has no run-started record: nothing to resume")
     finished = [e for e in entries if e.action == Action.RUN_FINISHED]
     if finished:
         raise ResumeError(
             f"run {run_dir.name} already finished ({finished[-1].outcome}); start a new run"
         )
-    saved = _saved_state(run_dir, entries)
-    restored = _restore(entries, saved)
+    saved = _saved_state(run_dir, covered, unproven)
+    first, last = unproven[0].seq if unproven else None, unproven[-1].seq if unproven else None
     return ResumePlan(
         run_dir,
-        entries[0],
+        covered[0],
         Head(*result.head),
-        restored,
+        _restore(covered, unproven, saved),
         key0,
         result.next_seal,
         torn=not result.ok,
         sop_sha256=entries[-1].sop_sha256,
+        unproven=(first, last) if first is not None and last is not None else None,
     )
 
 
-def _saved_state(run_dir: Path, entries: Sequence[AuditEntry]) -> dict[str, Any]:
-    """state.json, if its hash is the last (or, after a crash, the one before) that the log
-    recorded for it."""
+def _saved_state(
+    run_dir: Path, covered: Sequence[AuditEntry], unproven: Sequence[AuditEntry]
+) -> dict[str, Any]:
+    """state.json, if its hash is the last (or, after a crash, the one before) that a covered
+    record holds."""
     path = run_dir / STATE
-    recorded = [e.state_sha256 for e in entries if e.action == Action.STATE_SAVED]
+    recorded = [e.state_sha256 for e in covered if e.action == Action.STATE_SAVED]
     if not path.exists():
         if len(recorded) > 1:  # one record and no file: the crash came before the first write
             raise ResumeError(f"{path} is missing, though the audit log says it was saved")
@@ -137,20 +153,33 @@ def _saved_state(run_dir: Path, entries: Sequence[AuditEntry]) -> dict[str, Any]
         data = read_regular_file(path, RUN_FILE_BYTES, follow_symlinks=False)
     except FileReadError as exc:
         raise ResumeError(str(exc)) from None
-    if hashlib.sha256(data).hexdigest() not in recorded[-2:]:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in recorded[-2:]:
+        later = any(e.action == Action.STATE_SAVED and e.state_sha256 == digest for e in unproven)
         raise ResumeError(
-            f"{path} is not the state sop saved (its hash is not in the audit log): it was edited"
+            f"{path} is not the state sop saved "
+            + (
+                "under a seal (its hash is only in records after the last verified seal: "
+                "written by an older sop, or forged)"
+                if later
+                else "(its hash is not in the audit log): it was edited"
+            )
         )
     return read_json(path)
 
 
-def _restore(entries: Sequence[AuditEntry], saved: dict[str, Any]) -> Restored:
+def _restore(
+    covered: Sequence[AuditEntry], unproven: Sequence[AuditEntry], saved: dict[str, Any]
+) -> Restored:
+    """Outcomes only from covered records; a step whose last covered record says it was
+    running, or that the records after the last seal say started or finished, is in doubt, and
+    so is one finished with an outcome this sop does not know (a newer sop's log)."""
     outcomes: dict[str, Outcome] = {}
     last: dict[str, str] = {}
     evidence: dict[str, list[str]] = {}
     unknown: set[str] = set()
     excluded: dict[str, str] = {}
-    for e in entries:
+    for e in covered:
         if e.action == Action.HOST_EXCLUDED:  # for the rest of the run: the resumed part too
             excluded[e.host] = e.reason
         if e.action not in STEP_ACTIONS:
@@ -165,25 +194,46 @@ def _restore(entries: Sequence[AuditEntry], saved: dict[str, Any]) -> Restored:
             else:  # written by a newer sop: not known to be finished, so the responder decides
                 unknown.add(key)
                 evidence.setdefault(key, []).append(f"- {e.time}: finished as '{e.outcome}'")
-        elif e.action == Action.COMMAND_STARTED:
-            evidence.setdefault(key, []).append(f"- {e.time} on {e.host}: started `{e.command}`")
-        elif e.action == Action.HOST_FINISHED:
-            tail = e.output_tail.strip().splitlines()[-3:]
-            evidence.setdefault(key, []).append(
-                f"- {e.time} on {e.host}: {e.outcome}"
-                + (f", exit {e.exit_code}" if e.exit_code is not None else "")
-                + ("".join(f"\n    {line}" for line in tail))
-            )
-        elif e.action == Action.STEP_STARTED:
-            evidence.setdefault(key, []).append(
-                f"- {e.time}: attempt {e.attempt or 1} started on {', '.join(e.hosts)}"
-            )
+        else:
+            evidence.setdefault(key, []).extend(_evidence(e))
     in_doubt = {
         k: "\n".join(evidence.get(k, ["- no record of what ran"]))
         for k, a in last.items()
         if a in RUNNING or k in unknown
     }
-    variables = {
-        prefix: load_variables(values) for prefix, values in saved.get("variables", {}).items()
-    }
+    late: dict[str, list[str]] = {}
+    for e in unproven:
+        if e.action in STEP_ACTIONS:
+            late.setdefault(e.step_key, []).extend(_evidence(e))
+            if e.action in RUNNING or e.action == Action.STEP_FINISHED:
+                in_doubt.setdefault(e.step_key, "\n".join(evidence.get(e.step_key, [])))
+    for key in in_doubt:
+        if late.get(key):
+            in_doubt[key] = "\n".join(
+                [
+                    *([in_doubt[key]] if in_doubt[key] else []),
+                    "  after the last verified seal (not proven):",
+                    *late[key],
+                ]
+            )
+        if key in late:
+            outcomes.pop(key, None)
+    variables = {str(prefix): values for prefix, values in saved.get("variables", {}).items()}
     return Restored(outcomes=outcomes, variables=variables, in_doubt=in_doubt, excluded=excluded)
+
+
+def _evidence(e: AuditEntry) -> list[str]:
+    if e.action == Action.COMMAND_STARTED:
+        return [f"- {e.time} on {e.host}: started `{e.command}`"]
+    if e.action == Action.HOST_FINISHED:
+        tail = e.output_tail.strip().splitlines()[-3:]
+        return [
+            f"- {e.time} on {e.host}: {e.outcome}"
+            + (f", exit {e.exit_code}" if e.exit_code is not None else "")
+            + "".join(f"\n    {line}" for line in tail)
+        ]
+    if e.action == Action.STEP_STARTED:
+        return [f"- {e.time}: attempt {e.attempt or 1} started on {', '.join(e.hosts)}"]
+    if e.action == Action.STEP_FINISHED:
+        return [f"- {e.time}: finished ({e.outcome})"]
+    return []

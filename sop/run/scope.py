@@ -10,10 +10,12 @@ from typing import Any, Literal
 
 from sop import events as ev
 from sop import templating
+from sop.errors import SopError
 from sop.model import BUILTIN_VARIABLES as BUILTINS
 from sop.model import Sop, Step
 from sop.outcomes import Outcome
 from sop.redact import Redactor
+from sop.run.inputs import InputError, validate
 
 StopHow = Literal["abort", "quit", "failure", "rollback"]
 
@@ -28,9 +30,10 @@ class Stop(Exception):
 
 @dataclass
 class Restored:
-    """What a resumed run knows from before: outcomes by step key, variables by scope prefix,
-    the steps in doubt (started, never finished) with the evidence to show, and the hosts the
-    responder excluded (host -> reason)."""
+    """What a resumed run knows from before: outcomes by step key, the saved variables by scope
+    prefix (as saved: checked by `restore_variables` when the scope's SOP is known), the steps
+    in doubt (started, never finished) with the evidence to show, and the hosts the responder
+    excluded (host -> reason)."""
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -70,12 +73,54 @@ def save_variables(variables: Mapping[str, Any], redactor: Redactor) -> dict[str
     return out
 
 
-def load_variables(saved: Mapping[str, Any]) -> dict[str, Any]:
-    wrap = {"choice": templating.Choice, "dash": templating.DashOk}
+class RestoreError(SopError):
+    """A saved value that the SOP's rules no longer accept: resume stops before using it."""
+
+
+def restore_variables(saved: Mapping[str, Any], sop: Sop, where: str) -> dict[str, Any]:
+    """The saved variables of a scope walking `sop`, each checked again as if it were given
+    now: an input or an answer against its declaration (type, choices, pattern, the dash rule),
+    which alone makes it a `Choice` or a `DashOk`; a captured output as plain text. The saved
+    kind tag is ignored: a file is no authority on how a value may be put into a command."""
+    steps = (*sop.steps, *sop.rollback)
+    captures = {step.capture for step in steps if step.capture}
+    declared = {i.name: i for i in sop.inputs} | {q.name: q for step in steps for q in step.ask}
     out: dict[str, Any] = {}
-    for name, (kind, value) in saved.items():
-        out[name] = wrap[kind](value) if kind in wrap else value
+    for name, item in saved.items():
+        if name in BUILTINS:
+            continue  # set afresh by the run
+        value = item[1] if isinstance(item, list) and len(item) == 2 else item
+        if name in captures:
+            if isinstance(value, str):
+                out[name] = str(value)
+            elif isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values()):
+                out[name] = {str(k): str(v) for k, v in value.items()}
+            else:
+                raise RestoreError(f"{where}: the captured output '{name}' is not text")
+        elif name in declared and not declared[name].secret:
+            raw = _raw(value)
+            if raw is None:
+                raise RestoreError(
+                    f"{where}: the value of '{name}' is not text, a number or true/false"
+                )
+            try:
+                out[name] = validate(declared[name], raw, "restored value") if raw else ""
+            except InputError as exc:
+                raise RestoreError(f"{where}: {exc}; sop will not use it") from None
+        else:
+            raise RestoreError(
+                f"{where}: '{name}' is no input, answer or capture of '{sop.id}'; sop will not use it"
+            )
     return out
+
+
+def _raw(value: Any) -> str | None:
+    """A saved value as it was given (save_variables keeps numbers and true/false typed)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, str)):
+        return str(value)
+    return None
 
 
 def redact_event(event: ev.Event, redactor: Redactor) -> ev.Event:

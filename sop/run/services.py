@@ -22,7 +22,14 @@ from sop.redact import Redactor
 from sop.run.fanout import FanOut
 from sop.run.inputs import ResolvedInputs
 from sop.run.options import ConfirmationRequired, Prompter, RunOptions
-from sop.run.scope import Restored, Scope, Stop, redact_event, save_variables
+from sop.run.scope import (
+    Restored,
+    Scope,
+    Stop,
+    redact_event,
+    restore_variables,
+    save_variables,
+)
 
 LoadCallee = Callable[[str, Sop], Sop]
 Persist = Callable[[dict[str, Any], float], None]
@@ -139,10 +146,15 @@ class Services:
         }
 
     def open_scope(self, scope: Scope) -> Scope:
-        """Keep `scope` for resume, with the variables a resumed run saved for it."""
+        """Keep `scope` for resume, with the variables a resumed run saved for it, each checked
+        again against the scope's SOP as it is now."""
         self.scopes[scope.prefix] = scope
         if self._restored is not None:
-            scope.variables.update(self._restored.variables.get(scope.prefix, {}))
+            saved = self._restored.variables.get(scope.prefix, {})
+            where = f"the saved state of {scope.sop.id}" + (
+                f" (called as step {scope.prefix[:-1]})" if scope.prefix else ""
+            )
+            scope.variables.update(restore_variables(saved, scope.sop, where))
         return scope
 
     def _persist(self) -> None:

@@ -8,6 +8,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,8 +102,11 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    return Runs(tmp_path_factory.mktemp("history"))
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    folder = tmp_path_factory.mktemp("history")
+    with pytest.MonkeyPatch.context() as patch:  # the runs' keys, for `sop render` in-process
+        patch.setenv("SOP_AUDIT_KEYS", str(folder / "keys"))
+        yield Runs(folder)
 
 
 def test_markdown_shows_the_last_run_drill_failure_and_medians(runs: Runs) -> None:

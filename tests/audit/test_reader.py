@@ -11,7 +11,7 @@ import pytest
 from sop import events as ev
 from sop.audit import chain
 from sop.audit.actions import Action
-from sop.audit.log import AuditLog, AuditSink
+from sop.audit.log import AuditSink
 from sop.audit.reader import (
     AuditEntry,
     MissingLogError,
@@ -22,6 +22,7 @@ from sop.audit.reader import (
 )
 from sop.audit.records import body
 from sop.outcomes import Outcome
+from tests.render.auditlogs import sealed_log
 
 COMMON = {
     "event": {"kind": "drill"},
@@ -34,8 +35,11 @@ STEP = ev.StepRef("rotate", "2", "Rotate the logs", "run", "disk", depth=1)
 
 
 def write_run(run_dir: Path) -> Path:
+    """A run's log as sop writes it (sealed, its key and head in the key folder), named after
+    its folder, left open (no seal at the end)."""
     run_dir.mkdir(parents=True)
-    log = AuditLog(run_dir / "audit.jsonl", COMMON)
+    common = {**COMMON, "sop": {**COMMON["sop"], "run_id": run_dir.name}}
+    log = sealed_log(run_dir / "audit.jsonl", common, run_dir.name)
     sink = AuditSink(log)
     sink.emit(ev.AuditNote(1_700_000_000.0, Action.HANDOVER, "bob handed over", {"from": "bob"}))
     sink.emit(
@@ -61,7 +65,7 @@ def test_a_written_log_reads_back_as_typed_entries(tmp_path: Path) -> None:
     log = read_log(path)
     assert log.run_id == "r1"
     assert log.verify().ok
-    note, host, deviation = log.entries
+    note, host, deviation = (e for e in log.entries if e.action != Action.SEAL)
     assert note.action is Action.HANDOVER
     assert (note.seq, note.operator, note.incident, note.scenario) == (
         0,
@@ -154,9 +158,9 @@ def test_a_run_title_and_a_step_title_are_told_apart() -> None:
 def test_a_torn_tail_is_no_entry(tmp_path: Path) -> None:
     path = write_run(tmp_path / "r1")
     with path.open("ab") as handle:
-        handle.write(b'{"seq": 3, "ha')
+        handle.write(b'{"seq": 4, "ha')
     log = read_log(path)
-    assert len(log.entries) == 3
+    assert len(log.entries) == 4  # three records and the seal after the first
     assert log.verify().only_torn
 
 
@@ -174,8 +178,8 @@ def test_read_logs_checks_each_run_and_follows_no_symbolic_link(tmp_path: Path) 
     edited.write_bytes(edited.read_bytes().replace(b"web1", b"web2"))
     logs = read_logs(tmp_path)
     assert [(log.run_id, len(log.entries), log.torn) for log in logs] == [
-        ("r1", 3, False),
-        ("r3", 3, False),
+        ("r1", 2, False),  # what the seal covers: the first record and its seal
+        ("r3", 4, False),  # untrusted: every entry, to name its SOP
     ]
     assert logs[0].problem == ""
-    assert logs[1].problem == "line 2: edited: the record does not match its hash"
+    assert logs[1].problem == "line 3: edited: the record does not match its hash"

@@ -94,7 +94,12 @@ def test_a_run_leaves_a_private_verified_log_with_a_record_before_each_command(
     head = f"{records[-1]['seq']}:{records[-1]['hash']}"
     assert f"head {head}" in proc.stdout
     verify = run(["audit", "verify", run_dir.name, "--anchor", head], env)
-    assert (verify.returncode, verify.stdout) == (0, f"ok: {len(records)} records, head {head}\n")
+    seals = sum(r["event"]["action"] == "seal" for r in records)
+    assert (verify.returncode, verify.stdout, verify.stderr) == (
+        0,
+        f"ok: {len(records)} records, head {head}, {seals} seal(s) verified\n",
+        "",
+    )
     two = next(
         r for r in records if r["event"]["action"] == "host-finished" and r["sop"]["step"] == "two"
     )
@@ -111,12 +116,13 @@ def test_report_and_runs_and_show(tmp_path: Path, env: dict[str, str]) -> None:
     assert listing[1].startswith(run_id) and listing[1].split()[-1] == "success"
     markdown = run(["report", run_id], env).stdout
     assert markdown.startswith("# Incident timeline: Markers\n")
-    assert "- Audit log: **verified:" in markdown and "seal(s) verified" in markdown
+    assert "- Audit log: **ok: " in markdown and "seal(s) verified**" in markdown
     # a command is inline code around escaped text (`_` of the pytest folder escaped)
     escaped = str(tmp_path).replace("_", "\\_")
     assert f"| <code>touch {escaped}/three</code> |" in markdown
     timeline = json.loads(run(["report", run_id, "--format", "json"], env).stdout)
     assert timeline["verification"]["ok"] is True
+    assert timeline["verification"]["status"] == "verified"
     assert [row["action"] for row in timeline["timeline"]][-1] == "run-finished"
     table = run(["audit", "show", run_id], env).stdout
     assert "command-started" in table
@@ -140,9 +146,10 @@ def test_a_tampered_log_fails_verify_and_is_refused_by_resume(
     resume = run(["resume", "--yes", run_dir.name], env)
     assert resume.returncode == 1
     assert (
-        "does not verify (line 5: edited: the record does not match its hash); sop will not resume"
+        "does not verify (line 5: edited: the record does not match its hash; line "
         in resume.stderr
     )
+    assert "it was cut back or rolled back); sop will not resume" in resume.stderr
 
 
 @pytest.mark.parametrize("unsafe", ["symlink", "world-writable"])
@@ -306,18 +313,14 @@ def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[st
 def test_another_operator_resumes_and_a_handover_record_names_both(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
-    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path))
+    paused = RESUMABLE.replace("    run: exit 3", "    confirm: always\n    run: 'true'")
+    path = sop_file(tmp_path, paused.format(d=tmp_path))
     alice = {**env, "USER": "alice", "LOGNAME": "alice"}
-    assert run(["run", "--yes", str(path)], alice).returncode == 1  # step 'stop' fails
+    assert run(["run", "--yes", str(path)], alice).returncode == 1  # 'stop' waits for a yes
     run_dir = only_run(env)
     log = run_dir / "audit.jsonl"
-    lines = log.read_text().splitlines(keepends=True)
-    log.write_text(
-        "".join(lines[: next(i for i, line in enumerate(lines) if '"run-finished"' in line)])
-    )
-    path.write_text(path.read_text().replace("exit 3", "true"))
     bob = {**env, "USER": "bob", "LOGNAME": "bob"}
-    resumed = run(["resume", "--yes", "--sop-changed", "fixed", run_dir.name], bob)
+    resumed = run(["resume", "--yes", "--confirm", "stop", run_dir.name], bob)
     assert resumed.returncode == 0, resumed.stderr
     records = [json.loads(line) for line in log.read_text().splitlines()]
     handover = next(r for r in records if r["event"]["action"] == "handover")
@@ -387,7 +390,8 @@ def test_a_run_killed_before_its_first_seal_has_nothing_to_resume(
     log = only_run(env) / "audit.jsonl"
     log.write_text(
         log.read_text().splitlines(keepends=True)[0]
-    )  # as if killed right after run-started
+    )  # as if killed right after run-started: before the first seal and its escrowed head
+    (Path(env["SOP_AUDIT_KEYS"]) / f"{log.parent.name}.head").unlink()
     proc = run(["resume", "--yes", log.parent.name], env)
     assert (proc.returncode, proc.stderr) == (
         1,

@@ -25,7 +25,7 @@ def make_log(tmp_path: Path, n: int = 12, seal: bool = True) -> Path:
         log.append(
             1_700_000_000 + i,
             {
-                "event": {"action": "step-started"},
+                "event": {"action": "step-confirmed"},
                 "sop": {"step": f"s{i}"},
                 "process": {"command_line": f"echo {i} ünï"},
             },

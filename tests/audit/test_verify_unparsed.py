@@ -34,7 +34,7 @@ def write_log(tmp_path: Path, records: list[dict[str, Any]], *, close: bool = Tr
 
 
 def step(i: int, **extra: Any) -> dict[str, Any]:
-    return {"event": {"action": "step-started"}, "sop": {"step": f"s{i}", **extra}}
+    return {"event": {"action": "step-confirmed"}, "sop": {"step": f"s{i}", **extra}}
 
 
 def steps(n: int) -> list[dict[str, Any]]:
@@ -143,8 +143,12 @@ def test_a_nested_action_seal_is_no_seal(tmp_path: Path) -> None:
     result = verify_bytes(data, key0=KEY0)
     assert (result.ok, result.seals_checked, result.next_seal) == (True, 3, 3)
     assert result == full_path(data, key0=KEY0)
-    other_key = verify_bytes(data, key0=bytes(32))
-    assert (other_key.ok, other_key.seals_checked, other_key.seals_unchecked) == (True, 0, 3)
+    other_key = verify_bytes(data, key0=bytes(32))  # another run's key: its seals are findings
+    assert (other_key.ok, other_key.seals_checked, other_key.sealed_records) == (False, 0, 0)
+    assert findings(other_key)[0] == (
+        f"line 2: seal: sealed under another key (key id {chain.key_id(KEY0)}, this run's is "
+        f"{chain.key_id(bytes(32))}): the log is another run's, or forged"
+    )
     assert other_key == full_path(data, key0=bytes(32))
 
 
@@ -192,9 +196,11 @@ def test_seals_removed_altogether_are_found(tmp_path: Path) -> None:
     data = forge([{**r, "seq": i} for i, r in enumerate(records)])
     result = verify_bytes(data, key0=KEY0)
     assert findings(result) == [
+        "line 2: seal: no seal after the first record: seals were removed",
         "line 34: seal: no seal for more than 32 records: seals were removed",
     ]
     assert result == full_path(data, key0=KEY0)
+    assert findings(verify_bytes(data)) == findings(result)  # the key is not needed to see it
 
 
 @pytest.mark.parametrize("close", [True, False])
@@ -214,10 +220,10 @@ def test_a_log_of_only_seals(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, COMMON, seal=SealState(chain.key_id(KEY0), 0, KEY0))
     for _ in range(3):
-        log.seal(1_700_000_000)
+        log.seal(1_700_000_000)  # a seal right after a seal is not written
     log.close(1_700_000_001)
     result = verify_bytes(path.read_bytes(), key0=KEY0)
-    assert (result.ok, result.records, result.seals_checked, result.next_seal) == (True, 4, 4, 4)
+    assert (result.ok, result.records, result.seals_checked, result.next_seal) == (True, 1, 1, 1)
 
     (tmp_path / "run").mkdir()
     lines = write_log(tmp_path / "run", steps(40)).splitlines(keepends=True)
@@ -246,8 +252,15 @@ def test_a_forged_line_that_is_not_json_is_still_corrupt(tmp_path: Path) -> None
         ),
     ]
     assert result == full_path(data, key0=KEY0)
-    for no_check in (None, bytes(32)):  # no key, or the key of another run
-        assert findings(verify_bytes(data, key0=no_check)) == findings(result)[:2]
+    assert findings(verify_bytes(data)) == findings(result)[:2]  # without the key
+    assert (
+        findings(verify_bytes(data, key0=bytes(32)))[:3]
+        == [  # with another run's key
+            f"line 2: seal: sealed under another key (key id {chain.key_id(KEY0)}, this run's is "
+            f"{chain.key_id(bytes(32))}): the log is another run's, or forged",
+            *findings(result)[:2],
+        ]
+    )
 
 
 def test_an_anchor_between_seals(tmp_path: Path, parsed_lines: list[bytes]) -> None:
@@ -305,6 +318,7 @@ def test_a_seal_that_verifies_late_does_not_hide_the_missing_ones(tmp_path: Path
     log.close(1_700_000_100)
     result = verify_bytes(path.read_bytes(), key0=KEY0)
     assert findings(result) == [
-        "line 34: seal: no seal for more than 32 records: seals were removed"
+        "line 2: seal: no seal after the first record: seals were removed",
+        "line 34: seal: no seal for more than 32 records: seals were removed",
     ]
     assert (result.records, result.seals_checked) == (41, 1)

@@ -54,7 +54,8 @@ steps:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> dict[str, str]:
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("SOP_AUDIT_KEYS", str(tmp_path / "keys"))  # for sop in-process too
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "mixed.yaml").write_text(MIXED)
     (tmp_path / "lib" / "manual.yaml").write_text(MANUAL)
@@ -127,8 +128,8 @@ def test_a_log_that_does_not_verify_is_ignored_with_a_warning(world: dict[str, s
     result = stats(world, "--format", "json")
     assert json.loads(result.stdout)["sops"][1]["runs"] == 1
     assert result.stderr == (
-        f"warning: run {runs[0].name}: audit log does not verify "
-        "(line 1: edited: the record does not match its hash); ignored\n"
+        f"warning: run {runs[0].name}: audit log untrusted "
+        "(line 1: edited: the record does not match its hash); not counted\n"
     )
 
 

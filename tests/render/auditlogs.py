@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from sop.audit import chain
-from sop.audit.log import AuditLog
+from sop.audit.escrow import escrow_key, head_path
+from sop.audit.log import AuditLog, SealState
 from sop.audit.state import AUDIT
 
 Fields = dict[str, Any]
@@ -24,7 +26,8 @@ def at(text: str) -> float:
 def write_log(
     state_dir: Path, run_id: str, kind: str, operator: str, events: list[tuple[str, Fields]]
 ) -> Path:
-    """A chained log (not sealed) of `events`: (UTC time, the record's own fields)."""
+    """A sealed log of `events`: (UTC time, the record's own fields), its key and head kept in
+    the key folder ($SOP_AUDIT_KEYS) as sop's writer keeps them."""
     run_dir = state_dir / "runs" / run_id
     run_dir.mkdir(parents=True)
     common = {
@@ -32,11 +35,18 @@ def write_log(
         "user": {"name": operator},
         "sop": {"run_id": run_id, "id": "restart-api", "sha256": "0" * 64},
     }
-    log = AuditLog(run_dir / AUDIT, common)
+    log = sealed_log(run_dir / AUDIT, common, run_id)
     for when, fields in events:
         log.append(at(when), fields)
     log.close(0)
     return run_dir / AUDIT
+
+
+def sealed_log(path: Path, common: Fields, run_id: str) -> AuditLog:
+    key0 = os.urandom(32)
+    escrow_key(run_id, key0)
+    seal = SealState(chain.key_id(key0), 0, key0)
+    return AuditLog(path, common, seal=seal, escrow=head_path(run_id))
 
 
 def started(incident: str = "") -> Fields:
@@ -161,17 +171,19 @@ def tamper(log: Path, old: str, new: str) -> None:
 
 
 def as_drill(log: Path, run_dir: Path) -> Path:
-    """A copy of a real run's log as a drill's: every record's event.kind is "drill" and the
-    chain is recomputed, so it verifies (its seals are not checked without the key)."""
+    """A real run's log written again as a drill's, by sop's writer under a key of its own:
+    every record's event.kind is "drill" (its seals are the new run's)."""
     run_dir.mkdir(mode=0o700)
-    prev = chain.GENESIS
-    lines = []
-    for line in log.read_text().splitlines():
-        record = json.loads(line)
-        record["event"]["kind"] = "drill"
-        record["sop"]["run_id"] = run_dir.name
-        record["prev"] = prev
-        record["hash"] = prev = chain.link_hash(prev, record)
-        lines.append(json.dumps(record) + "\n")
-    (run_dir / AUDIT).write_text("".join(lines))
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    common = {"sop": {"run_id": run_dir.name}, "event": {"kind": "drill"}}
+    out = sealed_log(run_dir / AUDIT, common, run_dir.name)
+    for record in records:
+        if record["event"]["action"] == "seal":
+            continue
+        when = dt.datetime.fromisoformat(record["@timestamp"]).timestamp()
+        fields = {k: v for k, v in record.items() if k not in ("@timestamp", "seq", "prev", "hash")}
+        fields["event"]["kind"] = "drill"
+        fields["sop"]["run_id"] = run_dir.name
+        out.append(when, fields)
+    out.close(0)
     return run_dir / AUDIT

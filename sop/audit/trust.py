@@ -1,0 +1,162 @@
+"""How far a run's audit log can be trusted: the log checked with everything sop keeps about
+the run elsewhere. `verify_bytes` checks a log's own chain and seals; this adds what only the
+run's surroundings can tell:
+
+- the files: the run folder and its files, the key folder and the key are this user's real
+  files, which nobody else can write (a swapped-in file or a teammate's write access would make
+  every check below moot);
+- the run: the run id in the log is its folder's name, and the key is that run's;
+- the seals: with the key, what they cover; without it, that nothing was proven;
+- the head the key folder kept after the latest seal: a log cut back or rolled back to an
+  older copy no longer reaches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sop.audit import escrow
+from sop.audit.actions import Action
+from sop.audit.reader import read_log_bytes
+from sop.audit.state import AUDIT, check_run_files
+from sop.audit.verify import (
+    Finding,
+    Parsed,
+    Verification,
+    parse_anchor,
+    run_id_of_bytes,
+    unproven_ranges,
+    verify_bytes,
+)
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """A log read for verification: its bytes, its run id, and the run's escrowed head."""
+
+    path: Path
+    data: bytes
+    run_id: str
+    folder: str | None  # the run folder's name, when the log is a run folder's audit.jsonl
+    head: escrow.EscrowedHead | None
+
+
+def read_run_log(path: Path) -> RunLog:
+    """Check the files around `path`, then read it (unparsed). Raises `UnsafeFileError` or
+    `StateDirError` for a file sop must not trust, `AuditReadError` for one it cannot read."""
+    folder = None
+    if path.name == AUDIT and path.parent.parent.name == "runs":
+        check_run_files(path.parent)
+        folder = path.parent.name
+    else:
+        escrow.check_private(path, "audit log", own=False)
+    data = read_log_bytes(path)
+    run_id = run_id_of_bytes(data)
+    return RunLog(path, data, run_id, folder, escrow.load_head(run_id) if run_id else None)
+
+
+def verify_run(
+    log: RunLog,
+    *,
+    anchor: tuple[int, str] | None = None,
+    key_file: Path | None = None,
+    parsed: Parsed | None = None,
+) -> Verification:
+    """`log` checked with the run's key (`key_file`, else the key folder's), the head the key
+    folder kept, and `anchor`; the notes say what was not proven."""
+    key0 = escrow.load_key(log.run_id, key_file) if log.run_id else None
+    escrowed = (log.head.seq, log.head.hash) if log.head is not None else None
+    result = verify_bytes(log.data, anchor=anchor, key0=key0, parsed=parsed, escrowed=escrowed)
+    if log.folder is not None and log.run_id != log.folder:
+        result.findings.insert(
+            0,
+            Finding(
+                1,
+                "moved",
+                f"the log is of run '{log.run_id}', but lies in the folder of run "
+                f"'{log.folder}': it was moved or swapped in",
+            ),
+        )
+    result.notes.extend(_notes(log, result))
+    for first, last in unproven_ranges(log.data):
+        result.notes.append(
+            f"records {first}-{last} were not under a seal when the run was resumed: a later seal "
+            "covers them, but nothing proves sop wrote them"
+        )
+    return result
+
+
+def unproven_note(first: int, last: int) -> tuple[str, str, dict[str, Any]]:
+    """The record resume appends before going on from a log whose records `first`..`last` came
+    after the last verified seal (the action, message and fields of an audit note): its own
+    seals will cover them, so the log must say that none did before."""
+    return (
+        Action.UNPROVEN,
+        f"records {first}-{last} came after the last verified seal: nothing proves sop wrote "
+        "them; their steps were treated as in doubt",
+        {"from_seq": first, "to_seq": last},
+    )
+
+
+def verify_run_log(
+    path: Path, *, anchor: str | None = None, key: Path | None = None
+) -> Verification:
+    """`sop audit verify`: the log at `path`, its files and the run's escrowed head checked,
+    against an anchor given as SEQ:HASH and the run's verification key (`key`, else the one the
+    key folder kept)."""
+    return verify_run(
+        read_run_log(path), anchor=parse_anchor(anchor) if anchor else None, key_file=key
+    )
+
+
+def _notes(log: RunLog, result: Verification) -> list[str]:
+    notes = []
+    if not result.keyed:
+        notes.append(
+            f"seals not checked: no verification key for run '{log.run_id}' (give it with --key); "
+            "the chain holds, but anyone who can write the log could have rewritten it whole"
+        )
+    elif result.unsealed:
+        notes.append(
+            f"{result.unsealed} record(s) after the last verified seal are not covered by a "
+            "seal: nothing proves who wrote them (a run in progress, or killed)"
+        )
+    if log.head is None and result.keyed:
+        notes.append(
+            "the key folder kept no head for this run (written by an older sop, or on another "
+            "machine): a log cut back to an earlier seal is found only with the ticket's --anchor"
+        )
+    return notes
+
+
+def status_of(result: Verification) -> str:
+    """`verified`, `unproven` (the chain holds, but not every record is under a verified
+    seal) or `failed`."""
+    if not result.ok:
+        return "failed"
+    return "verified" if result.proven else "unproven"
+
+
+def summary(result: Verification) -> str:
+    """One line: what the log proves (its findings are listed apart)."""
+    seq, digest = result.head
+    if not result.ok:
+        return "NOT VERIFIED: " + "; ".join(str(f) for f in result.findings)
+    if result.proven:
+        return (
+            f"ok: {result.records} records, head {seq}:{digest}, "
+            f"{result.seals_checked} seal(s) verified"
+        )
+    if not result.keyed:
+        return (
+            f"unproven: {result.records} records, head {seq}:{digest}: the chain holds, "
+            f"but {result.seals_unchecked} seal(s) were not checked (no key)"
+        )
+    if result.sealed_records == 0:
+        return f"unproven: {result.records} record(s), head {seq}:{digest}, and no seal yet"
+    return (
+        f"ok up to seq {result.sealed_records - 1} ({result.seals_checked} seal(s) verified); "
+        f"unproven: the {result.unsealed} record(s) after it, head {seq}:{digest}"
+    )
