@@ -88,11 +88,14 @@ def resealed(records: list[dict[str, Any]], key0: bytes) -> bytes:
     return b"".join(out)
 
 
-def one_run(attack: Attack, body: str, *args: str, code: int = 0) -> Path:
-    result = attack.run(attack.write(body), *args)
+def one_run(attack: Attack, body: str, *args: str, code: int = 0, name: str = "attack") -> Path:
+    """A new run of `body` (written to NAME.yaml); its run directory."""
+    runs = attack.state / "runs"
+    before = set(runs.iterdir()) if runs.is_dir() else set()
+    result = attack.run(attack.write(body, f"{name}.yaml", sop_id=name), *args)
     assert result.returncode == code, result.stderr
-    runs = sorted((attack.state / "runs").iterdir())
-    return runs[-1]
+    (run_dir,) = set(runs.iterdir()) - before
+    return run_dir
 
 
 def verify(attack: Attack, run_dir: Path, *args: str) -> tuple[int, str, str]:
@@ -152,7 +155,7 @@ def test_a_log_with_every_seal_removed_is_a_finding(attack: Attack) -> None:
 
 
 def test_another_runs_key_given_by_name_is_refused(attack: Attack) -> None:
-    first, second = one_run(attack, FINE), one_run(attack, FINE)
+    first, second = one_run(attack, FINE), one_run(attack, FINE)  # both finished
     result = attack.sop(
         "audit", "verify", first.name, "--key", str(attack.keys / f"{second.name}.key")
     )
@@ -173,7 +176,7 @@ def test_another_runs_key_given_by_name_is_refused(attack: Attack) -> None:
 
 def test_another_runs_sealed_log_in_a_runs_folder_is_refused(attack: Attack) -> None:
     victim = one_run(attack, PAUSED, code=1)
-    other = one_run(attack, FINE)
+    other = one_run(attack, FINE, name="other")
     shutil.copy(other / "audit.jsonl", victim / "audit.jsonl")
     code, stdout, _ = verify(attack, victim)
     assert (code, stdout) == (
