@@ -16,19 +16,19 @@ def finished(step: str, outcome: str) -> AuditEntry:
 
 
 def test_a_known_outcome_is_restored_as_an_outcome() -> None:
-    restored = _restore([finished("a", Outcome.SUCCESS), finished("b", Outcome.SKIPPED)], {})
+    restored = _restore([finished("a", Outcome.SUCCESS), finished("b", Outcome.SKIPPED)], (), {})
     assert restored.outcomes == {"a": Outcome.SUCCESS, "b": Outcome.SKIPPED}
     assert all(isinstance(o, Outcome) for o in restored.outcomes.values())
     assert restored.in_doubt == {}
 
 
 def test_an_outcome_this_sop_does_not_know_is_in_doubt() -> None:
-    restored = _restore([finished("a", "half-done")], {})
+    restored = _restore([finished("a", "half-done")], (), {})
     assert restored.outcomes == {}
     assert restored.in_doubt == {"a": "- t: finished as 'half-done'"}
 
 
 def test_a_later_known_outcome_settles_it() -> None:
-    restored = _restore([finished("a", "half-done"), finished("a", Outcome.SUCCESS)], {})
+    restored = _restore([finished("a", "half-done"), finished("a", Outcome.SUCCESS)], (), {})
     assert restored.outcomes == {"a": Outcome.SUCCESS}
     assert restored.in_doubt == {}
