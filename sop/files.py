@@ -122,6 +122,11 @@ def special_kind(path: Path | str) -> str | None:
     return None if stat.S_ISREG(mode) else _kind(mode)
 
 
+def kind_of(mode: int) -> str:
+    """What a file of this mode (from a stat) is, in words: "a FIFO", "a directory"..."""
+    return _kind(mode)
+
+
 def _kind(mode: int) -> str:
     return next((text for test, text in _KINDS if test(mode)), "an unknown kind of file")
 

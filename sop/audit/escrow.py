@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sop.errors import SopError
-from sop.files import KEY_FILE_BYTES, FileReadError, read_regular_file
+from sop.files import KEY_FILE_BYTES, FileReadError, kind_of, read_regular_file
 
 KEY_SUFFIX = ".key"
 HEAD_SUFFIX = ".head"
@@ -47,11 +47,15 @@ def check_private(path: Path, what: str, *, folder: bool = False, own: bool = Tr
     except OSError as exc:
         raise UnsafeFileError(f"{what} {path}: {exc.strerror}") from None
     if stat.S_ISLNK(info.st_mode):
-        raise UnsafeFileError(
-            f"{what} {path} is a symbolic link; sop refuses it (replace it with the file itself)"
-        )
-    if folder != stat.S_ISDIR(info.st_mode) or not (folder or stat.S_ISREG(info.st_mode)):
-        raise UnsafeFileError(f"{what} {path} is not a {'folder' if folder else 'regular file'}")
+        if folder:
+            raise UnsafeFileError(
+                f"{what} {path} is a symbolic link; sop refuses it (use the folder itself)"
+            )
+        raise UnsafeFileError(f"{path}: a symbolic link, where sop expects its own file")
+    if folder and not stat.S_ISDIR(info.st_mode):
+        raise UnsafeFileError(f"{what} {path} is not a folder")
+    if not folder and not stat.S_ISREG(info.st_mode):
+        raise UnsafeFileError(f"{path}: not a regular file ({kind_of(info.st_mode)})")
     if own and info.st_uid != os.geteuid():
         raise UnsafeFileError(
             f"{what} {path} belongs to another user (uid {info.st_uid}); sop trusts only its own "

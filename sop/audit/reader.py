@@ -250,11 +250,11 @@ def log_path(run_dir: Path) -> Path:
     return run_dir / AUDIT
 
 
-def read_log_bytes(path: Path) -> bytes:
+def read_log_bytes(path: Path, *, follow_symlinks: bool = False) -> bytes:
     """One audit log's bytes, unparsed (for `verify`, which parses only what it must). Raises
     MissingLogError when there is none, AuditReadError when it cannot be read."""
     try:
-        data = read_regular_file(path, RUN_FILE_BYTES, follow_symlinks=False)
+        data = read_regular_file(path, RUN_FILE_BYTES, follow_symlinks=follow_symlinks)
     except FileReadError as exc:
         if exc.errno == errno.ENOENT:
             raise MissingLogError(f"no audit log at {path}") from None

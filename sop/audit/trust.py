@@ -43,16 +43,18 @@ class RunLog:
     head: escrow.EscrowedHead | None
 
 
-def read_run_log(path: Path) -> RunLog:
+def read_run_log(path: Path, *, follow_symlinks: bool = False) -> RunLog:
     """Check the files around `path`, then read it (unparsed). Raises `UnsafeFileError` or
     `StateDirError` for a file sop must not trust, `AuditReadError` for one it cannot read."""
     folder = None
     if path.name == AUDIT and path.parent.parent.name == "runs":
         check_run_files(path.parent)
         folder = path.parent.name
-    else:
-        escrow.check_private(path, "audit log", own=False)
-    data = read_log_bytes(path)
+        data = read_log_bytes(path)
+    else:  # a copy named on the command line (`verify` follows a link to it); others must
+        # not be able to write it
+        data = read_log_bytes(path, follow_symlinks=follow_symlinks)
+        escrow.check_private(path.resolve(), "audit log", own=False)
     run_id = run_id_of_bytes(data)
     return RunLog(path, data, run_id, folder, escrow.load_head(run_id) if run_id else None)
 
@@ -107,7 +109,9 @@ def verify_run_log(
     against an anchor given as SEQ:HASH and the run's verification key (`key`, else the one the
     key folder kept)."""
     return verify_run(
-        read_run_log(path), anchor=parse_anchor(anchor) if anchor else None, key_file=key
+        read_run_log(path, follow_symlinks=True),
+        anchor=parse_anchor(anchor) if anchor else None,
+        key_file=key,
     )
 
 

@@ -439,8 +439,7 @@ def test_a_symlinked_state_file_is_refused(attack: Attack) -> None:
     (run_dir / "state.json").symlink_to(elsewhere)
     assert resume(attack, run_dir, "--confirm", "second") == (
         1,
-        f"sop: error: run state {run_dir / 'state.json'} is a symbolic link; sop refuses it "
-        "(replace it with the file itself)\n",
+        f"sop: error: {run_dir / 'state.json'}: a symbolic link, where sop expects its own file\n",
     )
 
 
@@ -469,6 +468,5 @@ def test_a_writable_key_folder_or_a_symlinked_key_is_refused(attack: Attack) -> 
     key.symlink_to(attack.path / "moved.key")
     assert resume(attack, run_dir, "--confirm", "second") == (
         1,
-        f"sop: error: verification key {key} is a symbolic link; sop refuses it "
-        "(replace it with the file itself)\n",
+        f"sop: error: {key}: a symbolic link, where sop expects its own file\n",
     )

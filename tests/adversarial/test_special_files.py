@@ -448,11 +448,11 @@ def test_verify_and_report_refuse_a_log_that_is_not_a_regular_file(
 
 
 @KINDS
-def test_a_key_that_is_not_a_regular_file_is_no_key(attack: Attack, kind: str) -> None:
-    """Read without blocking and taken as no key at all (what verify then says is
-    docs/audit.md's business)."""
+def test_a_key_that_is_not_a_regular_file_is_refused(attack: Attack, kind: str) -> None:
+    """Looked at without opening it, and refused: the key folder holds sop's own files only
+    (docs/audit.md)."""
     run_dir = stopped_run(attack)
-    (key,) = attack.keys.iterdir()
-    replace(key, kind)
+    key = attack.keys / f"{run_dir.name}.key"
+    reason = replace(key, kind)
     result = attack.sop("audit", "verify", run_dir.name, timeout=TIMEOUT)
-    assert "no verification key" in result.stdout + result.stderr
+    assert (result.returncode, result.stderr) == (1, f"sop: error: {key}: {reason}\n")
