@@ -18,7 +18,7 @@ from typing import Any
 
 from sop.audit.actions import Action
 from sop.audit.history import DRILL, REAL
-from sop.audit.reader import CheckedLog, read_logs
+from sop.audit.reader import CheckedLog, log_path, read_logs
 from sop.errors import Location, Problem
 from sop.model import Sop
 from sop.outcomes import Outcome
@@ -230,7 +230,7 @@ def drill_problems(
             continue
         problems.append(Problem(sop.where, "", message, "warning", "drill"))
     for run_id, problem in stats.untrusted:  # not counted: a forged drill must not pass for one
-        where = Location(str(state_dir / "runs" / run_id / "audit.jsonl"))
+        where = Location(str(log_path(state_dir / "runs" / run_id)))
         message = f"audit log untrusted ({problem}); not counted as a run or a drill"
         problems.append(Problem(where, "", message, "warning", "drill"))
     return problems

@@ -128,7 +128,7 @@ def test_the_drill_report_lists_the_partial_step_and_the_exclusion(tmp_path: Pat
 
 
 def test_resume_takes_partial_as_finished_and_keeps_the_host_excluded(tmp_path: Path) -> None:
-    restored = _restore(read_log(write_log(tmp_path / "r1")).entries, {})
+    restored = _restore(read_log(write_log(tmp_path / "r1")).entries, (), {})
 
     assert restored.outcomes == {"deploy": Outcome.PARTIAL}
     assert Outcome.PARTIAL.finished
