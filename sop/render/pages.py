@@ -256,6 +256,8 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
     if step.executable:
         fact("On", ", ".join(step.on if step.on is not None else sop.on), code=True)
         fact("Confirm", step.confirm)
+    if step.kind == "script":
+        fact("Shell", "set -eu" if step.strict else "every line runs, whatever fails", step.strict)
     if step.when:
         fact("Only when", step.when, code=True)
     if step.capture:
