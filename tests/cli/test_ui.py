@@ -133,3 +133,17 @@ def test_the_per_host_summary_is_one_aligned_line_per_host(colour: bool) -> None
         "✘ failed in 2.50s",
     ]
     assert ("\x1b[32m" in text and "\x1b[31m" in text) == colour  # green and red lines
+
+
+def test_sop_show_marks_a_script_that_is_not_strict(tmp_path: Path) -> None:
+    path = tmp_path / "sop.yaml"
+    path.write_text(
+        "sop: 1\nid: s\ntitle: S\nsteps:\n"
+        "  - id: strict\n    script: echo one\n"
+        "  - id: loose\n    strict: false\n    script: echo two\n"
+    )
+    out, buffer = console(colour=False)
+    show_sop(load_sop(path), out)
+    shown = buffer.getvalue()
+    assert "1. echo one (script; confirm auto)" in shown
+    assert "2. echo two (script; confirm auto; not strict)" in shown
