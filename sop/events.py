@@ -83,6 +83,8 @@ class RunStarted(Event):
     resumed: bool = False
     drill: bool = False
     scenario: str = ""
+    simulated: bool = False  # a drill whose results are simulated (not a --sandbox drill)
+    inventory: str = ""  # the inventory file the run's targets come from, if any
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -73,6 +73,8 @@ class AuditEntry(NamedTuple):
     operator: str = ""
     incident: str = ""
     scenario: str = ""
+    drill_simulated: bool | None = None  # run-started of a drill: simulated (None: not said)
+    inventory: str = ""  # run-started: the inventory file the targets came from
     sop_id: str = ""
     sop_sha256: str = ""
     sop_title: str = ""  # on records that name no step (run-started)
@@ -138,6 +140,10 @@ def _texts(group: Mapping[str, Any], *keys: str) -> list[str]:
     return [v if type(v := group.get(key, "")) is str else _text(v) for key in keys]
 
 
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -188,6 +194,8 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         operator=_text(_group(record, "user").get("name")),
         incident=incident,
         scenario=scenario,
+        drill_simulated=_flag(_group(sop, "drill").get("simulated")),
+        inventory=_text(sop.get("inventory")) if "inventory" in sop else "",
         sop_id=sop_id,
         sop_sha256=sha256,
         sop_title="" if names_step else title,

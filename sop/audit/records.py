@@ -79,6 +79,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
     """The event-specific part of a record, or None for events that are not audited (output
     chunks: each host's result carries a digest and a redacted tail of its output)."""
     if isinstance(event, ev.RunStarted):
+        drill = {"drill": {"simulated": event.simulated}} if event.drill else {}
         return {
             "event": {"action": Action.RUN_RESUMED if event.resumed else Action.RUN_STARTED},
             "sop": {
@@ -87,6 +88,8 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 "inputs": dict(event.inputs),
                 "targets": list(event.targets),
                 "dry_run": event.dry_run,
+                **({"inventory": event.inventory} if event.inventory else {}),
+                **drill,
             },
         }
     if isinstance(event, ev.StepShown):

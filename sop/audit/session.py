@@ -40,7 +40,7 @@ class AuditSession:
         try:
             self.log.close(at)
         finally:
-            self.lock.__exit__()
+            self.lock.release()
         return self.log.head
 
 
@@ -69,7 +69,7 @@ def common_fields(
 
 def start_session(state_dir: Path, run_id: str, common: dict[str, Any]) -> AuditSession:
     run_dir = new_run_dir(state_dir, run_id)
-    lock = RunLock(run_dir).__enter__()
+    lock = RunLock(run_dir).acquire()  # released when the session closes
     key0 = os.urandom(32)
     escrow_key(run_id, key0)
     seal = SealState(chain.key_id(key0), 0, key0)

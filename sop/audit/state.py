@@ -133,6 +133,14 @@ class RunLock:
         self.fd = -1
 
     def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self) -> RunLock:
+        """Take the lock, or say who holds it. For a lock that outlives one block (a run's
+        session holds it until the log is closed); otherwise use `with`."""
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -146,7 +154,7 @@ class RunLock:
         os.write(self.fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

@@ -147,6 +147,7 @@ def resume(
 ) -> ExitCode:
     """Continue an interrupted run: done steps stay done, steps in doubt are yours to decide."""
     from sop.clock import SystemClock
+    from sop.drill.guard import forbid_side_effects
     from sop.run.launch import resume as resume_run
 
     terminal = _Terminal(not params["yes"], settings)
@@ -158,6 +159,7 @@ def resume(
         sinks=terminal.sinks,
         clock=SystemClock(),
         changed_reason=changed_reason,
+        guard_factory=forbid_side_effects,  # installed only when resuming a simulated drill
     )
     return terminal.finish(launched)
 

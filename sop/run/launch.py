@@ -27,12 +27,13 @@ from sop.model import Sop
 from sop.outcomes import RunStatus
 from sop.redact import shared
 from sop.run.inputs import Asker, ResolvedInputs, refuse_secret_answers, resolve_inputs
-from sop.run.options import Prompter, RunOptions, RunResult
+from sop.run.options import DrillOptions, Prompter, RunOptions, RunResult
 from sop.run.runner import Runner
 from sop.run.scope import Restored
 from sop.run.services import LoadCallee
 
 if TYPE_CHECKING:
+    from sop.audit.reader import AuditEntry
     from sop.audit.runs import RunSummary
 
 Guard = Callable[[], Sequence[str]]  # what a drill guard has blocked so far
@@ -283,12 +284,13 @@ def resume(
     sinks: Sequence[ev.Sink],
     clock: Clock,
     changed_reason: str | None = None,
+    guard_factory: Callable[[], Guard] | None = None,
 ) -> Launched:
-    """Continue an unfinished run: done steps are shown as done, steps in doubt are decided."""
+    """Continue an unfinished run: done steps are shown as done, steps in doubt are decided.
+    A drill goes on as a drill; a simulated one under the guard `guard_factory` installs."""
     state_dir = prepare_state_dir(request.state_dir)
     run_dir = find_run_dir(state_dir, run_ref)
-    lock = RunLock(run_dir).__enter__()  # before reading anything: nobody else drives this run
-    try:
+    with RunLock(run_dir) as lock:  # before reading anything: nobody else drives this run
         return _resume_locked(
             run_dir,
             lock,
@@ -298,9 +300,8 @@ def resume(
             sinks=sinks,
             clock=clock,
             changed_reason=changed_reason,
+            guard_factory=guard_factory,
         )
-    finally:
-        lock.__exit__()
 
 
 def _resume_locked(
@@ -313,6 +314,7 @@ def _resume_locked(
     sinks: Sequence[ev.Sink],
     clock: Clock,
     changed_reason: str | None,
+    guard_factory: Callable[[], Guard] | None,
 ) -> Launched:
     from sop.audit.trust import unproven_note
     from sop.run.resume import plan_resume  # with the audit log reader: only to resume
@@ -354,15 +356,23 @@ def _resume_locked(
                 {"from": previous, "to": operator},
             )
         )
+    drill = _drill_of(started)
+    request = _same_inventory(request, started, drill)
     shown = {k: v for k, v in started.inputs.items() if v != "********"}
     inputs = resolve_inputs(
-        sop, shown, secret_files=request.secret_files, environ=os.environ, asker=asker
+        sop,
+        shown,
+        secret_files=request.secret_files,
+        environ=os.environ,
+        asker=asker,
+        drill=drill is not None,
     )
     options = dataclasses.replace(
         request.options,
         run_id=plan.run_id,
         trace_id=started.trace_id,
         incident=request.options.incident or started.incident or None,
+        drill=drill,
     )
     request = dataclasses.replace(request, options=options)
     common = common_fields(
@@ -373,7 +383,9 @@ def _resume_locked(
         operator=operator,
         incident=options.incident,
         kind=started.event_kind,
+        scenario=started.scenario,
     )
+    guard = guard_factory() if guard_factory is not None and options.simulated else None
     if plan.unproven is not None:  # a later seal covers them: say that none did before
         notes.insert(0, ev.AuditNote(now, *unproven_note(*plan.unproven)))
     repaired = plan.repair()  # only now that every check passed
@@ -392,4 +404,31 @@ def _resume_locked(
         session=session,
         restored=plan.restored,
         notes=notes,
+        guard=guard,
     )
+
+
+def _same_inventory(
+    request: RunRequest, started: AuditEntry, drill: DrillOptions | None
+) -> RunRequest:
+    """A resumed run targets the inventory it started with unless told otherwise; a sandbox
+    drill only that one (another file could be production's)."""
+    if not started.inventory:
+        return request
+    recorded = Path(started.inventory)
+    if request.inventory is None:
+        return dataclasses.replace(request, inventory=recorded)
+    if drill is not None and not drill.simulate and request.inventory.resolve() != recorded:
+        raise SopError(
+            f"this drill ran against the sandbox inventory {recorded}; it goes on against that "
+            f"one only (not {request.inventory})"
+        )
+    return request
+
+
+def _drill_of(started: AuditEntry) -> DrillOptions | None:
+    """A drill goes on as the drill it was: a simulated one stays simulated (a drill logged
+    before sop said which counts as simulated: nothing it resumes may touch a host)."""
+    if started.event_kind != "drill":
+        return None
+    return DrillOptions(simulate=started.drill_simulated is not False, scenario=started.scenario)

@@ -119,6 +119,8 @@ class Runner:
                 resumed=self.restored is not None,
                 drill=options.drill is not None,
                 scenario=options.drill.scenario if options.drill else "",
+                simulated=options.simulated,
+                inventory=self._inventory_path(),
             )
         )
         outcome, reason = Outcome.SUCCESS, ""
@@ -137,6 +139,10 @@ class Runner:
             )
         )
         return RunResult(outcome, self.run_id, self.trace_id, dict(s.outcomes))
+
+    def _inventory_path(self) -> str:
+        inventory = self.services.inventory
+        return str(inventory.path.resolve()) if inventory and inventory.path else ""
 
     def _shown_targets(self, scope: Scope) -> tuple[str, ...]:
         """The default targets as the header shows them: rendered, groups expanded to hosts."""
