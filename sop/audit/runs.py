@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sop.audit.actions import Action
-from sop.audit.reader import read_run
+from sop.audit.reader import check_log, log_path, read_log
 from sop.audit.state import LOCK
 from sop.audit.verify import AuditReadError
 from sop.outcomes import RunStatus
@@ -23,9 +23,11 @@ class RunSummary:
     incident: str
     status: str  # the outcome, "unfinished", or "in progress"
     run_dir: Path
+    problem: str = ""  # why the log cannot be trusted (its seals do not verify); "" if they do
 
     def as_row(self) -> list[str]:
-        return [self.run_id, self.sop_id, self.started, self.operator, self.incident, self.status]
+        status = f"{self.status} (untrusted: {self.problem})" if self.problem else self.status
+        return [self.run_id, self.sop_id, self.started, self.operator, self.incident, status]
 
 
 def is_locked(run_dir: Path) -> bool:
@@ -43,10 +45,14 @@ def is_locked(run_dir: Path) -> bool:
 
 
 def summarize(run_dir: Path) -> RunSummary | None:
+    """A run as its log tells it. A log whose seals do not verify with the run's key (anyone who
+    can write the state directory could have written it) is listed with the reason, and its
+    status is what the log claims."""
     try:
-        entries = read_run(run_dir)
+        checked = check_log(run_dir.name, read_log(log_path(run_dir)))
     except AuditReadError:
         return None
+    entries = checked.entries
     if not entries:
         return None
     first = entries[0]
@@ -63,6 +69,7 @@ def summarize(run_dir: Path) -> RunSummary | None:
         incident=first.incident,
         status=status,
         run_dir=run_dir,
+        problem=checked.problem,
     )
 
 

@@ -128,6 +128,20 @@ def test_report_and_runs_and_show(tmp_path: Path, env: dict[str, str]) -> None:
     assert "command-started" in table
 
 
+def test_runs_names_a_log_whose_seals_do_not_verify(tmp_path: Path, env: dict[str, str]) -> None:
+    """A writer of the state directory can plant a log that claims anything; `sop runs` says
+    which logs it cannot vouch for, and why."""
+    path = sop_file(tmp_path, MARKERS.format(d=tmp_path))
+    assert run(["run", "--yes", str(path)], env).returncode == 0
+    run_id = only_run(env).name
+    (Path(env["SOP_AUDIT_KEYS"]) / f"{run_id}.key").unlink()
+    listing = run(["runs"], env).stdout.splitlines()
+    assert listing[1].startswith(run_id)
+    assert listing[1].endswith(
+        "success (untrusted: no verification key: its seals cannot be checked)"
+    )
+
+
 def test_a_tampered_log_fails_verify_and_is_refused_by_resume(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
