@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Any, Protocol
 
 from sop.outcomes import Outcome
@@ -218,6 +219,25 @@ class HostExcluded(Event):
 @dataclass(frozen=True, eq=False, repr=False)
 class Interrupted(Event):
     step: StepRef | None
+
+
+class Escalation(StrEnum):
+    """What each Ctrl-C does while commands run (sop.run.fanout)."""
+
+    TERM = "term"  # the first: SIGTERM to the commands' process groups
+    KILL = "kill"  # the second, or the grace period over: SIGKILL
+    STOP_WAITING = "stop-waiting"  # the third: the hosts still running are in doubt
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Stopping(Event):
+    """The responder pressed Ctrl-C while a step ran: `escalation` was done to the commands
+    still running on `hosts`. After TERM, KILL follows in `grace` seconds."""
+
+    step: StepRef
+    escalation: Escalation
+    hosts: tuple[str, ...]
+    grace: float = 0.0
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -26,6 +26,7 @@ class Action(StrEnum):
     MENU_CHOICE = "menu-choice"
     HOST_EXCLUDED = "host-excluded"  # left out of every later step, with the reason
     INTERRUPTED = "interrupted"
+    STOPPING = "stopping"  # a Ctrl-C while commands ran: TERM, KILL, or stop waiting
     ROLLBACK_STARTED = "rollback-started"
     RUN_FINISHED = "run-finished"
     SEAL = "seal"  # an HMAC of the chain head (chain.py)

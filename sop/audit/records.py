@@ -38,6 +38,14 @@ _ECS_FAILURE = frozenset(
 )
 
 
+STOPPING_MESSAGES = {
+    ev.Escalation.TERM: "Ctrl-C: SIGTERM sent to the commands still running on {hosts}",
+    ev.Escalation.KILL: "SIGKILL sent to the commands still running on {hosts}",
+    ev.Escalation.STOP_WAITING: "the responder stopped waiting for {hosts}: "
+    "their commands may still be running (in doubt)",
+}
+
+
 def _step(ref: ev.StepRef, attempt: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "step": ref.id,
@@ -202,6 +210,16 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         return {
             "event": {"action": Action.INTERRUPTED},
             "sop": _step(event.step) if event.step else {},
+        }
+    if isinstance(event, ev.Stopping):
+        return {
+            "event": {"action": Action.STOPPING},
+            "sop": {
+                **_step(event.step),
+                "escalation": event.escalation,
+                "hosts": list(event.hosts),
+            },
+            "message": STOPPING_MESSAGES[event.escalation].format(hosts=", ".join(event.hosts)),
         }
     if isinstance(event, ev.RollbackStarted):
         return {"event": {"action": Action.ROLLBACK_STARTED}, "sop": {"reason": event.reason}}

@@ -302,6 +302,7 @@ class TerminalUI:
             ev.HostExcluded: self._excluded,
             ev.RollbackStarted: self._rollback,
             ev.Interrupted: self._interrupted,
+            ev.Stopping: self._stopping,
             ev.RunFinished: self._run_finished,
         }
         handler = handlers.get(type(event))
@@ -445,6 +446,27 @@ class TerminalUI:
     def _interrupted(self, e: ev.Interrupted) -> None:
         self._flush_partial()
         self.out.print("[red]interrupted (Ctrl-C)[/red]")
+
+    def _stopping(self, e: ev.Stopping) -> None:
+        from sop import events as ev
+
+        self._flush_partial()
+        hosts = _esc(", ".join(e.hosts))
+        if e.escalation == ev.Escalation.TERM:
+            self.out.print(
+                f"[red]Ctrl-C: sent TERM to the commands still running on {hosts}.[/red] "
+                f"KILL in {e.grace:g}s, or at the next Ctrl-C."
+            )
+        elif e.escalation == ev.Escalation.KILL:
+            self.out.print(
+                f"[red]sent KILL to the commands still running on {hosts}.[/red] "
+                f"Ctrl-C again to stop waiting ({hosts} then in doubt)."
+            )
+        else:
+            self.out.print(
+                f"[bold red]stopped waiting for {hosts}: in doubt[/bold red] (the command may "
+                "still be running there). The run is unfinished: resume decides this step."
+            )
 
     def _run_finished(self, e: ev.RunFinished) -> None:
         colour = "green" if e.outcome == "success" else "red"

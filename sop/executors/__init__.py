@@ -68,6 +68,10 @@ class Executors:
         for executor in list(self._made.values()):
             executor.interrupt()
 
+    def kill(self) -> None:
+        for executor in list(self._made.values()):
+            executor.kill()
+
     def close(self) -> None:
         for executor in self._made.values():
             executor.close()

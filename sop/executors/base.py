@@ -53,7 +53,10 @@ class Executor(Protocol):
     ) -> HostResult: ...
 
     def interrupt(self) -> None:
-        """Stop every command this executor is running now (Ctrl-C)."""
+        """SIGTERM to every command this executor is running now (the first Ctrl-C)."""
+
+    def kill(self) -> None:
+        """SIGKILL to every command this executor is running now (the second Ctrl-C)."""
 
     def close(self) -> None:
         """Release connections; the run is over."""

@@ -34,12 +34,16 @@ class StreamWriter(io.TextIOBase):
 
 
 class Running:
-    """The runners active right now, so that Ctrl-C can stop them from the main thread."""
+    """The runners active right now, so that Ctrl-C can stop them from the main thread.
+
+    Each stop is delivered from its own thread: a remote one opens a channel to its host, which
+    may hang with the host, and the responder's next Ctrl-C must not wait for it. A job that
+    started before the last stop reports itself interrupted and starts no further commands."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runners: set[Any] = set()
-        self.interrupted = threading.Event()
+        self._stopped_at: float | None = None
 
     def add(self, runner: Any) -> None:
         with self._lock:
@@ -49,12 +53,25 @@ class Running:
         with self._lock:
             self._runners.discard(runner)
 
-    def stop_all(self) -> None:
-        self.interrupted.set()
+    def terminate_all(self) -> None:
+        """SIGTERM to every running command's process group."""
+        self._stop("terminate")
+
+    def kill_all(self) -> None:
+        """SIGKILL to every running command's process group."""
+        self._stop("kill")
+
+    def _stop(self, method: str) -> None:
         with self._lock:
+            self._stopped_at = time.monotonic()
             runners = list(self._runners)
         for runner in runners:
-            runner.terminate()
+            threading.Thread(target=getattr(runner, method), name="sop-stop", daemon=True).start()
+
+    def stopped_since(self, started: float) -> bool:
+        """Whether a stop came after `started` (a `time.monotonic()`)."""
+        with self._lock:
+            return self._stopped_at is not None and self._stopped_at >= started
 
 
 def stream_options(output: OutputCallback) -> dict[str, Any]:
@@ -73,17 +90,21 @@ def stream_options(output: OutputCallback) -> dict[str, Any]:
 def observed(
     base: type,
     running: Running,
+    started: float,
     output: OutputCallback,
     on_command: CommandCallback,
     prefix: str = "",
 ) -> type:
     """A subclass of an invoke runner class that reports each command before it starts,
-    streams its output to `output`, and registers itself so that `Running.stop_all` reaches it.
-    `prefix` goes before every command (exports for remote tasks). The base class must offer
-    `terminate()`. (A class, not a config value: invoke deep-copies config values.)"""
+    streams its output to `output`, and registers itself so that `Running` reaches it. After a
+    stop (since the job `started`), a task's next command is refused, not run. `prefix` goes
+    before every command (exports for remote tasks). The base class must offer `terminate()`
+    and `kill()`. (A class, not a config value: invoke deep-copies config values.)"""
 
     class Observed(base):  # type: ignore[misc]
         def run(self, command: str, **kwargs: Any) -> Any:
+            if running.stopped_since(started):
+                raise SopError(f"interrupted by the responder before `{command}`")
             for key, value in stream_options(output).items():
                 kwargs.setdefault(key, value)
             on_command(command)
@@ -97,17 +118,21 @@ def observed(
 
 
 def execute_with(
-    host_name: str, job: Job, context: Any, run_command: Callable[[], Any], running: Running
+    host_name: str,
+    job: Job,
+    context: Any,
+    run_command: Callable[[], Any],
+    running: Running,
+    started: float,
 ) -> HostResult:
-    """Run a job (a command, or a task with `context`) and turn what happens into a result."""
+    """Run a job (a command, or a task with `context`) that `started` (`time.monotonic()`) and
+    turn what happens into a result."""
     from invoke.exceptions import CommandTimedOut, UnexpectedExit
-
-    started = time.monotonic()
 
     def result(
         outcome: Outcome, code: int | None, out: str, err: str, error: str = ""
     ) -> HostResult:
-        if running.interrupted.is_set() and outcome != Outcome.SUCCESS:
+        if running.stopped_since(started) and outcome != Outcome.SUCCESS:
             outcome, error = Outcome.INTERRUPTED, error or "interrupted by the responder"
         return HostResult(host_name, outcome, code, out, err, time.monotonic() - started, error)
 

@@ -8,6 +8,7 @@ import shlex
 import signal
 import subprocess
 import tempfile
+import time
 from typing import Any
 
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
@@ -76,14 +77,17 @@ class LocalExecutor:
         from invoke.config import Config
         from invoke.context import Context
 
+        started = time.monotonic()
         env = {**inherited_env(), **job.env, **secret_env(job.secrets)}
         config = Config(overrides={"run": {"shell": SHELL, "env": env, "replace_env": True}})
         # a task's commands are reported as they are; a step's as the responder confirmed it
         report = on_command if job.kind == "task" else (lambda _: on_command(job.command))
-        config.runners.local = observed(_local_runner_class(), self.running, output, report)
+        config.runners.local = observed(
+            _local_runner_class(), self.running, started, output, report
+        )
         context = Context(config=config)
         if job.kind == "task":
-            return execute_with(host.name, job, context, lambda: None, self.running)
+            return execute_with(host.name, job, context, lambda: None, self.running, started)
         with tempfile.NamedTemporaryFile("w", prefix="sop-step-", suffix=".sh") as script:
             script.write(script_text(job.command))
             script.flush()
@@ -92,10 +96,13 @@ class LocalExecutor:
             def run() -> Any:
                 return context.run(command, warn=True, timeout=job.timeout)
 
-            return execute_with(host.name, job, context, run, self.running)
+            return execute_with(host.name, job, context, run, self.running, started)
 
     def interrupt(self) -> None:
-        self.running.stop_all()
+        self.running.terminate_all()
+
+    def kill(self) -> None:
+        self.running.kill_all()
 
     def close(self) -> None:
         pass

@@ -80,5 +80,8 @@ class SimulatedExecutor:
         self._stop.set()  # the jobs running now stop; the next ones wait on a fresh event
         self._stop = threading.Event()
 
+    def kill(self) -> None:
+        self.interrupt()
+
     def close(self) -> None:
         pass

@@ -8,15 +8,18 @@
   naming the step and the line of its text), handed over as a here-document;
 - an interrupt or a timeout stops the command's whole process group. sshd makes each session
   its own process group; the wrapper first prints its pid (the group id), which sop strips from
-  the output and uses to `kill -TERM -PGID` over a second channel. (The SSH `signal` request is
+  the output and uses to `kill -TERM -PGID` (the first Ctrl-C) and `kill -KILL -PGID` (the
+  second) over a second channel. (The SSH `signal` request is
   not enough: OpenSSH ignores it for root logins, which skip privilege separation.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shlex
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from sop.model import Host
 from sop.outcomes import Outcome
 
 REMOTE_COMMAND = "exec /bin/sh -s"
+HANG_UP_AFTER = 2.0  # seconds a killed command has to end before sop closes its channel
 
 
 def remote_script(job: Job, env: Mapping[str, str]) -> str:
@@ -84,21 +88,31 @@ def _remote_runner_class(script: str | None, pid: PidLine | None) -> type:
                 self.channel.sendall(script.encode())
                 self.channel.shutdown_write()
 
-        def terminate(self) -> None:
-            """Ctrl-C: stop the remote process group (not invoke's `stop`, its cleanup)."""
+        def _signal_group(self, name: str) -> None:
+            """`kill -NAME` to the remote process group over a second channel (a task's
+            command runs without sop's wrapper: its group is not known)."""
             if pid is None or pid.pid is None:
                 return
             try:
                 channel = self.channel.get_transport().open_session(timeout=5)
-                channel.exec_command(f"kill -TERM -- -{pid.pid}")
+                channel.exec_command(f"kill -{name} -- -{pid.pid}")
                 channel.recv_exit_status()
                 channel.close()
             except Exception:  # the connection is gone: so is the session
                 pass
 
+        def terminate(self) -> None:
+            """Ctrl-C: stop the remote process group (not invoke's `stop`, its cleanup)."""
+            self._signal_group("TERM")
+
         def kill(self) -> None:
-            self.terminate()
-            super().kill()
+            """The second Ctrl-C, or the timeout: kill the remote process group. A command
+            still running after that (a task's, a host that did not take the signal) loses its
+            channel: sshd hangs up on it, and sop stops waiting."""
+            self._signal_group("KILL")
+            if not self.channel.status_event.wait(HANG_UP_AFTER):
+                with contextlib.suppress(Exception):
+                    super().kill()
 
     return ScriptedRemote
 
@@ -121,24 +135,26 @@ class SshExecutor:
     def execute(
         self, job: Job, host: Host, output: OutputCallback, on_command: CommandCallback
     ) -> HostResult:
+        started = time.monotonic()
         try:
             conn = self.pool.get(host)
         except Exception as exc:  # unreachable, unknown or changed host key, auth failure
             message = str(exc) if isinstance(exc, SopError) else f"{type(exc).__name__}: {exc}"
-            return HostResult(host.name, Outcome.FAILURE, None, "", "", 0.0, message)
+            took = time.monotonic() - started
+            return HostResult(host.name, Outcome.FAILURE, None, "", "", took, message)
         if job.kind == "task":
             # a task's commands go through the login shell as the task wrote them; sop's
             # variables are exported before each (quoted; secrets are not: they would be in argv)
             exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(job.env.items()))
             conn.config.runners.remote = observed(
-                _remote_runner_class(None, None), self.running, output, on_command, exports
+                _remote_runner_class(None, None), self.running, started, output, on_command, exports
             )
-            return execute_with(host.name, job, conn, lambda: None, self.running)
+            return execute_with(host.name, job, conn, lambda: None, self.running, started)
         pid = PidLine(output)
         script = remote_script(job, {**job.env, **secret_env(job.secrets)})
         runner = _remote_runner_class(script, pid)
         conn.config.runners.remote = observed(
-            runner, self.running, pid, lambda _: on_command(job.command)
+            runner, self.running, started, pid, lambda _: on_command(job.command)
         )
         result = execute_with(
             host.name,
@@ -146,12 +162,16 @@ class SshExecutor:
             conn,
             lambda: conn.run(REMOTE_COMMAND, warn=True, timeout=job.timeout),
             self.running,
+            started,
         )
         stdout = result.stdout.partition("\n")[2] if pid.seen.is_set() else result.stdout
         return dataclasses.replace(result, stdout=stdout)
 
     def interrupt(self) -> None:
-        self.running.stop_all()
+        self.running.terminate_all()
+
+    def kill(self) -> None:
+        self.running.kill_all()
 
     def close(self) -> None:
         self.pool.close_all()

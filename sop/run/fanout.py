@@ -1,13 +1,22 @@
-"""Run one job on a step's hosts: in parallel up to a bound, a canary first if asked, Ctrl-C
-stopping every host. Reports each host's output (live, masked: `liveoutput.py`) and result as
-events."""
+"""Run one job on a step's hosts: in parallel up to a bound, a canary first if asked. Reports
+each host's output (live, masked: `liveoutput.py`) and result as events.
+
+Ctrl-C escalates while commands run: the first sends SIGTERM to every running command's
+process group and names the hosts still running; the second, or `GRACE` seconds later, SIGKILL;
+the third stops waiting: the hosts still running are in doubt (`StoppedWaiting`), and nothing
+they do afterwards is reported."""
 
 from __future__ import annotations
 
+import queue
+import signal
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from types import FrameType
+from typing import Any
 
-from sop.events import CommandStarted, Event, HostFinished, Output, StepRef
+from sop.clock import Clock
+from sop.events import CommandStarted, Escalation, Event, HostFinished, Output, StepRef, Stopping
 from sop.executors import Executors
 from sop.executors.base import HostResult, Job
 from sop.model import Host
@@ -16,71 +25,173 @@ from sop.redact import Redactor
 from sop.run.liveoutput import LiveOutput
 
 Emit = Callable[[Event], None]
-Now = Callable[[], float]
+GRACE = 5.0  # seconds from SIGTERM to SIGKILL
+POLL = 0.1  # seconds between looks at the grace period
+
+
+class HostsInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a step ran; every host has stopped. `results` in host order."""
+
+    def __init__(self, results: Sequence[HostResult]) -> None:
+        super().__init__()
+        self.results = tuple(results)
+
+
+class StoppedWaiting(KeyboardInterrupt):
+    """The responder stopped waiting for `hosts` of `step`: their commands may still run."""
+
+    def __init__(self, step: StepRef, hosts: Sequence[str]) -> None:
+        super().__init__()
+        self.step = step
+        self.hosts = tuple(hosts)
+
+
+class _Reporter:
+    """Emits one fan-out's events from its host threads, until sop stops waiting for them."""
+
+    def __init__(self, emit: Emit) -> None:
+        self._emit = emit
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if not self._stopped:
+                self._emit(event)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+
+
+class _CtrlC:
+    """Counts Ctrl-C presses while hosts run, for the wait loop to act on in order, instead of
+    a KeyboardInterrupt raised wherever the main thread is (halfway through an audit write).
+    Outside the main thread, Ctrl-C never arrives: nothing to count."""
+
+    def __init__(self) -> None:
+        self.pressed = 0
+        self.handled = 0
+        self._previous: Any = None
+
+    def _press(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed += 1
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._press)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class FanOut:
-    def __init__(self, executors: Executors, emit: Emit, now: Now, redactor: Redactor) -> None:
+    def __init__(self, executors: Executors, emit: Emit, clock: Clock, redactor: Redactor) -> None:
         self.executors = executors
         self.emit = emit
-        self.now = now
+        self.clock = clock
         self.redactor = redactor
 
     def run(
         self, job: Job, hosts: Sequence[Host], step: StepRef, attempt: int, parallel: int
     ) -> list[HostResult]:
-        """Results in host order. Raises KeyboardInterrupt only after every host has stopped."""
+        """Results in host order. Raises HostsInterrupted after a Ctrl-C, once every host has
+        stopped, and StoppedWaiting at the third Ctrl-C."""
         multi = len(hosts) > 1
+        report = _Reporter(self.emit)
+        done: queue.SimpleQueue[HostResult | BaseException] = queue.SimpleQueue()
+        slots = threading.Semaphore(max(1, min(parallel, len(hosts))))
+        stopping = threading.Event()  # after a Ctrl-C, hosts not started never start
+        started: set[str] = set()
+
+        def work(host: Host) -> None:
+            try:
+                with slots:
+                    if stopping.is_set():
+                        done.put(_not_started(host))
+                        return
+                    started.add(host.name)
+                    done.put(self._one(report, job, host, step, attempt, live))
+            except BaseException as exc:  # the run's to handle (an audit write failed, ...)
+                done.put(exc)
+
         results: dict[str, HostResult] = {}
-        interrupted = False
+        escalation: Escalation | None = None
+        termed_at = 0.0
 
         def deliver(host: str, stream: str, text: str) -> None:
-            self.emit(Output(self.now(), step, host, stream, text, multi))
+            report(Output(self.clock.now(), step, host, stream, text, multi))
 
         with (
+            _CtrlC() as ctrl_c,  # counting before the first command can start
             LiveOutput(self.redactor, deliver) as live,
-            ThreadPoolExecutor(
-                max_workers=max(1, min(parallel, len(hosts))), thread_name_prefix="sop-host"
-            ) as pool,
         ):
-            futures: dict[Future[HostResult], Host] = {
-                pool.submit(self._one, job, host, step, attempt, live): host for host in hosts
-            }
-            pending = set(futures)
-            while pending:
+            for host in hosts:  # daemon threads: sop can exit while a host it gave up on hangs
+                threading.Thread(target=work, args=(host,), name="sop-host", daemon=True).start()
+            while len(results) < len(hosts):
+                while ctrl_c.handled < ctrl_c.pressed:
+                    ctrl_c.handled += 1
+                    stopping.set()
+                    if escalation is None:
+                        termed_at = self.clock.monotonic()
+                        escalation = self._escalate(Escalation.TERM, step, hosts, started, results)
+                    elif escalation is Escalation.TERM:
+                        escalation = self._escalate(Escalation.KILL, step, hosts, started, results)
+                    else:
+                        report.stop()
+                        self._escalate(Escalation.STOP_WAITING, step, hosts, started, results)
+                if escalation is Escalation.TERM and self.clock.monotonic() - termed_at >= GRACE:
+                    escalation = self._escalate(Escalation.KILL, step, hosts, started, results)
                 try:
-                    _, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    self.executors.interrupt()
-                    for future in pending:
-                        if future.cancel():  # not started yet: never will
-                            host = futures[future]
-                            results[host.name] = HostResult(
-                                host.name, Outcome.INTERRUPTED, None, "", "", 0.0, "not started"
-                            )
-            for future, host in futures.items():
-                if not future.cancelled():
-                    results[host.name] = future.result()
-        if interrupted:
-            raise KeyboardInterrupt
-        return [results[h.name] for h in hosts]
+                    item = done.get(timeout=POLL)
+                except queue.Empty:
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                results[item.host] = item
+        ordered = [results[h.name] for h in hosts]
+        if escalation is not None:
+            raise HostsInterrupted(ordered)
+        return ordered
+
+    def _escalate(
+        self,
+        escalation: Escalation,
+        step: StepRef,
+        hosts: Sequence[Host],
+        started: set[str],
+        results: dict[str, HostResult],
+    ) -> Escalation:
+        running = tuple(h.name for h in hosts if h.name in started and h.name not in results)
+        if escalation is Escalation.TERM:
+            self.executors.interrupt()
+        elif escalation is Escalation.KILL:
+            self.executors.kill()
+        grace = GRACE if escalation is Escalation.TERM else 0.0
+        self.emit(Stopping(self.clock.now(), step, escalation, running, grace))
+        if escalation is Escalation.STOP_WAITING:
+            raise StoppedWaiting(step, running)
+        return escalation
 
     def _one(
-        self, job: Job, host: Host, step: StepRef, attempt: int, live: LiveOutput
+        self, report: Emit, job: Job, host: Host, step: StepRef, attempt: int, live: LiveOutput
     ) -> HostResult:
+        now = self.clock.now
+
         def output(stream: str, text: str) -> None:
             live.feed(host.name, stream, text)
 
         def on_command(command: str) -> None:
-            self.emit(CommandStarted(self.now(), step, host.name, command, attempt))
+            report(CommandStarted(now(), step, host.name, command, attempt))
 
         executor = self.executors.for_host(host)
         result = executor.execute(job, host, output, on_command)
         live.finish(host.name)
-        self.emit(
+        report(
             HostFinished(
-                self.now(),
+                now(),
                 step,
                 host.name,
                 result.outcome,
@@ -93,3 +204,7 @@ class FanOut:
             )
         )
         return result
+
+
+def _not_started(host: Host) -> HostResult:
+    return HostResult(host.name, Outcome.INTERRUPTED, None, "", "", 0.0, "not started")

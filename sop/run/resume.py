@@ -28,9 +28,12 @@ STEP_ACTIONS = frozenset(
         Action.COMMAND_STARTED,
         Action.HOST_FINISHED,
         Action.STEP_FINISHED,
+        Action.STOPPING,
     }
 )
-RUNNING = frozenset({Action.STEP_STARTED, Action.COMMAND_STARTED, Action.HOST_FINISHED})
+RUNNING = frozenset(
+    {Action.STEP_STARTED, Action.COMMAND_STARTED, Action.HOST_FINISHED, Action.STOPPING}
+)
 
 
 class ResumeError(SopError):
@@ -234,6 +237,8 @@ def _evidence(e: AuditEntry) -> list[str]:
         ]
     if e.action == Action.STEP_STARTED:
         return [f"- {e.time}: attempt {e.attempt or 1} started on {', '.join(e.hosts)}"]
+    if e.action == Action.STOPPING:
+        return [f"- {e.time}: {e.message}"]
     if e.action == Action.STEP_FINISHED:
         return [f"- {e.time}: finished ({e.outcome})"]
     return []

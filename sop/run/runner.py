@@ -20,6 +20,7 @@ from sop.executors import Executors
 from sop.model import Inventory, Sop, Step
 from sop.outcomes import FINISHED, Outcome
 from sop.redact import Redactor
+from sop.run.fanout import StoppedWaiting
 from sop.run.inputs import ResolvedInputs
 from sop.run.options import ConfirmationRequired, Prompter, RunOptions, RunResult
 from sop.run.scope import Restored, Scope, Stop, StopHow, step_ref
@@ -128,6 +129,8 @@ class Runner:
             self._walk(top)
         except Stop as stop:
             outcome, reason = RUN_OUTCOMES[stop.how], stop.reason
+        except StoppedWaiting:  # hosts may still be running a step: unfinished, resumable
+            return RunResult(Outcome.INTERRUPTED, self.run_id, self.trace_id, dict(s.outcomes))
         except KeyboardInterrupt:
             outcome = Outcome.INTERRUPTED
             s.emit(ev.Interrupted(s.clock.now(), None))

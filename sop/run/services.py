@@ -74,7 +74,7 @@ class Services:
         self._persist_state = persist
         self._sinks = list(sinks)
         self._lock = threading.Lock()
-        self.fanout = FanOut(executors, self.emit, clock.now, self.redactor)
+        self.fanout = FanOut(executors, self.emit, clock, self.redactor)
 
     # -- events ------------------------------------------------------------------------------
 

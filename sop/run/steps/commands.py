@@ -14,6 +14,7 @@ from sop.errors import SopError
 from sop.executors.base import HostResult, Job
 from sop.model import Host, Sop, Step, step_secrets
 from sop.outcomes import Outcome
+from sop.run.fanout import HostsInterrupted, StoppedWaiting
 from sop.run.options import ConfirmationRequired
 from sop.run.scope import Scope, Stop, step_ref
 from sop.run.services import Services
@@ -171,12 +172,13 @@ def _attempts(
 def _fan(
     s: Services, job: Job, hosts: Sequence[Host], step: Step, ref: ev.StepRef, attempt: int
 ) -> list[HostResult]:
+    done: list[HostResult] = []
     try:
         if step.canary and len(hosts) > step.canary:
-            first = s.fanout.run(job, hosts[: step.canary], ref, attempt, step.parallel)
+            done += s.fanout.run(job, hosts[: step.canary], ref, attempt, step.parallel)
             rest = hosts[step.canary :]
-            if not all(r.ok for r in first):
-                return first + _not_run(rest, "not run: the canary failed")
+            if not all(r.ok for r in done):
+                return done + _not_run(rest, "not run: the canary failed")
             if not s.options.yes:
                 go = s.prompt().choose(
                     f"The canary succeeded. Run on the other {len(rest)} host(s)?",
@@ -186,16 +188,21 @@ def _fan(
                 choice = "canary-go" if go == "y" else "canary-stop"
                 s.emit(ev.MenuChoice(s.clock.now(), ref, choice))
                 if go != "y":
-                    return first + _not_run(rest, "not run: stopped after the canary")
-            return first + s.fanout.run(job, rest, ref, attempt, step.parallel)
+                    return done + _not_run(rest, "not run: stopped after the canary")
+            return done + s.fanout.run(job, rest, ref, attempt, step.parallel)
         return s.fanout.run(job, hosts, ref, attempt, step.parallel)
-    except KeyboardInterrupt:
+    except StoppedWaiting:  # the step stays in doubt: the run ends here
+        raise
+    except KeyboardInterrupt as exc:  # every host has stopped (or never started)
         s.emit(ev.Interrupted(s.clock.now(), ref))
-        return [
+        done += exc.results if isinstance(exc, HostsInterrupted) else ()
+        finished = {r.host for r in done}
+        return done + [
             HostResult(
                 h.name, Outcome.INTERRUPTED, None, "", "", 0.0, "interrupted by the responder"
             )
             for h in hosts
+            if h.name not in finished
         ]
 
 
