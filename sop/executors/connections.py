@@ -59,14 +59,16 @@ def known_hosts_name(address: str, port: int) -> str:
 
 
 class SshFiles:
-    """The ssh config and known_hosts files, each read and parsed once and shared by the
-    connections of one pool (one run), not once per host: paramiko's parse is slow (measured in
-    bench/RESULTS.md). A file that cannot be read is tried again by the next connection."""
+    """The ssh config and known_hosts files, each parsed once and shared by the connections of
+    one pool (one run), not once per host: paramiko's parse is slow (measured in
+    bench/RESULTS.md). known_hosts files are parsed again when they change (a key the responder
+    trusted mid-run counts at the retry). A file that cannot be read is tried again by the next
+    connection."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ssh_configs: dict[Path | None, Any] = {}
-        self._known_hosts: dict[tuple[Path, ...], list[Any]] = {}
+        self._known_hosts: dict[tuple[Path, ...], tuple[tuple[Any, ...], list[Any]]] = {}
 
     def ssh_config(self, path: Path | None) -> Any:
         """The parsed (paramiko) SSHConfig of `path`, else of ~/.ssh/config and
@@ -86,13 +88,24 @@ class SshFiles:
 
         with self._lock:
             key = tuple(files)
-            if key not in self._known_hosts:
+            version = tuple(_file_version(path) for path in files)
+            cached = self._known_hosts.get(key)
+            if cached is None or cached[0] != version:
                 known = HostKeys()
                 for path in files:
                     if path.is_file():
                         known.load(str(path))
-                self._known_hosts[key] = list(known._entries)
-            return self._known_hosts[key]
+                self._known_hosts[key] = (version, list(known._entries))
+            return self._known_hosts[key][1]
+
+
+def _file_version(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is written or replaced: inode, size, modification time."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def connect(
@@ -240,6 +253,8 @@ class _RefuseUnknownKey:
     def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
         address, port = _split_name(hostname)
         target = shlex.quote(str(self.files[0]))
+        folder = self.files[0].parent
+        mkdir = "" if folder == Path() else f"mkdir -p -m 700 {shlex.quote(str(folder))} && "
         port_flag = "" if port == SSH_PORT else f"-p {port} "
         lines = [
             f"{self.label}: unknown host key for {hostname}: "
@@ -251,7 +266,7 @@ class _RefuseUnknownKey:
         lines += [
             "If that fingerprint matches the host's own (check out of band, e.g. "
             "`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on its console), trust it with:",
-            f"    ssh-keyscan {port_flag}-t {key.get_name()} {address} >> {target}",
+            f"    {mkdir}ssh-keyscan {port_flag}-t {key.get_name()} {address} >> {target}",
         ]
         raise UnknownHostKeyError("\n".join(lines))
 

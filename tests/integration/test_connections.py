@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -182,21 +183,37 @@ class TestHostKeys:
             f"It is not in {known_hosts}.\n"
             "If that fingerprint matches the host's own (check out of band, e.g. "
             "`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on its console), trust it with:\n"
-            f"    ssh-keyscan -p {host.port} -t ssh-ed25519 {host.address} >> {known_hosts}"
+            f"    mkdir -p -m 700 {tmp_path} && "
+            f"ssh-keyscan -p {host.port} -t ssh-ed25519 {host.address} >> {known_hosts}"
         )
 
     def test_suggests_a_keyscan_that_makes_the_host_known(
         self, sshd_hosts: SshdHosts, opener: Callable[..., Any], tmp_path: Path, marker: Path
     ) -> None:
-        known_hosts = tmp_path / "known_hosts"
+        known_hosts = tmp_path / "no-ssh-folder-yet" / "known_hosts"  # as on a fresh account
         host = sshd_hosts.host(1)
         with pytest.raises(UnknownHostKeyError) as info:
             opener(host, known_hosts=known_hosts)
         command = str(info.value).splitlines()[-1].strip()
         subprocess.run(command, shell=True, check=True, capture_output=True)
+        assert stat.S_IMODE(known_hosts.parent.stat().st_mode) == 0o700
         # the positive control for the marker: with the key trusted, the command runs
         run_unless_refused(lambda: opener(host, known_hosts=known_hosts), marker)
         assert marker.exists()
+
+    def test_a_pool_reads_known_hosts_again_once_it_changed(
+        self, sshd_hosts: SshdHosts, tmp_path: Path
+    ) -> None:
+        known_hosts = tmp_path / "known_hosts"
+        known_hosts.write_text("")
+        host = sshd_hosts.host(2)
+        with ConnectionPool(known_hosts=known_hosts) as pool:
+            with pytest.raises(UnknownHostKeyError):
+                pool.get(host)
+            # the responder trusts the key mid-run, then retries: the same pool connects
+            known_hosts.write_text(sshd_hosts.known_hosts_line(sshd_hosts.hosts[2]))
+            result = pool.get(host).run("echo trusted", hide=True, in_stream=False)
+            assert result.stdout == "trusted\n"
 
     def test_treats_a_changed_key_as_fatal(
         self, sshd_hosts: SshdHosts, opener: Callable[..., Any], tmp_path: Path, marker: Path
