@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import textwrap
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -412,14 +413,15 @@ class TerminalUI:
 
     def _host_summary(self, results: Sequence[ev.HostFinished]) -> None:
         """One line per host, aligned as plain text and coloured by outcome (a rich Table takes
-        a tenth of a second for 64 hosts: a tenth of the whole run)."""
+        a tenth of a second for 64 hosts: a tenth of the whole run). An error's first line goes
+        in the table; what it says beyond (how to trust a host key) follows it, once."""
         rows = [
             [
                 r.host,
                 _mark(r.outcome)[0],
                 "" if r.exit_code is None else str(r.exit_code),
                 f"{r.duration:.2f}s",
-                " ".join(r.error.split()),
+                " ".join(r.error.partition("\n")[0].split()),
             ]
             for r in results
         ]
@@ -427,6 +429,10 @@ class TerminalUI:
         self.out.out(header, style="dim", highlight=False)
         for r, line in zip(results, lines, strict=True):
             self.out.out(line, style=_mark(r.outcome)[1], highlight=False)
+        for r in results:
+            more = r.error.partition("\n")[2].rstrip()
+            if more:
+                self.out.out(textwrap.indent(more, "  "), highlight=False)
 
     def _deviation(self, e: ev.Deviation) -> None:
         if e.kind == "edit":

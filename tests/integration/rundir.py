@@ -144,6 +144,20 @@ class RunDir:
             *more,
         ]
 
+    def resume_args(self, run_id: str, *more: str) -> list[str]:
+        """`sop resume` arguments for this folder's inventory and the fixture's SSH files."""
+        return [
+            "resume",
+            run_id,
+            "--inventory",
+            str(self.inventory),
+            "--known-hosts",
+            str(self.hosts.known_hosts),
+            "--ssh-config",
+            str(self.ssh_config),
+            *more,
+        ]
+
     @property
     def ssh_config(self) -> Path:
         """An empty ssh config, so that ~/.ssh/config plays no part."""
@@ -161,8 +175,14 @@ class RunDir:
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
         """`sop run` as a child process without a terminal (stdin is /dev/null)."""
+        return self.sop(self.args(sop, *more, known_hosts=known_hosts), env, timeout)
+
+    def sop(
+        self, args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """`sop ARGS` as a child process without a terminal (stdin is /dev/null)."""
         return subprocess.run(
-            [str(SOP), *self.args(sop, *more, known_hosts=known_hosts)],
+            [str(SOP), *args],
             cwd=self.path,
             env=self.env(**(env or {})),
             stdin=subprocess.DEVNULL,

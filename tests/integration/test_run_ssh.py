@@ -354,24 +354,40 @@ def typed_sop(rundir: RunDir, confirm: str) -> Path:
     )
 
 
+def run_id(stdout: str) -> str:
+    """The run id the header shows."""
+    found = re.search(r"\brun (\d{8}T\d{6}-[0-9a-f]{8})\b", stdout)
+    assert found, stdout
+    return found[1]
+
+
 def test_yes_stops_at_a_typed_step(rundir: RunDir) -> None:
     proc = rundir.run(typed_sop(rundir, "typed"), "--yes")
 
     assert proc.returncode == 1
+    run = run_id(proc.stdout)
     assert proc.stderr == (
         "sop: error: step 2 (deploy) needs the responder's typed confirmation; --yes does not "
-        "give it. Run interactively, or name the step: --confirm deploy\n"
+        f"give it. Continue in a terminal (sop resume {run}), or name the step: "
+        f"sop resume {run} --yes --confirm deploy\n"
     )
     assert rundir.marks() == ["h01 before"]
+
+    resumed = rundir.sop(rundir.resume_args(run, "--yes", "--confirm", "deploy"))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert sorted(rundir.marks()[1:4]) == ["h01 deploy", "h02 deploy", "h03 deploy"]
+    assert rundir.marks()[4:] == ["h01 after"]
 
 
 def test_yes_stops_at_an_always_step(rundir: RunDir) -> None:
     proc = rundir.run(typed_sop(rundir, "always"), "--yes")
 
     assert proc.returncode == 1
+    run = run_id(proc.stdout)
     assert proc.stderr == (
         "sop: error: step 2 (deploy) needs the responder's confirmation; --yes does not "
-        "give it. Run interactively, or name the step: --confirm deploy\n"
+        f"give it. Continue in a terminal (sop resume {run}), or name the step: "
+        f"sop resume {run} --yes --confirm deploy\n"
     )
     assert rundir.marks() == ["h01 before"]
 

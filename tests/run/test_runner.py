@@ -169,11 +169,12 @@ def test_yes_never_answers_typed_or_always(tmp_path: Path, level: str) -> None:
         f"sop: 1\nid: t\ntitle: T\nsteps:\n  - id: wipe\n    run: touch {tmp_path}/wiped\n    confirm: {level}\n",
     )
     with pytest.raises(ConfirmationRequired) as info:
-        run_sop(path, yes=True)
+        run_sop(path, yes=True, run_id="r1")
     typed = "typed " if level == "typed" else ""
     assert str(info.value) == (
         f"step 1 (wipe) needs the responder's {typed}confirmation; --yes does not give it. "
-        "Run interactively, or name the step: --confirm wipe"
+        "Continue in a terminal (sop resume r1), or name the step: "
+        "sop resume r1 --yes --confirm wipe"
     )
     assert not (tmp_path / "wiped").exists()
     result, rec, _ = run_sop(path, yes=True, confirm=frozenset({"wipe"}))

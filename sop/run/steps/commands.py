@@ -92,7 +92,10 @@ def _run_until_settled(
             if not failing:  # the responder excluded every failed host: go on without them
                 _settle_without(s, step, scope, ref, merged, attempt, attempts)
                 return
-            why = ", ".join(f"{r.host}: {r.error or f'exit {r.exit_code}'}" for r in failing)
+            why = ", ".join(  # an error's first line: the terminal showed the rest
+                f"{r.host}: {r.error.partition(chr(10))[0] or f'exit {r.exit_code}'}"
+                for r in failing
+            )
             choice = s.failure_menu(ref, step, why, results=merged, attempts=attempts)
             if choice != "exclude":
                 break
@@ -272,7 +275,8 @@ def _confirm(
             raise ConfirmationRequired(
                 f"step {ref.number} ({step.id}) needs the responder's "
                 f"{'typed ' if step.confirm == 'typed' else ''}confirmation; --yes does not give it. "
-                f"Run interactively, or name the step: --confirm {step.id}"
+                f"Continue in a terminal (sop resume {s.run_id}), or name the step: "
+                f"sop resume {s.run_id} --yes --confirm {step.id}"
             )
         how = "--confirm" if step.id in options.confirm else "--yes"
         s.emit(ev.StepConfirmed(s.clock.now(), ref, how, job.command, hosts))
