@@ -5,6 +5,9 @@ servers when both folders run in one session)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,9 +16,9 @@ import pytest
 from ..integration.conftest import sshd_factory, sshd_hosts
 from ..integration.rundir import RunDir
 from ..integration.sshd import SshdHosts
-from .session import Terminal
+from .session import Terminal, running
 
-__all__ = ["rundir", "sshd_factory", "sshd_hosts", "terminal"]
+__all__ = ["nap", "rundir", "sshd_factory", "sshd_hosts", "terminal"]
 
 
 @pytest.fixture
@@ -36,3 +39,14 @@ def terminal(rundir: RunDir) -> Iterator[Callable[..., Terminal]]:
     yield start
     for term in started:
         term.close()
+
+
+@pytest.fixture
+def nap(tmp_path: Path) -> Iterator[Path]:
+    """`sleep` under a name no other process has; whatever still runs it is killed after."""
+    path = tmp_path / "nap"
+    path.symlink_to("/bin/sleep")
+    yield path
+    for line in running(f"{path} "):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -114,3 +115,9 @@ def wait_until(condition: Callable[[], object], timeout: float = 10) -> bool:
             return True
         time.sleep(0.05)
     return bool(condition())
+
+
+def running(pattern: str) -> list[str]:
+    """The command lines of this machine's processes that match `pattern` (pgrep -f)."""
+    out = subprocess.run(["pgrep", "-a", "-f", pattern], capture_output=True, text=True).stdout
+    return out.splitlines()
