@@ -129,7 +129,8 @@ def test_the_per_host_summary_is_one_aligned_line_per_host(colour: bool) -> None
         "HOST        RESULT    EXIT  TIME    ERROR",
         "web-1       ✔ ok      0     0.50s",
         "db-primary  ✘ failed  3     12.25s",
-        "h3          ✘ failed        10.00s  timed out␛]0;x␇ after 10s",
+        "h3          ✘ failed        10.00s  timed out␛]0;x␇",
+        "  after 10s",  # an error's further lines (a trust hint), once, below the table
         "✘ failed in 2.50s",
     ]
     assert ("\x1b[32m" in text and "\x1b[31m" in text) == colour  # green and red lines
