@@ -94,6 +94,13 @@ class Terminal:
         """Ctrl-C, as the terminal sends it."""
         self.child.sendintr()
 
+    def interrupt_prompt(self) -> None:
+        """Ctrl-C at a prompt just shown. Not within microseconds of it: a SIGINT that lands
+        after Python last checked for signals and before `input()` blocks in read() is only
+        acted on at the next key (a CPython race; a person pressing Ctrl-C again is served)."""
+        time.sleep(0.3)
+        self.child.sendintr()
+
     def exit_status(self, timeout: float = TIMEOUT) -> int:
         """Wait for sop to exit; its exit status (128+N when killed by signal N)."""
         self.expect(pexpect.EOF, timeout)

@@ -93,7 +93,7 @@ def test_a_command_that_ignores_term_is_killed_at_the_second_ctrl_c(
     assert wait_until(lambda: not naps(nap), timeout=2), naps(nap)
     assert rundir.marks() == [f"{target} nap"]
 
-    term.interrupt()  # at the menu
+    term.interrupt_prompt()  # at the menu
     assert term.exit_status() == 130
     assert rundir.marks() == [f"{target} nap"]
 
@@ -111,7 +111,7 @@ def test_without_a_second_ctrl_c_kill_follows_after_the_grace_period(
     assert 4.5 < time.monotonic() - started < 8
     term.expect(MENU, timeout=5)
     assert wait_until(lambda: not naps(nap), timeout=2), naps(nap)
-    term.interrupt()
+    term.interrupt_prompt()
     assert term.exit_status() == 130
 
 

@@ -38,7 +38,7 @@ def test_a_silent_host_fails_in_one_line_and_only_for_itself(
     try:
         term.answer(run_on("h01, silent"), "r")
         term.expect(MENU, timeout=30)
-        term.interrupt()
+        term.interrupt_prompt()
         assert term.exit_status() == 130
     finally:
         term.close()
