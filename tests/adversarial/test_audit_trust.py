@@ -302,7 +302,8 @@ def test_a_forged_step_finished_after_the_last_seal_leaves_the_step_in_doubt(
     again = attack.sop("resume", "--yes", run_dir.name)  # nor does a second resume count it
     assert again.stderr == (
         "sop: error: step 2 (second) needs the responder's confirmation; --yes does not give it. "
-        "Run interactively, or name the step: --confirm second\n"
+        f"Continue in a terminal (sop resume {run_dir.name}), or name the step: "
+        f"sop resume {run_dir.name} --yes --confirm second\n"
     )
 
 
