@@ -11,12 +11,14 @@
   the output and uses to `kill -TERM -PGID` (the first Ctrl-C) and `kill -KILL -PGID` (the
   second) over a second channel. (The SSH `signal` request is
   not enough: OpenSSH ignores it for root logins, which skip privilege separation.)
+
+A task's commands run through the login shell as the task wrote them, each after `echo "$$"`
+(the shell's pid: its session's process group), taken out of the output and the result alike.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import shlex
 import threading
 import time
@@ -54,13 +56,19 @@ def remote_script(job: Job, env: Mapping[str, str]) -> str:
 
 
 class PidLine:
-    """Takes the wrapper's first stdout line (its pid) out of the output stream."""
+    """Takes a command's first stdout line (the pid its shell printed) out of the output stream;
+    `reset` before each command (a task runs several)."""
 
     def __init__(self, output: OutputCallback) -> None:
         self._output = output
         self._head = ""
         self.pid: int | None = None
         self.seen = threading.Event()
+
+    def reset(self) -> None:
+        self._head = ""
+        self.pid = None
+        self.seen.clear()
 
     def __call__(self, stream: str, text: str) -> None:
         if stream == "stdout" and not self.seen.is_set():
@@ -75,23 +83,29 @@ class PidLine:
         self._output(stream, text)
 
 
-def _remote_runner_class(script: str | None, pid: PidLine | None) -> type:
+def _remote_runner_class(script: str | None, pid: PidLine) -> type:
     from fabric.runners import Remote
 
     class ScriptedRemote(Remote):  # type: ignore[misc]
         """fabric's Remote runner that sends a whole script at once (invoke's `in_stream` feeds
-        stdin a byte at a time: bench/RESULTS.md) and can stop the remote process group."""
+        stdin a byte at a time: bench/RESULTS.md) and can stop the remote process group, whose
+        id the command prints first (`pid` takes it out of the output and the result)."""
 
         def start(self, command: str, shell: str, env: dict[str, Any], timeout: Any = None) -> None:
+            pid.reset()
             super().start(command, shell, env, timeout=timeout)
             if script is not None:
                 self.channel.sendall(script.encode())
                 self.channel.shutdown_write()
 
+        def generate_result(self, **kwargs: Any) -> Any:
+            if pid.seen.is_set():
+                kwargs["stdout"] = kwargs["stdout"].partition("\n")[2]
+            return super().generate_result(**kwargs)
+
         def _signal_group(self, name: str) -> None:
-            """`kill -NAME` to the remote process group over a second channel (a task's
-            command runs without sop's wrapper: its group is not known)."""
-            if pid is None or pid.pid is None:
+            """`kill -NAME` to the remote process group over a second channel."""
+            if pid.pid is None:
                 return
             try:
                 channel = self.channel.get_transport().open_session(timeout=5)
@@ -107,8 +121,8 @@ def _remote_runner_class(script: str | None, pid: PidLine | None) -> type:
 
         def kill(self) -> None:
             """The second Ctrl-C, or the timeout: kill the remote process group. A command
-            still running after that (a task's, a host that did not take the signal) loses its
-            channel: sshd hangs up on it, and sop stops waiting."""
+            still running after that (a host that did not take the signal) loses its channel:
+            sshd hangs up on it, and sop stops waiting."""
             self._signal_group("KILL")
             if not self.channel.status_event.wait(HANG_UP_AFTER):
                 with contextlib.suppress(Exception):
@@ -143,11 +157,18 @@ class SshExecutor:
             took = time.monotonic() - started
             return HostResult(host.name, Outcome.FAILURE, None, "", "", took, message)
         if job.kind == "task":
-            # a task's commands go through the login shell as the task wrote them; sop's
-            # variables are exported before each (quoted; secrets are not: they would be in argv)
+            # a task's commands go through the login shell as the task wrote them, after the
+            # shell's pid (its process group's id) and sop's variables (quoted; secrets are not
+            # exported: they would be in argv)
             exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(job.env.items()))
+            pid = PidLine(output)
             conn.config.runners.remote = observed(
-                _remote_runner_class(None, None), self.running, started, output, on_command, exports
+                _remote_runner_class(None, pid),
+                self.running,
+                started,
+                pid,
+                on_command,
+                'echo "$$"; ' + exports,
             )
             return execute_with(host.name, job, conn, lambda: None, self.running, started)
         pid = PidLine(output)
@@ -156,7 +177,7 @@ class SshExecutor:
         conn.config.runners.remote = observed(
             runner, self.running, started, pid, lambda _: on_command(job.command)
         )
-        result = execute_with(
+        return execute_with(
             host.name,
             job,
             conn,
@@ -164,8 +185,6 @@ class SshExecutor:
             self.running,
             started,
         )
-        stdout = result.stdout.partition("\n")[2] if pid.seen.is_set() else result.stdout
-        return dataclasses.replace(result, stdout=stdout)
 
     def interrupt(self) -> None:
         self.running.terminate_all()

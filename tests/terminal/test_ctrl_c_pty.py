@@ -70,8 +70,13 @@ def naps(nap: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     ("body", "target"),
-    [(STUBBORN_RUN, "h01"), (STUBBORN_RUN, "local"), (STUBBORN_TASK, "local")],
-    ids=["remote-run", "local-run", "local-task"],
+    [
+        (STUBBORN_RUN, "h01"),
+        (STUBBORN_RUN, "local"),
+        (STUBBORN_TASK, "local"),
+        (STUBBORN_TASK, "h01"),
+    ],
+    ids=["remote-run", "local-run", "local-task", "remote-task"],
 )
 def test_a_command_that_ignores_term_is_killed_at_the_second_ctrl_c(
     rundir: RunDir, terminal: Start, nap: Path, body: str, target: str
