@@ -18,7 +18,6 @@ CORE = frozenset(
         "errors",
         "model",
         "events",
-        "outcomes",
         "clock",
         "redact",
         "templating",

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sop.audit.actions import Action
-from sop.outcomes import Outcome
+from sop.events import Outcome
 from sop.text import visible
 
 if TYPE_CHECKING:

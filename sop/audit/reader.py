@@ -32,9 +32,8 @@ from sop.audit.verify import (
     unproven_ranges,
     verify_bytes,
 )
-from sop.events import step_key
+from sop.events import Outcome, step_key
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
-from sop.outcomes import Outcome
 
 _ACTIONS: dict[str, str] = {a.value: a for a in Action}
 _OUTCOMES: dict[str, str] = {o.value: o for o in Outcome}

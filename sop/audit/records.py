@@ -13,7 +13,7 @@ from typing import Any
 
 from sop import events as ev
 from sop.audit.actions import Action
-from sop.outcomes import Outcome
+from sop.events import Outcome
 
 TAIL = 2000  # characters of output kept (redacted) per host
 

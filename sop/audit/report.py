@@ -13,7 +13,7 @@ from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry, log_file
 from sop.audit.trust import read_run_log, status_of, summary, verify_run
 from sop.audit.verify import Verification
-from sop.outcomes import Outcome
+from sop.events import Outcome
 from sop.text import markdown_code, markdown_list, markdown_table, markdown_text, visible
 
 SHOWN_ACTIONS = frozenset(

@@ -11,7 +11,7 @@ from sop.audit.actions import Action
 from sop.audit.reader import check_log, log_path, read_log
 from sop.audit.state import LOCK
 from sop.audit.verify import AuditReadError
-from sop.outcomes import RunStatus
+from sop.events import RunStatus
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from sop.audit.actions import Action
 from sop.audit.history import DRILL, REAL
 from sop.audit.reader import CheckedLog, log_path, read_logs
 from sop.errors import Location, Problem
+from sop.events import Outcome
 from sop.model import Sop
-from sop.outcomes import Outcome
 
 DRILL_MAX_DAYS = 90
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry, read_run
-from sop.outcomes import Outcome
+from sop.events import Outcome
 from sop.text import markdown_code, markdown_list, markdown_table, markdown_text
 
 

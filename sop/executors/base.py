@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sop.events import Outcome
 from sop.model import Host, env_name
-from sop.outcomes import Outcome
 
 OutputCallback = Callable[[str, str], None]  # (stream, text)
 CommandCallback = Callable[[str], None]  # a command a task is about to run

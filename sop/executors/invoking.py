@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sop.errors import FatalRunError, SopError
+from sop.events import Outcome
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback
-from sop.outcomes import Outcome
 
 
 class StreamWriter(io.TextIOBase):

@@ -7,9 +7,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from sop.events import Outcome
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback
 from sop.model import DrillResult, DrillScenario, Host, Sop
-from sop.outcomes import Outcome
 
 NO_DRILL = DrillResult()
 

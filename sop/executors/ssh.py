@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import SopError
+from sop.events import Outcome
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.connections import ConnectionPool
 from sop.executors.invoking import Running, execute_with, observed
 from sop.executors.shell import here_document, shell_command
 from sop.model import Host
-from sop.outcomes import Outcome
 
 REMOTE_COMMAND = "exec /bin/sh -s"
 HANG_UP_AFTER = 2.0  # seconds a killed command has to end before sop closes its channel

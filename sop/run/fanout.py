@@ -16,11 +16,19 @@ from types import FrameType
 from typing import Any
 
 from sop.clock import Clock
-from sop.events import CommandStarted, Escalation, Event, HostFinished, Output, StepRef, Stopping
+from sop.events import (
+    CommandStarted,
+    Escalation,
+    Event,
+    HostFinished,
+    Outcome,
+    Output,
+    StepRef,
+    Stopping,
+)
 from sop.executors import Executors
 from sop.executors.base import HostResult, Job
 from sop.model import Host
-from sop.outcomes import Outcome
 from sop.redact import Redactor
 from sop.run.liveoutput import LiveOutput
 

@@ -20,11 +20,11 @@ from sop.audit.state import RunLock, default_state_dir, find_run_dir, prepare_st
 from sop.checks.lint import lint_sop
 from sop.clock import Clock
 from sop.errors import FatalRunError, SopError, SopFileError
+from sop.events import RunStatus
 from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
 from sop.model import Sop
-from sop.outcomes import RunStatus
 from sop.redact import shared
 from sop.run.inputs import Asker, ResolvedInputs, refuse_secret_answers, resolve_inputs
 from sop.run.options import DrillOptions, Prompter, RunOptions, RunResult

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sop.errors import ExitCode, SopError
+from sop.events import Outcome
 from sop.model import Input
-from sop.outcomes import Outcome
 
 
 class ConfirmationRequired(SopError):

@@ -17,8 +17,8 @@ from sop.audit.state import STATE, check_run_files, read_json
 from sop.audit.trust import read_run_log, verify_run
 from sop.audit.verify import AuditReadError, repair_torn_tail
 from sop.errors import SopError
+from sop.events import Outcome
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
-from sop.outcomes import Outcome
 from sop.run.scope import Restored
 
 STEP_ACTIONS = frozenset(

@@ -16,9 +16,9 @@ from sop import events as ev
 from sop import templating
 from sop.clock import Clock
 from sop.errors import SopError
+from sop.events import FINISHED, Outcome
 from sop.executors import Executors
 from sop.model import Inventory, Sop, Step
-from sop.outcomes import FINISHED, Outcome
 from sop.redact import Redactor
 from sop.run.fanout import StoppedWaiting
 from sop.run.inputs import ResolvedInputs

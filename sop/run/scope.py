@@ -11,9 +11,9 @@ from typing import Any, Literal
 from sop import events as ev
 from sop import templating
 from sop.errors import SopError
+from sop.events import Outcome
 from sop.model import BUILTIN_VARIABLES as BUILTINS
 from sop.model import Sop, Step
-from sop.outcomes import Outcome
 from sop.redact import Redactor
 from sop.run.inputs import InputError, validate
 

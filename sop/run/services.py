@@ -14,10 +14,10 @@ from typing import Any
 from sop import events as ev
 from sop import templating
 from sop.clock import Clock
+from sop.events import Outcome
 from sop.executors import Executors
 from sop.executors.base import HostResult
 from sop.model import LOCAL, Inventory, Sop, Step
-from sop.outcomes import Outcome
 from sop.redact import Redactor
 from sop.run.fanout import FanOut
 from sop.run.inputs import ResolvedInputs

@@ -14,7 +14,7 @@ from sop.audit.reader import HostOutcome, read_log
 from sop.audit.records import body
 from sop.audit.report import markdown, timeline
 from sop.drill.report import build_report, report_markdown
-from sop.outcomes import Outcome
+from sop.events import Outcome
 from sop.run.resume import _restore
 
 COMMON = {"sop": {"run_id": "r1", "id": "deploy", "sha256": "f" * 64}, "user": {"name": "ana"}}

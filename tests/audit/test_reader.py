@@ -21,7 +21,7 @@ from sop.audit.reader import (
     read_run,
 )
 from sop.audit.records import body
-from sop.outcomes import Outcome
+from sop.events import Outcome
 from tests.render.auditlogs import sealed_log
 
 COMMON = {

@@ -4,10 +4,10 @@ real SSH."""
 
 from __future__ import annotations
 
+from sop.events import Outcome
 from sop.executors.base import HostResult, Job
 from sop.executors.local import LocalExecutor
 from sop.model import LOCAL_HOST
-from sop.outcomes import Outcome
 
 MIDDLE_FAILS = "echo one\nfalse\necho three\n"
 UNSET = 'echo one\necho "$SOP_TEST_NEVER_SET"\necho three\n'

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from sop import events as ev
+from sop.events import Outcome
 from sop.executors import Executors
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback
 from sop.format.loader import load_sop
 from sop.model import Host, Inventory
-from sop.outcomes import Outcome
 from sop.run.inputs import resolve_inputs
 from sop.run.options import RunOptions, RunResult
 from sop.run.runner import Runner

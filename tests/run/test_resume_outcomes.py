@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry
-from sop.outcomes import Outcome
+from sop.events import Outcome
 from sop.run.resume import _restore
 
 

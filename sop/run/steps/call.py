@@ -5,8 +5,8 @@ from __future__ import annotations
 from sop import events as ev
 from sop import templating
 from sop.errors import SopError
+from sop.events import Outcome
 from sop.model import LOCAL, Step
-from sop.outcomes import Outcome
 from sop.run.inputs import resolve_inputs
 from sop.run.scope import Scope
 from sop.run.services import Services

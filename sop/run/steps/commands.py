@@ -11,9 +11,9 @@ from typing import Any
 from sop import events as ev
 from sop import templating
 from sop.errors import SopError
+from sop.events import Outcome
 from sop.executors.base import HostResult, Job
 from sop.model import Host, Sop, Step, step_secrets
-from sop.outcomes import Outcome
 from sop.run.fanout import HostsInterrupted, StoppedWaiting
 from sop.run.options import ConfirmationRequired
 from sop.run.scope import Scope, Stop, step_ref

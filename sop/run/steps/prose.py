@@ -5,8 +5,8 @@ from __future__ import annotations
 from sop import events as ev
 from sop import templating
 from sop.errors import SopError
+from sop.events import Outcome
 from sop.model import Input, Step
-from sop.outcomes import Outcome
 from sop.redact import MASK
 from sop.run.inputs import validate
 from sop.run.options import ConfirmationRequired
