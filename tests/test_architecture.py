@@ -36,9 +36,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "checks": frozenset({"audit", "executors", "format"}),
     "run": frozenset({"audit", "checks", "executors", "format"}),
     "tabletop": frozenset({"checks", "format"}),
+    "importer": frozenset(),  # Markdown in, YAML text out: the core only
     "testing": frozenset({"run", "executors", "format"}),
     "cli": frozenset(
-        {"audit", "checks", "drill", "executors", "format", "render", "run", "tabletop"}
+        {"audit", "checks", "drill", "executors", "format", "importer", "render", "run", "tabletop"}
     ),
     "__main__": frozenset({"cli"}),
 }
@@ -49,6 +50,7 @@ LIBRARIES: dict[str, frozenset[str]] = {
         {
             "sop.cli",
             "sop.cli.audit",
+            "sop.cli.importing",
             "sop.cli.library",
             "sop.cli.params",
             "sop.cli.render",
@@ -66,7 +68,7 @@ LIBRARIES: dict[str, frozenset[str]] = {
     "paramiko": frozenset({"sop.executors.connections"}),
     "fabric": frozenset({"sop.executors.connections", "sop.executors.ssh"}),
     "invoke": frozenset({"sop.executors.invoking", "sop.executors.local", "sop.executors.tasks"}),
-    "markdown_it": frozenset({"sop.render.prose"}),
+    "markdown_it": frozenset({"sop.render.prose", "sop.importer.markdown"}),
 }
 
 

@@ -119,6 +119,7 @@ def lint_sop(
         checker.error(Location(str(inventory_path or sop.path)), "", f"inventory: {exc}", "target")
     checker.calls()
     checker.scenarios()
+    checker.todos()
     return checker.problems
 
 
@@ -415,6 +416,21 @@ class _Checker:
                     "target",
                 )
 
+    def todos(self) -> None:
+        """A step that says TODO (TBD, FIXME) is unfinished: its author, or an importer that
+        found a TODO in the source runbook, left a decision for a person."""
+        for step in self.all_steps():
+            for key, text in (("title", step.title), ("note", step.note), (step.kind, step.body)):
+                line = _todo_line(text or "")
+                if line is not None:
+                    self.warn(
+                        step.locs.get(key, step.where),
+                        f"{step.path}.{key}",
+                        f"step {step.number} ({step.id}) is unfinished: `{line}`",
+                        "todo",
+                    )
+                    break
+
     def scenarios(self) -> None:
         ids = {step.id for step in self.all_steps()}
         for name, scenario in self.sop.scenarios.items():
@@ -515,19 +531,42 @@ def _strings(value: object, sub: str = "") -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{sub}.{key}")
 
 
-# what can change the quoting state of a command line, or matter inside quotes
-_QUOTING_TOKEN = re.compile(r"""\\|\{\{|\$\(|[)'"]""")
+_TODO = re.compile(r"^[\s#>*-]*(?:TODO|TBD|FIXME)\b", re.MULTILINE)
+
+
+def _todo_line(text: str) -> str | None:
+    """The first line of `text` that begins with TODO, TBD or FIXME (after a comment or list
+    mark), shortened."""
+    found = _TODO.search(text)
+    if found is None:
+        return None
+    line = text[found.start() :].split("\n", 1)[0].strip()
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
+# `{% raw %}...{% endraw %}`: text, not a template, wherever it stands
+_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}", re.DOTALL)
+
+# what can change the quoting state of a command line, or matter inside quotes; a comment
+_QUOTING_TOKEN = re.compile(r"""\\|\{\{|\$\(|[)'"]|(?:^|(?<=\s))#""")
 
 
 def _quoted_templates(source: str) -> Iterator[str]:
     """Lines where a `{{ ... }}` stands inside quotes the author wrote. `$( ... )` opens a new
-    quoting context, as in the shell: `"$(df {{ mount }})"` is fine."""
+    quoting context, as in the shell: `"$(df {{ mount }})"` is fine. Quotes go on over line
+    ends, as in the shell; a comment ends at its line. A raw block is text, and its braces are
+    no template."""
+    if "{{" not in source or ("'" not in source and '"' not in source):
+        return  # no template, or no quote it could stand in
+    if "raw" in source:
+        source = _RAW.sub(lambda raw: "x" + "\n" * raw.group(0).count("\n"), source)
+    quote = ""
+    outer: list[str] = []  # quote states around each open $(
     for line in source.splitlines():
-        if "{{" not in line or ("'" not in line and '"' not in line):
-            continue  # no template, or no quote it could stand in
-        quote = ""
-        outer: list[str] = []  # quote states around each open $(
+        if not quote and not outer and "'" not in line and '"' not in line:
+            continue  # nothing quoted on this line
         i = 0
+        reported = False
         while True:
             token = _QUOTING_TOKEN.search(line, i)
             if token is None:
@@ -537,10 +576,13 @@ def _quoted_templates(source: str) -> Iterator[str]:
             if text == "\\":
                 if quote != "'":
                     i = at + 2  # the next character is escaped
+            elif text == "#":
+                if not quote:
+                    break  # a comment, to the end of the line
             elif text == "{{":
-                if quote:
+                if quote and not reported:
                     yield line
-                    break
+                    reported = True
             elif text == "$(":
                 if quote != "'":
                     outer.append(quote)

@@ -3,7 +3,8 @@ prints, and returns its exit code or raises. This module holds the group, the on
 turns errors and returned codes into the process's exit status, and `main`.
 
 One module per group of commands: library (lint, list, show, schema, coverage, stats), running
-(run, resume, drill), audit (runs, audit verify/show, report), render, tabletop; params holds
+(run, resume, drill), audit (runs, audit verify/show, report), render, tabletop, importing
+(import); params holds
 what they share, ui everything printed to a terminal. Exit codes: `sop.errors.ExitCode`.
 """
 
@@ -16,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from sop import __version__
-from sop.cli import audit, library, render, running, tabletop, ui
+from sop.cli import audit, importing, library, render, running, tabletop, ui
 from sop.cli.params import Settings
 
 
@@ -109,6 +110,7 @@ for command in (
     audit.report,
     render.render,
     tabletop.tabletop,
+    importing.import_runbook,
 ):
     cli.add_command(command)
 
