@@ -531,7 +531,7 @@ def _strings(value: object, sub: str = "") -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{sub}.{key}")
 
 
-_TODO = re.compile(r"^[\s#>*-]*(?:TODO|TBD|FIXME)\b", re.MULTILINE)
+_TODO = re.compile(r"^[ \t#>*-]*(?:TODO|TBD|FIXME)\b", re.MULTILINE)
 
 
 def _todo_line(text: str) -> str | None:

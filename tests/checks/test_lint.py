@@ -77,6 +77,40 @@ def test_template_inside_quotes_warns(write: Callable[..., Path]) -> None:
     ]
 
 
+def test_quotes_go_on_over_line_ends_and_comments_end_at_theirs(
+    write: Callable[..., Path],
+) -> None:
+    script = (
+        "script: |\n      # don't stop here\n      curl -H \"a: $(cat f\n      )\" {{ host }}\n"
+        "      python3 -c 'print(1,\n      {{ host }})'\n"
+    )
+    text = MINIMAL.replace("run: echo hello", script) + "inputs:\n  host: {}\n"
+    assert lint(write(text)) == [
+        "sop.yaml:8:5: steps[0].script: warning: template inside quotes in `{{ host }})'`: "
+        "sop quotes every value for the shell; remove the quotes around it"
+    ]
+
+
+def test_a_raw_block_is_text_even_inside_quotes(write: Callable[..., Path]) -> None:
+    text = MINIMAL.replace(
+        "echo hello", "oc get -o go-template='{% raw %}{{.name}}{% endraw %}' pods"
+    )
+    assert lint(write(text)) == []
+
+
+def test_a_step_that_says_todo_warns(write: Callable[..., Path]) -> None:
+    text = MINIMAL.replace(
+        "    run: echo hello",
+        "    run: echo hello\n  - prose: |\n      Resize it.\n\n      TODO: which size?\n"
+        "  - script: |\n      # FIXME the real command\n      true\n",
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:9:5: steps[1].prose: warning: step 2 (step-2) is unfinished: `TODO: which size?`",
+        "sop.yaml:13:5: steps[2].script: warning: step 3 (step-3) is unfinished: "
+        "`# FIXME the real command`",
+    ]
+
+
 def test_missing_owner_review_and_stale_review(write: Callable[..., Path]) -> None:
     bare = MINIMAL.replace("owner: team\nreviewed: 2026-11-01\n", "")
     stale = MINIMAL.replace("2026-11-01", "2025-01-02").replace("id: minimal", "id: stale")
