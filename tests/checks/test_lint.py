@@ -81,7 +81,7 @@ def test_quotes_go_on_over_line_ends_and_comments_end_at_theirs(
     write: Callable[..., Path],
 ) -> None:
     script = (
-        "script: |\n      # don't stop here\n      curl -H \"a: $(cat f\n      )\" {{ host }}\n"
+        'script: |\n      # don\'t stop here\n      curl -H "a: $(cat f\n      )" {{ host }}\n'
         "      python3 -c 'print(1,\n      {{ host }})'\n"
     )
     text = MINIMAL.replace("run: echo hello", script) + "inputs:\n  host: {}\n"
