@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 # the vocabulary of results: `StrEnum` members are the strings the audit log has always
 # held (`Outcome.SUCCESS == "success"`), so records written before these types read the same
@@ -288,6 +288,15 @@ class Sink(Protocol):
     """Receives every event of a run, in order."""
 
     def emit(self, event: Event) -> None: ...
+
+
+@runtime_checkable
+class DurableSink(Sink, Protocol):
+    """A sink whose records must be on disk before the run goes on: `emit` writes them (in
+    order, under the run's lock) and `settle` waits for the disk (outside the lock, so that the
+    records of several hosts share one wait)."""
+
+    def settle(self) -> None: ...
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -117,6 +117,23 @@ def observed(
     return Observed
 
 
+def host_result(
+    host_name: str,
+    running: Running,
+    started: float,
+    outcome: Outcome,
+    code: int | None,
+    out: str,
+    err: str,
+    error: str = "",
+) -> HostResult:
+    """What happened on a host to a job that `started` (`time.monotonic()`); a failure after
+    the responder's stop counts as interrupted."""
+    if running.stopped_since(started) and outcome != Outcome.SUCCESS:
+        outcome, error = Outcome.INTERRUPTED, error or "interrupted by the responder"
+    return HostResult(host_name, outcome, code, out, err, time.monotonic() - started, error)
+
+
 def execute_with(
     host_name: str,
     job: Job,
@@ -132,9 +149,7 @@ def execute_with(
     def result(
         outcome: Outcome, code: int | None, out: str, err: str, error: str = ""
     ) -> HostResult:
-        if running.stopped_since(started) and outcome != Outcome.SUCCESS:
-            outcome, error = Outcome.INTERRUPTED, error or "interrupted by the responder"
-        return HostResult(host_name, outcome, code, out, err, time.monotonic() - started, error)
+        return host_result(host_name, running, started, outcome, code, out, err, error)
 
     try:
         if job.kind == "task":

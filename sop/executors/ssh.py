@@ -18,6 +18,7 @@ A task's commands run through the login shell as the task wrote them, each after
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import shlex
 import threading
@@ -30,12 +31,14 @@ from sop.errors import SopError
 from sop.events import Outcome
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.connections import ConnectionPool
-from sop.executors.invoking import Running, execute_with, observed
+from sop.executors.invoking import Running, execute_with, host_result, observed
 from sop.executors.shell import here_document, shell_command
 from sop.model import Host
 
 REMOTE_COMMAND = "exec /bin/sh -s"
 HANG_UP_AFTER = 2.0  # seconds a killed command has to end before sop closes its channel
+READ_SIZE = 32768
+STREAMS = ("stdout", "stderr")
 
 
 def remote_script(job: Job, env: Mapping[str, str]) -> str:
@@ -83,52 +86,130 @@ class PidLine:
         self._output(stream, text)
 
 
-def _remote_runner_class(script: str | None, pid: PidLine) -> type:
+def _signal_group(transport: Any, pid: int | None, name: str) -> None:
+    """`kill -NAME` to the remote process group `pid` over a second channel."""
+    if pid is None:
+        return
+    try:
+        channel = transport.open_session(timeout=5)
+        channel.exec_command(f"kill -{name} -- -{pid}")
+        channel.recv_exit_status()
+        channel.close()
+    except Exception:  # the connection is gone: so is the session
+        pass
+
+
+class RemoteCommand:
+    """A `run` or `script` step on one host, on a session channel of the host's connection.
+
+    The script goes in on stdin; stdout and stderr are handed on as they arrive, by the host's
+    own thread, which sleeps on an event the channel's buffers set when data, EOF or a hang-up
+    comes in. (fabric's `Connection.run` puts invoke's Runner in between: three more threads per
+    command and a 10 ms poll for its end, more client CPU per host than the SSH work itself:
+    bench/RESULTS.md.) `terminate` and `kill` stop the remote process group from another thread
+    (`Running` calls them)."""
+
+    def __init__(self, conn: Any, output: OutputCallback) -> None:
+        self._conn = conn
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+
+        def collect(stream: str, text: str) -> None:
+            (self._stdout if stream == "stdout" else self._stderr).append(text)
+            output(stream, text)
+
+        self._pid = PidLine(collect)
+        self._channel: Any = None
+
+    def run(self, script: str, timeout: float | None) -> tuple[int | None, str, str, bool]:
+        """Run `script`; (exit code, stdout, stderr, whether the timeout stopped it). The exit
+        code is None when the channel closed without one (a hang-up after KILL)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        channel = self._channel = self._conn.create_session()
+        try:
+            channel.exec_command(REMOTE_COMMAND)
+            channel.sendall(script.encode())
+            channel.shutdown_write()
+            timed_out = self._pump(channel, deadline)
+            code = channel.exit_status if channel.exit_status_ready() else None
+        finally:
+            channel.close()
+        if code == -1:  # paramiko's "no exit status": the channel closed without one
+            code = None
+        return code, "".join(self._stdout), "".join(self._stderr), timed_out
+
+    def _pump(self, channel: Any, deadline: float | None) -> bool:
+        """Hand on output until the command has ended and all its output is in."""
+        arrived = threading.Event()
+        channel.in_buffer.set_event(arrived)  # what Channel.fileno() does, without a pipe
+        channel.in_stderr_buffer.set_event(arrived)
+        decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in STREAMS}
+        timed_out = False
+        while True:
+            arrived.clear()
+            self._drain(channel, decoders)
+            if channel.closed or (channel.eof_received and channel.exit_status_ready()):
+                break
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if channel.eof_received:  # all output is in: only the exit status is to come
+                channel.status_event.wait(left)
+            elif not (channel.recv_ready() or channel.recv_stderr_ready()):
+                arrived.wait(left)
+            if deadline is not None and not timed_out and time.monotonic() >= deadline:
+                timed_out = True
+                self.kill()
+        self._drain(channel, decoders)
+        for name, decoder in decoders.items():
+            self._pid(name, decoder.decode(b"", final=True))
+        return timed_out
+
+    def _drain(self, channel: Any, decoders: Mapping[str, Any]) -> None:
+        while channel.recv_ready():
+            self._pid("stdout", decoders["stdout"].decode(channel.recv(READ_SIZE)))
+        while channel.recv_stderr_ready():
+            self._pid("stderr", decoders["stderr"].decode(channel.recv_stderr(READ_SIZE)))
+
+    def terminate(self) -> None:
+        """Ctrl-C: TERM to the remote process group."""
+        _signal_group(self._conn.transport, self._pid.pid, "TERM")
+
+    def kill(self) -> None:
+        """The second Ctrl-C, or the timeout: KILL to the remote process group. A command still
+        running after that (a host that did not take the signal) loses its channel: sshd hangs
+        up on it, and sop stops waiting."""
+        _signal_group(self._conn.transport, self._pid.pid, "KILL")
+        channel = self._channel
+        if channel is not None and not channel.status_event.wait(HANG_UP_AFTER):
+            channel.close()
+
+
+def _remote_runner_class(pid: PidLine) -> type:
+    """fabric's Remote runner for a task's commands: it can stop the remote process group,
+    whose id each command prints first (`pid` takes it out of the output and the result)."""
     from fabric.runners import Remote
 
-    class ScriptedRemote(Remote):  # type: ignore[misc]
-        """fabric's Remote runner that sends a whole script at once (invoke's `in_stream` feeds
-        stdin a byte at a time: bench/RESULTS.md) and can stop the remote process group, whose
-        id the command prints first (`pid` takes it out of the output and the result)."""
-
+    class TaskRemote(Remote):  # type: ignore[misc]
         def start(self, command: str, shell: str, env: dict[str, Any], timeout: Any = None) -> None:
             pid.reset()
             super().start(command, shell, env, timeout=timeout)
-            if script is not None:
-                self.channel.sendall(script.encode())
-                self.channel.shutdown_write()
 
         def generate_result(self, **kwargs: Any) -> Any:
             if pid.seen.is_set():
                 kwargs["stdout"] = kwargs["stdout"].partition("\n")[2]
             return super().generate_result(**kwargs)
 
-        def _signal_group(self, name: str) -> None:
-            """`kill -NAME` to the remote process group over a second channel."""
-            if pid.pid is None:
-                return
-            try:
-                channel = self.channel.get_transport().open_session(timeout=5)
-                channel.exec_command(f"kill -{name} -- -{pid.pid}")
-                channel.recv_exit_status()
-                channel.close()
-            except Exception:  # the connection is gone: so is the session
-                pass
-
         def terminate(self) -> None:
             """Ctrl-C: stop the remote process group (not invoke's `stop`, its cleanup)."""
-            self._signal_group("TERM")
+            _signal_group(self.channel.get_transport(), pid.pid, "TERM")
 
         def kill(self) -> None:
-            """The second Ctrl-C, or the timeout: kill the remote process group. A command
-            still running after that (a host that did not take the signal) loses its channel:
-            sshd hangs up on it, and sop stops waiting."""
-            self._signal_group("KILL")
+            """The second Ctrl-C: kill the remote process group; hang up if it lives on."""
+            _signal_group(self.channel.get_transport(), pid.pid, "KILL")
             if not self.channel.status_event.wait(HANG_UP_AFTER):
                 with contextlib.suppress(Exception):
                     super().kill()
 
-    return ScriptedRemote
+    return TaskRemote
 
 
 class SshExecutor:
@@ -163,7 +244,7 @@ class SshExecutor:
             exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(job.env.items()))
             pid = PidLine(output)
             conn.config.runners.remote = observed(
-                _remote_runner_class(None, pid),
+                _remote_runner_class(pid),
                 self.running,
                 started,
                 pid,
@@ -171,20 +252,42 @@ class SshExecutor:
                 'echo "$$"; ' + exports,
             )
             return execute_with(host.name, job, conn, lambda: None, self.running, started)
-        pid = PidLine(output)
         script = remote_script(job, {**job.env, **secret_env(job.secrets)})
-        runner = _remote_runner_class(script, pid)
-        conn.config.runners.remote = observed(
-            runner, self.running, started, pid, lambda _: on_command(job.command)
-        )
-        return execute_with(
-            host.name,
-            job,
-            conn,
-            lambda: conn.run(REMOTE_COMMAND, warn=True, timeout=job.timeout),
-            self.running,
-            started,
-        )
+        return self._run(host.name, job, RemoteCommand(conn, output), script, on_command, started)
+
+    def _run(
+        self,
+        host_name: str,
+        job: Job,
+        command: RemoteCommand,
+        script: str,
+        on_command: CommandCallback,
+        started: float,
+    ) -> HostResult:
+        if self.running.stopped_since(started):
+            error = f"interrupted by the responder before `{job.command}`"
+            return host_result(
+                host_name, self.running, started, Outcome.FAILURE, None, "", "", error
+            )
+        on_command(job.command)
+        self.running.add(command)
+        try:
+            code, out, err, timed_out = command.run(script, job.timeout)
+        except Exception as exc:  # the connection broke: report, never a traceback
+            error = f"{type(exc).__name__}: {exc}"
+            return host_result(
+                host_name, self.running, started, Outcome.FAILURE, None, "", "", error
+            )
+        finally:
+            self.running.discard(command)
+        if timed_out:
+            error = f"timed out after {job.timeout:g}s"
+            return host_result(
+                host_name, self.running, started, Outcome.FAILURE, None, out, err, error
+            )
+        outcome = Outcome.SUCCESS if code == 0 else Outcome.FAILURE
+        error = "" if code is not None else "the connection closed before the command ended"
+        return host_result(host_name, self.running, started, outcome, code, out, err, error)
 
     def interrupt(self) -> None:
         self.running.terminate_all()

@@ -13,7 +13,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from sop.clock import Clock
 from sop.events import (
@@ -33,6 +33,17 @@ from sop.redact import Redactor
 from sop.run.liveoutput import LiveOutput
 
 Emit = Callable[[Event], None]
+
+
+class Events(Protocol):
+    """Where a fan-out's events go (the run's `Services`): `emit` returns once the audit log
+    holds the event on disk; `record` and `settle` are its two halves."""
+
+    def emit(self, event: Event) -> None: ...
+    def record(self, event: Event) -> None: ...
+    def settle(self) -> None: ...
+
+
 GRACE = 5.0  # seconds from SIGTERM to SIGKILL
 POLL = 0.1  # seconds between looks at the grace period
 
@@ -55,17 +66,21 @@ class StoppedWaiting(KeyboardInterrupt):
 
 
 class _Reporter:
-    """Emits one fan-out's events from its host threads, until sop stops waiting for them."""
+    """Emits one fan-out's events from its host threads, until sop stops waiting for them.
+    A host thread waits for the disk outside the lock: hosts share their fsyncs."""
 
-    def __init__(self, emit: Emit) -> None:
-        self._emit = emit
+    def __init__(self, events: Events) -> None:
+        self._events = events
         self._lock = threading.Lock()
         self._stopped = False
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            if not self._stopped:
-                self._emit(event)
+            if self._stopped:
+                return
+            self._events.record(event)
+        if not isinstance(event, Output):  # never audited: live output waits for no disk
+            self._events.settle()
 
     def stop(self) -> None:
         with self._lock:
@@ -96,9 +111,11 @@ class _CtrlC:
 
 
 class FanOut:
-    def __init__(self, executors: Executors, emit: Emit, clock: Clock, redactor: Redactor) -> None:
+    def __init__(
+        self, executors: Executors, events: Events, clock: Clock, redactor: Redactor
+    ) -> None:
         self.executors = executors
-        self.emit = emit
+        self.events = events
         self.clock = clock
         self.redactor = redactor
 
@@ -108,7 +125,7 @@ class FanOut:
         """Results in host order. Raises HostsInterrupted after a Ctrl-C, once every host has
         stopped, and StoppedWaiting at the third Ctrl-C."""
         multi = len(hosts) > 1
-        report = _Reporter(self.emit)
+        report = _Reporter(self.events)
         done: queue.SimpleQueue[HostResult | BaseException] = queue.SimpleQueue()
         slots = threading.Semaphore(max(1, min(parallel, len(hosts))))
         stopping = threading.Event()  # after a Ctrl-C, hosts not started never start
@@ -178,7 +195,7 @@ class FanOut:
         elif escalation is Escalation.KILL:
             self.executors.kill()
         grace = GRACE if escalation is Escalation.TERM else 0.0
-        self.emit(Stopping(self.clock.now(), step, escalation, running, grace))
+        self.events.emit(Stopping(self.clock.now(), step, escalation, running, grace))
         if escalation is Escalation.STOP_WAITING:
             raise StoppedWaiting(step, running)
         return escalation

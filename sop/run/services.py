@@ -73,17 +73,30 @@ class Services:
         self._restored = restored
         self._persist_state = persist
         self._sinks = list(sinks)
+        self._durable = [sink for sink in self._sinks if isinstance(sink, ev.DurableSink)]
         self._lock = threading.Lock()
-        self.fanout = FanOut(executors, self.emit, clock, self.redactor)
+        self.fanout = FanOut(executors, self, clock, self.redactor)
 
     # -- events ------------------------------------------------------------------------------
 
     def emit(self, event: ev.Event) -> None:
+        """Hand `event` to every sink; return once the audit log holds it on disk."""
+        self.record(event)
+        self.settle()
+
+    def record(self, event: ev.Event) -> None:
+        """`emit` without waiting for the disk: the caller calls `settle` before going on
+        (outside any lock of its own, so that host threads share the wait)."""
         if not isinstance(event, ev.Output):  # output was masked as it streamed
             event = redact_event(event, self.redactor)
         with self._lock:
             for sink in self._sinks:
                 sink.emit(event)
+
+    def settle(self) -> None:
+        """Wait until what the sinks were given is on disk."""
+        for sink in self._durable:
+            sink.settle()
 
     def finish(
         self,

@@ -8,6 +8,7 @@ compares the exact bytes a command received.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -679,3 +680,50 @@ def test_commands_get_the_run_and_trace_ids_in_their_environment(rundir: RunDir)
         "remote-task": ("h03", run_id, trace_id, "traced"),
     }
     assert len(spans_seen) == 5  # a span of its own for each step
+
+
+# -- the session channel: output as sent, whatever its size, and the exit status ------------
+
+
+def test_large_output_arrives_whole_and_multibyte_characters_survive_read_boundaries(
+    rundir: RunDir,
+) -> None:
+    """3 MB of two-byte characters (more than one SSH window, so the host waits for sop to
+    read), written in odd-sized pieces: every read boundary falls inside some character."""
+    out = rundir.path / "captured"
+    sop = rundir.write_sop(
+        sop_yaml(
+            "big-output",
+            steps=[
+                {
+                    "id": "big",
+                    "on": "h01",
+                    "run": "python3 -c \"import sys; [sys.stdout.write('é' * 7919 + '\\n') "
+                    'or sys.stdout.flush() for _ in range(200)]"; echo oops >&2',
+                    "capture": "big",
+                },
+                {"id": "keep", "run": f"printf '%s' {{{{ big }}}} > {out}"},
+            ],
+        )
+    )
+
+    proc = rundir.run(sop, "--yes")
+
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == ("é" * 7919 + "\n") * 200
+    assert "oops" not in out.read_text()  # stderr is not stdout
+    assert "oops" in proc.stdout
+
+
+def test_the_exit_status_of_a_remote_command_is_its_hosts(rundir: RunDir) -> None:
+    sop = rundir.write_sop(sop_yaml("exit", steps=[{"id": "fail", "on": "web", "run": "exit 7"}]))
+
+    proc = rundir.run(sop, "--yes")
+
+    assert proc.returncode != 0
+    for host in ("h01", "h02", "h03"):
+        assert re.search(rf"{host}\s+✘ failed\s+7\s", proc.stdout), proc.stdout
+    (log,) = (rundir.path.parent / "sop-state").rglob("audit.jsonl")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    codes = [r["process"]["exit_code"] for r in records if r["event"]["action"] == "host-finished"]
+    assert codes == [7, 7, 7]
