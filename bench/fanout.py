@@ -4,7 +4,9 @@ Timed in interleaved rounds, for the same hosts and command:
 
 - `sop run --yes` of a one-step SOP (`parallel` = the host count) and of a five-step SOP;
 - the bare fabric `ThreadingGroup` script (bench/fabric_group.py), one and five commands;
-- the OpenSSH client, one `ssh` per host via `xargs -P N`;
+- the OpenSSH client, one `ssh` per host via `xargs -P N`: with its default key exchange (the
+  post-quantum sntrup761x25519 on OpenSSH 9.x, much more CPU per host) and with curve25519, the
+  key exchange paramiko negotiates: the floor for this work on this machine (issue 18);
 - `ansible gN -m shell -f N` (bench/.venv) in its best configuration: pipelining,
   ControlPersist, the control masters warmed by an untimed round.
 
@@ -31,6 +33,7 @@ from bench.common import progress as note
 from tests.integration.sshd import SshdHosts, start_hosts
 
 COMMAND = "hostname; echo ok"
+CURVE = "ssh via xargs -P, curve25519"
 STEPS = 5
 
 
@@ -162,6 +165,13 @@ def bench(runs: int, sizes: Sequence[int] = (1, 8, 32, 64), smoke: bool = False)
                     f"printf '%s\\n' {names} | xargs -P {n} -I@ "
                     f"ssh -F {fixture.ssh_config} -o BatchMode=yes @ '{COMMAND}' >/dev/null",
                 ],
+                CURVE: [
+                    "sh",
+                    "-c",
+                    f"printf '%s\\n' {names} | xargs -P {n} -I@ "
+                    f"ssh -F {fixture.ssh_config} -o BatchMode=yes "
+                    f"-o KexAlgorithms=curve25519-sha256 @ '{COMMAND}' >/dev/null",
+                ],
             }
             if not smoke:
                 variants[f"sop run, {STEPS} steps"] = [str(SOP), "run", str(five), *sop_args]
@@ -228,6 +238,7 @@ def _section(
             str(n),
             fmt(sop / r["fabric ThreadingGroup"].wall),
             fmt(sop / r["ssh via xargs -P"].wall),
+            fmt(sop / r[CURVE].wall),
         ]
         if f"sop run, {STEPS} steps" in r:
             cells.append(
@@ -237,7 +248,7 @@ def _section(
         if with_ansible:
             cells.append(fmt(r["ansible (pipelining, ControlPersist)"].wall / sop))
         ratio_rows.append(cells)
-    ratio_headers = ["hosts", "sop / fabric", "sop / ssh"]
+    ratio_headers = ["hosts", "sop / fabric", "sop / ssh", "sop / ssh curve25519"]
     if f"sop run, {STEPS} steps" in results[sizes[0]]:
         ratio_headers += [f"sop {STEPS} steps / fabric {STEPS}", f"sop {STEPS} steps / 1 step"]
     if with_ansible:
@@ -287,6 +298,7 @@ def _section(
                 4,
             )
         )
+    targets += _round_two(results, big)
     if reuse[1]:
         targets.append(
             Target(
@@ -301,6 +313,45 @@ def _section(
         notes,
         targets,
     )
+
+
+def _round_two(results: dict[int, dict[str, Series]], n: int) -> list[Target]:
+    """Issue 18's targets at the largest size: near the OpenSSH floor, at or under fabric."""
+    if n < 32:
+        return []
+    r = results[n]
+    sop, fabric = r["sop run"], r["fabric ThreadingGroup"]
+    targets = [
+        Target(
+            "fan-out #18",
+            f"`sop run` / OpenSSH curve25519, {n} hosts",
+            sop.wall / r[CURVE].wall,
+            1.15,
+        ),
+        Target(
+            "fan-out #18",
+            f"`sop run` / fabric ThreadingGroup, {n} hosts",
+            sop.wall / fabric.wall,
+            1.0,
+        ),
+        Target(
+            "fan-out #18",
+            f"client CPU per host, `sop run` / fabric, {n} hosts",
+            sop.cpu / fabric.cpu,
+            1.0,
+        ),
+    ]
+    five = f"sop run, {STEPS} steps"
+    if five in r:
+        targets.append(
+            Target(
+                "fan-out #18",
+                f"{STEPS}-step SOP / fabric {STEPS} commands, {n} hosts",
+                r[five].wall / r[f"fabric, {STEPS} commands"].wall,
+                1.1,
+            )
+        )
+    return targets
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
