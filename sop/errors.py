@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     FAILED = 1  # a broken SOP, a failed or refused step, a missing file, a check that found gaps
     USAGE = 2  # the command line asked for something impossible
     UNPROVEN = 3  # `audit verify`: the chain holds, but not every record is under a verified seal
+    PAUSED = 4  # `run`, `resume`, `drill`: the responder paused the run ([q]uit, Ctrl-D)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 

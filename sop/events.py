@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     INTERRUPTED = "interrupted"  # Ctrl-C
     ABORTED = "aborted"  # the responder ended the run
     ROLLED_BACK = "rolled-back"
+    PAUSED = "paused"  # a run that stopped to go on later (`sop resume`): not finished
 
     @property
     def finished(self) -> bool:
@@ -40,10 +41,27 @@ FINISHED = frozenset({Outcome.SUCCESS, Outcome.DONE, Outcome.SKIPPED, Outcome.PA
 
 
 class RunStatus(StrEnum):
-    """What `sop runs` says of a run as a whole."""
+    """What `sop runs` says of a run as a whole (sop.audit.runs decides it)."""
 
-    FINISHED = "finished"
-    UNFINISHED = "unfinished"  # no run-finished record: crashed, killed, or still going
+    LIVE = "live"  # a process holds the run's lock: it is being driven now
+    PAUSED = "paused"  # its last record is a run-paused: `sop resume` goes on
+    CRASHED = "crashed"  # no end record and nobody holds its lock: killed, or sop crashed
+    ABORTED = "aborted"  # finished: the responder aborted it, with a reason
+    FINISHED = "finished"  # finished: the end of the SOP (success, failure, rolled back)
+
+    @property
+    def resumable(self) -> bool:
+        return self in (RunStatus.PAUSED, RunStatus.CRASHED)
+
+
+class PauseHow(StrEnum):
+    """What paused a run (the `run-paused` record's `sop.pause`)."""
+
+    QUIT = "quit"  # [q]uit at a prompt
+    CTRL_C = "ctrl-c"  # Ctrl-C at a prompt, or while no command ran
+    CTRL_D = "ctrl-d"  # Ctrl-D (the end of input) at a prompt
+    STOPPED_WAITING = "stopped-waiting"  # the third Ctrl-C while commands ran: hosts in doubt
+    NEEDS_RESPONDER = "needs-responder"  # --yes reached a step only a responder may confirm
 
 
 class Frozen:
@@ -282,6 +300,52 @@ class RunFinished(Event):
     duration: float
     steps: Mapping[str, Outcome] = field(default_factory=dict)  # step key -> outcome
     reason: str = ""  # why it did not succeed
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RunPaused(Event):
+    """The run stops here to go on later (`sop resume`): it is not finished."""
+
+    how: PauseHow
+    step: StepRef | None  # the step it paused at (None: before the first)
+    duration: float
+    reason: str  # what paused it, in words
+    steps: Mapping[str, Outcome] = field(default_factory=dict)  # step key -> outcome so far
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RecapStep(Frozen):
+    """A step as it ended before a resume (its last step-finished record)."""
+
+    number: str
+    title: str
+    outcome: str  # an `Outcome` when this sop knows it
+    operator: str
+    time: str  # ISO 8601, UTC, as the audit log holds it
+    reason: str = ""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RecapNote(Frozen):
+    """A deviation, an answer, an excluded host or a pause before a resume, as one line."""
+
+    kind: str  # "deviation", "answer", "excluded", "paused", "handover", "in-doubt"
+    number: str  # the step's number ("" for none)
+    text: str  # what happened (an answer's value as the log holds it: secrets masked; for a
+    # step in doubt, the hosts where it may still be running)
+    operator: str
+    time: str
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Recap(Event):
+    """On resume and handover, before anything else: what the run did so far, from its audit
+    log. Not audited (the log holds every part of it already)."""
+
+    started: str  # time of the run-started record
+    operator: str  # who started the run
+    steps: tuple[RecapStep, ...] = ()  # finished steps, in the order they finished
+    notes: tuple[RecapNote, ...] = ()  # in the order they happened; steps in doubt last
 
 
 class Sink(Protocol):

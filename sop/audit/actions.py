@@ -29,6 +29,7 @@ class Action(StrEnum):
     STOPPING = "stopping"  # a Ctrl-C while commands ran: TERM, KILL, or stop waiting
     ROLLBACK_STARTED = "rollback-started"
     RUN_FINISHED = "run-finished"
+    RUN_PAUSED = "run-paused"  # stopped to go on later (quit, Ctrl-C, Ctrl-D): not finished
     SEAL = "seal"  # an HMAC of the chain head (chain.py)
     STATE_SAVED = "state-saved"  # the hash of the resumable state, before it is written
     HANDOVER = "handover"  # a resume by another operator

@@ -67,6 +67,7 @@ SEAL_AFTER = frozenset(
         Action.HOST_EXCLUDED,
         Action.INTERRUPTED,
         Action.RUN_FINISHED,
+        Action.RUN_PAUSED,
         Action.UNPROVEN,
     }
 )

@@ -230,7 +230,22 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 "outcome": ecs_outcome(event.outcome),
                 "duration": int(event.duration * 1e9),
             },
-            "sop": {"outcome": event.outcome, "steps": dict(event.steps)},
+            "sop": {
+                "outcome": event.outcome,
+                "steps": dict(event.steps),
+                **({"reason": event.reason} if event.reason else {}),
+            },
+        }
+    if isinstance(event, ev.RunPaused):
+        return {
+            "event": {"action": Action.RUN_PAUSED, "duration": int(event.duration * 1e9)},
+            "sop": {
+                **(_step(event.step) if event.step else {}),
+                "pause": event.how,
+                "reason": event.reason,
+                "steps": dict(event.steps),
+            },
+            "message": event.reason,
         }
     if isinstance(event, ev.AuditNote):
         return {

@@ -31,6 +31,7 @@ SHOWN_ACTIONS = frozenset(
         Action.INTERRUPTED,
         Action.ROLLBACK_STARTED,
         Action.RUN_FINISHED,
+        Action.RUN_PAUSED,
         Action.HANDOVER,
         Action.REPAIRED,
         Action.SOP_CHANGED,
@@ -114,8 +115,8 @@ def _detail(e: AuditEntry) -> str:
     if e.action in (Action.RUN_STARTED, Action.RUN_RESUMED):
         inputs = ", ".join(f"{k}={v}" for k, v in e.inputs.items())
         return f"{e.sop_title} ({inputs})" if inputs else e.sop_title
-    if e.action == Action.STEP_FINISHED and e.reason:
-        return e.reason
+    if e.action in (Action.STEP_FINISHED, Action.RUN_FINISHED) and e.reason:
+        return e.reason  # a run-finished record's: why the run was aborted
     return e.message
 
 

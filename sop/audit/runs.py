@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sop.audit.actions import Action
-from sop.audit.reader import check_log, log_path, read_log
+from sop.audit.reader import AuditEntry, check_log, log_path, read_log
 from sop.audit.state import LOCK
 from sop.audit.verify import AuditReadError
-from sop.events import RunStatus
+from sop.events import Outcome, RunStatus
 
 
 @dataclass(frozen=True)
@@ -21,16 +22,33 @@ class RunSummary:
     started: str
     operator: str
     incident: str
-    status: str  # the outcome, "unfinished", or "in progress"
+    status: RunStatus
     run_dir: Path
     problem: str = ""  # why the log cannot be trusted (its seals do not verify); "" if they do
+    detail: str = ""  # a finished run's outcome, why it was aborted or paused
+    drill: bool = False  # a fire drill (`sop drill`), not a real run
+
+    @property
+    def shown_status(self) -> str:
+        status = f"{self.status}: {self.detail}" if self.detail else str(self.status)
+        return f"{status} (untrusted: {self.problem})" if self.problem else status
 
     def as_row(self) -> list[str]:
-        status = f"{self.status} (untrusted: {self.problem})" if self.problem else self.status
-        return [self.run_id, self.sop_id, self.started, self.operator, self.incident, status]
+        kind = "drill" if self.drill else "run"
+        return [
+            self.run_id,
+            self.sop_id,
+            self.started,
+            self.operator,
+            self.incident,
+            kind,
+            self.shown_status,
+        ]
 
 
 def is_locked(run_dir: Path) -> bool:
+    """Whether a process holds the run's lock (flock): the kernel drops it when that process
+    ends, however it ends, so a held lock means the run is being driven now."""
     try:
         fd = os.open(run_dir / LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -42,6 +60,27 @@ def is_locked(run_dir: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def run_status(entries: Sequence[AuditEntry], locked: bool) -> tuple[RunStatus, str]:
+    """A run's status and its detail: finished or aborted by its run-finished record; else live
+    while a process holds its lock; else paused when its last start, resume or pause record is a
+    run-paused, and crashed when it is not (the process ended without saying so)."""
+    finished = [e for e in entries if e.action == Action.RUN_FINISHED]
+    if finished:
+        end = finished[-1]
+        if end.outcome == Outcome.ABORTED:
+            return RunStatus.ABORTED, end.reason
+        return RunStatus.FINISHED, end.outcome
+    if locked:
+        return RunStatus.LIVE, ""
+    last = [e for e in entries if e.action in _SEGMENT]
+    if last and last[-1].action == Action.RUN_PAUSED:
+        return RunStatus.PAUSED, last[-1].reason
+    return RunStatus.CRASHED, ""
+
+
+_SEGMENT = frozenset({Action.RUN_STARTED, Action.RUN_RESUMED, Action.RUN_PAUSED})
 
 
 def summarize(run_dir: Path) -> RunSummary | None:
@@ -56,11 +95,7 @@ def summarize(run_dir: Path) -> RunSummary | None:
     if not entries:
         return None
     first = entries[0]
-    finished = [e for e in entries if e.action == Action.RUN_FINISHED]
-    if finished:
-        status = finished[-1].outcome or RunStatus.FINISHED
-    else:
-        status = "in progress" if is_locked(run_dir) else RunStatus.UNFINISHED
+    status, detail = run_status(entries, is_locked(run_dir))
     return RunSummary(
         run_id=first.run_id or run_dir.name,
         sop_id=first.sop_id or "?",
@@ -70,6 +105,8 @@ def summarize(run_dir: Path) -> RunSummary | None:
         status=status,
         run_dir=run_dir,
         problem=checked.problem,
+        detail=detail,
+        drill=first.event_kind == "drill",
     )
 
 

@@ -22,14 +22,15 @@ RUN_OR_FILE = click.argument("ref", metavar="RUN|FILE")
 @click.option("--sop", "sop_id", help="Only runs of this SOP.")
 @format_option("text", "json")
 def runs(state_dir: Path | None, sop_id: str | None, fmt: str) -> None:
-    """List runs: SOP, start, operator, incident, status."""
+    """List runs: SOP, start, operator, incident, kind (run or drill), status (live, paused,
+    crashed, aborted, finished)."""
     import json
 
     from sop.audit.runs import list_runs
     from sop.audit.state import default_state_dir
 
     found = [r for r in list_runs(state_dir or default_state_dir()) if sop_id in (None, r.sop_id)]
-    headers = ("run", "sop", "started", "operator", "incident", "status")
+    headers = ("run", "sop", "started", "operator", "incident", "kind", "status")
     if fmt == "json":
         ui.echo(json.dumps([dict(zip(headers, r.as_row(), strict=True)) for r in found], indent=2))
     elif found:

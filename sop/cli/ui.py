@@ -263,6 +263,7 @@ _MARKS = {
     "partial": ("◐ partial", "yellow"),  # succeeded on some hosts only
     "failure": ("✘ failed", "red"),
     "interrupted": ("✘ interrupted", "red"),
+    "aborted": ("✘ aborted", "red"),
     "dry-run": ("· not run (dry run)", "dim"),
 }
 
@@ -305,6 +306,8 @@ class TerminalUI:
             ev.Interrupted: self._interrupted,
             ev.Stopping: self._stopping,
             ev.RunFinished: self._run_finished,
+            ev.RunPaused: self._run_paused,
+            ev.Recap: self._recap,
         }
         handler = handlers.get(type(event))
         if handler is not None:
@@ -471,7 +474,7 @@ class TerminalUI:
         else:
             self.out.print(
                 f"[bold red]stopped waiting for {hosts}: in doubt[/bold red] (the command may "
-                "still be running there). The run is unfinished: resume decides this step."
+                "still be running there). The run is paused: resume decides this step."
             )
 
     def _run_finished(self, e: ev.RunFinished) -> None:
@@ -486,9 +489,59 @@ class TerminalUI:
         if e.reason:
             self.out.print(f"[{colour}]{_esc(e.reason)}[/{colour}]")
 
+    def _run_paused(self, e: ev.RunPaused) -> None:
+        self._flush_partial()
+        self.out.print(
+            f"\n[bold yellow]Run paused[/bold yellow] after {e.duration:.1f}s: {_esc(e.reason)}. "
+            "Nothing is finished: done steps and answers are kept."
+        )
+
+    def _recap(self, e: ev.Recap) -> None:
+        """What the run did before this resume, from its audit log."""
+        out = self.out
+        out.rule("[bold]Recap: so far[/bold]", align="left")
+        out.print(f"started {_when(e.started)} by {_esc(e.operator)}")
+        for step in e.steps:
+            mark, colour = _mark(step.outcome)
+            why = f": {_esc(step.reason)}" if step.reason else ""
+            out.print(
+                f"  [{colour}]{mark}[/{colour}]  step {step.number} · {_esc(step.title)}"
+                f"  [dim]{_esc(step.operator)}, {_when(step.time)}[/dim]{why}"
+            )
+        if not e.steps:
+            out.print("  no step has finished yet")
+        for title, kinds in _RECAP_NOTES:
+            notes = [n for n in e.notes if n.kind in kinds]
+            if notes:
+                out.print(f"[bold]{title}[/bold]")
+            for n in notes:
+                where = f"step {n.number} · " if n.number else ""
+                style = "bold red" if n.kind == "in-doubt" else "none"
+                out.print(
+                    f"  [{style}]{where}{_esc(n.text)}[/{style}]"
+                    f"  [dim]{_esc(n.operator)}, {_when(n.time)}[/dim]"
+                )
+        out.rule(style="dim")
+
+
+# the recap's notes, grouped: (heading, the RecapNote kinds under it)
+_RECAP_NOTES = (
+    ("Deviations", ("deviation",)),
+    ("Answers", ("answer",)),
+    ("Excluded hosts", ("excluded",)),
+    ("Pauses and handovers", ("paused", "handover")),
+    ("In doubt (decided next)", ("in-doubt",)),
+)
+
+
+def _when(time: str) -> str:
+    """An audit record's time as a recap shows it: `2026-11-28 14:06:12 UTC`."""
+    return f"{time[:10]} {time[11:19]} UTC" if len(time) >= 19 else time
+
 
 class TerminalPrompter:
-    """The responder at a terminal. Ctrl-C at a prompt raises KeyboardInterrupt. Prompts and
+    """The responder at a terminal. Ctrl-C at a prompt raises KeyboardInterrupt, Ctrl-D (the end
+    of input) `EndOfInput`: a run pauses at either. Prompts and
     the defaults they show are made visible (a secret's prompt goes to the tty through
     getpass, not through any stream a filter could wrap)."""
 
@@ -504,7 +557,9 @@ class TerminalPrompter:
             kwargs["show_default"] = False
         try:
             return str(click.prompt(visible(text), **kwargs))
-        except click.Abort:
+        except click.Abort as exc:  # click's for both: the key pressed is the context
+            if isinstance(exc.__context__, EOFError):
+                raise _end_of_input() from None
             raise KeyboardInterrupt from None
 
     def choose(
@@ -550,8 +605,8 @@ class TerminalPrompter:
 
 def _prefilled(prompt: str, text: str) -> str:
     """A line read with `text` already on it, to edit with readline's keys (Ctrl-U clears it):
-    readline's pre-input hook inserts it before the responder types. Ctrl-C and Ctrl-D raise
-    KeyboardInterrupt, as at every other prompt."""
+    readline's pre-input hook inserts it before the responder types. Ctrl-C raises
+    KeyboardInterrupt and Ctrl-D `EndOfInput`, as at every other prompt."""
     import readline
 
     def insert() -> None:
@@ -562,9 +617,16 @@ def _prefilled(prompt: str, text: str) -> str:
     try:
         return input(visible(prompt))
     except EOFError:
-        raise KeyboardInterrupt from None
+        raise _end_of_input() from None
     finally:
         readline.set_pre_input_hook(None)
+
+
+def _end_of_input() -> Exception:
+    from sop.run.options import EndOfInput
+
+    echo()  # the prompt's line ends here, as after Enter
+    return EndOfInput("end of input (Ctrl-D) at a prompt")
 
 
 def audit_footer(out: Console, run_dir: Path, head: str, outcome: str) -> None:
@@ -573,8 +635,8 @@ def audit_footer(out: Console, run_dir: Path, head: str, outcome: str) -> None:
         f"head [bold]{head}[/bold]  (paste it into the incident ticket: "
         f"`sop audit verify {run_dir.name} --anchor {head}` proves the log since)"
     )
-    if outcome not in ("success", "rolled-back"):
-        out.print(f"[dim]resume with: sop resume {run_dir.name}[/dim]")
+    if outcome == "paused":  # a finished run (aborted too) cannot be resumed
+        out.print(f"resume with: [bold]sop resume {run_dir.name}[/bold]")
 
 
 def drill_summary(out: Console, report: DrillReport, folder: Path) -> None:

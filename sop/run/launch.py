@@ -20,7 +20,6 @@ from sop.audit.state import RunLock, default_state_dir, find_run_dir, prepare_st
 from sop.checks.lint import lint_sop
 from sop.clock import Clock
 from sop.errors import FatalRunError, SopError, SopFileError
-from sop.events import RunStatus
 from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
@@ -246,7 +245,8 @@ def run_or_resume(
     if prompter is not None and last is not None:
         answer = prompter.choose(
             f"Run {last.run_id} of {last.sop_id} (started {last.started} by {last.operator}) "
-            "did not finish. Resume it?",
+            f"did not finish ({last.status}{': ' + last.detail if last.detail else ''}). "
+            "Resume it?",
             [("y", "yes"), ("n", "no, start a new run")],
             "y",
         )
@@ -258,15 +258,15 @@ def run_or_resume(
 
 
 def unfinished_run(request: RunRequest) -> RunSummary | None:
-    """The last run of the requested SOP in the request's state directory that stopped before
-    its end (and that no process drives now), if any."""
+    """The last run of the requested SOP in the request's state directory that is paused or
+    crashed (not finished, and no process drives it now), if any."""
     from sop.audit.runs import list_runs  # with the audit log reader: only to offer a resume
 
     sop_id = load_sop(find_sop(request.sop)).id
     unfinished = [
         r
         for r in list_runs(request.state_dir or default_state_dir())
-        if r.sop_id == sop_id and r.status == RunStatus.UNFINISHED
+        if r.sop_id == sop_id and r.status.resumable
     ]
     return unfinished[-1] if unfinished else None
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sop.errors import ExitCode, SopError
-from sop.events import Outcome
+from sop.events import Outcome, PauseHow
 from sop.model import Input
 
 
@@ -17,8 +17,15 @@ class ConfirmationRequired(SopError):
     """A non-interactive run reached a step that `--yes` does not answer."""
 
 
+class EndOfInput(SopError):
+    """The responder closed the input at a prompt (Ctrl-D). In a run it pauses the run; at a
+    question outside one it ends the command, as Ctrl-C does."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class Prompter(Protocol):
-    """The responder. Every method may raise KeyboardInterrupt (Ctrl-C)."""
+    """The responder. Every method may raise KeyboardInterrupt (Ctrl-C) or EndOfInput (Ctrl-D)."""
 
     def ask(self, question: Input) -> str: ...
 
@@ -74,16 +81,19 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunResult:
-    outcome: Outcome  # success | failure | aborted | rolled-back | interrupted
+    outcome: Outcome  # success | failure | aborted | rolled-back | paused
     run_id: str
     trace_id: str
     steps: Mapping[str, str]  # step key -> outcome (resumed ones as the audit log holds them)
+    paused: PauseHow | None = None  # what paused it, when the outcome is paused
 
     @property
     def exit_code(self) -> ExitCode:
-        return {Outcome.SUCCESS: ExitCode.OK, Outcome.INTERRUPTED: ExitCode.INTERRUPTED}.get(
-            self.outcome, ExitCode.FAILED
-        )
+        """0 for success; a paused run 130 after Ctrl-C (as shells report it), else 4."""
+        if self.outcome == Outcome.PAUSED:
+            by_ctrl_c = self.paused in (PauseHow.CTRL_C, PauseHow.STOPPED_WAITING)
+            return ExitCode.INTERRUPTED if by_ctrl_c else ExitCode.PAUSED
+        return ExitCode.OK if self.outcome == Outcome.SUCCESS else ExitCode.FAILED
 
 
 def default_operator() -> str:

@@ -19,6 +19,7 @@ from sop.audit.verify import AuditReadError, repair_torn_tail
 from sop.errors import SopError
 from sop.events import Outcome
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
+from sop.run.recap import build_recap
 from sop.run.scope import Restored
 
 STEP_ACTIONS = frozenset(
@@ -102,6 +103,9 @@ def plan_resume(run_dir: Path) -> ResumePlan:
             f"the audit log {path} does not verify ({problems}); "
             "sop will not resume from a log it cannot trust"
         )
+    finished = [e for e in log.entries if e.action == Action.RUN_FINISHED]
+    if finished:
+        raise ResumeError(_finished(run_id, finished[-1]))
     if run.head is not None and run.head.finished:
         raise ResumeError(
             f"run {run_id} already finished (the key folder kept its sealed run-finished record, "
@@ -121,11 +125,6 @@ def plan_resume(run_dir: Path) -> ResumePlan:
     covered = without_unproven(entries[: result.sealed_records], log.data)
     if covered[0].action != Action.RUN_STARTED:
         raise ResumeError(f"{path} has no run-started record: nothing to resume")
-    finished = [e for e in entries if e.action == Action.RUN_FINISHED]
-    if finished:
-        raise ResumeError(
-            f"run {run_dir.name} already finished ({finished[-1].outcome}); start a new run"
-        )
     saved = _saved_state(run_dir, covered, unproven)
     first, last = unproven[0].seq if unproven else None, unproven[-1].seq if unproven else None
     return ResumePlan(
@@ -139,6 +138,16 @@ def plan_resume(run_dir: Path) -> ResumePlan:
         sop_sha256=entries[-1].sop_sha256,
         unproven=(first, last) if first is not None and last is not None else None,
     )
+
+
+def _finished(run_id: str, end: AuditEntry) -> str:
+    if end.outcome == Outcome.ABORTED:
+        why = f": {end.reason}" if end.reason else ""
+        return (
+            f"run {run_id} was aborted{why} ({end.time} by {end.operator}); an aborted run "
+            "cannot be resumed: start a new run"
+        )
+    return f"run {run_id} already finished ({end.outcome}); start a new run"
 
 
 def _saved_state(
@@ -176,7 +185,8 @@ def _restore(
 ) -> Restored:
     """Outcomes only from covered records; a step whose last covered record says it was
     running, or that the records after the last seal say started or finished, is in doubt, and
-    so is one finished with an outcome this sop does not know (a newer sop's log)."""
+    so is one interrupted by Ctrl-C (it may have done part of its work) or finished with an
+    outcome this sop does not know (a newer sop's log)."""
     outcomes: dict[str, Outcome] = {}
     last: dict[str, str] = {}
     evidence: dict[str, list[str]] = {}
@@ -190,7 +200,11 @@ def _restore(
         key = e.step_key
         last[key] = e.action
         if e.action == Action.STEP_FINISHED:
-            if isinstance(e.outcome, Outcome):
+            if e.outcome == Outcome.INTERRUPTED:  # stopped partway by Ctrl-C: in doubt
+                outcomes[key] = Outcome.INTERRUPTED
+                unknown.add(key)
+                evidence.setdefault(key, []).extend(_evidence(e))
+            elif isinstance(e.outcome, Outcome):
                 outcomes[key] = e.outcome
                 evidence.pop(key, None)
                 unknown.discard(key)
@@ -222,7 +236,8 @@ def _restore(
         if key in late:
             outcomes.pop(key, None)
     variables = {str(prefix): values for prefix, values in saved.get("variables", {}).items()}
-    return Restored(outcomes=outcomes, variables=variables, in_doubt=in_doubt, excluded=excluded)
+    recap = build_recap(covered, unproven, outcomes, in_doubt)
+    return Restored(outcomes, variables, in_doubt, excluded, recap)
 
 
 def _evidence(e: AuditEntry) -> list[str]:

@@ -16,13 +16,13 @@ from sop import events as ev
 from sop import templating
 from sop.clock import Clock
 from sop.errors import SopError
-from sop.events import FINISHED, Outcome
+from sop.events import FINISHED, Outcome, PauseHow
 from sop.executors import Executors
 from sop.model import Inventory, Sop, Step
 from sop.redact import Redactor
 from sop.run.fanout import StoppedWaiting
 from sop.run.inputs import ResolvedInputs
-from sop.run.options import ConfirmationRequired, Prompter, RunOptions, RunResult
+from sop.run.options import ConfirmationRequired, EndOfInput, Prompter, RunOptions, RunResult
 from sop.run.scope import Restored, Scope, Stop, StopHow, step_ref
 from sop.run.services import LoadCallee, Persist, Services
 from sop.run.steps import HANDLERS
@@ -31,9 +31,8 @@ from sop.run.targets import render_targets, resolve_targets
 # re-exported: what callers of the runner need
 __all__ = ["ConfirmationRequired", "Restored", "RunOptions", "RunResult", "Runner"]
 
-RUN_OUTCOMES: Mapping[StopHow, Outcome] = {
+RUN_OUTCOMES: Mapping[StopHow, Outcome] = {  # a quit pauses the run: it is not finished
     "abort": Outcome.ABORTED,
-    "quit": Outcome.ABORTED,
     "failure": Outcome.FAILURE,
     "rollback": Outcome.ROLLED_BACK,
 }
@@ -124,16 +123,25 @@ class Runner:
                 inventory=self._inventory_path(),
             )
         )
+        if self.restored is not None and self.restored.recap is not None:
+            s.emit(dataclasses.replace(self.restored.recap, at=s.clock.now()))
         outcome, reason = Outcome.SUCCESS, ""
         try:
             self._walk(top)
         except Stop as stop:
+            if stop.how == "quit":
+                return self._pause(PauseHow.QUIT, started)
             outcome, reason = RUN_OUTCOMES[stop.how], stop.reason
-        except StoppedWaiting:  # hosts may still be running a step: unfinished, resumable
-            return RunResult(Outcome.INTERRUPTED, self.run_id, self.trace_id, dict(s.outcomes))
+        except StoppedWaiting as stopped:  # hosts may still be running a step: in doubt
+            return self._pause(PauseHow.STOPPED_WAITING, started, ", ".join(stopped.hosts))
         except KeyboardInterrupt:
-            outcome = Outcome.INTERRUPTED
-            s.emit(ev.Interrupted(s.clock.now(), None))
+            s.emit(ev.Interrupted(s.clock.now(), s.at))
+            return self._pause(PauseHow.CTRL_C, started)
+        except EndOfInput:
+            return self._pause(PauseHow.CTRL_D, started)
+        except ConfirmationRequired as exc:  # the error says how to go on: resume
+            self._pause(PauseHow.NEEDS_RESPONDER, started, str(exc))
+            raise
         finally:
             self.executors.close()
         s.emit(
@@ -142,6 +150,24 @@ class Runner:
             )
         )
         return RunResult(outcome, self.run_id, self.trace_id, dict(s.outcomes))
+
+    def _pause(self, how: PauseHow, started: float, detail: str = "") -> RunResult:
+        """Record that the run stops here to go on later; nothing is finished."""
+        s = self.services
+        where = f" at step {s.at.number} ({s.at.id})" if s.at else ""
+        reason = {
+            PauseHow.QUIT: f"quit{where}",
+            PauseHow.CTRL_C: f"Ctrl-C{where}",
+            PauseHow.CTRL_D: f"Ctrl-D (end of input){where}",
+            PauseHow.STOPPED_WAITING: f"stopped waiting for {detail}{where}: in doubt",
+            PauseHow.NEEDS_RESPONDER: f"--yes stopped{where}: {detail}",
+        }[how]
+        s.emit(
+            ev.RunPaused(
+                s.clock.now(), how, s.at, s.clock.monotonic() - started, reason, dict(s.outcomes)
+            )
+        )
+        return RunResult(Outcome.PAUSED, self.run_id, self.trace_id, dict(s.outcomes), how)
 
     def _inventory_path(self) -> str:
         inventory = self.services.inventory
@@ -184,14 +210,14 @@ class Runner:
             try:
                 self._step(step, rollback_scope)
             except Stop as stop:
-                if stop.how in ("abort", "quit", "failure"):
+                if stop.how in ("abort", "failure"):  # a quit pauses the run, rollback and all
                     return
                 raise
 
     def _step(self, step: Step, scope: Scope) -> None:
         """Prepare a step (resumed? `when`? its title and note) and hand it to its handler."""
         s = self.services
-        ref = step_ref(step, scope)
+        ref = s.at = step_ref(step, scope)
         if self.restored is not None:
             key = ref.key
             if self.restored.outcomes.get(key) in FINISHED and not (
@@ -213,7 +239,7 @@ class Runner:
                 return
         try:
             title = templating.render(step.title, scope.variables) if step.title else ""
-            ref = step_ref(step, scope, title)
+            ref = s.at = step_ref(step, scope, title)
             note = templating.render_markdown(step.note, scope.variables) if step.note else ""
         except templating.TemplateError as exc:
             s.broken(ref, step, str(exc))
@@ -240,7 +266,7 @@ class Runner:
             "In doubt. What now?", [("m", "mark done"), ("r", "run again"), ("a", "abort")]
         )
         if choice == "a":
-            raise Stop("abort", f"step {ref.number} in doubt")
+            s.abort(ref)
         if choice == "r":
             self.emit(ev.MenuChoice(s.clock.now(), ref, "run-again"))
             return False

@@ -21,7 +21,8 @@ StopHow = Literal["abort", "quit", "failure", "rollback"]
 
 
 class Stop(Exception):
-    """Unwinds the walk: the responder chose abort/quit/rollback, or a non-interactive run failed."""
+    """Unwinds the walk: the responder chose abort/quit/rollback, or a non-interactive run failed.
+    Only a quit leaves the run unfinished (paused); the others end it."""
 
     def __init__(self, how: StopHow, reason: str = "") -> None:
         self.how = how
@@ -33,12 +34,13 @@ class Restored:
     """What a resumed run knows from before: outcomes by step key, the saved variables by scope
     prefix (as saved: checked by `restore_variables` when the scope's SOP is known), the steps
     in doubt (started, never finished) with the evidence to show, and the hosts the responder
-    excluded (host -> reason)."""
+    excluded (host -> reason), and the recap the resumed run opens with."""
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     in_doubt: dict[str, str] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
+    recap: ev.Recap | None = None
 
 
 def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sop import events as ev
 from sop import templating
@@ -70,6 +70,7 @@ class Services:
         # hosts left out of the rest of the run: host -> the responder's reason
         self.excluded: dict[str, str] = dict(restored.excluded) if restored else {}
         self.scopes: dict[str, Scope] = {}
+        self.at: ev.StepRef | None = None  # the step being walked (where a pause happens)
         self._restored = restored
         self._persist_state = persist
         self._sinks = list(sinks)
@@ -197,6 +198,12 @@ class Services:
             if reason:
                 return reason
 
+    def abort(self, ref: ev.StepRef) -> NoReturn:
+        """End the run for good (it cannot be resumed), with the responder's reason."""
+        reason = self.reason("Why abort the run? (it cannot be resumed)")
+        self.emit(ev.MenuChoice(self.clock.now(), ref, "abort", reason))
+        raise Stop("abort", reason)
+
     def skip(
         self,
         ref: ev.StepRef,
@@ -270,9 +277,10 @@ class Services:
             "l": "retry-all",
             "e": "exclude",
             "s": "skip",
-            "a": "abort",
             "b": "rollback",
         }
+        if choice == "a":
+            self.abort(ref)
         hosts = self._which_failed(ref, remote) if choice == "e" else []
         reason = ""
         if choice == "s":
@@ -282,8 +290,6 @@ class Services:
         self.emit(ev.MenuChoice(self.clock.now(), ref, names[choice], reason))
         if choice == "e":
             self.exclude(ref, hosts, reason)
-        if choice == "a":
-            raise Stop("abort", why)
         if choice == "b":
             raise Stop("rollback", why)
         if choice == "s":

@@ -112,8 +112,16 @@ def test_report_and_runs_and_show(tmp_path: Path, env: dict[str, str]) -> None:
     assert run(["run", "--yes", str(path)], env).returncode == 0
     run_id = only_run(env).name
     listing = run(["runs"], env).stdout.splitlines()
-    assert listing[0].split() == ["RUN", "SOP", "STARTED", "OPERATOR", "INCIDENT", "STATUS"]
-    assert listing[1].startswith(run_id) and listing[1].split()[-1] == "success"
+    assert listing[0].split() == [
+        "RUN",
+        "SOP",
+        "STARTED",
+        "OPERATOR",
+        "INCIDENT",
+        "KIND",
+        "STATUS",
+    ]
+    assert listing[1].startswith(run_id) and listing[1].split()[-2:] == ["finished:", "success"]
     markdown = run(["report", run_id], env).stdout
     assert markdown.startswith("# Incident timeline: Markers\n")
     assert "- Audit log: **ok: " in markdown and "seal(s) verified**" in markdown
@@ -138,7 +146,7 @@ def test_runs_names_a_log_whose_seals_do_not_verify(tmp_path: Path, env: dict[st
     listing = run(["runs"], env).stdout.splitlines()
     assert listing[1].startswith(run_id)
     assert listing[1].endswith(
-        "success (untrusted: no verification key: its seals cannot be checked)"
+        "finished: success (untrusted: no verification key: its seals cannot be checked)"
     )
 
 
@@ -317,11 +325,13 @@ def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[st
             f"sop: error: run {run_dir.name} is being driven by pid {holder.pid} on "
             in second.stderr
         )
-        assert run(["runs"], env).stdout.splitlines()[1].endswith("in progress")
+        assert run(["runs"], env).stdout.splitlines()[1].endswith("run   live")
     finally:
         holder.kill()
         holder.wait()
         subprocess.run(["pkill", "-f", "sleep 30"], check=False)
+    # killed: no end record, and the kernel dropped its lock
+    assert run(["runs"], env).stdout.splitlines()[1].endswith("run   crashed")
 
 
 def test_another_operator_resumes_and_a_handover_record_names_both(

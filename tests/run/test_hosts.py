@@ -164,12 +164,14 @@ def test_the_menu_offers_retry_all_and_exclude_only_where_they_mean_something(
         menus,
         ("choose", "Run on", "r"),
         ("choose", "The step failed. What now?", "a"),
+        ("text", "Why abort the run?", "seen enough"),
     )
     run(tmp_path, TWO_STEPS, prompter, {h: -1 for h in HOSTS})
     prompter = Menus(
         menus,
         ("choose", "Run on", "r"),
         ("choose", "The step failed on 1 of 3 hosts. What now?", "a"),
+        ("text", "Why abort the run?", "seen enough"),
     )
     run(tmp_path, TWO_STEPS, prompter, {"web2": -1})
 
@@ -268,6 +270,7 @@ def test_the_responders_machine_is_never_offered_for_exclusion(tmp_path: Path) -
         menus,
         ("choose", "Run on local, web1?", "r"),
         ("choose", "The step failed. What now?", "a"),
+        ("text", "Why abort the run?", "seen enough"),
     )
     run(tmp_path, steps, prompter, {"local": -1, "web1": -1})
 

@@ -43,7 +43,7 @@ def test_a_new_run_after_the_responder_declines_to_resume_the_unfinished_one(
     last = unfinished_run(request_)
     assert last is not None and last.run_id == first.result.run_id
     prompter = ScriptedPrompter(
-        ("choose", "did not finish. Resume it?", "n"), ("choose", "Run on local?", "r")
+        ("choose", "did not finish (crashed). Resume it?", "n"), ("choose", "Run on local?", "r")
     )
 
     second = run_or_resume(
@@ -53,11 +53,14 @@ def test_a_new_run_after_the_responder_declines_to_resume_the_unfinished_one(
     assert prompter.asked[0] == (
         "choose",
         f"Run {last.run_id} of minimal (started {last.started} by {last.operator}) "
-        "did not finish. Resume it?",
+        "did not finish (crashed). Resume it?",
     )
     assert second.result.outcome == "success" and second.result.run_id != first.result.run_id
     assert request_.state_dir is not None
-    assert [r.status for r in list_runs(request_.state_dir)] == ["unfinished", "success"]
+    assert [(r.status, r.detail) for r in list_runs(request_.state_dir)] == [
+        ("crashed", ""),
+        ("finished", "success"),
+    ]
 
 
 def test_no_offer_without_a_responder(request_: RunRequest) -> None:

@@ -32,3 +32,10 @@ def test_a_later_known_outcome_settles_it() -> None:
     restored = _restore([finished("a", "half-done"), finished("a", Outcome.SUCCESS)], (), {})
     assert restored.outcomes == {"a": Outcome.SUCCESS}
     assert restored.in_doubt == {}
+
+
+def test_a_step_interrupted_by_ctrl_c_is_in_doubt_until_a_later_record_settles_it() -> None:
+    restored = _restore([finished("a", Outcome.INTERRUPTED)], (), {})
+    assert restored.in_doubt == {"a": "- t: finished (interrupted)"}
+    settled = _restore([finished("a", Outcome.INTERRUPTED), finished("a", Outcome.SKIPPED)], (), {})
+    assert (settled.in_doubt, settled.outcomes) == ({}, {"a": Outcome.SKIPPED})

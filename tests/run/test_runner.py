@@ -75,11 +75,13 @@ def test_declined_confirmation_runs_nothing_and_needs_a_reason(basic: Path, tmp_
         ("text", "Why skip", "  "),  # an empty reason is asked again
         ("text", "Why skip", "not on a Friday"),
         ("choose", "What now?", "a"),  # 'check' runs unasked (confirm: never) and fails
+        ("text", "Why abort the run?", "nothing was made"),
     )
     result, rec, _ = run_sop(basic, prompter=prompter, inputs={"dir": str(tmp_path)})
     assert not (tmp_path / "made-app.log").exists()
     assert not (tmp_path / "report").exists()
     assert result.outcome == "aborted" and result.exit_code == 1
+    assert rec.of(ev.RunFinished)[0].reason == "nothing was made"
     deviation = rec.of(ev.Deviation)[0]
     assert (deviation.step.id, deviation.kind, deviation.reason) == (
         "make",

@@ -8,6 +8,7 @@ from sop.errors import SopError
 from sop.events import Outcome
 from sop.model import LOCAL, Step
 from sop.run.inputs import resolve_inputs
+from sop.run.options import EndOfInput
 from sop.run.scope import Scope
 from sop.run.services import Services
 
@@ -26,6 +27,8 @@ def run_call(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note
             environ=s.environ,
             asker=None if (options.yes or options.dry_run) else s.prompter,
         )
+    except EndOfInput:  # Ctrl-D at one of its questions: the run pauses
+        raise
     except SopError as exc:
         s.broken(ref, step, str(exc))
         return

@@ -284,7 +284,7 @@ def _confirm(
     prompter = s.prompt()
     choices = [("r", "run"), ("s", "skip")]
     choices += [("e", "edit")] if step.kind != "task" else []
-    choices += [("o", "off-script"), ("q", "quit")]
+    choices += [("o", "off-script"), ("q", "quit"), ("a", "abort")]
     while True:
         choice = prompter.choose(f"Run on {', '.join(hosts)}?", choices)
         if choice == "o":
@@ -292,6 +292,8 @@ def _confirm(
             continue
         if choice == "q":
             raise Stop("quit")
+        if choice == "a":
+            s.abort(ref)
         if choice == "s":
             s.skip(ref, step)
             return None

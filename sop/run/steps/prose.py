@@ -29,13 +29,15 @@ def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, not
         s.finish(ref, Outcome.DRY_RUN, 0.0)
         return
     if step.confirm != "never" and not options.yes:
-        choices = [("d", "done"), ("s", "skip"), ("o", "off-script"), ("q", "quit")]
+        choices = [("d", "done"), ("s", "skip"), ("o", "off-script"), ("q", "quit"), ("a", "abort")]
         choice = s.prompt().choose("Done?", choices, "d")
         while choice == "o":
             s.off_script(ref)
             choice = s.prompt().choose("Done?", choices, "d")
         if choice == "q":
             raise Stop("quit")
+        if choice == "a":
+            s.abort(ref)
         if choice == "s":
             s.skip(ref, step)
             _default_answers(step, scope)
