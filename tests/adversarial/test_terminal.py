@@ -241,12 +241,16 @@ def test_the_command_confirmed_at_a_terminal_is_the_command_that_runs(attack: At
     )
     child.logfile_read = transcript = io.StringIO()
     try:
-        child.expect_exact("Run on local? [r]un / [s]kip / [e]dit / [o]ff-script / [q]uit: ")
+        child.expect_exact(
+            "Run on local? [r]un / [s]kip / [e]dit / [o]ff-script / [q]uit / [a]bort: "
+        )
         child.sendline("r")
         child.expect_exact("Type 'local' to run on it: ")
         child.sendline("no")
         child.expect_exact("'no' is not 'local': nothing ran.")
-        child.expect_exact("Run on local? [r]un / [s]kip / [e]dit / [o]ff-script / [q]uit: ")
+        child.expect_exact(
+            "Run on local? [r]un / [s]kip / [e]dit / [o]ff-script / [q]uit / [a]bort: "
+        )
         child.sendline("q")
         child.expect(pexpect.EOF)
     finally:

@@ -17,7 +17,7 @@ TIMEOUT = 20  # seconds to wait for any one prompt or line
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 # The prompts of sop.cli.ui.TerminalPrompter, as the responder sees them.
-DONE = "Done? [d]one / [s]kip / [o]ff-script / [q]uit: "
+DONE = "Done? [d]one / [s]kip / [o]ff-script / [q]uit / [a]bort: "
 FAILED = "The step failed. What now? [r]etry / [s]kip / [o]ff-script / [a]bort / [b] rollback: "
 
 
@@ -34,12 +34,13 @@ def failed(*hosts: str, of: int = 0) -> str:
 
 
 WHY_SKIP = "Why skip this step?: "
+WHY_ABORT = "Why abort the run? (it cannot be resumed): "
 
 
 def run_on(hosts: str, *, task: bool = False) -> str:
     """The confirmation menu of an executable step on `hosts`."""
     edit = "" if task else " / [e]dit"
-    return f"Run on {hosts}? [r]un / [s]kip{edit} / [o]ff-script / [q]uit: "
+    return f"Run on {hosts}? [r]un / [s]kip{edit} / [o]ff-script / [q]uit / [a]bort: "
 
 
 def typed(target: str) -> str:
@@ -93,6 +94,11 @@ class Terminal:
     def interrupt(self) -> None:
         """Ctrl-C, as the terminal sends it."""
         self.child.sendintr()
+
+    def end_input(self) -> None:
+        """Ctrl-D at a prompt: the end of input."""
+        time.sleep(0.3)  # as for Ctrl-C: not within microseconds of the prompt
+        self.child.sendeof()
 
     def interrupt_prompt(self) -> None:
         """Ctrl-C at a prompt just shown. Not within microseconds of it: a SIGINT that lands

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..integration.rundir import SOP, RunDir
-from .session import FAILED, WHY_SKIP, Terminal, failed, run_on
+from .session import FAILED, WHY_ABORT, WHY_SKIP, Terminal, failed, run_on
 
 Start = Callable[..., Terminal]
 
@@ -92,6 +92,7 @@ def test_an_excluded_host_is_left_out_and_the_step_is_partial(
     term.answer(run_on("h01, h03"), "r")
     term.answer(run_on("local"), "r")
     term.answer(FAILED, "a")
+    term.answer(WHY_ABORT, "enough for today")
 
     assert term.exit_status() == 1
     marks = rundir.marks()

@@ -170,7 +170,7 @@ steps:
 
 
 @pytest.mark.parametrize("where", ["prose", "run"])
-def test_quit_stops_the_run_and_nothing_after_it_runs(
+def test_quit_pauses_the_run_and_nothing_after_it_runs(
     rundir: RunDir, terminal: Start, where: str
 ) -> None:
     term = terminal(write(rundir, "quit", QUIT_SOP))
@@ -182,9 +182,11 @@ def test_quit_stops_the_run_and_nothing_after_it_runs(
         term.answer(DONE, "d")
         term.answer(run_on("h01"), "q")
 
-    assert term.exit_status() == 1
+    assert term.exit_status() == 4
     assert rundir.marks() == ["local first"]
-    assert "Run aborted" in term.transcript
+    step = "2 (look)" if where == "prose" else "3 (second)"
+    assert "Run paused after" in term.transcript
+    assert f"quit at step {step}. Nothing is finished" in term.transcript
 
 
 TYPED = """\
@@ -315,7 +317,8 @@ def test_ctrl_c_stops_a_running_command_and_ctrl_c_at_the_menu_exits_130(
     term.interrupt()  # at the menu
     assert term.exit_status() == 130
     assert sorted(rundir.marks()) == [f"{host} nap" for host in hosts]
-    assert "Run interrupted" in term.transcript
+    assert "Run paused after" in term.transcript
+    assert "Ctrl-C at step 1 (nap)" in term.transcript
 
 
 def test_ctrl_c_at_a_confirmation_exits_130_and_runs_nothing(
