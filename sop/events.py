@@ -151,6 +151,7 @@ class StepShown(Event):
     command: str = ""  # rendered command, script, or task call
     hosts: tuple[str, ...] = ()
     confirm: str = "auto"
+    stdin: str | None = None  # the rendered text the command reads on stdin
     plain: str = ""  # a message shown verbatim (errors, host output): never read as Markdown
     excluded: Mapping[str, str] = field(default_factory=dict)  # targets left out: host -> why
 
@@ -162,6 +163,7 @@ class StepConfirmed(Event):
     command: str = ""
     hosts: tuple[str, ...] = ()
     attempt: int = 1
+    stdin: str | None = None
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -94,6 +94,7 @@ class Step(NamedTuple):
     parallel: int = 10
     canary: int = 0
     strict: bool = True  # a script step runs with `set -eu` unless it says `strict: false`
+    stdin: str | None = None  # text (a template, never shell-quoted) the command reads on stdin
     ask: tuple[Input, ...] = ()
     args: Mapping[str, object] = NO_VALUES
     with_inputs: Mapping[str, object] = NO_VALUES

@@ -86,6 +86,81 @@ def _choice(value: Any) -> Unquoted:
     return Unquoted(value)
 
 
+def _filter_text(value: Any, name: str) -> str:
+    """A value as text for a quoting filter; a secret or an empty (None) value is refused."""
+    if isinstance(value, Secret):
+        str(value)  # raises
+    if value is None:
+        raise TemplateError(f"the '{name}' filter got an empty value (None); give it a value")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _keeps_dash(value: Any, text: str) -> str:
+    """A filter's result may begin with '-' in a command when its value could (`allow_dash`,
+    fixed choices); it is never a `Choice` (`| choice` cannot unquote it)."""
+    return DashOk(text) if isinstance(value, (Choice, DashOk)) else text
+
+
+def sql_literal(value: Any) -> str:
+    """A standard SQL string literal: in single quotes, each single quote doubled. Backslashes
+    stay as they are (PostgreSQL, SQLite; MySQL only with NO_BACKSLASH_ESCAPES)."""
+    text = _filter_text(value, "sql_literal")
+    if "\0" in text:
+        raise TemplateError("the 'sql_literal' filter got a value with a NUL byte")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def json_value(value: Any) -> str:
+    """The value in JSON: a string in double quotes with JSON's escapes, a number, a boolean,
+    an object (a capture from several hosts)."""
+    if isinstance(value, Secret):
+        str(value)  # raises
+    import json
+
+    if isinstance(value, str):
+        return _keeps_dash(value, json.dumps(str(value), ensure_ascii=False))
+    try:
+        return _keeps_dash(value, json.dumps(value, ensure_ascii=False))
+    except (TypeError, ValueError) as exc:
+        raise TemplateError(f"the 'json_value' filter cannot write this value: {exc}") from None
+
+
+def urlencode_component(value: Any) -> str:
+    """One URL path segment or query value: every byte but letters, digits and `-._~`
+    percent-encoded (UTF-8), so `/`, `?`, `&`, `=`, `#` and spaces stay inside it."""
+    from urllib.parse import quote
+
+    text = _filter_text(value, "urlencode_component")
+    return _keeps_dash(value, quote(text, safe=""))
+
+
+_PROMQL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_PROMQL_SPECIAL = re.compile(r'[\\"\x01-\x1f\x7f]')
+
+
+def promql_label(value: Any) -> str:
+    """A PromQL string for a label matcher (`{instance={{ host | promql_label }}}`): in double
+    quotes, with backslash, double quote and control characters escaped as Go escapes them.
+    After `=~` the string is still a regular expression."""
+    text = _filter_text(value, "promql_label")
+    if "\0" in text:
+        raise TemplateError("the 'promql_label' filter got a value with a NUL byte")
+    escaped = _PROMQL_SPECIAL.sub(lambda m: _PROMQL_ESCAPES.get(m[0], f"\\x{ord(m[0]):02x}"), text)
+    return '"' + escaped + '"'
+
+
+# filters that make a value safe inside another language; in a command, their result is then
+# quoted for the shell once, like any value
+QUOTING_FILTERS: dict[str, Callable[[Any], str]] = {
+    "sql_literal": sql_literal,
+    "json_value": json_value,
+    "urlencode_component": urlencode_component,
+    "promql_label": promql_label,
+}
+
+
 def _new_env(*, finalize: Any = None) -> jinja2.Environment:
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -97,6 +172,7 @@ def _new_env(*, finalize: Any = None) -> jinja2.Environment:
         finalize=finalize,
     )
     env.filters["choice"] = _choice
+    env.filters.update(QUOTING_FILTERS)
     return env
 
 
@@ -459,6 +535,9 @@ def analyse(source: str, *, expression: bool = False) -> Analysis:
         ast = env.parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}") from None
+    for node in ast.find_all(nodes.Filter):  # Jinja2 finds these only when it compiles
+        if node.name not in env.filters:
+            raise TemplateError(f"template syntax error: No filter named '{node.name}'.")
     if "{%" not in text:
         # no statement, so nothing is assigned: every name read is undeclared, except the
         # environment's globals and `self`, which Jinja2 provides

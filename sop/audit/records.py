@@ -105,6 +105,8 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         if event.command:
             out["process"] = {"command_line": event.command}
             out["sop"]["hosts"] = list(event.hosts)
+        if event.stdin is not None:
+            out["sop"]["stdin"] = event.stdin
         if event.excluded:
             out["sop"]["excluded"] = dict(event.excluded)
         if event.note or event.plain:
@@ -117,6 +119,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 **_step(event.step, event.attempt),
                 "confirmation": event.how,
                 "hosts": list(event.hosts),
+                **({"stdin": event.stdin} if event.stdin is not None else {}),
             },
             "process": {"command_line": event.command},
         }

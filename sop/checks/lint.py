@@ -206,12 +206,13 @@ class _Checker:
             where = step.locs.get(key.split("[")[0].split(".")[0], step.where)
             path = f"{step.path}.{key}"
             used = self.names(text, defined, where, path, expression=expression, later=later)
-            if key in ("run", "script") or key.startswith("args"):
+            if key in ("run", "script", "stdin") or key.startswith("args"):
+                place = "shown and logged as stdin" if key == "stdin" else "put on a command line"
                 for name in sorted(used & secrets):
                     self.error(
                         where,
                         path,
-                        f"secret input '{name}' would be put on a command line; commands get it "
+                        f"secret input '{name}' would be {place}; commands get it "
                         f"from the environment as $SOP_SECRET_{name.upper()}",
                         "secret",
                     )
@@ -510,6 +511,8 @@ def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
         yield "note", step.note, False
     if step.kind in ("prose", "run", "script"):
         yield step.kind, step.body, False
+    if step.stdin is not None:
+        yield "stdin", step.stdin, False
     if step.when:
         yield "when", step.when, True
     for i, target in enumerate(step.on or ()):

@@ -208,6 +208,9 @@ def show_sop(sop: Sop, out: Console) -> None:
                         background_color="default",
                     )
                 )
+                if step.stdin is not None:
+                    out.print("  [dim]with stdin:[/dim]")
+                    out.print(step.stdin.rstrip("\n"), markup=False, highlight=False, emoji=False)
             elif step.kind == "task":
                 args = ", ".join(f"{k}={v!r}" for k, v in step.args.items())
                 out.print(f"  invoke task [cyan]{_esc(step.body)}[/cyan]({_esc(args)})")
@@ -348,6 +351,11 @@ class TerminalUI:
             self.out.print(_markdown(e.prose))
         if e.command:
             self._command_text(shortened(e.command).rstrip("\n"))
+            if e.stdin is not None:
+                self.out.print("  [dim]with stdin:[/dim]")
+                self.out.print(
+                    shortened(e.stdin).rstrip("\n"), markup=False, highlight=False, emoji=False
+                )
             if e.hosts:
                 self.out.print(
                     f"  [dim]on[/dim] {_esc(', '.join(e.hosts))}"

@@ -28,6 +28,7 @@ class Job:
     step_id: str = ""
     sop_id: str = ""  # the SOP the step belongs to (a called SOP's, inside a call)
     strict: bool = False  # run with `set -eu` (a script step, unless it says `strict: false`)
+    stdin: str | None = None  # what the command reads on stdin (else /dev/null)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.invoking import Running, execute_with, observed
-from sop.executors.shell import SCRIPT_FD, SHELL, script_text, shell_command
+from sop.executors.shell import SCRIPT_FD, SHELL, script_text, shell_command, stdin_text
 from sop.model import ENV_PREFIX, Host
 from sop.redact import shared
 
@@ -64,9 +64,23 @@ def inherited_env() -> dict[str, str]:
     }
 
 
+def _private_file(files: contextlib.ExitStack, text: str, suffix: str) -> str:
+    """A temporary file only sop's user can read, holding `text`, removed when `files` closes;
+    its name quoted for the shell."""
+    handle = files.enter_context(
+        tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by `files`)
+            "w", encoding="utf-8", prefix="sop-step-", suffix=suffix
+        )
+    )
+    handle.write(text)
+    handle.flush()
+    return shlex.quote(handle.name)
+
+
 class LocalExecutor:
     """`run` and `script` steps run by /bin/sh from a private temporary file on fd 3 (no argv
-    limit, the command's stdin is /dev/null: `shell.py`); task steps get an invoke `Context`."""
+    limit; the command's stdin is the step's `stdin` text from a second file, else /dev/null:
+    `shell.py`); task steps get an invoke `Context`."""
 
     def __init__(self) -> None:
         self.running = Running()
@@ -88,10 +102,11 @@ class LocalExecutor:
         context = Context(config=config)
         if job.kind == "task":
             return execute_with(host.name, job, context, lambda: None, self.running, started)
-        with tempfile.NamedTemporaryFile("w", prefix="sop-step-", suffix=".sh") as script:
-            script.write(script_text(job.command))
-            script.flush()
-            command = f"{shell_command(job)} {SCRIPT_FD}<{shlex.quote(script.name)}"
+        with contextlib.ExitStack() as files:
+            script = _private_file(files, script_text(job.command), ".sh")
+            command = f"{shell_command(job)} {SCRIPT_FD}<{script}"
+            if job.stdin is not None:
+                command += f" <{_private_file(files, stdin_text(job.stdin), '.in')}"
 
             def run() -> Any:
                 return context.run(command, warn=True, timeout=job.timeout)

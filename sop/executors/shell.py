@@ -8,6 +8,9 @@ the remote wrapper), which a `/bin/sh -c` named after the step reads with `.`:
 - an error names the step and the line of the step's own text, not of a wrapper:
   `restart-web: 3: /dev/fd/3: FOO: parameter not set` (dash), line 3 of the script;
 - nothing goes through argv: the script may be as long as it likes, and it is not in `ps`.
+
+A step's `stdin` text reaches the command's standard input the same way (a second private file
+locally, a second here-document remotely); without it, the command's stdin is /dev/null.
 """
 
 from __future__ import annotations
@@ -40,10 +43,24 @@ def script_text(body: str) -> str:
     return body.rstrip("\n") + "\n"
 
 
+def stdin_text(text: str) -> str:
+    """A step's stdin as the command reads it: as written, ending in a newline (a here-document
+    cannot end without one)."""
+    return text if text.endswith("\n") else text + "\n"
+
+
 def here_document(body: str) -> tuple[str, str]:
     """(the redirection, the lines that follow it) handing `body` to fd 3 as a quoted
     here-document: no expansion, and a delimiter made from the body's hash, so no line of the
     body can end it."""
-    text = script_text(body)
-    delimiter = "SOP_SCRIPT_END_" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    return f"{SCRIPT_FD}<<'{delimiter}'", f"{text}{delimiter}\n"
+    return _document(SCRIPT_FD, "SOP_SCRIPT_END_", script_text(body))
+
+
+def stdin_document(text: str) -> tuple[str, str]:
+    """The same for a step's stdin text, on fd 0."""
+    return _document(0, "SOP_STDIN_END_", stdin_text(text))
+
+
+def _document(fd: int, prefix: str, text: str) -> tuple[str, str]:
+    delimiter = prefix + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"{fd}<<'{delimiter}'", f"{text}{delimiter}\n"

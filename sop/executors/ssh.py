@@ -3,7 +3,8 @@
 `run` and `script` steps are sent to the remote `/bin/sh -s` on stdin, wrapped so that:
 
 - the environment (and secrets) never appear in argv;
-- the command's stdin is /dev/null, so it cannot eat the rest of the script;
+- the command's stdin is /dev/null, so it cannot eat the rest of the script, or the step's
+  `stdin` text as a second here-document;
 - the step's text runs as it does locally (`shell.py`: `set -eu` for a strict script, errors
   naming the step and the line of its text), handed over as a here-document;
 - an interrupt or a timeout stops the command's whole process group. sshd makes each session
@@ -32,7 +33,7 @@ from sop.events import Outcome
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.connections import ConnectionPool
 from sop.executors.invoking import Running, execute_with, host_result, observed
-from sop.executors.shell import here_document, shell_command
+from sop.executors.shell import here_document, shell_command, stdin_document
 from sop.model import Host
 
 REMOTE_COMMAND = "exec /bin/sh -s"
@@ -48,12 +49,13 @@ def remote_script(job: Job, env: Mapping[str, str]) -> str:
         f"export {name}={shlex.quote(value)}\n" for name, value in sorted(env.items())
     )
     redirection, document = here_document(job.command)
+    stdin, stdin_lines = ("</dev/null", "") if job.stdin is None else stdin_document(job.stdin)
     return (
         f"{exports}"
         'echo "$$"\n'
         "trap 'trap - TERM; kill -TERM 0' INT TERM HUP\n"
-        f"{shell_command(job)} {redirection} </dev/null &\n"
-        f"{document}"
+        f"{shell_command(job)} {redirection} {stdin} &\n"
+        f"{document}{stdin_lines}"
         "wait $!\n"
     )
 

@@ -163,6 +163,7 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str, path
         parallel=v.get("parallel", 10),
         canary=v.get("canary", 0),
         strict=v.get("strict", True),
+        stdin=v.get("stdin"),
         ask=tuple(_build_input(k, q) for k, q in ask.items()) if ask else (),
         args=dict(v.get("args", {})),
         with_inputs=dict(v.get("with", {})),

@@ -130,6 +130,14 @@ def _check_step(checked: Checked, problems: list[Problem], path: str) -> None:
                 "'secrets' goes only with 'run', 'script' and 'task' steps",
             )
         )
+    if "stdin" in checked.values and not any(k in checked.values for k in ("run", "script")):
+        problems.append(
+            Problem(
+                checked.locs["stdin"],
+                f"{path}.stdin",
+                "'stdin' goes only with 'run' and 'script' steps",
+            )
+        )
 
 
 DRILL = Struct(
@@ -155,6 +163,11 @@ STEP = Struct(
         "strict": Bool(
             "A script step stops at the first failing command or unset variable (`set -eu`); "
             "`strict: false` runs every line whatever fails, as a plain `sh` script does."
+        ),
+        "stdin": Str(
+            "Text the command reads on its standard input (a query, a here-document); a template "
+            "whose values are inserted as they are, not quoted for the shell: use a quoting "
+            "filter such as `sql_literal`."
         ),
         "task": Str("An invoke task from the SOP's `tasks` module, e.g. `logs.rotate`."),
         "call": Str(

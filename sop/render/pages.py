@@ -275,6 +275,7 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
         "title": step.label,
         "kind": step.kind,
         "body": step.body.rstrip("\n"),
+        "stdin": "" if step.stdin is None else step.stdin.rstrip("\n"),
         "note": step.note.strip(),
         "facts": facts,
         "ask": [_input(i) for i in step.ask],

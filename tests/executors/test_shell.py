@@ -7,6 +7,7 @@ from __future__ import annotations
 from sop.events import Outcome
 from sop.executors.base import HostResult, Job
 from sop.executors.local import LocalExecutor
+from sop.executors.ssh import remote_script
 from sop.model import LOCAL_HOST
 
 MIDDLE_FAILS = "echo one\nfalse\necho three\n"
@@ -63,3 +64,48 @@ def test_the_script_runs_with_its_stdin_closed_and_its_text_out_of_argv() -> Non
     result, _ = run('cat; echo "read: $?"; tr "\\0" " " < /proc/$$/cmdline\n', strict=True)
 
     assert result.stdout.splitlines() == ["read: 0", "/bin/sh -euc . /dev/fd/3 the-step "]
+
+
+def test_a_steps_stdin_text_is_the_commands_stdin_as_written_and_not_in_argv() -> None:
+    text = "SELECT 'it''s';\n$(id) `x` \\ \"q\"\nSOP_STDIN_END_\n\tü\n"
+    result = LocalExecutor().execute(
+        Job("run", 'cat; tr "\\0" " " < /proc/$$/cmdline', step_id="the-step", stdin=text),
+        LOCAL_HOST,
+        lambda stream, text: None,
+        lambda command: None,
+    )
+
+    assert result.stdout == text + "/bin/sh -c . /dev/fd/3 the-step "
+
+
+def test_stdin_without_a_final_newline_gets_one_as_a_here_document_would() -> None:
+    result = LocalExecutor().execute(
+        Job("run", "od -c | head -1", step_id="s", stdin="ab"),
+        LOCAL_HOST,
+        lambda stream, text: None,
+        lambda command: None,
+    )
+
+    assert result.stdout.split() == ["0000000", "a", "b", "\\n"]
+
+
+def test_the_remote_wrapper_sends_stdin_as_a_second_here_document() -> None:
+    job = Job("run", "psql -X", step_id="q", stdin="SELECT 1;\n")
+
+    script = remote_script(job, {"SOP_SECRET_TOKEN": "s3cret-value"})
+
+    lines = script.splitlines()
+    command = next(line for line in lines if line.startswith("/bin/sh"))
+    script_end = command.split("<<'")[1].split("'")[0]
+    stdin_end = command.split("<<'")[2].split("'")[0]
+    assert command == f"/bin/sh -c '. /dev/fd/3' q 3<<'{script_end}' 0<<'{stdin_end}' &"
+    start = lines.index(command)
+    assert lines[start + 1 :] == ["psql -X", script_end, "SELECT 1;", stdin_end, "wait $!"]
+    assert stdin_end.startswith("SOP_STDIN_END_") and script_end.startswith("SOP_SCRIPT_END_")
+
+
+def test_without_stdin_the_remote_command_reads_dev_null() -> None:
+    script = remote_script(Job("run", "cat", step_id="c"), {})
+
+    assert "/bin/sh -c '. /dev/fd/3' c 3<<'SOP_SCRIPT_END_" in script
+    assert "' </dev/null &\n" in script

@@ -137,3 +137,47 @@ def test_the_runs_secrets_are_taught_to_the_shared_redactor_it_is_given(tmp_path
         shared_redactor=shared,
     )
     assert shared(f"error: {secret}") == "error: ********"
+
+
+STDIN = """\
+sop: 1
+id: stdin
+title: Stdin
+inputs:
+  who: {}
+steps:
+  - id: nul
+    run: printf 'a\\0b'
+    capture: raw
+  - id: query
+    run: cat
+    stdin: |
+      SELECT {{ who | sql_literal }};
+      -- {{ who }}
+    capture: echoed
+  - id: broken
+    run: cat
+    stdin: "{{ raw }}"
+"""
+
+
+def test_stdin_is_rendered_as_text_shown_confirmed_and_fed_to_the_command(
+    tmp_path: Path,
+) -> None:
+    result, recorder, _ = run_sop(
+        write_sop(tmp_path, STDIN), inputs={"who": "O'Brien $(id)"}, yes=True
+    )
+
+    expected = "SELECT 'O''Brien $(id)';\n-- O'Brien $(id)\n"
+    shown = [e for e in recorder.of(ev.StepShown) if e.step.id == "query"]
+    assert [e.stdin for e in shown] == [expected]
+    confirmed = [e for e in recorder.of(ev.StepConfirmed) if e.step.id == "query"]
+    assert [(e.command, e.stdin) for e in confirmed] == [("cat", expected)]
+    assert [c.value for c in recorder.of(ev.Captured) if c.name == "echoed"] == [expected]
+    # a NUL byte (here from a host's output) cannot be sent: the step cannot be prepared
+    broken = [e.plain for e in recorder.of(ev.StepShown) if e.step.id == "broken"]
+    assert broken == [
+        "Cannot prepare this step: the step's stdin contains a NUL byte once rendered; "
+        "it cannot be sent"
+    ]
+    assert result.outcome.value == "failure"

@@ -47,6 +47,7 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
             command=job.command,
             hosts=host_names,
             confirm=step.confirm,
+            stdin=job.stdin,
             excluded=excluded,
         )
     )
@@ -239,7 +240,18 @@ def _job(s: Services, step: Step, scope: Scope) -> Job:
         step_id=step.id,
         sop_id=scope.sop.id,
         strict=step.kind == "script" and step.strict,
+        stdin=None if step.stdin is None else render_stdin(step.stdin, scope.variables),
     )
+
+
+def render_stdin(source: str, variables: Mapping[str, Any]) -> str:
+    """A step's stdin text: values inserted as they are (it is not read by a shell; quoting
+    filters such as `sql_literal` make them safe for what reads it); no NUL byte, which no
+    here-document can carry."""
+    text = templating.render(source, variables)
+    if "\0" in text:
+        raise SopError("the step's stdin contains a NUL byte once rendered; it cannot be sent")
+    return text
 
 
 def _task(sop: Sop, step: Step) -> Any:
@@ -267,7 +279,7 @@ def _confirm(
     """The responder's go-ahead: the job to run (maybe edited), or None when skipped."""
     options = s.options
     if step.confirm == "never":
-        s.emit(ev.StepConfirmed(s.clock.now(), ref, "never", job.command, hosts))
+        s.emit(ev.StepConfirmed(s.clock.now(), ref, "never", job.command, hosts, stdin=job.stdin))
         return job
     if options.yes:
         needs_more = step.confirm in ("always", "typed") and not options.simulated
@@ -279,7 +291,7 @@ def _confirm(
                 f"sop resume {s.run_id} --yes --confirm {step.id}"
             )
         how = "--confirm" if step.id in options.confirm else "--yes"
-        s.emit(ev.StepConfirmed(s.clock.now(), ref, how, job.command, hosts))
+        s.emit(ev.StepConfirmed(s.clock.now(), ref, how, job.command, hosts, stdin=job.stdin))
         return job
     prompter = s.prompt()
     choices = [("r", "run"), ("s", "skip")]
@@ -305,7 +317,12 @@ def _confirm(
                 job = dataclasses.replace(job, command=edited)
             s.emit(
                 ev.StepShown(
-                    s.clock.now(), ref, command=job.command, hosts=hosts, confirm=step.confirm
+                    s.clock.now(),
+                    ref,
+                    command=job.command,
+                    hosts=hosts,
+                    confirm=step.confirm,
+                    stdin=job.stdin,
                 )
             )
             continue
@@ -320,7 +337,7 @@ def _confirm(
                 )
                 continue
         how = "typed" if step.confirm == "typed" else "interactive"
-        s.emit(ev.StepConfirmed(s.clock.now(), ref, how, job.command, hosts))
+        s.emit(ev.StepConfirmed(s.clock.now(), ref, how, job.command, hosts, stdin=job.stdin))
         return job
 
 
