@@ -47,6 +47,7 @@ class Input(NamedTuple):
     env: str | None = None
     allow_dash: bool = False
     drill: str | None = None
+    from_alert: str | None = None  # where in an alert the value comes from: `labels.instance`
     where: Location = NOWHERE
     locs: Mapping[str, Location] = NO_LOCS
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sop.cli import ui
-from sop.cli.params import Settings, path_option, to_path, walk_options
+from sop.cli.params import FILE, Settings, path_option, to_path, walk_options
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -82,7 +82,7 @@ class _Terminal:
 
 
 @click.command()
-@click.argument("sop_ref", metavar="SOP")
+@click.argument("sop_ref", metavar="[SOP]", required=False)
 @click.option(
     "-i",
     "--input",
@@ -90,6 +90,18 @@ class _Terminal:
     multiple=True,
     metavar="NAME=VALUE",
     help="An input value (not for secrets).",
+)
+@click.option(
+    "--inputs",
+    "inputs_file",
+    type=FILE,
+    metavar="FILE",
+    help="A JSON or YAML mapping of input names to values (not for secrets).",
+)
+@path_option(
+    "--alert",
+    "An Alertmanager or PagerDuty webhook payload (JSON): its labels fill the inputs; "
+    "without SOP, the SOP that answers the alert runs.",
 )
 @click.option(
     "--on",
@@ -109,19 +121,35 @@ class _Terminal:
 def run(
     settings: Settings,
     /,
-    sop_ref: str,
+    sop_ref: str | None,
     inputs: tuple[str, ...],
+    inputs_file: Path | None,
+    alert: Path | None,
     on: tuple[str, ...],
     incident: str | None,
     dry_run: bool,
     **params: Any,
 ) -> ExitCode:
-    """Walk through an SOP, step by step, running its commands after you confirm them."""
-    from sop.clock import SystemClock
-    from sop.run.launch import run_or_resume
+    """Walk through an SOP, step by step, running its commands after you confirm them.
 
+    Input values come from -i (first), --inputs, then --alert; `sop run --alert PAYLOAD` finds
+    the SOP that answers the alert."""
+    import dataclasses
+
+    from sop.clock import SystemClock
+    from sop.run.launch import context_inputs, run_or_resume
+
+    if sop_ref is None and alert is None:
+        raise click.UsageError("give the SOP to run, or --alert PAYLOAD to find it")
     terminal = _Terminal(not params["yes"] and not dry_run, settings)
+    sop_ref, given, sources = context_inputs(sop_ref, inputs_file, alert)
     request = _request(sop_ref, params, dry_run=dry_run, inputs=inputs, on=on, incident=incident)
+    from_context = {k: v for k, v in given.items() if k not in request.inputs}
+    request = dataclasses.replace(
+        request,
+        inputs={**from_context, **request.inputs},
+        input_sources={k: sources[k] for k in from_context},
+    )
     launched = run_or_resume(
         request,
         prompter=terminal.prompter,

@@ -58,9 +58,16 @@ class Row(NamedTuple):
         return (
             set(tags) <= set(self.tags)
             and phase in (None, self.phase)
-            and (alert is None or alert in self.alerts)
+            and (alert is None or any(_same_alert(alert, p) for p in self.alerts))
             and owner in (None, self.owner)
         )
+
+
+def _same_alert(asked: str, declared: str) -> bool:
+    """An alert name asked for matches a declared one (case ignored, globs on either side)."""
+    from sop.format.alerts import alert_matches
+
+    return alert_matches(asked, declared) or alert_matches(declared, asked)
 
 
 class Catalog(NamedTuple):

@@ -198,6 +198,7 @@ def _build_input(name: str, c: Checked) -> Input:
         env=c.get("env"),
         allow_dash=c.get("allow_dash", False),
         drill=c.get("drill"),
+        from_alert=c.get("from_alert"),
         where=c.where,
         locs=c.locs,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from sop.errors import Problem
+from sop.format.alerts import FROM_ALERT
 from sop.format.schemakit import (
     Bool,
     Checked,
@@ -81,6 +82,15 @@ def _input_fields(*, for_ask: bool) -> dict[str, Spec]:
         fields["env"] = Str(
             "An environment variable to read the value from.", pattern=NAME, pattern_hint=NAME_HINT
         )
+        fields["from_alert"] = Str(
+            "Where `sop run --alert` takes the value from in the alert: `labels.NAME`, "
+            "`annotations.NAME`, `commonLabels.NAME`, `commonAnnotations.NAME`, "
+            "`groupLabels.NAME`, `name` or `status` (default: the label, else the annotation, "
+            "of the input's name).",
+            pattern=FROM_ALERT,
+            pattern_hint="expected labels.NAME, annotations.NAME, commonLabels.NAME, "
+            "commonAnnotations.NAME, groupLabels.NAME, name or status",
+        )
     return fields
 
 
@@ -101,6 +111,14 @@ def _check_input(checked: Checked, problems: list[Problem], path: str) -> None:
         problems.append(
             Problem(
                 checked.locs["default"], f"{path}.default", "a secret input cannot have a default"
+            )
+        )
+    if checked.get("secret") and "from_alert" in checked.values:
+        problems.append(
+            Problem(
+                checked.locs["from_alert"],
+                f"{path}.from_alert",
+                "a secret input cannot come from an alert (its payload is shown and logged)",
             )
         )
 
@@ -259,7 +277,9 @@ SOP = Struct(
         "severity": Str("The incident severity it is written for.", choices=SEVERITIES),
         "phase": Str("NIST CSF function.", choices=PHASES),
         "tags": ListOf(Str(), "Free-form tags."),
-        "alerts": ListOf(Str(), "Alert names that should lead here."),
+        "alerts": ListOf(
+            Str(), "Alert names that should lead here (case ignored; globs such as `KubePod*`)."
+        ),
         "reviewed": Date("When the SOP was last reviewed."),
         "target_minutes": Int("How long the SOP should take, for drills.", minimum=1),
         "tasks": Str("A Python file of invoke tasks, relative to this file."),

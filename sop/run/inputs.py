@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sop.errors import SopError, UsageError
 from sop.files import FileReadError, read_regular_file
+from sop.format.alerts import Alert
 from sop.model import Input, Sop
 from sop.redact import MASK, MIN_SECRET_LENGTH
 from sop.templating import Choice, DashOk
@@ -109,9 +110,11 @@ def resolve_inputs(
     environ: Mapping[str, str],
     asker: Asker | None,
     drill: bool = False,
+    sources: Mapping[str, str] | None = None,
 ) -> ResolvedInputs:
     """Every input's value, in order of precedence: given, secret file, environment, default
-    (or drill value), prompt. `asker` is None when nobody can be asked."""
+    (or drill value), prompt. `asker` is None when nobody can be asked. `sources` says where a
+    given value came from when not from `-i` (an inputs file, an alert): errors name it."""
     declared = {i.name for i in sop.inputs}
     for name in list(given) + list(secret_files):
         if name not in declared:
@@ -140,7 +143,13 @@ def resolve_inputs(
                 )
                 raise InputError(f"input '{inp.name}' is required: give it with {how}")
             raw = ""
-        value = validate(inp, raw) if raw != "" or inp.required else ""
+        try:
+            value = validate(inp, raw) if raw != "" or inp.required else ""
+        except InputError as exc:
+            source = (sources or {}).get(inp.name) if inp.name in given else None
+            if source is None:
+                raise
+            raise InputError(f"{exc} (from {source})") from None
         if inp.secret:
             out.secrets[inp.name] = raw
             out.shown[inp.name] = MASK
@@ -178,3 +187,68 @@ def _read_secret_file(name: str, path: Path) -> str:
         raise InputError(f"input '{name}': {exc}") from None
     except UnicodeDecodeError:
         raise InputError(f"input '{name}': {path}: not UTF-8 text") from None
+
+
+INPUTS_FILE_BYTES = 1024 * 1024
+
+
+def read_inputs_file(sop: Sop, path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """`--inputs FILE`: a JSON or YAML mapping of input name to value (text, number or boolean).
+    A secret input is refused: the file is made to be kept and passed around (a ticket, a
+    repository), and nothing keeps it private; secrets come from the environment,
+    `--secret-file` or the prompt. Errors name the file, line and column. Returns the values
+    and where each one is (`FILE:LINE:COL`)."""
+    from sop.format import yamlnodes
+
+    name = str(path)
+    try:
+        data = read_regular_file(path, INPUTS_FILE_BYTES, name, "inputs files")
+    except FileReadError as exc:
+        raise InputError(f"--inputs {exc}") from None
+    root = yamlnodes.parse(yamlnodes.decode(data, name), name)
+    if not isinstance(root, yamlnodes.Map):
+        where = root.where if root is not None else f"{name}:1:1"
+        raise InputError(f"{where}: --inputs takes a mapping of input names to values")
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for key, node in root.entries.items():
+        inp = sop.input(key)
+        at = root.key_where[key]
+        if inp is None:
+            declared = ", ".join(i.name for i in sop.inputs) or "none"
+            raise InputError(f"{at}: '{sop.id}' has no input '{key}' (it has: {declared})")
+        if inp.secret:
+            raise InputError(
+                f"{at}: secret input '{key}' cannot come from an inputs file (files are kept and "
+                f"passed around); use {'$' + inp.env + ', ' if inp.env else ''}"
+                f"--secret-file {key}=PATH, or answer the prompt"
+            )
+        if not isinstance(node, yamlnodes.Scalar) or node.value is None:
+            raise InputError(f"{node.where}: input '{key}' needs a text, number or boolean value")
+        value = node.value
+        values[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        sources[key] = str(node.where)
+    return values, sources
+
+
+def alert_inputs(sop: Sop, alert: Alert, payload: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The values an alert gives the SOP's inputs, and where each came from: an input's
+    `from_alert` path, else the label, else the annotation, of the input's name. Secret
+    inputs never come from an alert."""
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for inp in sop.inputs:
+        if inp.secret:
+            continue
+        if inp.from_alert:
+            key: str | None = inp.from_alert
+        elif f"labels.{inp.name}" in alert.fields:
+            key = f"labels.{inp.name}"
+        elif f"annotations.{inp.name}" in alert.fields:
+            key = f"annotations.{inp.name}"
+        else:
+            key = None
+        if key is not None and key in alert.fields:
+            values[inp.name] = alert.fields[key]
+            sources[inp.name] = f"{payload}: {key}"
+    return values, sources

@@ -19,13 +19,20 @@ from sop.audit.session import AuditSession, common_fields, reopen_session, start
 from sop.audit.state import RunLock, default_state_dir, find_run_dir, prepare_state_dir
 from sop.checks.lint import lint_sop
 from sop.clock import Clock
-from sop.errors import FatalRunError, SopError, SopFileError
+from sop.errors import FatalRunError, SopError, SopFileError, UsageError
 from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
 from sop.model import Sop
 from sop.redact import shared
-from sop.run.inputs import Asker, ResolvedInputs, refuse_secret_answers, resolve_inputs
+from sop.run.inputs import (
+    Asker,
+    ResolvedInputs,
+    alert_inputs,
+    read_inputs_file,
+    refuse_secret_answers,
+    resolve_inputs,
+)
 from sop.run.options import DrillOptions, Prompter, RunOptions, RunResult
 from sop.run.runner import Runner
 from sop.run.scope import Restored
@@ -42,6 +49,8 @@ Guard = Callable[[], Sequence[str]]  # what a drill guard has blocked so far
 class RunRequest:
     sop: str
     inputs: Mapping[str, str] = field(default_factory=dict)
+    # where an input value came from when not from `-i`: an inputs file, an alert payload
+    input_sources: Mapping[str, str] = field(default_factory=dict)
     secret_files: Mapping[str, Path] = field(default_factory=dict)
     inventory: Path | None = None
     known_hosts: Path | None = None
@@ -57,6 +66,27 @@ class Launched:
     run_dir: Path | None = None
     head: str = ""  # SEQ:HASH of the audit log's last record: the anchor for the ticket
     sop: Sop | None = None  # the SOP that was walked (as loaded and checked)
+
+
+def context_inputs(
+    sop_ref: str | None, inputs_file: Path | None, alert: Path | None
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The SOP to run and the input values its context gives, with where each came from: an
+    `--inputs` file over an `--alert` payload (`-i` goes over both). Without `sop_ref`, the
+    SOP that answers the alert (`run/alerting.py`)."""
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    if alert is not None:
+        from sop.run.alerting import choose_alert
+
+        sop_ref, chosen = choose_alert(sop_ref, alert)
+        values, sources = alert_inputs(load_sop(find_sop(sop_ref)), chosen, alert)
+    if sop_ref is None:
+        raise UsageError("give the SOP to run, or --alert PAYLOAD to find it")
+    if inputs_file is not None:
+        from_file, where = read_inputs_file(load_sop(find_sop(sop_ref)), inputs_file)
+        values, sources = {**values, **from_file}, {**sources, **where}
+    return sop_ref, values, sources
 
 
 def checked_sop(ref: str, inventory: Path | None = None) -> Sop:
@@ -197,6 +227,7 @@ def launch(
         environ=os.environ,
         asker=asker,
         drill=request.options.drill is not None,
+        sources=request.input_sources,
     )
     options = dataclasses.replace(
         request.options,
