@@ -59,9 +59,13 @@ class DebugSink:
 
 def visible_record(value: Any) -> Any:
     """`value` (an event, a record, a tuple, a mapping, a string) with `visible` applied to
-    every string inside it; the same object when nothing needed it."""
+    every string inside it; the same object when nothing needed it. Called for every event of a
+    run, output lines included: numbers and None go by at once, and a dataclass's field names
+    are looked up once per class."""
     if isinstance(value, str):
         return visible(value)
+    if value is None or isinstance(value, (int, float)):
+        return value
     if isinstance(value, tuple):  # the model's named tuples keep their type
         items = [visible_record(v) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
@@ -71,15 +75,27 @@ def visible_record(value: Any) -> Any:
         pairs = {visible_record(k): visible_record(v) for k, v in value.items()}
         same = all(a is b for a, b in zip(pairs.items(), value.items(), strict=True))
         return value if len(pairs) == len(value) and same else pairs
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changed = {}
-        for f in dataclasses.fields(value):
-            old = getattr(value, f.name)
-            new = visible_record(old)
-            if new is not old:
-                changed[f.name] = new
-        return dataclasses.replace(value, **changed) if changed else value
-    return value
+    names = _field_names(type(value))
+    if names is None:
+        return value
+    changed = {}
+    for name in names:
+        old = getattr(value, name)
+        new = visible_record(old)
+        if new is not old:
+            changed[name] = new
+    return dataclasses.replace(value, **changed) if changed else value
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type (None for any other type), looked up once."""
+    if kind not in _FIELDS:
+        is_record = dataclasses.is_dataclass(kind)
+        _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind)) if is_record else None
+    return _FIELDS[kind]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
