@@ -1,8 +1,12 @@
-"""The key folder: what sop keeps about each run outside the state directory (which a team may
-share, and whoever can write it can rewrite a log there).
+"""The key folder: what sop keeps about each run outside the run's folder.
 
-KEY_DIR/RUN_ID.key    the run's verification key, key[0] of its seals (0600)
-KEY_DIR/RUN_ID.head   the log's head after its latest seal: SEQ, hash, seals, finished (0600)
+KEY_DIR/RUN_ID.key    the run's verification key, key[0] of its seals (0600; 0660 when shared)
+KEY_DIR/RUN_ID.head   the log's head after its latest seal: SEQ, hash, seals, finished
+
+KEY_DIR is `$SOP_AUDIT_KEYS` if set; else, for a state directory shared with a group, its `keys`
+folder, shared with the same group (its members take over each other's runs, so they need the
+keys, and sop trusts them as it trusts the owner); else the user's own folder, outside the state
+directory (`~/.config/sop/audit-keys`).
 
 The head is replaced (atomically) after every seal, so the key folder knows how far the sealed
 log reached: a log cut back to an earlier seal, or rolled back to an older copy, no longer
@@ -14,79 +18,69 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from sop.errors import SopError
-from sop.files import KEY_FILE_BYTES, FileReadError, kind_of, read_regular_file
+from sop.audit.sharing import Sharing, UnsafeFileError, make_dir, open_file, sharing_of
+from sop.files import KEY_FILE_BYTES, FileReadError, read_regular_file
 
 KEY_SUFFIX = ".key"
 HEAD_SUFFIX = ".head"
-
-
-class UnsafeFileError(SopError):
-    """A file or folder sop trusts can be changed by someone else, or is not what it seems."""
+KEYS = "keys"  # a shared state directory's key folder
 
 
 def default_key_dir() -> Path:
-    """Where verification keys are kept: outside the state directory, which may be shared."""
+    """The user's own key folder: outside the state directory, which others may write."""
     if os.environ.get("SOP_AUDIT_KEYS"):
         return Path(os.environ["SOP_AUDIT_KEYS"])
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "sop" / "audit-keys"
 
 
-def check_private(path: Path, what: str, *, folder: bool = False, own: bool = True) -> bool:
-    """Refuse a symbolic link, the wrong kind of file, a file of another user (with `own`) or
-    one that others can write. False when `path` does not exist."""
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise UnsafeFileError(f"{what} {path}: {exc.strerror}") from None
-    if stat.S_ISLNK(info.st_mode):
-        if folder:
-            raise UnsafeFileError(
-                f"{what} {path} is a symbolic link; sop refuses it (use the folder itself)"
-            )
-        raise UnsafeFileError(f"{path}: a symbolic link, where sop expects its own file")
-    if folder and not stat.S_ISDIR(info.st_mode):
-        raise UnsafeFileError(f"{what} {path} is not a folder")
-    if not folder and not stat.S_ISREG(info.st_mode):
-        raise UnsafeFileError(f"{path}: not a regular file ({kind_of(info.st_mode)})")
-    if own and info.st_uid != os.geteuid():
-        raise UnsafeFileError(
-            f"{what} {path} belongs to another user (uid {info.st_uid}); sop trusts only its own "
-            f"files here: `chown {os.geteuid()} {path}` (as root) if it is yours"
-        )
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise UnsafeFileError(
-            f"{what} {path} is writable by other users; run `chmod go-w {path}` first "
-            "(and check that nobody changed it)"
-        )
-    return True
+@dataclass(frozen=True)
+class KeyFolder:
+    """Where the keys and heads of a state directory's runs are kept, and who is trusted with
+    them (a key folder shared with a group lets its members resume each other's runs)."""
+
+    path: Path
+    sharing: Sharing
+
+    def key(self, run_id: str) -> Path:
+        return self.path / f"{run_id}{KEY_SUFFIX}"
+
+    def head(self, run_id: str) -> Path:
+        return self.path / f"{run_id}{HEAD_SUFFIX}"
+
+    def ensure(self) -> KeyFolder:
+        """The folder, made if missing (as private as its sharing says)."""
+        if not self.sharing.check(self.path, "audit key folder", folder=True):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_dir(self.path, self.sharing.dir_mode)
+        return self
 
 
-def check_key_dir(folder: Path | None = None) -> Path:
-    folder = folder or default_key_dir()
-    check_private(folder, "audit key folder", folder=True)
-    return folder
-
-
-def ensure_key_dir() -> Path:
+def key_folder(state_dir: Path | None = None) -> KeyFolder:
+    """The key folder for the runs of `state_dir`: `$SOP_AUDIT_KEYS` if set; else, for a state
+    directory shared with a group, its `keys` folder (the group's members resume each other's
+    runs, so they share the keys); else the user's own (`default_key_dir`). Checked: a folder
+    that others can write, or a symbolic link, is refused."""
+    if not os.environ.get("SOP_AUDIT_KEYS") and state_dir is not None:
+        shared = sharing_of(state_dir, "state directory")
+        if shared.gid is not None:
+            folder = state_dir / KEYS
+            if folder.exists() or folder.is_symlink():
+                shared.check(folder, "audit key folder", folder=True)
+                return KeyFolder(folder, sharing_of(folder, "audit key folder"))
+            return KeyFolder(folder, shared)
     folder = default_key_dir()
-    if not check_private(folder, "audit key folder", folder=True):
-        folder.mkdir(mode=0o700, parents=True)
-        os.chmod(folder, 0o700)
-    return folder
+    return KeyFolder(folder, sharing_of(folder, "audit key folder"))
 
 
 def write_private(path: Path, text: str, *, sync: bool = True) -> None:
-    """Replace a small file atomically, readable by its owner only."""
+    """Replace a small file atomically, readable by its owner only (and, in a shared folder, by
+    the group)."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = open_file(tmp, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, text.encode())
         if sync:
@@ -96,14 +90,14 @@ def write_private(path: Path, text: str, *, sync: bool = True) -> None:
     os.replace(tmp, path)
 
 
-def escrow_key(run_id: str, key0: bytes) -> Path:
-    """Keep the verification key outside the state directory."""
-    path = ensure_key_dir() / f"{run_id}{KEY_SUFFIX}"
+def escrow_key(keys: KeyFolder, run_id: str, key0: bytes) -> Path:
+    """Keep the verification key outside the run's folder."""
+    path = keys.ensure().key(run_id)
     write_private(path, key0.hex() + "\n")
     return path
 
 
-def load_key(run_id: str, explicit: Path | None = None) -> bytes | None:
+def load_key(keys: KeyFolder, run_id: str, explicit: Path | None = None) -> bytes | None:
     """A run's verification key: `explicit`, else the one kept for it in the key folder (whose
     owner and modes are checked). None when there is none."""
     if explicit is not None:
@@ -112,11 +106,11 @@ def load_key(run_id: str, explicit: Path | None = None) -> bytes | None:
                 f"{explicit} is the key of run '{explicit.name.removesuffix(KEY_SUFFIX)}', "
                 f"not of run '{run_id}' (the run named in the log)"
             )
-        check_private(explicit, "verification key", own=False)
+        Sharing().check(explicit, "verification key", own=False)
         path = explicit
     else:
-        path = check_key_dir() / f"{run_id}{KEY_SUFFIX}"
-        if not run_id or not check_private(path, "verification key"):
+        path = keys.key(run_id)
+        if not run_id or not keys.sharing.check(path, "verification key"):
             return None
     try:
         key = bytes.fromhex(read_regular_file(path, KEY_FILE_BYTES).decode("ascii").strip())
@@ -149,19 +143,15 @@ class EscrowedHead:
         return json.dumps(fields, sort_keys=True) + "\n"
 
 
-def head_path(run_id: str) -> Path:
-    return default_key_dir() / f"{run_id}{HEAD_SUFFIX}"
-
-
 def write_head(path: Path, run_id: str, head: EscrowedHead) -> None:
     write_private(path, head.as_text(run_id), sync=False)
 
 
-def load_head(run_id: str) -> EscrowedHead | None:
+def load_head(keys: KeyFolder, run_id: str) -> EscrowedHead | None:
     """The head the key folder kept for `run_id`, None when it has none (a run written by an
     older sop, or on another machine). An unreadable one is an error: sop writes it atomically."""
-    path = check_key_dir() / f"{run_id}{HEAD_SUFFIX}"
-    if not run_id or not check_private(path, "escrowed head"):
+    path = keys.head(run_id)
+    if not run_id or not keys.sharing.check(path, "escrowed head"):
         return None
     try:
         text = read_regular_file(path, KEY_FILE_BYTES, follow_symlinks=False).decode()

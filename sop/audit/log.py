@@ -20,6 +20,7 @@ from sop.audit import chain
 from sop.audit.actions import Action
 from sop.audit.escrow import EscrowedHead, write_head
 from sop.audit.records import body, timestamp
+from sop.audit.sharing import open_file
 from sop.errors import FatalRunError
 
 
@@ -97,9 +98,7 @@ class AuditLog:
         self._escrowed: EscrowedHead | None = None  # the head to tell the key folder, once durable
         self._sync_lock = threading.Lock()
         try:
-            self.fd = os.open(
-                path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-            )
+            self.fd = open_file(path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise AuditWriteError(f"cannot open the audit log {path}: {exc.strerror}") from None
 

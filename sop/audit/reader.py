@@ -22,7 +22,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from sop.audit.actions import Action
-from sop.audit.escrow import UnsafeFileError, load_head, load_key
+from sop.audit.escrow import KeyFolder, key_folder, load_head, load_key
+from sop.audit.sharing import UnsafeFileError
 from sop.audit.state import AUDIT, StateDirError, check_run_files
 from sop.audit.verify import (
     AuditReadError,
@@ -316,7 +317,7 @@ class CheckedLog:
     torn: bool = False
 
 
-def check_log(run_id: str, log: LogFile) -> CheckedLog:
+def check_log(run_id: str, log: LogFile, keys: KeyFolder) -> CheckedLog:
     """Verify a log with the run's key and the head the key folder kept; keep the entries its
     verified seals cover. An untrusted log keeps its entries only to say which SOP it names:
     a log whose chain merely holds could have been written whole by anyone who can write the
@@ -326,7 +327,7 @@ def check_log(run_id: str, log: LogFile) -> CheckedLog:
             run_id, log.entries, f"the log is of run '{log.run_id}': moved or swapped in"
         )
     try:
-        key0, head = load_key(run_id), load_head(run_id)
+        key0, head = load_key(keys, run_id), load_head(keys, run_id)
     except UnsafeFileError as exc:
         return CheckedLog(run_id, log.entries, str(exc))
     if key0 is None:
@@ -348,6 +349,10 @@ def read_logs(state_dir: Path) -> list[CheckedLog]:
     runs = state_dir / "runs"
     if not runs.is_dir():
         return []
+    try:
+        keys = key_folder(state_dir)
+    except (StateDirError, UnsafeFileError) as exc:
+        return [CheckedLog(p.name, (), problem=str(exc)) for p in sorted(runs.iterdir())]
     logs = []
     for run_dir in sorted(runs.iterdir()):
         if run_dir.is_symlink() or not run_dir.is_dir():
@@ -361,5 +366,5 @@ def read_logs(state_dir: Path) -> list[CheckedLog]:
             log = read_log(log_path(run_dir))
         except AuditReadError:
             continue
-        logs.append(check_log(run_dir.name, log))
+        logs.append(check_log(run_dir.name, log, keys))
     return logs

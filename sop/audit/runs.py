@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sop.audit.actions import Action
+from sop.audit.escrow import KeyFolder, key_folder
 from sop.audit.reader import AuditEntry, check_log, log_path, read_log
 from sop.audit.state import LOCK
 from sop.audit.verify import AuditReadError
@@ -83,12 +84,12 @@ def run_status(entries: Sequence[AuditEntry], locked: bool) -> tuple[RunStatus, 
 _SEGMENT = frozenset({Action.RUN_STARTED, Action.RUN_RESUMED, Action.RUN_PAUSED})
 
 
-def summarize(run_dir: Path) -> RunSummary | None:
+def summarize(run_dir: Path, keys: KeyFolder) -> RunSummary | None:
     """A run as its log tells it. A log whose seals do not verify with the run's key (anyone who
     can write the state directory could have written it) is listed with the reason, and its
     status is what the log claims."""
     try:
-        checked = check_log(run_dir.name, read_log(log_path(run_dir)))
+        checked = check_log(run_dir.name, read_log(log_path(run_dir)), keys)
     except AuditReadError:
         return None
     entries = checked.entries
@@ -114,5 +115,8 @@ def list_runs(state_dir: Path) -> list[RunSummary]:
     runs = state_dir / "runs"
     if not runs.is_dir():
         return []
-    found = [summarize(p) for p in sorted(runs.iterdir()) if p.is_dir() and not p.is_symlink()]
+    keys = key_folder(state_dir)
+    found = [
+        summarize(p, keys) for p in sorted(runs.iterdir()) if p.is_dir() and not p.is_symlink()
+    ]
     return sorted((r for r in found if r is not None), key=lambda r: r.started)

@@ -12,9 +12,9 @@ from typing import Any
 
 from sop.audit import chain
 from sop.audit.actions import Action
-from sop.audit.escrow import escrow_key, head_path, write_private
+from sop.audit.escrow import escrow_key, key_folder, write_private
 from sop.audit.log import AuditLog, AuditSink, Head, SealState
-from sop.audit.state import AUDIT, STATE, RunLock, check_run_files, new_run_dir
+from sop.audit.state import AUDIT, STATE, RunLock, check_run_files, new_run_dir, state_dir_of
 
 
 @dataclass
@@ -68,12 +68,13 @@ def common_fields(
 
 
 def start_session(state_dir: Path, run_id: str, common: dict[str, Any]) -> AuditSession:
+    keys = key_folder(state_dir)
     run_dir = new_run_dir(state_dir, run_id)
     lock = RunLock(run_dir).acquire()  # released when the session closes
     key0 = os.urandom(32)
-    escrow_key(run_id, key0)
+    escrow_key(keys, run_id, key0)
     seal = SealState(chain.key_id(key0), 0, key0)
-    log = AuditLog(run_dir / AUDIT, common, seal=seal, escrow=head_path(run_id))
+    log = AuditLog(run_dir / AUDIT, common, seal=seal, escrow=keys.head(run_id))
     return AuditSession(run_dir, log, lock)
 
 
@@ -84,6 +85,6 @@ def reopen_session(
     from the run's verification key."""
     check_run_files(run_dir)
     seal = SealState(chain.key_id(key0), next_seal, chain.nth_key(key0, next_seal))
-    escrow = head_path(run_dir.name)
+    escrow = key_folder(state_dir_of(run_dir)).head(run_dir.name)
     log = AuditLog(run_dir / AUDIT, common, head=head, seal=seal, escrow=escrow)
     return AuditSession(run_dir, log, lock)

@@ -4,7 +4,9 @@ STATE_DIR/runs/RUN_ID/audit.jsonl   the audit log (0600)
 STATE_DIR/runs/RUN_ID/state.json    variables and progress for resume (no secrets)
 STATE_DIR/runs/RUN_ID/lock          held (flock) by the process driving the run
 
-The run's verification key and latest sealed head are kept elsewhere (escrow.py).
+The run's verification key and latest sealed head are kept elsewhere (escrow.py). Folders are
+made 0700 and files 0600, or, in a state directory shared with a group (sharing.py), 2770 and
+0660, so that the group's members can take a run over.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ import fcntl
 import json
 import os
 import socket
-import stat
 from pathlib import Path
 from typing import Any
 
-from sop.audit.escrow import check_private
+from sop.audit.sharing import Sharing, make_dir, open_file, sharing_of
 from sop.errors import NotFoundError, SopError
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
 
@@ -42,59 +43,49 @@ def default_state_dir() -> Path:
     return Path(base) / "sop"
 
 
-def check_dir(path: Path, what: str, *, own: bool = False) -> None:
-    """Refuse a symlink, something that is not a directory, or a directory others can write;
-    with `own`, also one that belongs to another user."""
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(info.st_mode):
-        raise StateDirError(
-            f"{what} {path} is a symbolic link; sop refuses it (point --state-dir at the real folder)"
-        )
-    if not stat.S_ISDIR(info.st_mode):
-        raise StateDirError(f"{what} {path} is not a directory")
-    if own and info.st_uid != os.geteuid():
-        raise StateDirError(
-            f"{what} {path} belongs to another user (uid {info.st_uid}); sop resumes and reads only "
-            "runs you own. To take over a colleague's run, have them hand the folder over "
-            "(chown it to you) or resume it from their account"
-        )
-    if info.st_mode & stat.S_IWOTH:
-        raise StateDirError(
-            f"{what} {path} is writable by other users; run `chmod o-w {path}` first"
-        )
+def state_dir_of(run_dir: Path) -> Path:
+    return run_dir.parent.parent
 
 
-def check_run_files(run_dir: Path) -> None:
-    """The run folder and the files in it that verify and resume trust: each a real file of
-    this user that nobody else can write (a shared state directory must not let a teammate
-    swap one in or keep write access to it)."""
-    check_dir(run_dir, "run directory", own=True)
+def check_run_dir(run_dir: Path) -> Sharing:
+    """The state directory and runs folder around `run_dir`, and the run folder itself: each
+    a real folder of someone the state directory trusts (the user, root, and in a shared one
+    the members of its group) that nobody else can write. Returns the state directory's
+    sharing."""
+    sharing = sharing_of(state_dir_of(run_dir), "state directory")
+    sharing.check(run_dir.parent, "runs directory", folder=True)
+    sharing.check(run_dir, "run directory", folder=True)
+    return sharing
+
+
+def check_run_files(run_dir: Path) -> Sharing:
+    """The run folder (`check_run_dir`) and the files in it that verify and resume trust:
+    each a real file of someone the state directory trusts that nobody else can write (a
+    teammate outside the state directory's group must not swap one in or keep write access to
+    it)."""
+    sharing = check_run_dir(run_dir)
     for name, what in ((AUDIT, "audit log"), (STATE, "run state"), (LOCK, "run lock")):
-        check_private(run_dir / name, what)
-
-
-def ensure_private_dir(path: Path, what: str) -> Path:
-    check_dir(path, what)
-    if not path.exists():
-        path.mkdir(mode=0o700, parents=True)
-        os.chmod(path, 0o700)
-    check_dir(path, what)
-    return path
+        sharing.check(run_dir / name, what)
+    return sharing
 
 
 def prepare_state_dir(explicit: Path | None) -> Path:
+    """The state directory, checked (`sharing_of`) and made if missing (private), with its
+    runs folder."""
     root = explicit or default_state_dir()
-    ensure_private_dir(root, "state directory")
-    ensure_private_dir(root / "runs", "runs directory")
+    sharing = sharing_of(root, "state directory")
+    if not root.exists():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(root, sharing.dir_mode)
+    runs = root / "runs"
+    if not sharing.check(runs, "runs directory", folder=True):
+        make_dir(runs, sharing.dir_mode)
     return root
 
 
 def new_run_dir(state_dir: Path, run_id: str) -> Path:
     run_dir = state_dir / "runs" / run_id
-    run_dir.mkdir(mode=0o700)
+    make_dir(run_dir, sharing_of(state_dir, "state directory").dir_mode)
     return run_dir
 
 
@@ -104,12 +95,12 @@ def find_run_dir(state_dir: Path, ref: str) -> Path:
     if given.name == AUDIT and given.parent.is_dir():
         given = given.parent
     if given.is_dir() and (given / AUDIT).exists():
-        check_dir(given, "run directory", own=True)
+        check_run_dir(given)
         return given
     runs = state_dir / "runs"
     matches = sorted(p for p in runs.glob(f"{ref}*") if p.is_dir()) if runs.is_dir() and ref else []
     if len(matches) == 1:
-        check_dir(matches[0], "run directory", own=True)
+        check_run_dir(matches[0])
         return matches[0]
     if len(matches) > 1:
         raise NotFoundError(f"'{ref}' names several runs: {', '.join(p.name for p in matches)}")
@@ -141,7 +132,7 @@ class RunLock:
     def acquire(self) -> RunLock:
         """Take the lock, or say who holds it. For a lock that outlives one block (a run's
         session holds it until the log is closed); otherwise use `with`."""
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        self.fd = open_file(self.path, os.O_RDWR)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -2,9 +2,9 @@
 the run elsewhere. `verify_bytes` checks a log's own chain and seals; this adds what only the
 run's surroundings can tell:
 
-- the files: the run folder and its files, the key folder and the key are this user's real
-  files, which nobody else can write (a swapped-in file or a teammate's write access would make
-  every check below moot);
+- the files: the run folder and its files, the key folder and the key are real files of this
+  user (or, in a state directory shared with a group, of the group's members), which nobody else
+  can write (a swapped-in file or an outsider's write access would make every check below moot);
 - the run: the run id in the log is its folder's name, and the key is that run's;
 - the seals: with the key, what they cover; without it, that nothing was proven;
 - the head the key folder kept after the latest seal: a log cut back or rolled back to an
@@ -20,7 +20,8 @@ from typing import Any
 from sop.audit import escrow
 from sop.audit.actions import Action
 from sop.audit.reader import read_log_bytes
-from sop.audit.state import AUDIT, check_run_files
+from sop.audit.sharing import Sharing
+from sop.audit.state import AUDIT, check_run_files, state_dir_of
 from sop.audit.verify import (
     Finding,
     Parsed,
@@ -40,6 +41,7 @@ class RunLog:
     data: bytes
     run_id: str
     folder: str | None  # the run folder's name, when the log is a run folder's audit.jsonl
+    keys: escrow.KeyFolder  # where the run's key and head are kept
     head: escrow.EscrowedHead | None
 
 
@@ -51,12 +53,15 @@ def read_run_log(path: Path, *, follow_symlinks: bool = False) -> RunLog:
         check_run_files(path.parent)
         folder = path.parent.name
         data = read_log_bytes(path)
+        keys = escrow.key_folder(state_dir_of(path.parent))
     else:  # a copy named on the command line (`verify` follows a link to it); others must
         # not be able to write it
         data = read_log_bytes(path, follow_symlinks=follow_symlinks)
-        escrow.check_private(path.resolve(), "audit log", own=False)
+        Sharing().check(path.resolve(), "audit log", own=False)
+        keys = escrow.key_folder()
     run_id = run_id_of_bytes(data)
-    return RunLog(path, data, run_id, folder, escrow.load_head(run_id) if run_id else None)
+    head = escrow.load_head(keys, run_id) if run_id else None
+    return RunLog(path, data, run_id, folder, keys, head)
 
 
 def verify_run(
@@ -68,7 +73,7 @@ def verify_run(
 ) -> Verification:
     """`log` checked with the run's key (`key_file`, else the key folder's), the head the key
     folder kept, and `anchor`; the notes say what was not proven."""
-    key0 = escrow.load_key(log.run_id, key_file) if log.run_id else None
+    key0 = escrow.load_key(log.keys, log.run_id, key_file) if log.run_id else None
     escrowed = (log.head.seq, log.head.hash) if log.head is not None else None
     result = verify_bytes(log.data, anchor=anchor, key0=key0, parsed=parsed, escrowed=escrowed)
     if log.folder is not None and log.run_id != log.folder:

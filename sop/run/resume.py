@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.audit.actions import Action
-from sop.audit.escrow import default_key_dir, load_key
+from sop.audit.escrow import load_key
 from sop.audit.log import Head
 from sop.audit.reader import AuditEntry, MissingLogError, log_file, log_path, without_unproven
 from sop.audit.state import STATE, check_run_files, read_json
@@ -90,11 +90,11 @@ def plan_resume(run_dir: Path) -> ResumePlan:
         raise ResumeError(
             f"{path} belongs to run '{run_id}', not to {run_dir.name}: it was moved or forged"
         )
-    key0 = load_key(run_id)
+    key0 = load_key(run.keys, run_id)
     if key0 is None:
         raise ResumeError(
             f"cannot authenticate run {run_id}: its verification key is missing "
-            f"({default_key_dir() / (run_id + '.key')}); sop resumes only logs whose seals it can check"
+            f"({run.keys.key(run_id)}); sop resumes only logs whose seals it can check"
         )
     result = verify_run(run, parsed=log.parsed)
     if not result.ok and not result.only_torn:

@@ -6,6 +6,7 @@ restore or skip anything, or make a drill count."""
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import json
 import os
@@ -449,17 +450,23 @@ def test_a_run_file_of_another_user_is_refused(attack: Attack) -> None:
     os.chown(run_dir / "audit.jsonl", 65534, 65534)
     code, stderr = resume(attack, run_dir, "--confirm", "second")
     assert code == 1
-    assert stderr.startswith(
-        f"sop: error: audit log {run_dir / 'audit.jsonl'} belongs to another user (uid 65534); "
+    log = run_dir / "audit.jsonl"
+    assert stderr == (
+        f"sop: error: audit log {log} belongs to another user, nobody (uid 65534); sop trusts "
+        f"only its own files here: `chown {os.geteuid()} {log}` (as root) if it is yours; to "
+        "take over each other's runs, share a state directory with a group (docs/audit.md)\n"
     )
 
 
 def test_a_writable_key_folder_or_a_symlinked_key_is_refused(attack: Attack) -> None:
     run_dir = one_run(attack, PAUSED, code=1)
     attack.keys.chmod(0o770)
+    group = grp.getgrgid(attack.keys.stat().st_gid).gr_name
     expected = (
-        f"sop: error: audit key folder {attack.keys} is writable by other users; run `chmod go-w "
-        f"{attack.keys}` first (and check that nobody changed it)\n"
+        f"sop: error: audit key folder {attack.keys} is writable by group {group} but not "
+        "set-group-ID, so what sop makes in it would not stay the group's: run `chmod g+s "
+        f"{attack.keys}` to share it with the members of {group}, or `chmod g-w {attack.keys}` "
+        "to keep it private\n"
     )
     assert resume(attack, run_dir, "--confirm", "second") == (1, expected)
     assert attack.sop("audit", "verify", run_dir.name).stderr == expected

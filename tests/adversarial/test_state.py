@@ -70,7 +70,7 @@ def test_a_symlinked_state_directory_is_refused(attack: Attack, tmp_path: Path) 
     attack.assert_nothing_ran()
     assert result.stderr == (
         f"sop: error: state directory {attack.state} is a symbolic link; sop refuses it "
-        "(point --state-dir at the real folder)\n"
+        "(name the real folder instead)\n"
     )
 
 
@@ -83,7 +83,7 @@ def test_a_symlinked_runs_directory_is_refused(attack: Attack, tmp_path: Path) -
     attack.assert_nothing_ran()
     assert result.stderr == (
         f"sop: error: runs directory {attack.state / 'runs'} is a symbolic link; sop refuses it "
-        "(point --state-dir at the real folder)\n"
+        "(use the folder itself)\n"
     )
 
 
@@ -106,20 +106,24 @@ def test_a_world_writable_run_directory_is_refused_by_resume(attack: Attack) -> 
     assert code == 1
     assert stderr == (
         f"sop: error: run directory {run_dir} is writable by other users; "
-        f"run `chmod o-w {run_dir}` first\n"
+        f"run `chmod go-w {run_dir}` first (and check that nobody changed it)\n"
     )
 
 
 def test_another_users_run_directory_is_refused_by_resume(attack: Attack) -> None:
     """A run directory another uid owns could hold anything that uid wrote: sop refuses it
-    rather than run the SOP its log names (a handover goes through the owner, not around it)."""
+    rather than run the SOP its log names (a handover goes through a state directory shared
+    with a group both belong to, not around it)."""
     run_dir = interrupted_run(attack)
     for path in (run_dir, *run_dir.iterdir()):
         os.chown(path, 65534, 65534)
     code, stderr = resume(attack, run_dir)
     assert code == 1
-    assert stderr.startswith(
-        f"sop: error: run directory {run_dir} belongs to another user (uid 65534); "
+    assert stderr == (
+        f"sop: error: run directory {run_dir} belongs to another user, nobody (uid 65534); sop "
+        f"trusts only its own files here: `chown {os.geteuid()} {run_dir}` (as root) if it is "
+        "yours; to take over each other's runs, share a state directory with a group "
+        "(docs/audit.md)\n"
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.audit import chain
-from sop.audit.escrow import escrow_key, head_path
+from sop.audit.escrow import escrow_key, key_folder
 from sop.audit.log import AuditLog, SealState
 from sop.audit.state import AUDIT
 
@@ -44,9 +44,10 @@ def write_log(
 
 def sealed_log(path: Path, common: Fields, run_id: str) -> AuditLog:
     key0 = os.urandom(32)
-    escrow_key(run_id, key0)
+    keys = key_folder()
+    escrow_key(keys, run_id, key0)
     seal = SealState(chain.key_id(key0), 0, key0)
-    return AuditLog(path, common, seal=seal, escrow=head_path(run_id))
+    return AuditLog(path, common, seal=seal, escrow=keys.head(run_id))
 
 
 def started(incident: str = "") -> Fields:
