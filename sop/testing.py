@@ -44,6 +44,7 @@ class ScriptedPrompter:
     def __init__(self, *script: tuple[str, str, Any]) -> None:
         self.script = list(script)
         self.asked: list[tuple[str, str]] = []
+        self.warnings: list[str] = []
 
     def _next(self, kind: str, prompt: str) -> Any:
         self.asked.append((kind, prompt))
@@ -58,6 +59,10 @@ class ScriptedPrompter:
 
     def ask(self, question: Input) -> str:
         return str(self._next("ask", question.help or question.name))
+
+    def warn(self, message: str) -> None:
+        """A refused value, before it is asked again: kept in `warnings`."""
+        self.warnings.append(message)
 
     def choose(
         self, prompt: str, choices: Sequence[tuple[str, str]], default: str | None = None

@@ -616,6 +616,9 @@ class TerminalPrompter:
     def text(self, prompt: str) -> str:
         return self._prompt(prompt)
 
+    def warn(self, message: str) -> None:
+        self.out.print(f"[yellow]{_esc(message)}[/yellow]")
+
     def edit(self, command: str) -> str:
         """A script in the editor; a one-line command on the prompt line, prefilled to edit in
         place (at a terminal, and when it has nothing `visible` would change)."""

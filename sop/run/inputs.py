@@ -27,7 +27,12 @@ class InputError(SopError):
 
 
 class Asker(Protocol):
+    """The responder at start-up, asked for the inputs the run needs."""
+
     def ask(self, question: Input) -> str: ...
+
+    def warn(self, message: str) -> None:
+        """Say why a value was refused, before it is asked again."""
 
 
 def validate(inp: Input, raw: str, what: str = "input") -> object:
@@ -113,8 +118,10 @@ def resolve_inputs(
     sources: Mapping[str, str] | None = None,
 ) -> ResolvedInputs:
     """Every input's value, in order of precedence: given, secret file, environment, default
-    (or drill value), prompt. `asker` is None when nobody can be asked. `sources` says where a
-    given value came from when not from `-i` (an inputs file, an alert): errors name it."""
+    (or drill value), prompt. `asker` is None when nobody can be asked: a value that does not
+    fit its input is then an `InputError`; else the asker is told why and asked again, as a
+    question asked during the run is. `sources` says where a given value came from when not
+    from `-i` (an inputs file, an alert): errors name it."""
     declared = {i.name for i in sop.inputs}
     for name in list(given) + list(secret_files):
         if name not in declared:
@@ -143,13 +150,17 @@ def resolve_inputs(
                 )
                 raise InputError(f"input '{inp.name}' is required: give it with {how}")
             raw = ""
-        try:
-            value = validate(inp, raw) if raw != "" or inp.required else ""
-        except InputError as exc:
-            source = (sources or {}).get(inp.name) if inp.name in given else None
-            if source is None:
-                raise
-            raise InputError(f"{exc} (from {source})") from None
+        source = (sources or {}).get(inp.name) if inp.name in given else None
+        while True:
+            try:
+                value = validate(inp, raw) if raw != "" or inp.required else ""
+                break
+            except InputError as exc:
+                problem = f"{exc} (from {source})" if source else str(exc)
+                if asker is None:
+                    raise InputError(problem) from None
+                asker.warn(problem)
+                raw, source = asker.ask(inp), None
         if inp.secret:
             out.secrets[inp.name] = raw
             out.shown[inp.name] = MASK

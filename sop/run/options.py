@@ -37,6 +37,9 @@ class Prompter(Protocol):
 
     def edit(self, command: str) -> str: ...
 
+    def warn(self, message: str) -> None:
+        """Say why a value was refused, before it is asked again."""
+
 
 @dataclass(frozen=True)
 class DrillOptions:
