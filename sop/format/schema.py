@@ -96,9 +96,10 @@ def _input_fields(*, for_ask: bool) -> dict[str, Spec]:
 
 def _check_input(checked: Checked, problems: list[Problem], path: str) -> None:
     pattern = checked.get("pattern")
+    compiled = None
     if pattern is not None:
         try:
-            re.compile(pattern)
+            compiled = re.compile(pattern)
         except re.error as exc:
             problems.append(
                 Problem(
@@ -121,6 +122,17 @@ def _check_input(checked: Checked, problems: list[Problem], path: str) -> None:
                 "a secret input cannot come from an alert (its payload is shown and logged)",
             )
         )
+    default = checked.get("default")
+    if default is None or (default == "" and not checked.get("required")):
+        return  # an optional value left empty is not checked (nor is it when a run uses it)
+    choices = checked.get("choices")
+    if choices and default not in choices:
+        problem = f"'{default}' is not one of its choices ({', '.join(choices)})"
+    elif compiled is not None and not compiled.fullmatch(default):
+        problem = f"'{default}' does not match its pattern {pattern}"
+    else:
+        return
+    problems.append(Problem(checked.locs["default"], f"{path}.default", problem))
 
 
 INPUT = Struct("input", _input_fields(for_ask=False), "A value the SOP needs.", custom=_check_input)

@@ -278,3 +278,25 @@ def test_two_secrets_with_one_variable_are_an_error(write: Callable[..., Path]) 
     assert lint(write(text)) == [
         "sop.yaml:1:1: inputs: secrets 'TOKEN' and 'token' are both $SOP_SECRET_TOKEN: rename one"
     ]
+
+
+def test_a_default_must_fit_its_own_pattern_and_choices(write: Callable[..., Path]) -> None:
+    """As a run would check it: choices, then the pattern; an optional input's empty default
+    and a number that matches are fine."""
+    text = (
+        MINIMAL
+        + "    ask: {answer: {choices: [a, b], default: c}}\n"
+        + "inputs:\n"
+        + "  host: {pattern: '^[a-z0-9.-]+$', default: Web 1}\n"
+        + "  mode:\n"
+        + "    choices: [fast, safe]\n"
+        + "    pattern: '^f'\n"
+        + "    default: safe\n"
+        + "  optional: {pattern: '^x$', default: ''}\n"
+        + "  count: {pattern: '^[0-9]+$', default: 3}\n"
+    )
+    assert lint(write(text.replace("run: echo hello", "prose: Which?"))) == [
+        "sop.yaml:9:37: steps[0].ask.answer.default: 'c' is not one of its choices (a, b)",
+        "sop.yaml:11:36: inputs.host.default: 'Web 1' does not match its pattern ^[a-z0-9.-]+$",
+        "sop.yaml:15:5: inputs.mode.default: 'safe' does not match its pattern ^f",
+    ]
