@@ -376,7 +376,7 @@ def _resume_locked(
                 {"old_sha256": plan.sop_sha256, "new_sha256": sop.sha256},
             )
         )
-    previous = started.operator
+    previous = plan.operator  # who drove it last: a run can change hands more than once
     operator = request.options.operator
     if previous != operator:
         notes.append(

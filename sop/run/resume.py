@@ -56,6 +56,7 @@ class ResumePlan:
     torn: bool = False  # the last line is torn: `repair` cuts it off, once every check passed
 
     sop_sha256: str = ""  # the SOP file's hash in the run's last record
+    operator: str = ""  # who drove the run last (the last record a verified seal covers)
     unproven: tuple[int, int] | None = None  # the seqs after the last verified seal
 
     @property
@@ -136,6 +137,7 @@ def plan_resume(run_dir: Path) -> ResumePlan:
         result.next_seal,
         torn=not result.ok,
         sop_sha256=entries[-1].sop_sha256,
+        operator=covered[-1].operator,
         unproven=(first, last) if first is not None and last is not None else None,
     )
 

@@ -421,3 +421,21 @@ def test_a_run_killed_before_its_first_seal_has_nothing_to_resume(
         1,
         f"sop: error: run {log.parent.name} stopped before its first step (nothing ran); start a new run\n",
     )
+
+
+def test_a_run_handed_back_names_the_operator_it_came_from(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    twice = RESUMABLE.replace("    run: exit 3", "    confirm: always\n    run: 'true'")
+    twice = twice.replace("  - id: last\n", "  - id: last\n    confirm: always\n")
+    path = sop_file(tmp_path, twice.format(d=tmp_path))
+    alice = {**env, "USER": "alice", "LOGNAME": "alice"}
+    bob = {**env, "USER": "bob", "LOGNAME": "bob"}
+    assert run(["run", "--yes", str(path)], alice).returncode == 1
+    run_dir = only_run(env)
+    assert run(["resume", "--yes", "--confirm", "stop", run_dir.name], bob).returncode == 1
+    back = run(["resume", "--yes", "--confirm", "last", run_dir.name], alice)
+    assert back.returncode == 0, back.stderr
+    records = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
+    handovers = [r["message"] for r in records if r["event"]["action"] == "handover"]
+    assert handovers == ["alice handed the run over to bob", "bob handed the run over to alice"]
