@@ -30,6 +30,7 @@ import pytest
 from .rundir import SOP
 
 TIMEOUT = 30
+RUN_ON_LOCAL = "Run on local? [r]un / [s]kip / [e]dit / [o]ff-script / [q]uit / [a]bort: "
 
 
 def _sop_for_everyone() -> list[str]:
@@ -169,6 +170,19 @@ def write_sop(team: Team, middle: str) -> Path:
     return path
 
 
+def spawn(team: Team, user: str, *args: str) -> pexpect.spawn:
+    """`sop ARGS` as `user` at a terminal."""
+    command = team.command(user, args)
+    return pexpect.spawn(
+        command[0],
+        command[1:],
+        cwd=str(team.base),
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        dimensions=(50, 200),
+    )
+
+
 def the_run(team: Team) -> Path:
     (run_dir,) = (team.state / "runs").iterdir()
     return run_dir
@@ -201,12 +215,22 @@ def assert_handed_over(team: Team, run_dir: Path) -> None:
 
 
 def test_a_member_of_the_group_finishes_a_run_another_paused(team: Team) -> None:
-    sop = write_sop(team, "  - id: careful\n    confirm: always\n    run: id -un > /dev/null\n")
-    started = team.sop(team.alice, "run", str(sop), "--yes")
-    assert started.returncode != 0, started.stdout + started.stderr
+    sop = write_sop(team, "  - id: middle\n    run: id -un > /dev/null\n")
+    alice = spawn(team, team.alice, "run", str(sop))
+    alice.expect_exact(RUN_ON_LOCAL)
+    alice.sendline("r")
+    alice.expect_exact(RUN_ON_LOCAL)
+    alice.sendline("q")  # pauses the run
+    alice.expect(pexpect.EOF)
+    alice.close()
+    assert alice.exitstatus == 4, alice.before
     run_dir = the_run(team)
-    assert f"sop resume {run_dir.name} --yes --confirm careful" in started.stderr
-    resumed = team.sop(team.bob, "resume", run_dir.name, "--yes", "--confirm", "careful")
+    listed = team.sop(team.bob, "runs")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{run_dir.name}  handover" in listed.stdout
+    (row,) = [line for line in listed.stdout.splitlines() if run_dir.name in line]
+    assert team.alice in row and "paused" in row and "untrusted" not in row
+    resumed = team.sop(team.bob, "resume", run_dir.name, "--yes")
     assert resumed.returncode == 0, resumed.stderr
     assert_handed_over(team, run_dir)
 
@@ -230,19 +254,12 @@ def test_a_member_of_the_group_finishes_a_run_whose_process_was_killed(team: Tea
         os.killpg(alice.pid, signal.SIGKILL)  # sop, and the step's sleep with it
         alice.wait()
     run_dir = the_run(team)
-    bob = pexpect.spawn(
-        team.command(team.bob, ["resume", run_dir.name])[0],
-        team.command(team.bob, ["resume", run_dir.name])[1:],
-        cwd=str(team.base),
-        encoding="utf-8",
-        timeout=TIMEOUT,
-        dimensions=(50, 200),
-    )
+    bob = spawn(team, team.bob, "resume", run_dir.name)
     bob.expect_exact("In doubt. What now? [m]ark done / [r]un again / [a]bort: ")
     bob.sendline("m")
     bob.expect_exact("Why mark it done?: ")
     bob.sendline("alice's sleep was killed with her session")
-    bob.expect_exact("Run on local? [r]un / [s]kip / [e]dit / [o]ff-script / [q]uit: ")
+    bob.expect_exact(RUN_ON_LOCAL)
     bob.sendline("r")
     bob.expect(pexpect.EOF)
     bob.close()
