@@ -40,6 +40,19 @@ class Outcome(StrEnum):
 FINISHED = frozenset({Outcome.SUCCESS, Outcome.DONE, Outcome.SKIPPED, Outcome.PARTIAL})
 
 
+class Reach(StrEnum):
+    """What the pre-flight found when it tried a host before the first step."""
+
+    OK = "ok"  # connected: the host key is known and the credentials accepted
+    UNKNOWN_KEY = "unknown key"  # no known_hosts file lists the key it offered
+    KEY_CHANGED = "key changed"  # known_hosts lists another key for it
+    REFUSED = "refused"  # nothing listens on its port
+    TIMEOUT = "timeout"  # no answer, or no SSH banner, within the connect timeout
+    AUTH_FAILED = "auth failed"
+    UNREACHABLE = "unreachable"  # no such name, no route, anything else on the way
+    UNRESOLVABLE = "unresolvable target"  # a target that names no host of the inventory
+
+
 class RunStatus(StrEnum):
     """What `sop runs` says of a run as a whole (sop.audit.runs decides it)."""
 
@@ -348,6 +361,34 @@ class Recap(Event):
     operator: str  # who started the run
     steps: tuple[RecapStep, ...] = ()  # finished steps, in the order they finished
     notes: tuple[RecapNote, ...] = ()  # in the order they happened; steps in doubt last
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HostReached(Frozen):
+    """One host (or one target that names none) as the pre-flight found it (a part of the
+    `Preflight` event)."""
+
+    host: str
+    address: str  # user@address:port as the inventory gives it; "" for an unresolvable target
+    reach: Reach
+    duration: float = 0.0
+    error: str = ""  # why not ok: the first line for the table, then how to fix it
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Preflight(Event):
+    """The pre-flight's check `round` (1, then each re-check) of the hosts the run's steps
+    target, before the first step: every host's result, and the targets it could not check
+    yet (each: which step, and why: a value known only later)."""
+
+    round: int
+    results: tuple[HostReached, ...]
+    duration: float
+    unchecked: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(r.reach == Reach.OK for r in self.results)
 
 
 class Sink(Protocol):

@@ -14,6 +14,8 @@ class Action(StrEnum):
 
     RUN_STARTED = "run-started"
     RUN_RESUMED = "run-resumed"
+    PREFLIGHT = "preflight"  # the hosts tried before the first step: each one's result
+    PREFLIGHT_CHOICE = "preflight-choice"  # a host not ok: re-check, continue or quit
     STEP_SHOWN = "step-shown"
     STEP_CONFIRMED = "step-confirmed"
     STEP_STARTED = "step-started"

@@ -103,7 +103,8 @@ class AuditEntry(NamedTuple):
     deviation_replacement: str = ""
     state_sha256: str = ""
     message: str = ""
-    results: tuple[HostOutcome, ...] = ()  # a step-finished record's hosts, each as it ended
+    # a step-finished record's hosts, each as it ended; a preflight record's (`ok`, `refused`, ...)
+    results: tuple[HostOutcome, ...] = ()
 
     @property
     def step_key(self) -> str:

@@ -83,6 +83,16 @@ def _host_result(result: ev.HostFinished) -> dict[str, Any]:
     return out
 
 
+def _reached(result: ev.HostReached) -> dict[str, Any]:
+    """One host's pre-flight result (as `outcome`: `ok`, `unknown key`, ...), and when it is
+    not ok, the whole message."""
+    out: dict[str, Any] = {"host": result.host, "address": result.address, "outcome": result.reach}
+    out["duration"] = int(result.duration * 1e9)
+    if result.error:
+        out["error"] = result.error
+    return out
+
+
 def body(event: ev.Event) -> dict[str, Any] | None:
     """The event-specific part of a record, or None for events that are not audited (output
     chunks: each host's result carries a digest and a redacted tail of its output)."""
@@ -98,6 +108,20 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 "dry_run": event.dry_run,
                 **({"inventory": event.inventory} if event.inventory else {}),
                 **drill,
+            },
+        }
+    if isinstance(event, ev.Preflight):
+        return {
+            "event": {
+                "action": Action.PREFLIGHT,
+                "outcome": "success" if event.ok else "failure",
+                "duration": int(event.duration * 1e9),
+            },
+            "sop": {
+                "round": event.round,
+                "hosts": [r.host for r in event.results],
+                "results": [_reached(r) for r in event.results],
+                "unchecked": list(event.unchecked),
             },
         }
     if isinstance(event, ev.StepShown):

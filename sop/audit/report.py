@@ -20,6 +20,8 @@ SHOWN_ACTIONS = frozenset(
     {
         Action.RUN_STARTED,
         Action.RUN_RESUMED,
+        Action.PREFLIGHT,
+        Action.PREFLIGHT_CHOICE,
         Action.STEP_CONFIRMED,
         Action.COMMAND_STARTED,
         Action.HOST_FINISHED,
@@ -117,6 +119,11 @@ def _detail(e: AuditEntry) -> str:
         return f"{e.sop_title} ({inputs})" if inputs else e.sop_title
     if e.action in (Action.STEP_FINISHED, Action.RUN_FINISHED) and e.reason:
         return e.reason  # a run-finished record's: why the run was aborted
+    if e.action == Action.PREFLIGHT:
+        return "; ".join(
+            f"{r.host} {r.outcome}" + (f": {r.error.partition(chr(10))[0]}" if r.error else "")
+            for r in e.results
+        )
     return e.message
 
 

@@ -92,6 +92,14 @@ def walk_options(function: F) -> F:
                 metavar="STEP_ID",
                 help="With --yes: confirm this typed/always step too.",
             ),
+            click.option(
+                "--preflight",
+                type=click.Choice(["check", "warn", "off"]),
+                default="check",
+                show_default=True,
+                help="Before the first step, connect to every targeted host: check (a host "
+                "not ok: re-check, go on or quit; with --yes, stop), warn (show, go on), off.",
+            ),
             path_option("--known-hosts", "known_hosts file to trust (default ~/.ssh/known_hosts)."),
             path_option("--ssh-config", "ssh config file (default ~/.ssh/config)."),
             STATE_DIR,

@@ -29,7 +29,7 @@ def _request(
     """The run the command line asks for; `params` are the values of `walk_options`."""
     from sop.run.inputs import parse_assignments
     from sop.run.launch import RunRequest
-    from sop.run.options import RunOptions, default_operator
+    from sop.run.options import PreflightMode, RunOptions, default_operator
 
     return RunRequest(
         sop=sop_ref,
@@ -50,6 +50,7 @@ def _request(
             on=on or None,
             incident=incident,
             operator=default_operator(),
+            preflight=PreflightMode(params["preflight"]),
         ),
     )
 

@@ -312,6 +312,7 @@ class TerminalUI:
 
         handlers: dict[type[ev.Event], Callable[[Any], None]] = {
             ev.RunStarted: self._run_started,
+            ev.Preflight: self._preflight,
             ev.SectionStarted: self._section,
             ev.StepShown: self._shown,
             ev.StepStarted: self._started,
@@ -355,6 +356,29 @@ class TerminalUI:
                 border_style="magenta" if e.drill else "none",
             )
         )
+
+    def _preflight(self, e: ev.Preflight) -> None:
+        """One line per host: its address and what connecting found; what an error says beyond
+        its first line (how to trust a key) once below; the targets not checked yet."""
+        again = f" (re-check {e.round - 1})" if e.round > 1 else ""
+        self.out.print(f"\n[bold]Pre-flight{again}[/bold] [dim]{e.duration:.2f}s[/dim]")
+        if e.results:
+            rows = [[r.host, r.address or "-", r.reach, _detail(r)] for r in e.results]
+            header, *lines = table(("host", "address", "result", "detail"), rows).split("\n")
+            self.out.out(header, style="dim", highlight=False)
+            for r, line in zip(e.results, lines, strict=True):
+                self.out.out(line, style="green" if r.reach == "ok" else "red", highlight=False)
+            for r in e.results:
+                more = r.error.partition("\n")[2].rstrip()
+                if more:
+                    self.out.out(textwrap.indent(more, "  "), highlight=False)
+        for line in e.unchecked:
+            self.out.out(f"not checked: {line}", style="yellow", highlight=False)
+        failing = sum(r.reach != "ok" for r in e.results)
+        if failing:
+            self.out.print(f"[red]✘ {failing} of {len(e.results)} not ok[/red]")
+        elif e.results:
+            self.out.print(f"[green]✔ {len(e.results)} host(s) ok[/green]")
 
     def _section(self, e: ev.SectionStarted) -> None:
         self.out.rule(f"[bold]{_esc(e.title)}[/bold]", align="left")
@@ -561,6 +585,17 @@ _RECAP_NOTES = (
 def _when(time: str) -> str:
     """An audit record's time as a recap shows it: `2026-11-28 14:06:12 UTC`."""
     return f"{time[:10]} {time[11:19]} UTC" if len(time) >= 19 else time
+
+
+def _detail(result: ev.HostReached) -> str:
+    """An error's first line without the host's name in front (its row names it)."""
+    line = " ".join(result.error.partition("\n")[0].split())
+    if line.startswith(f"{result.host}: "):
+        return line[len(result.host) + 2 :]
+    own = f"{result.host} ("
+    if line.startswith(own) and not line.startswith(f"{own}jump host") and "): " in line:
+        return line.partition("): ")[2]
+    return line
 
 
 class TerminalPrompter:

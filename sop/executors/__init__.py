@@ -9,7 +9,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from sop.executors.base import Executor
+from sop.events import HostReached, Reach
+from sop.executors.base import Connecting, Executor
 from sop.model import Host
 
 Factory = Callable[[], Executor]
@@ -63,6 +64,14 @@ class Executors:
             if name not in self._made:
                 self._made[name] = self._factories[name]()
             return self._made[name]
+
+    def check(self, host: Host) -> HostReached:
+        """Open what running on `host` needs, now (the pre-flight). An executor that opens
+        nothing before it runs (the responder's machine) is always ready."""
+        executor = self.for_host(host)
+        if isinstance(executor, Connecting):
+            return executor.check(host)
+        return HostReached(host.name, host.address, Reach.OK)
 
     def interrupt(self) -> None:
         for executor in list(self._made.values()):

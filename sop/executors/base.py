@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from sop.events import Outcome
+from sop.events import HostReached, Outcome
 from sop.model import Host, env_name
 
 OutputCallback = Callable[[str, str], None]  # (stream, text)
@@ -61,6 +61,16 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Release connections; the run is over."""
+
+
+@runtime_checkable
+class Connecting(Protocol):
+    """An executor that opens something before it can run on a host (SSH: a connection).
+    The pre-flight asks it to open that now, for every host the run targets."""
+
+    def check(self, host: Host) -> HostReached:
+        """Open what running on `host` needs and keep it for the run; how it went (never
+        raises for the host's fault)."""
 
 
 def secret_env(secrets: Mapping[str, str]) -> dict[str, str]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sop.errors import SopError
+from sop.events import Reach
 from sop.model import Host
 from sop.text import visible
 
@@ -38,19 +39,30 @@ SSH_PORT = 22
 
 
 class SshError(SopError):
-    """Base of every failure to reach a host over SSH."""
+    """Base of every failure to reach a host over SSH; `reach` says which kind (the
+    pre-flight's result column)."""
+
+    reach = Reach.UNREACHABLE
 
 
 class ConnectError(SshError):
     """The host could not be reached, did not answer in time, or refused our credentials."""
 
+    def __init__(self, message: str, reach: Reach = Reach.UNREACHABLE) -> None:
+        super().__init__(message)
+        self.reach = reach
+
 
 class UnknownHostKeyError(SshError):
     """The host offered a key that no known_hosts file lists for it."""
 
+    reach = Reach.UNKNOWN_KEY
+
 
 class ChangedHostKeyError(SshError):
     """The host offered a key other than the one known_hosts lists for it."""
+
+    reach = Reach.KEY_CHANGED
 
 
 def known_hosts_name(address: str, port: int) -> str:
@@ -227,13 +239,19 @@ def _open(conn: Any, host: Host, files: Sequence[Path], timeout: float) -> None:
         if isinstance(exc, paramiko.BadHostKeyException):
             raise _changed_key(host, conn, exc, files) from None
         if isinstance(exc, paramiko.AuthenticationException):
-            raise ConnectError(f"{where}: authentication failed: {said}") from exc
+            raise ConnectError(
+                f"{where}: authentication failed: {said}", Reach.AUTH_FAILED
+            ) from exc
         if isinstance(exc, TimeoutError):
-            raise ConnectError(f"{where}: timed out after {timeout:g}s") from exc
+            raise ConnectError(f"{where}: timed out after {timeout:g}s", Reach.TIMEOUT) from exc
+        if isinstance(exc, ConnectionRefusedError):
+            raise ConnectError(f"{where}: connection refused", Reach.REFUSED) from exc
         if isinstance(exc, paramiko.SSHException) and (
             "banner" in said or "No existing session" in said
         ):
-            raise ConnectError(f"{where}: no SSH handshake within {timeout:g}s ({said})") from exc
+            raise ConnectError(
+                f"{where}: no SSH handshake within {timeout:g}s ({said})", Reach.TIMEOUT
+            ) from exc
         if isinstance(exc, (UnicodeError, ValueError)):  # e.g. an address no resolver takes
             raise ConnectError(f"{where}: not a usable address ({said})") from None
         if isinstance(exc, (OSError, EOFError, paramiko.SSHException)):

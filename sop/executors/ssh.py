@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import SopError
-from sop.events import Outcome
+from sop.events import HostReached, Outcome, Reach
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
-from sop.executors.connections import ConnectionPool
+from sop.executors.connections import SSH_PORT, ConnectionPool, SshError
 from sop.executors.invoking import Running, execute_with, host_result, observed
 from sop.executors.shell import here_document, shell_command, stdin_document
 from sop.model import Host
@@ -214,6 +214,13 @@ def _remote_runner_class(pid: PidLine) -> type:
     return TaskRemote
 
 
+def address(host: Host) -> str:
+    """`user@address:port` as the inventory gives them (user and a port of 22 left out)."""
+    user = f"{host.user}@" if host.user else ""
+    port = "" if host.port == SSH_PORT else f":{host.port}"
+    return f"{user}{host.address}{port}"
+
+
 class SshExecutor:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
@@ -290,6 +297,23 @@ class SshExecutor:
         outcome = Outcome.SUCCESS if code == 0 else Outcome.FAILURE
         error = "" if code is not None else "the connection closed before the command ended"
         return host_result(host_name, self.running, started, outcome, code, out, err, error)
+
+    def check(self, host: Host) -> HostReached:
+        """Connect to `host` now (the pre-flight); the connection stays in the pool for the
+        run's steps. A failure is one classified line (and how to fix it), never a raise."""
+        started = time.monotonic()
+        try:
+            self.pool.get(host)
+        except SshError as exc:
+            return HostReached(
+                host.name, address(host), exc.reach, time.monotonic() - started, str(exc)
+            )
+        except Exception as exc:  # whatever else paramiko raises on the way: said, not raised
+            error = f"{host.name}: {type(exc).__name__}: {exc}"
+            return HostReached(
+                host.name, address(host), Reach.UNREACHABLE, time.monotonic() - started, error
+            )
+        return HostReached(host.name, address(host), Reach.OK, time.monotonic() - started)
 
     def interrupt(self) -> None:
         self.running.terminate_all()

@@ -6,6 +6,7 @@ import getpass
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from sop.errors import ExitCode, SopError
@@ -51,6 +52,14 @@ class DrillOptions:
     pace: float = 1.0  # how much of each simulated delay to wait (0: none)
 
 
+class PreflightMode(StrEnum):
+    """What the pre-flight (every targeted host tried before the first step) does."""
+
+    CHECK = "check"  # a host not ok: the responder re-checks, goes on or quits; --yes stops
+    WARN = "warn"  # show the table and go on whatever it says
+    OFF = "off"  # no pre-flight: each host is first tried at its first step
+
+
 @dataclass(frozen=True)
 class RunOptions:
     yes: bool = False
@@ -63,6 +72,7 @@ class RunOptions:
     run_id: str = ""
     trace_id: str = ""
     drill: DrillOptions | None = None  # None: a real run
+    preflight: PreflightMode = PreflightMode.CHECK
 
     @property
     def event_kind(self) -> str:

@@ -23,6 +23,7 @@ from sop.redact import Redactor
 from sop.run.fanout import StoppedWaiting
 from sop.run.inputs import ResolvedInputs
 from sop.run.options import ConfirmationRequired, EndOfInput, Prompter, RunOptions, RunResult
+from sop.run.preflight import preflight
 from sop.run.scope import Restored, Scope, Stop, StopHow, step_ref
 from sop.run.services import LoadCallee, Persist, Services
 from sop.run.steps import HANDLERS
@@ -127,6 +128,8 @@ class Runner:
             s.emit(dataclasses.replace(self.restored.recap, at=s.clock.now()))
         outcome, reason = Outcome.SUCCESS, ""
         try:
+            finished = self.restored.outcomes if self.restored else {}
+            preflight(s, self.executors, top, {k for k, v in finished.items() if v in FINISHED})
             self._walk(top)
         except Stop as stop:
             if stop.how == "quit":

@@ -126,13 +126,19 @@ def _raw(value: Any) -> str | None:
 
 
 def redact_event(event: ev.Event, redactor: Redactor) -> ev.Event:
+    redacted: ev.Event = _redact_fields(event, redactor)
+    return redacted
+
+
+def _redact_fields(record: Any, redactor: Redactor) -> Any:
+    """An event, or a record inside one (a host's result), with every string masked."""
     changes: dict[str, Any] = {}
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
         new = _redact_value(value, redactor)
         if new is not value:
             changes[f.name] = new
-    return dataclasses.replace(event, **changes) if changes else event
+    return dataclasses.replace(record, **changes) if changes else record
 
 
 def _redact_value(value: Any, redactor: Redactor) -> Any:
@@ -144,8 +150,8 @@ def _redact_value(value: Any, redactor: Redactor) -> Any:
         return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     if isinstance(value, Mapping):
         return {k: _redact_value(v, redactor) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and isinstance(value, ev.Event):
-        return redact_event(value, redactor)
+    if dataclasses.is_dataclass(value) and isinstance(value, ev.Frozen):  # an event's parts too
+        return _redact_fields(value, redactor)
     return value
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from tests.integration.sshd import SshdHosts
 
-from .conftest import Attack, messages
+from .conftest import Attack, messages, records
 
 INVENTORY = {
     "hosts": {"h1": {"address": "192.0.2.1"}, "h2": {"address": "192.0.2.2"}},
@@ -39,9 +39,22 @@ def write_inventory(attack: Attack) -> None:
     (attack.path / "inventory.yaml").write_text(yaml.safe_dump(INVENTORY))
 
 
+def preflight_error(attack: Attack) -> str:
+    """The one unresolvable target of the last run's pre-flight, which stopped it."""
+    (checked,) = [r for r in records(attack) if r["event"]["action"] == "preflight"][-1:]
+    (result,) = checked["sop"]["results"]
+    assert result["outcome"] == "unresolvable target"
+    return str(result["error"])
+
+
 def refusal(source: str, value: str) -> str:
     shown = value.replace("\n", "\\n")
     return f"Cannot prepare this step: target '{source}' is '{shown}' {REFUSED[value]}"
+
+
+def preflight_refusal(source: str, value: str) -> str:
+    """The same refusal, by the pre-flight, naming the step (an input is known before it)."""
+    return f"step 1: target '{source}' is '{value}' {REFUSED[value]}"
 
 
 @pytest.mark.parametrize("value", sorted(REFUSED))
@@ -125,7 +138,7 @@ def test_an_input_cannot_widen_the_sops_target(attack: Attack, value: str) -> No
     result = attack.run(path, "--inventory", "inventory.yaml", "-i", f"host={value}")
     assert result.returncode == 1
     attack.assert_nothing_ran()
-    assert messages(attack)[-1] == refusal("{{ host }}", value)
+    assert preflight_error(attack) == preflight_refusal("{{ host }}", value)
 
 
 def test_on_data_local_lets_a_capture_choose_the_responders_machine(attack: Attack) -> None:
@@ -164,7 +177,24 @@ def test_on_data_group_does_not_allow_local(attack: Attack) -> None:
     result = attack.run(path, "--inventory", "inventory.yaml", "-i", "hosts=local")
     assert result.returncode == 1
     attack.assert_nothing_ran()
-    assert messages(attack)[-1] == refusal("{{ hosts }}", "local")
+    assert preflight_error(attack) == preflight_refusal("{{ hosts }}", "local")
+
+
+def test_an_input_target_is_checked_at_its_step_without_a_preflight(attack: Attack) -> None:
+    write_inventory(attack)
+    path = attack.write(
+        """        inputs:
+          host: {required: true}
+        on: "{{ host }}"
+        steps:
+          - id: first
+            run: touch @PWNED@
+        """
+    )
+    result = attack.run(path, "--inventory", "inventory.yaml", "-i", "host=web", "--preflight=off")
+    assert result.returncode == 1
+    attack.assert_nothing_ran()
+    assert messages(attack)[-1] == refusal("{{ host }}", "web")
 
 
 def test_on_data_group_runs_on_the_groups_hosts(attack: Attack, sshd_hosts: SshdHosts) -> None:

@@ -68,8 +68,13 @@ def fingerprint(key: Path) -> str:
 
 
 def host_error(attack: Attack) -> str:
-    (finished,) = [r for r in records(attack) if r["event"]["action"] == "host-finished"]
-    return str(finished["error"]["message"])
+    """Why the host was refused, as recorded where sop first connects: the pre-flight (the
+    run stops there, before any step)."""
+    (checked,) = [r for r in records(attack) if r["event"]["action"] == "preflight"]
+    (result,) = checked["sop"]["results"]
+    assert result["outcome"] != "ok"
+    assert not [r for r in records(attack) if r["event"]["action"] == "step-started"]
+    return str(result["error"])
 
 
 def test_an_unknown_host_key_is_refused(attack: Attack, sshd_hosts: SshdHosts) -> None:
