@@ -531,8 +531,9 @@ class TerminalUI:
         for outcome in e.steps.values():
             counts[outcome] = counts.get(outcome, 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        steps = f" ({summary})" if summary else ""  # none: stopped before the first step
         self.out.print(
-            f"\n[bold {colour}]Run {e.outcome}[/bold {colour}] after {e.duration:.1f}s ({summary})"
+            f"\n[bold {colour}]Run {e.outcome}[/bold {colour}] after {e.duration:.1f}s{steps}"
         )
         if e.reason:
             self.out.print(f"[{colour}]{_esc(e.reason)}[/{colour}]")

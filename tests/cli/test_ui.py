@@ -148,3 +148,48 @@ def test_sop_show_marks_a_script_that_is_not_strict(tmp_path: Path) -> None:
     shown = buffer.getvalue()
     assert "1. echo one (script; confirm auto)" in shown
     assert "2. echo two (script; confirm auto; not strict)" in shown
+
+
+def test_the_preflight_is_one_line_per_host_its_hints_once_below() -> None:
+    out, text = console(False)
+    TerminalUI(out).emit(
+        ev.Preflight(
+            0.0,
+            2,
+            (
+                ev.HostReached("web1", "ops@10.0.0.1", ev.Reach.OK, 0.1),
+                ev.HostReached(
+                    "web2",
+                    "ops@10.0.0.2:2222",
+                    ev.Reach.UNKNOWN_KEY,
+                    0.1,
+                    "web2: unknown host key for [10.0.0.2]:2222: ssh-ed25519 SHA256:x\n"
+                    "trust it with:\n    ssh-keyscan -p 2222 10.0.0.2 >> known_hosts",
+                ),
+                ev.HostReached(
+                    "db1",
+                    "10.0.0.3",
+                    ev.Reach.TIMEOUT,
+                    10.0,
+                    "db1 (ops@10.0.0.3 port 22): timed out after 10s",
+                ),
+                ev.HostReached("web9", "", ev.Reach.UNRESOLVABLE, 0.0, "step 2: not a host"),
+            ),
+            10.02,
+            ("step 4 (three) on '{{ victim }}': known only later",),
+        )
+    )
+    assert text.getvalue() == (
+        "\n"
+        "Pre-flight (re-check 1) 10.02s\n"
+        "HOST  ADDRESS            RESULT               DETAIL\n"
+        "web1  ops@10.0.0.1       ok\n"
+        "web2  ops@10.0.0.2:2222  unknown key          unknown host key for [10.0.0.2]:2222: "
+        "ssh-ed25519 SHA256:x\n"
+        "db1   10.0.0.3           timeout              timed out after 10s\n"
+        "web9  -                  unresolvable target  step 2: not a host\n"
+        "  trust it with:\n"
+        "      ssh-keyscan -p 2222 10.0.0.2 >> known_hosts\n"
+        "not checked: step 4 (three) on '{{ victim }}': known only later\n"
+        "✘ 3 of 4 not ok\n"
+    )
