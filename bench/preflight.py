@@ -164,7 +164,7 @@ def _section(results: dict[int, dict[str, Series]], sizes: Sequence[int], runs: 
         )
         ratio_rows.append([str(n), fmt(alone), fmt(both), fmt(whole)])
         targets.append(
-            Target("pre-flight", f"pre-flight / one-step fan-out, {n} hosts", alone, 1.1)
+            Target("pre-flight #18", f"pre-flight / one-step fan-out, {n} hosts", alone, 1.1)
         )
         targets.append(
             Target(
