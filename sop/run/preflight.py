@@ -8,7 +8,8 @@ output, a called SOP's inputs) is not checked, and the event says which. The hos
 connected in parallel through the run's own executors, so the connections stay open for the
 steps (the pre-flight costs about what the first step saves). A host that is not ok: the
 responder re-checks (after trusting a key, say: known_hosts is read again when it changed),
-goes on, or quits; `--yes` stops before any step unless `--preflight=warn`."""
+goes on, quits (a pause: `sop resume` checks again) or aborts; `--yes` stops before any step
+unless `--preflight=warn`."""
 
 from __future__ import annotations
 
@@ -190,7 +191,7 @@ def preflight(
     services: Services, executors: Executors, scope: Scope, finished: Collection[str] = ()
 ) -> None:
     """Check the hosts before the first step, as the run's options say; raises Stop when the
-    responder quits or a run without one (`--yes`) finds a host not ok."""
+    responder quits or aborts, or a run without one (`--yes`) finds a host not ok."""
     s, options = services, services.options
     if options.preflight == PreflightMode.OFF or not options.executes:
         return
@@ -235,22 +236,23 @@ def preflight(
                 f"pre-flight: {summary}. Fix them and run again, or pass --preflight=warn to "
                 "go on anyway",
             )
+        words = {"r": "re-check", "c": "continue", "q": "quit", "a": "abort"}
         choice = s.prompter.choose(
-            "Pre-flight: some hosts are not ready. What now?",
-            [("r", "re-check"), ("c", "continue"), ("q", "quit")],
-            "r",
+            "Pre-flight: some hosts are not ready. What now?", list(words.items()), "r"
         )
-        words = {"r": "re-check", "c": "continue", "q": "quit"}
+        reason = s.reason("Why abort the run? (it cannot be resumed)") if choice == "a" else ""
         s.emit(
             ev.AuditNote(
                 s.clock.now(),
                 Action.PREFLIGHT_CHOICE,
-                f"pre-flight: {words[choice]} ({summary})",
-                {"choice": words[choice], "not_ok": [r.host for r in failing]},
+                f"pre-flight: {words[choice]} ({summary})" + (f": {reason}" if reason else ""),
+                {"choice": words[choice], "not_ok": [r.host for r in failing], "reason": reason},
             )
         )
         if choice == "c":
             return
-        if choice == "q":
+        if choice == "q":  # a pause: `sop resume` checks again
             raise Stop("quit", f"pre-flight: {summary}")
+        if choice == "a":
+            raise Stop("abort", reason)
         pending = [h for h in hosts if latest[h.name].reach != Reach.OK]

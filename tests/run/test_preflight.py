@@ -148,7 +148,7 @@ def test_every_target_known_from_the_inputs_is_checked_before_the_first_step(
     assert check.round == 1 and check.ok
     first_step = next(i for i, e in enumerate(events) if isinstance(e, ev.StepShown))
     assert events.index(check) < first_step
-    assert result.outcome == Outcome.ABORTED  # quit at the first step: nothing ran
+    assert result.outcome == Outcome.PAUSED  # quit at the first step: nothing ran
     assert hosts.ran == []
 
 
@@ -218,11 +218,11 @@ def test_recheck_tries_the_hosts_not_ok_again_then_the_run_goes_on(tmp_path: Pat
     assert sorted(hosts.checked) == ["web1", "web2", "web2"]  # web1 once: it was ok
     (note,) = [e for e in events if isinstance(e, ev.AuditNote)]
     assert note.action == Action.PREFLIGHT_CHOICE
-    assert note.fields == {"choice": "re-check", "not_ok": ["web2"]}
+    assert note.fields == {"choice": "re-check", "not_ok": ["web2"], "reason": ""}
     assert result.outcome == Outcome.SUCCESS
 
 
-def test_continue_goes_on_and_quit_ends_the_run_before_any_step(tmp_path: Path) -> None:
+def test_continue_goes_on_and_quit_pauses_the_run_before_any_step(tmp_path: Path) -> None:
     hosts = Hosts({"web2": [Reach.TIMEOUT]})
     prompter = ScriptedPrompter(("choose", MENU, "c"), ("choose", "Run on", "r"))
     result, _ = run(tmp_path, ONE_STEP, hosts, prompter)
@@ -231,10 +231,11 @@ def test_continue_goes_on_and_quit_ends_the_run_before_any_step(tmp_path: Path) 
 
     hosts = Hosts({"web2": [Reach.TIMEOUT]})
     result, events = run(tmp_path, ONE_STEP, hosts, ScriptedPrompter(("choose", MENU, "q")))
-    assert result.outcome == Outcome.ABORTED
+    assert result.outcome == Outcome.PAUSED  # `sop resume` checks again, then goes on
     assert hosts.ran == []
-    (finished,) = [e for e in events if isinstance(e, ev.RunFinished)]
-    assert finished.reason == "pre-flight: 1 of 2 host(s) not ok: web2 timeout"
+    (paused,) = [e for e in events if isinstance(e, ev.RunPaused)]
+    assert paused.reason == "quit"
+    assert not [e for e in events if isinstance(e, ev.RunFinished)]
 
 
 def test_a_resumed_run_checks_only_the_steps_still_to_do_and_not_excluded_hosts(
@@ -265,3 +266,17 @@ def test_a_simulated_drill_and_a_dry_run_connect_to_nothing(tmp_path: Path) -> N
     _, events = run(tmp_path, ONE_STEP, hosts, dry_run=True)
     assert preflights(events) == []
     assert hosts.checked == []
+
+
+def test_abort_ends_the_run_with_the_responders_reason(tmp_path: Path) -> None:
+    hosts = Hosts({"web2": [Reach.AUTH_FAILED]})
+    prompter = ScriptedPrompter(("choose", MENU, "a"), ("text", "Why abort", "wrong fleet"))
+
+    result, events = run(tmp_path, ONE_STEP, hosts, prompter)
+
+    assert result.outcome == Outcome.ABORTED
+    assert hosts.ran == []
+    (note,) = [e for e in events if isinstance(e, ev.AuditNote)]
+    assert note.fields == {"choice": "abort", "not_ok": ["web2"], "reason": "wrong fleet"}
+    (finished,) = [e for e in events if isinstance(e, ev.RunFinished)]
+    assert finished.reason == "wrong fleet"

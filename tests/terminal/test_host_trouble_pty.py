@@ -82,7 +82,9 @@ def test_a_key_trusted_mid_run_counts_at_the_retry(
     assert "Run success" in term.transcript
 
 
-PREFLIGHT = "Pre-flight: some hosts are not ready. What now? [r]e-check / [c]ontinue / [q]uit: "
+PREFLIGHT = (
+    "Pre-flight: some hosts are not ready. What now? [r]e-check / [c]ontinue / [q]uit / [a]bort: "
+)
 
 
 def test_the_preflight_rechecks_a_key_trusted_at_its_prompt(
@@ -121,18 +123,20 @@ def test_the_preflight_rechecks_a_key_trusted_at_its_prompt(
     assert "Run success" in shown
 
 
-def test_the_preflight_quits_before_any_step(rundir: RunDir, sshd_hosts: SshdHosts) -> None:
+def test_quit_at_the_preflight_pauses_before_any_step(
+    rundir: RunDir, sshd_hosts: SshdHosts
+) -> None:
     silent = sshd_hosts.silent_host()
     rundir = RunDir.create(rundir.path, sshd_hosts, extra_hosts={"silent": silent})
     sop = rundir.write_sop(SOP.format(id="quit", on="[h01, silent]"), "quit.yaml")
     term = Terminal.spawn(rundir.args(sop), cwd=rundir.path, env=rundir.env())
     try:
         term.answer(PREFLIGHT, "q")
-        assert term.exit_status() == 1
+        assert term.exit_status() == 4  # paused: `sop resume` checks the hosts again
     finally:
         term.close()
     shown = term.transcript
     assert re.search(r"^silent +\S+ +timeout +no SSH handshake within 10s ", shown, re.M), shown
     assert "Traceback" not in shown
-    assert "Run aborted" in shown
+    assert "Run paused after" in shown
     assert rundir.marks() == []
