@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     SUCCESS = "success"  # a command (or every host's) exited as expected
     FAILURE = "failure"
     DONE = "done"  # a manual step the responder confirmed, a call, a step marked done
+    UNATTENDED = "unattended"  # a manual step a `--yes` run passed: nobody confirmed doing it
     SKIPPED = "skipped"
     PARTIAL = "partial"  # succeeded on some hosts, then skipped or the rest excluded
     DRY_RUN = "dry-run"  # shown, not run
@@ -37,7 +38,10 @@ class Outcome(StrEnum):
 
 
 # partial is finished with a deviation: the responder chose to go on without the other hosts
-FINISHED = frozenset({Outcome.SUCCESS, Outcome.DONE, Outcome.SKIPPED, Outcome.PARTIAL})
+# unattended too: the run went on past it (its record says nobody did it)
+FINISHED = frozenset(
+    {Outcome.SUCCESS, Outcome.DONE, Outcome.UNATTENDED, Outcome.SKIPPED, Outcome.PARTIAL}
+)
 
 
 class Reach(StrEnum):

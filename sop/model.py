@@ -26,6 +26,7 @@ LOCAL = "local"
 # what a target built from run data may name besides one inventory host (`on_data:`)
 ON_DATA = ("group", "local")
 BUILTIN_VARIABLES = ("sop_id", "run_id", "trace_id", "incident", "operator")
+STEP_RESULTS = "steps"  # the variable that holds what earlier steps did: steps.ID.exit_code
 FORMAT_VERSION = 1
 
 
@@ -87,6 +88,8 @@ class Step(NamedTuple):
     on_data: tuple[str, ...] = ()  # what a templated `on:` may name beyond one host
     secrets: tuple[str, ...] = ()  # secrets the step gets besides those its text names
     confirm: str = "auto"
+    confirm_word: str = ""  # what a typed confirmation asks for (a template); "" the targets
+    ok_exit: tuple[int, ...] = (0,)  # the exit codes that mean success
     when: str | None = None
     capture: str | None = None
     timeout: float | None = None
@@ -109,11 +112,41 @@ class Step(NamedTuple):
 
     @property
     def label(self) -> str:
-        """What a responder reads first: the title, else a short form of the body."""
+        """What a responder reads first: the title, else a short form of the body (for prose,
+        its first line as plain text: no Markdown, each `{{ value }}` by its name)."""
         if self.title:
             return self.title
-        first = self.body.strip().splitlines()[0] if self.body.strip() else self.id
+        body = plain_text(self.body) if self.kind == "prose" else self.body
+        first = body.strip().splitlines()[0] if body.strip() else self.id
         return first if len(first) <= 72 else first[:69] + "..."
+
+
+_JINJA_VALUE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
+_JINJA_OTHER = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_NAME_OF_VALUE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(?:\[[^\]]*\])*")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# `_` is emphasis only at a word's edge: snake_case_names stay as they are
+_EMPHASIS = re.compile(
+    r"(\*\*|\*|~~|`+)(?=\S)(.+?)(?<=\S)\1|(?<![A-Za-z0-9])(__|_)(?=\S)(.+?)(?<=\S)\3(?![A-Za-z0-9])"
+)
+_BLOCK_START = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-+*]\s+|[0-9]+[.)]\s+)")
+
+
+def plain_text(source: str) -> str:
+    """Prose as a title shows it: `Open **{{ host }}**'s [dashboard](https://...)` reads
+    `Open host's dashboard`. Each `{{ value }}` becomes its name (the value is not known
+    before a run), statements and comments go, and so does Markdown's markup."""
+
+    def value_name(match: re.Match[str]) -> str:
+        name = _NAME_OF_VALUE.match(match[1])
+        return name[0] if name else "..."
+
+    text = _JINJA_OTHER.sub("", _JINJA_VALUE.sub(value_name, source))
+    lines = []
+    for line in text.splitlines():
+        line = _LINK.sub(r"\1", _BLOCK_START.sub("", line))
+        lines.append(_EMPHASIS.sub(lambda m: m[2] if m[1] else m[4], line))
+    return "\n".join(lines)
 
 
 class Link(NamedTuple):

@@ -570,6 +570,34 @@ def _simple_names(text: str) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def attributes_read(source: str, name: str, *, expression: bool = False) -> set[str]:
+    """The keys a template reads of the variable `name` by a constant: `steps.check.exit_code`
+    and `steps['check-etcd'].stdout` read 'check' and 'check-etcd' of `steps`. Raises
+    `TemplateError` for a template that does not parse."""
+    import jinja2
+    from jinja2 import nodes
+
+    text = f"{{{{ {source} }}}}" if expression else source
+    try:
+        ast = text_environment().parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}") from None
+    keys = {
+        n.attr
+        for n in ast.find_all(nodes.Getattr)
+        if isinstance(n.node, nodes.Name) and n.node.name == name
+    }
+    keys |= {
+        n.arg.value
+        for n in ast.find_all(nodes.Getitem)
+        if isinstance(n.node, nodes.Name)
+        and n.node.name == name
+        and isinstance(n.arg, nodes.Const)
+        and isinstance(n.arg.value, str)
+    }
+    return keys
+
+
 def names_used(source: str, *, expression: bool = False) -> set[str]:
     """The variables a template (or a `when:` expression) reads."""
     return set(analyse(source, expression=expression).names)

@@ -67,6 +67,10 @@ class TimelineRow:
     detail: str
 
 
+# step outcomes the deviations list names: succeeded on some hosts only; a manual step nobody did
+NOTED_OUTCOMES = (Outcome.PARTIAL, Outcome.UNATTENDED)
+
+
 def status_line(verification: Verification) -> str:
     return summary(verification)
 
@@ -165,7 +169,7 @@ def markdown(entries: Sequence[AuditEntry], verification: Verification) -> str:
         f"{d.time} step {d.step}{f' on {d.host}' if d.host else ''}: {d.detail}"
         for d in rows
         if d.action in (Action.DEVIATION, Action.HOST_EXCLUDED)
-        or (d.action == Action.STEP_FINISHED and d.outcome == Outcome.PARTIAL)
+        or (d.action == Action.STEP_FINISHED and d.outcome in NOTED_OUTCOMES)
     )
     return "\n".join(lines) + "\n"
 

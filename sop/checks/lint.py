@@ -17,7 +17,16 @@ from sop.format.discovery import find_called_sop, find_inventory, load_library
 from sop.format.gcpause import cycle_collector_paused
 from sop.format.loader import load_sop
 from sop.format.taskscan import scan_tasks
-from sop.model import BUILTIN_VARIABLES, LOCAL, Inventory, Sop, Step, env_name, named_by
+from sop.model import (
+    BUILTIN_VARIABLES,
+    LOCAL,
+    STEP_RESULTS,
+    Inventory,
+    Sop,
+    Step,
+    env_name,
+    named_by,
+)
 
 REVIEW_MAX_DAYS = 180
 
@@ -189,23 +198,79 @@ class _Checker:
             self.names(text, defined, sop.loc(key), key)
         for i, target in enumerate(sop.on):
             self.names(target, defined, sop.loc("on"), f"on[{i}]")
+        self.reserved()
         later = {name: step for step in self.all_steps() for name in _defines(step)}
+        defined.add(STEP_RESULTS)
+        before: set[str] = set()
         for step in sop.steps:
-            self.step_templates(step, defined, later, secrets)
+            self.step_templates(step, defined, later, secrets, before)
             defined |= _defines(step)
+            before.add(step.id)
             for name in _defines(step):
                 later.pop(name, None)
         all_defined = defined | {n for s in self.all_steps() for n in _defines(s)}
         for step in sop.rollback:
-            self.step_templates(step, all_defined, {}, secrets)
+            self.step_templates(step, all_defined, {}, secrets, before)
+            before.add(step.id)
+
+    def reserved(self) -> None:
+        """`steps` holds the results of finished steps: no input, answer or capture may be it."""
+        named = [(i.name, i.where, f"inputs.{i.name}", "an input") for i in self.sop.inputs]
+        for step in self.all_steps():
+            named += [(q.name, q.where, f"{step.path}.ask.{q.name}", "an answer") for q in step.ask]
+            if step.capture:
+                where = step.locs.get("capture", step.where)
+                named.append((step.capture, where, f"{step.path}.capture", "a capture"))
+        for name, where, path, what in named:
+            if name == STEP_RESULTS:
+                self.error(
+                    where,
+                    path,
+                    f"'{name}' cannot name {what}: it holds the results of earlier steps "
+                    f"({name}.ID.exit_code)",
+                    "template",
+                )
+
+    def step_results(
+        self,
+        text: str,
+        step: Step,
+        before: set[str],
+        where: Location,
+        path: str,
+        *,
+        expression: bool,
+    ) -> None:
+        """`steps.ID` names a step of this SOP that finishes before this one."""
+        try:
+            ids = templating.attributes_read(text, STEP_RESULTS, expression=expression)
+        except templating.TemplateError:
+            return  # names() reports it
+        known = {s.id: s for s in self.all_steps()}
+        for step_id in sorted(ids - before):
+            other = known.get(step_id)
+            if other is None:
+                message = f"'{STEP_RESULTS}.{step_id}': no step '{step_id}' in this SOP"
+            elif other.id == step.id:
+                message = f"'{STEP_RESULTS}.{step_id}': a step cannot read its own result"
+            else:
+                message = f"'{STEP_RESULTS}.{step_id}': step {other.number} ({step_id}) comes later"
+            self.error(where, path, message, "template")
 
     def step_templates(
-        self, step: Step, defined: set[str], later: dict[str, Step], secrets: set[str]
+        self,
+        step: Step,
+        defined: set[str],
+        later: dict[str, Step],
+        secrets: set[str],
+        before: set[str],
     ) -> None:
         for key, text, expression in _template_fields(step):
             where = step.locs.get(key.split("[")[0].split(".")[0], step.where)
             path = f"{step.path}.{key}"
             used = self.names(text, defined, where, path, expression=expression, later=later)
+            if STEP_RESULTS in used:
+                self.step_results(text, step, before, where, path, expression=expression)
             if key in ("run", "script", "stdin") or key.startswith("args"):
                 place = "shown and logged as stdin" if key == "stdin" else "put on a command line"
                 for name in sorted(used & secrets):
@@ -225,13 +290,6 @@ class _Checker:
                         "shell; remove the quotes around it",
                         "quoting",
                     )
-        if step.capture and step.kind not in ("run", "script", "task"):
-            self.error(
-                step.locs.get("capture", step.where),
-                f"{step.path}.capture",
-                f"a {step.kind} step has no output to capture",
-                "template",
-            )
 
     def names(
         self,
@@ -515,6 +573,8 @@ def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
         yield "stdin", step.stdin, False
     if step.when:
         yield "when", step.when, True
+    if step.confirm_word:
+        yield "confirm.type", step.confirm_word, False
     for i, target in enumerate(step.on or ()):
         yield f"on[{i}]", target, False
     for key, value in step.args.items():

@@ -278,6 +278,7 @@ def shortened(command: str, limit: int = 8000) -> str:
 _MARKS = {
     "success": ("✔ ok", "green"),
     "done": ("✔ done", "green"),
+    "unattended": ("○ unattended", "yellow"),  # a manual step a --yes run passed
     "skipped": ("⤼ skipped", "yellow"),
     "partial": ("◐ partial", "yellow"),  # succeeded on some hosts only
     "failure": ("✘ failed", "red"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from sop.events import HostReached, Outcome
@@ -29,6 +29,7 @@ class Job:
     sop_id: str = ""  # the SOP the step belongs to (a called SOP's, inside a call)
     strict: bool = False  # run with `set -eu` (a script step, unless it says `strict: false`)
     stdin: str | None = None  # what the command reads on stdin (else /dev/null)
+    ok_exit: tuple[int, ...] = (0,)  # the exit codes that mean success (`ok_exit:`)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ class HostResult:
     @property
     def ok(self) -> bool:
         return self.outcome == Outcome.SUCCESS
+
+    def judged(self, ok_exit: tuple[int, ...]) -> HostResult:
+        """This result as a step with `ok_exit` sees it: a command that exited with one of those
+        codes succeeded, with any other failed. A result without an exit code (unreachable,
+        timed out, interrupted) or with an error stays as it is."""
+        if self.exit_code is None or self.error or self.outcome == Outcome.INTERRUPTED:
+            return self
+        ok = self.exit_code in ok_exit
+        if ok == self.ok:
+            return self
+        return replace(self, outcome=Outcome.SUCCESS if ok else Outcome.FAILURE)
 
 
 class Executor(Protocol):

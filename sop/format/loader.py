@@ -142,6 +142,8 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str, path
     kind = next(k for k in ("prose", "run", "script", "task", "call") if k in v)
     drill = v.get("drill")
     ask = v.get("ask")
+    confirm = v.get("confirm", "auto")
+    typed = not isinstance(confirm, str)  # `confirm: {type: WORD}`
     return Step(
         id=v.get("id", f"{default_prefix}-{number}"),
         kind=kind,
@@ -154,7 +156,9 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str, path
         on=tuple(v["on"]) if "on" in v else None,
         on_data=tuple(v.get("on_data", ())),
         secrets=tuple(v.get("secrets", ())),
-        confirm=v.get("confirm", "auto"),
+        confirm="typed" if typed else confirm,
+        confirm_word=confirm.values["type"] if typed else "",
+        ok_exit=tuple(v.get("ok_exit", (0,))),
         when=v.get("when"),
         capture=v.get("capture"),
         timeout=v.get("timeout"),

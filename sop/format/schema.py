@@ -21,6 +21,7 @@ from sop.format.schemakit import (
     JsonSchema,
     ListOf,
     MapOf,
+    ScalarOr,
     Spec,
     Str,
     Struct,
@@ -29,6 +30,7 @@ from sop.format.schemakit import (
 )
 from sop.model import (
     CONFIRM_LEVELS,
+    EXECUTABLE_KINDS,
     FORMAT_VERSION,
     INPUT_TYPES,
     ON_DATA,
@@ -150,24 +152,6 @@ def _check_step(checked: Checked, problems: list[Problem], path: str) -> None:
                 "'on_data' says what the templated `on:` beside it may name; this step has no `on:`",
             )
         )
-    if "secrets" in checked.values and not any(
-        k in checked.values for k in ("run", "script", "task")
-    ):
-        problems.append(
-            Problem(
-                checked.locs["secrets"],
-                f"{path}.secrets",
-                "'secrets' goes only with 'run', 'script' and 'task' steps",
-            )
-        )
-    if "stdin" in checked.values and not any(k in checked.values for k in ("run", "script")):
-        problems.append(
-            Problem(
-                checked.locs["stdin"],
-                f"{path}.stdin",
-                "'stdin' goes only with 'run' and 'script' steps",
-            )
-        )
 
 
 DRILL = Struct(
@@ -180,6 +164,46 @@ DRILL = Struct(
     },
     "Simulated result used by fire drills instead of running the step.",
 )
+
+CONFIRM_TYPED = Struct(
+    "confirm_typed",
+    {
+        "type": Str(
+            "What the responder types to confirm (default: the target), e.g. the id of the key "
+            "a step revokes; may use templates."
+        )
+    },
+    "A typed confirmation that names what is at risk.",
+    required=("type",),
+)
+
+# the keys of a step that mean something only for some kinds: `timeout` on a prose step is an
+# error, not a setting nobody reads
+RUNS_COMMANDS = ("run", "script")
+ONLY_WITH: dict[str, str | tuple[str, ...]] = {
+    "ask": "prose",
+    "args": "task",
+    "with": "call",
+    "strict": "script",
+    "ok_exit": RUNS_COMMANDS,
+    "stdin": RUNS_COMMANDS,
+    "confirm": ("prose", *EXECUTABLE_KINDS),
+    **{
+        key: EXECUTABLE_KINDS
+        for key in (
+            "on",
+            "on_data",
+            "secrets",
+            "capture",
+            "timeout",
+            "retries",
+            "delay",
+            "parallel",
+            "canary",
+            "drill",
+        )
+    },
+}
 
 STEP = Struct(
     "step",
@@ -220,7 +244,19 @@ STEP = Struct(
         "on": TARGETS,
         "on_data": ON_DATA_SPEC,
         "secrets": SECRETS,
-        "confirm": Str("How the responder confirms before it runs.", choices=CONFIRM_LEVELS),
+        "confirm": ScalarOr(
+            Str(choices=CONFIRM_LEVELS),
+            CONFIRM_TYPED,
+            "How the responder confirms before it runs: a level, or `{type: WORD}` for a typed "
+            "confirmation of WORD.",
+        ),
+        "ok_exit": ListOf(
+            Int(minimum=0, maximum=255),
+            "The exit codes that mean success (default 0), e.g. [0, 3] for a check whose "
+            "exit code says what it found.",
+            min_items=1,
+            single_ok=True,
+        ),
         "when": Str("A Jinja2 expression; the step is skipped when it is false."),
         "capture": Str(
             "A variable that receives the step's stdout.", pattern=NAME, pattern_hint=NAME_HINT
@@ -236,7 +272,7 @@ STEP = Struct(
     },
     "One item of the checklist.",
     exactly_one=STEP_KINDS,
-    only_with={"ask": "prose", "args": "task", "with": "call", "strict": "script"},
+    only_with=ONLY_WITH,
     custom=_check_step,
 )
 
@@ -344,7 +380,7 @@ INVENTORY = Struct(
     "Hosts and groups that `on:` may name.",
 )
 
-STRUCTS = (SOP, STEP, HEADING, INPUT, QUESTION, DRILL, LINK, SCENARIO)
+STRUCTS = (SOP, STEP, HEADING, INPUT, QUESTION, DRILL, CONFIRM_TYPED, LINK, SCENARIO)
 
 
 def json_schema() -> JsonSchema:

@@ -309,7 +309,8 @@ class Struct(Spec):
         description: str = "",
         required: Sequence[str] = (),
         exactly_one: Sequence[str] = (),  # the keys that say what kind of record this is
-        only_with: Mapping[str, str] | None = None,  # key -> the kind key it needs
+        # key -> the kind key(s) it goes with: `timeout` means nothing on a prose step
+        only_with: Mapping[str, str | tuple[str, ...]] | None = None,
         custom: Callable[[Checked, list[Problem], str], None] | None = None,
     ) -> None:
         self.name = name
@@ -317,7 +318,10 @@ class Struct(Spec):
         self.description = description
         self.required = required
         self.exactly_one = exactly_one
-        self.only_with: Mapping[str, str] = {} if only_with is None else only_with
+        self.only_with: Mapping[str, tuple[str, ...]] = {
+            key: (kinds,) if isinstance(kinds, str) else kinds
+            for key, kinds in (only_with or {}).items()
+        }
         self.custom = custom
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
@@ -365,12 +369,12 @@ class Struct(Spec):
             return False
         ok = True
         for key, needs in self.only_with.items():
-            if key in node.entries and kinds[0] != needs:
+            if key in node.entries and kinds[0] not in needs:
                 problems.append(
                     Problem(
                         node.key_where[key],
                         f"{path}.{key}",
-                        f"'{key}' goes only with '{needs}' steps",
+                        f"'{key}' goes only with {_names(needs)} steps",
                     )
                 )
                 ok = False
@@ -392,7 +396,10 @@ class Struct(Spec):
         if self.exactly_one:
             out["oneOf"] = [{"required": [k]} for k in self.exactly_one]
         if self.only_with:
-            out["dependentRequired"] = {k: [v] for k, v in self.only_with.items()}
+            out["dependentSchemas"] = {
+                k: {"anyOf": [{"required": [kind]} for kind in v]}
+                for k, v in self.only_with.items()
+            }
         return out
 
 
@@ -415,6 +422,29 @@ class Either(Spec):
 
     def json(self) -> JsonSchema:
         return {"anyOf": [r.json() for r in (*self.by_key.values(), self.default)]}
+
+
+class ScalarOr(Spec):
+    """A scalar, or a mapping that says more (`confirm: typed` or `confirm: {type: WORD}`)."""
+
+    def __init__(self, scalar: Spec, record: Struct, description: str = "") -> None:
+        self.scalar = scalar
+        self.record = record
+        self.description = description
+
+    def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
+        if isinstance(node, Map):
+            return self.record.check(node, path, problems)
+        return self.scalar.check(node, path, problems)
+
+    def json(self) -> JsonSchema:
+        return {"anyOf": [self.scalar.json(), self.record.json()]}
+
+
+def _names(keys: Sequence[str]) -> str:
+    """'run', 'script' and 'task'."""
+    quoted = [f"'{k}'" for k in keys]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def _unknown_key(key: str, known: Mapping[str, Spec]) -> str:

@@ -464,7 +464,53 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> SopFileErr
     problem = exc.problem or "invalid YAML"
     if exc.context:
         problem = f"{problem} ({exc.context})"
-    return _fail(Location(name, line, col), f"invalid YAML: {problem}")
+    hint = _block_scalar_hint(lines, line) or _colon_hint(problem, lines, line)
+    return _fail(Location(name, line, col), f"invalid YAML: {problem}" + hint)
+
+
+# a key or list item whose value is a block scalar without an indentation indicator
+_BLOCK_HEADER = re.compile(r"^( *)(?:- +)?(?:[^#\s][^#]*?:\s+)?[|>][+-]?\s*(?:#.*)?$")
+
+
+def _colon_hint(problem: str, lines: list[str], line: int) -> str:
+    """`prose: Check it: now` is a mapping in a mapping to YAML: say how to keep the text."""
+    if "mapping values are not allowed" not in problem or not 0 < line <= len(lines):
+        return ""
+    return (
+        "; a ': ' inside plain text starts a mapping: quote the text "
+        '(prose: "Check it: now") or write it as a block scalar (`prose: |` and the text '
+        "on the lines below, indented)"
+    )
+
+
+def _block_scalar_hint(lines: list[str], line: int) -> str:
+    """A block scalar (`stdout: |`) takes its indentation from its first line: when that line
+    begins with more spaces than a later one, the block ends early and the later line breaks
+    the file. Name the block and the indentation indicator that keeps the spaces."""
+    for header in range(min(line, len(lines)) - 1, 0, -1):
+        match = _BLOCK_HEADER.match(lines[header - 1])
+        if match is None:
+            continue
+        body = [n for n in range(header + 1, line + 1) if lines[n - 1].strip()]
+        if len(body) < 2:
+            return ""
+        base = len(match[1])
+        first = _indent(lines[body[0] - 1])
+        shallower = next((n for n in body[1:] if base < _indent(lines[n - 1]) < first), None)
+        if shallower is None:
+            return ""
+        usual = _indent(lines[shallower - 1]) - base
+        return (
+            f"; the block scalar of line {header} takes its indentation from its first line "
+            f"({first} spaces), and line {shallower} has fewer. When the text begins with "
+            f"spaces, say how far the block is indented with an indentation indicator: "
+            f"`|{usual}` (the block's lines are indented {usual} spaces more than its key)"
+        )
+    return ""
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" "))
 
 
 def _fail(where: Location, message: str) -> SopFileError:

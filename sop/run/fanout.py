@@ -212,7 +212,7 @@ class FanOut:
             report(CommandStarted(now(), step, host.name, command, attempt))
 
         executor = self.executors.for_host(host)
-        result = executor.execute(job, host, output, on_command)
+        result = executor.execute(job, host, output, on_command).judged(job.ok_exit)
         live.finish(host.name)
         report(
             HostFinished(

@@ -221,6 +221,7 @@ class Runner:
         """Prepare a step (resumed? `when`? its title and note) and hand it to its handler."""
         s = self.services
         ref = s.at = step_ref(step, scope)
+        s.entering(ref, scope)
         if self.restored is not None:
             key = ref.key
             if self.restored.outcomes.get(key) in FINISHED and not (

@@ -13,9 +13,10 @@ from sop import templating
 from sop.errors import SopError
 from sop.events import Outcome
 from sop.model import BUILTIN_VARIABLES as BUILTINS
-from sop.model import Sop, Step
+from sop.model import STEP_RESULTS, Sop, Step
 from sop.redact import Redactor
 from sop.run.inputs import InputError, validate
+from sop.run.stepresults import restore_step_results
 
 StopHow = Literal["abort", "quit", "failure", "rollback"]
 
@@ -82,7 +83,8 @@ class RestoreError(SopError):
 def restore_variables(saved: Mapping[str, Any], sop: Sop, where: str) -> dict[str, Any]:
     """The saved variables of a scope walking `sop`, each checked again as if it were given
     now: an input or an answer against its declaration (type, choices, pattern, the dash rule),
-    which alone makes it a `Choice` or a `DashOk`; a captured output as plain text. The saved
+    which alone makes it a `Choice` or a `DashOk`; a captured output as plain text; the results
+    of finished steps (`steps`) as the shape sop saves. The saved
     kind tag is ignored: a file is no authority on how a value may be put into a command."""
     steps = (*sop.steps, *sop.rollback)
     captures = {step.capture for step in steps if step.capture}
@@ -92,7 +94,12 @@ def restore_variables(saved: Mapping[str, Any], sop: Sop, where: str) -> dict[st
         if name in BUILTINS:
             continue  # set afresh by the run
         value = item[1] if isinstance(item, list) and len(item) == 2 else item
-        if name in captures:
+        if name == STEP_RESULTS:
+            try:
+                out[name] = restore_step_results(value, {step.id for step in steps})
+            except ValueError as exc:
+                raise RestoreError(f"{where}: {exc}; sop will not use it") from None
+        elif name in captures:
             if isinstance(value, str):
                 out[name] = str(value)
             elif isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values()):

@@ -17,7 +17,7 @@ from sop.clock import Clock
 from sop.events import Outcome
 from sop.executors import Executors
 from sop.executors.base import HostResult
-from sop.model import LOCAL, Inventory, Sop, Step
+from sop.model import LOCAL, STEP_RESULTS, Inventory, Sop, Step
 from sop.redact import Redactor
 from sop.run.fanout import FanOut
 from sop.run.inputs import ResolvedInputs
@@ -30,6 +30,7 @@ from sop.run.scope import (
     restore_variables,
     save_variables,
 )
+from sop.run.stepresults import step_result
 
 LoadCallee = Callable[[str, Sop], Sop]
 Persist = Callable[[dict[str, Any], float], None]
@@ -71,6 +72,7 @@ class Services:
         self.excluded: dict[str, str] = dict(restored.excluded) if restored else {}
         self.scopes: dict[str, Scope] = {}
         self.at: ev.StepRef | None = None  # the step being walked (where a pause happens)
+        self._scope_of: dict[str, Scope] = {}  # step key -> the scope walking it
         self._restored = restored
         self._persist_state = persist
         self._sinks = list(sinks)
@@ -111,8 +113,12 @@ class Services:
         attempts: Mapping[str, int] | None = None,
     ) -> None:
         """`attempts`: the attempt each host's result comes from, when not all from `attempt`
-        (a retry of the failed hosts keeps the others' earlier results)."""
+        (a retry of the failed hosts keeps the others' earlier results). Later steps of its
+        scope see the step's result as `steps.ID` (saved with the state, for resume)."""
         self.outcomes[ref.key] = outcome
+        scope = self._scope_of.get(ref.key)
+        if scope is not None:
+            scope.variables[STEP_RESULTS][ref.id] = step_result(outcome, results, self.redactor)
         self._persist()
         finished = tuple(
             ev.HostFinished(
@@ -147,9 +153,15 @@ class Services:
         if self._shared_redactor is not None:
             self._shared_redactor.add(value)
 
+    def entering(self, ref: ev.StepRef, scope: Scope) -> None:
+        """The step `ref` is walked in `scope`: its result goes to that scope's `steps`."""
+        self._scope_of[ref.key] = scope
+
     def variables(self, sop: Sop, inputs: ResolvedInputs) -> dict[str, Any]:
-        """A new scope's variables: its inputs (secrets as placeholders) and the built-ins."""
+        """A new scope's variables: its inputs (secrets as placeholders), the built-ins and the
+        results of its finished steps (`steps`)."""
         return {
+            STEP_RESULTS: {},
             **inputs.values,
             **{name: templating.Secret(name) for name in inputs.secrets},
             "sop_id": sop.id,

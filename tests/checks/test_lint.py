@@ -300,3 +300,46 @@ def test_a_default_must_fit_its_own_pattern_and_choices(write: Callable[..., Pat
         "sop.yaml:11:36: inputs.host.default: 'Web 1' does not match its pattern ^[a-z0-9.-]+$",
         "sop.yaml:15:5: inputs.mode.default: 'safe' does not match its pattern ^f",
     ]
+
+
+def test_step_results_name_earlier_steps_of_the_sop(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+  - id: branch
+    when: steps.hello.exit_code == 0 and steps['later-one'].outcome == 'success'
+    run: echo {{ steps.nope.stdout }} {{ steps.branch.exit_code }}
+  - id: later-one
+    run: echo {{ steps.hello.hosts['local'].stdout }}
+rollback:
+  - run: echo {{ steps['later-one'].exit_code }}
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:10:5: steps[1].when: 'steps.later-one': step 3 (later-one) comes later",
+        "sop.yaml:11:5: steps[1].run: 'steps.branch': a step cannot read its own result",
+        "sop.yaml:11:5: steps[1].run: 'steps.nope': no step 'nope' in this SOP",
+    ]
+
+
+def test_steps_is_no_name_for_an_input_answer_or_capture(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL.replace("    run: echo hello\n", "    run: echo hello\n    capture: steps\n")
+        + "  - prose: Which?\n    ask: {steps: {default: x}}\ninputs:\n  steps: {}\n"
+    )
+    message = "cannot name {}: it holds the results of earlier steps (steps.ID.exit_code)"
+    assert lint(write(text)) == [
+        f"sop.yaml:9:5: steps[0].capture: 'steps' {message.format('a capture')}",
+        f"sop.yaml:11:18: steps[1].ask.steps: 'steps' {message.format('an answer')}",
+        f"sop.yaml:13:10: inputs.steps: 'steps' {message.format('an input')}",
+    ]
+
+
+def test_the_word_of_a_typed_confirmation_is_a_checked_template(
+    write: Callable[..., Path],
+) -> None:
+    text = MINIMAL + "    confirm: {type: '{{ key_id }}'}\n"
+    assert lint(write(text)) == [
+        "sop.yaml:9:5: steps[0].confirm.type: undefined variable 'key_id': not an input, "
+        "an answer or a capture"
+    ]

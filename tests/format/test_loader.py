@@ -343,3 +343,84 @@ def test_secrets_and_on_data_load(tmp_path: Path) -> None:
     sop = load_sop(path)
     assert sop.on_data == ("local",)
     assert (sop.steps[0].secrets, sop.steps[0].on_data) == (("token",), ("group", "local"))
+
+
+def test_keys_that_mean_nothing_for_a_steps_kind_are_errors(problems_of: Problems) -> None:
+    text = (
+        MINIMAL
+        + "  - prose: Look at the dashboard.\n"
+        + "    timeout: 30s\n    retries: 2\n    on: web\n    ok_exit: [0, 1]\n    drill: {exit: 0}\n"
+        + "  - call: other\n    confirm: typed\n    parallel: 2\n"
+        + "  - task: rotate\n    ok_exit: 3\n"
+    )
+    only_commands = "goes only with 'run', 'script' and 'task' steps"
+    assert problems_of(text) == [
+        f"sop.yaml:10:5: steps[1].timeout: 'timeout' {only_commands}",
+        f"sop.yaml:11:5: steps[1].retries: 'retries' {only_commands}",
+        f"sop.yaml:12:5: steps[1].on: 'on' {only_commands}",
+        "sop.yaml:13:5: steps[1].ok_exit: 'ok_exit' goes only with 'run' and 'script' steps",
+        f"sop.yaml:14:5: steps[1].drill: 'drill' {only_commands}",
+        "sop.yaml:16:5: steps[2].confirm: 'confirm' goes only with 'prose', 'run', 'script' and "
+        "'task' steps",
+        f"sop.yaml:17:5: steps[2].parallel: 'parallel' {only_commands}",
+        "sop.yaml:19:5: steps[3].ok_exit: 'ok_exit' goes only with 'run' and 'script' steps",
+    ]
+
+
+def test_ok_exit_and_a_typed_confirmation_of_a_named_word(
+    write: Callable[..., Path], problems_of: Problems
+) -> None:
+    text = MINIMAL + "    ok_exit: [0, 3]\n    confirm: {type: '{{ key }}'}\n"
+    step = load_sop(write(text, "a.yaml")).steps[0]
+    assert (step.ok_exit, step.confirm, step.confirm_word) == ((0, 3), "typed", "{{ key }}")
+    plain = load_sop(write(MINIMAL + "    ok_exit: 1\n    confirm: typed\n", "b.yaml")).steps[0]
+    assert (plain.ok_exit, plain.confirm, plain.confirm_word) == ((1,), "typed", "")
+    bad = MINIMAL + "    ok_exit: [256, x]\n    confirm: {typed: yes}\n"
+    assert problems_of(bad) == [
+        "sop.yaml:9:15: steps[0].ok_exit[0]: must be at most 255",
+        "sop.yaml:9:20: steps[0].ok_exit[1]: expected an integer, got a string",
+        "sop.yaml:10:14: steps[0].confirm: missing required key 'type'",
+        "sop.yaml:10:15: steps[0].confirm.typed: unknown key; did you mean 'type'?",
+    ]
+
+
+def test_a_colon_in_plain_prose_gets_a_hint(problems_of: Problems) -> None:
+    text = MINIMAL + "  - prose: Check the value: it should be 3\n"
+    assert problems_of(text) == [
+        "sop.yaml:9:27: invalid YAML: mapping values are not allowed in this context; a ': ' "
+        "inside plain "
+        'text starts a mapping: quote the text (prose: "Check it: now") or write it as a block '
+        "scalar (`prose: |` and the text on the lines below, indented)"
+    ]
+
+
+def test_a_block_scalar_whose_first_line_is_indented_more_gets_a_hint(
+    problems_of: Problems,
+) -> None:
+    text = (
+        MINIMAL
+        + "    drill:\n      stdout: |\n          Filesystem  Size\n        /dev/vda1  40G\n"
+    )
+    assert problems_of(text) == [
+        "sop.yaml:12:9: invalid YAML: did not find expected key (while parsing a block mapping); "
+        "the block scalar of line 10 takes its indentation from its first line (10 spaces), and "
+        "line 12 has fewer. When the text begins with spaces, say how far the block is indented "
+        "with an indentation indicator: `|2` (the block's lines are indented 2 spaces more than "
+        "its key)"
+    ]
+
+
+def test_a_title_derived_from_prose_is_plain_text(write: Callable[..., Path]) -> None:
+    text = MINIMAL + (
+        "  - prose: |\n"
+        "      Open the [disk dashboard](https://grafana/d/disk) for **{{ host }}**:"
+        " is `{{ steps.hello.stdout | trim }}` {% if x %}still{% endif %} full_ish?\n"
+        "      More.\n"
+        "  - run: du -xh {{ mount }}\n"
+    )
+    steps = load_sop(write(text, "a.yaml")).steps
+    assert [s.label for s in steps] == [
+        "echo hello",
+        "Open the disk dashboard for host: is steps.hello.stdout still full_ish?",
+        "du -xh {{ mount }}",
+    ]

@@ -33,6 +33,14 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
             simulate=s.options.simulated,
         )
         hosts = resolve_targets(target_names, s.inventory, simulate=s.options.simulated)
+        # what a typed confirmation asks for: the word the step names, else its targets
+        word = (
+            templating.render(step.confirm_word, scope.variables).strip()
+            if step.confirm_word
+            else ", ".join(target_names)
+        )
+        if not word:
+            raise SopError("confirm: the word to type renders empty; nothing would be confirmed")
     except SopError as exc:
         s.broken(ref, step, str(exc))
         return
@@ -59,7 +67,7 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
     if not hosts:
         s.finish(ref, Outcome.SKIPPED, 0.0, reason="every host it targets is excluded")
         return
-    confirmed = _confirm(s, step, ref, job, target_names, host_names)
+    confirmed = _confirm(s, step, ref, job, word, host_names)
     if confirmed is None:
         return
     _run_until_settled(s, step, scope, ref, confirmed, hosts)
@@ -241,6 +249,7 @@ def _job(s: Services, step: Step, scope: Scope) -> Job:
         sop_id=scope.sop.id,
         strict=step.kind == "script" and step.strict,
         stdin=None if step.stdin is None else render_stdin(step.stdin, scope.variables),
+        ok_exit=step.ok_exit,
     )
 
 
@@ -273,10 +282,11 @@ def _confirm(
     step: Step,
     ref: ev.StepRef,
     job: Job,
-    targets: tuple[str, ...],
+    word: str,
     hosts: tuple[str, ...],
 ) -> Job | None:
-    """The responder's go-ahead: the job to run (maybe edited), or None when skipped."""
+    """The responder's go-ahead: the job to run (maybe edited), or None when skipped. A typed
+    confirmation asks for `word`: what the step names as at risk, or its targets."""
     options = s.options
     if step.confirm == "never":
         s.emit(ev.StepConfirmed(s.clock.now(), ref, "never", job.command, hosts, stdin=job.stdin))
@@ -327,12 +337,14 @@ def _confirm(
             )
             continue
         if step.confirm == "typed":
-            expected = ", ".join(targets)
-            typed = prompter.text(f"Type '{expected}' to run on it").strip()
-            if typed != expected:
+            asked = (
+                f"Type '{word}' to run it" if step.confirm_word else f"Type '{word}' to run on it"
+            )
+            typed = prompter.text(asked).strip()
+            if typed != word:
                 s.emit(
                     ev.StepShown(
-                        s.clock.now(), ref, plain=f"'{typed}' is not '{expected}': nothing ran."
+                        s.clock.now(), ref, plain=f"'{typed}' is not '{word}': nothing ran."
                     )
                 )
                 continue

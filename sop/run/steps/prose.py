@@ -13,6 +13,8 @@ from sop.run.options import ConfirmationRequired
 from sop.run.scope import Scope, Stop
 from sop.run.services import Services
 
+UNATTENDED = "--yes: nobody confirmed doing this manual step"
+
 
 def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:
     s, options = services, services.options
@@ -45,6 +47,9 @@ def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, not
     s.emit(ev.StepConfirmed(s.clock.now(), ref, "--yes" if options.yes else "interactive"))
     for q in step.ask:
         _answer(s, q, scope, ref)
+    if options.yes:  # --yes runs commands; no one said this manual step was done
+        s.finish(ref, Outcome.UNATTENDED, 0.0, reason=UNATTENDED)
+        return
     s.finish(ref, Outcome.DONE, s.clock.monotonic() - started)
 
 
