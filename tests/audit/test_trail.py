@@ -439,3 +439,29 @@ def test_a_run_handed_back_names_the_operator_it_came_from(
     records = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
     handovers = [r["message"] for r in records if r["event"]["action"] == "handover"]
     assert handovers == ["alice handed the run over to bob", "bob handed the run over to alice"]
+
+
+def test_a_manual_step_a_yes_run_passed_is_unattended_in_the_report(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = sop_file(
+        tmp_path,
+        """\
+        sop: 1
+        id: manual
+        title: Manual
+        steps:
+          - id: look
+            prose: Open the dashboard.
+        """,
+    )
+    ran = run(["run", "--yes", str(path)], env)
+    assert (
+        ran.returncode == 0
+        and "○ unattended: --yes: nobody confirmed doing this manual step" in ran.stdout
+    )
+    markdown = run(["report", only_run(env).name], env).stdout
+    deviations = markdown.split("## Deviations\n\n")[1].strip().splitlines()
+    assert [line.split(" ", 2)[2] for line in deviations] == [
+        "step 1 Open the dashboard.: --yes: nobody confirmed doing this manual step"
+    ]
