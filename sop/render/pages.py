@@ -255,7 +255,9 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
 
     if step.executable:
         fact("On", ", ".join(step.on if step.on is not None else sop.on), code=True)
-        fact("Confirm", step.confirm)
+        fact("Confirm", f"typed: {step.confirm_word}" if step.confirm_word else step.confirm)
+        if step.ok_exit != (0,):
+            fact("Succeeds with exit", ", ".join(map(str, step.ok_exit)), code=True)
     if step.kind == "script":
         fact("Shell", "set -eu" if step.strict else "every line runs, whatever fails", step.strict)
     if step.when:
