@@ -24,8 +24,8 @@ def step_result(
 ) -> dict[str, Any]:
     """A finished step as templates see it. `exit_code` is its host's, or on several hosts the
     highest of theirs (None when no host gave one: unreachable, timed out, or no command ran);
-    `stdout` and `stderr` are its host's, or on several hosts a mapping host -> output, as a
-    capture is; `hosts` holds each host's own."""
+    `stdout` and `stderr` are its host's ("" when no command ran), or on several hosts a
+    mapping host -> output, as a capture is; `hosts` holds each host's own."""
     hosts = {
         r.host: {
             "outcome": str(r.outcome),
@@ -36,14 +36,20 @@ def step_result(
         for r in results
     }
     codes = [r.exit_code for r in results if r.exit_code is not None]
-    one = next(iter(hosts.values())) if len(hosts) == 1 else None
     return {
         "outcome": str(outcome),
         "exit_code": max(codes) if codes else None,
-        "stdout": one["stdout"] if one else {h: v["stdout"] for h, v in hosts.items()},
-        "stderr": one["stderr"] if one else {h: v["stderr"] for h, v in hosts.items()},
+        "stdout": _streams(hosts, "stdout"),
+        "stderr": _streams(hosts, "stderr"),
         "hosts": hosts,
     }
+
+
+def _streams(hosts: Mapping[str, Mapping[str, Any]], stream: str) -> Any:
+    """The only host's output ("" when no command ran), or a mapping host -> output."""
+    if len(hosts) <= 1:
+        return next((h[stream] for h in hosts.values()), "")
+    return {name: h[stream] for name, h in hosts.items()}
 
 
 def _kept(text: str) -> str:
@@ -94,7 +100,7 @@ def _valid(result: Mapping[str, Any], hosts: Mapping[str, Any]) -> bool:
         return False
     for stream in ("stdout", "stderr"):
         value = result[stream]
-        if len(hosts) == 1:
+        if len(hosts) <= 1:
             if not isinstance(value, str):
                 return False
         elif not (isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values())):

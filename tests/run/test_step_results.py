@@ -264,3 +264,16 @@ steps:
     ]
     interactive, _, _ = run_sop(path, prompter=ScriptedPrompter(("choose", "Done?", "d")))
     assert interactive.steps == {"look": "done", "quiet": "done"}
+
+
+def test_a_step_that_ran_nothing_has_its_outcome_and_empty_output(tmp_path: Path) -> None:
+    text = BRANCHING + "  - id: report\n    run: echo x{{ steps.healthy.stdout }}x\n"
+    _, rec, _ = run_sop(write_sop(tmp_path, text), yes=True)
+    assert _outputs(rec)[-1] == "report: xx\n"
+    assert step_result(Outcome.SKIPPED, [], Redactor()) == {
+        "outcome": "skipped",
+        "exit_code": None,
+        "stdout": "",
+        "stderr": "",
+        "hosts": {},
+    }
