@@ -465,3 +465,29 @@ def test_a_manual_step_a_yes_run_passed_is_unattended_in_the_report(
     assert [line.split(" ", 2)[2] for line in deviations] == [
         "step 1 Open the dashboard.: --yes: nobody confirmed doing this manual step"
     ]
+
+
+def test_a_resumed_run_has_the_results_of_the_steps_it_finished_before(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = sop_file(
+        tmp_path,
+        """\
+        sop: 1
+        id: branch
+        title: Branch
+        steps:
+          - id: check
+            run: echo two members; exit 3
+            ok_exit: [0, 3]
+          - id: gate
+            when: steps.check.exit_code == 3
+            run: echo "saw" {{ steps.check.exit_code }} {{ steps.check.stdout }}
+            confirm: always
+        """,
+    )
+    first = run(["run", "--yes", str(path)], env)
+    assert first.returncode != 0 and "--confirm gate" in first.stderr
+    resumed = run(["resume", only_run(env).name, "--yes", "--confirm", "gate"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "saw 3 two members" in resumed.stdout
