@@ -13,8 +13,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sop.audit.actions import Action
+from sop.audit.reader import AuditEntry, CheckedLog
 from sop.checks.lint import lint_paths
+from sop.checks.stats import compute_stats
 from sop.cli import cli
+from sop.events import Outcome
+from sop.format.loader import load_sop
 
 from ..conftest import REPO
 
@@ -154,3 +159,36 @@ def test_lint_warns_about_sops_not_drilled(world: dict[str, str], tmp_path: Path
 def test_lint_without_runs_says_nothing_about_drills() -> None:
     report = lint_paths([REPO / "runbooks"], today=dt.date(2026, 11, 28))
     assert not [p for p in report.problems if p.code == "drill"]
+
+
+def test_only_manual_steps_a_responder_did_count_as_manual_step_time(tmp_path: Path) -> None:
+    (tmp_path / "mixed.yaml").write_text(MIXED)
+    sops = [load_sop(tmp_path / "mixed.yaml")]
+
+    def prose(step_id: str, outcome: Outcome, seconds: float) -> AuditEntry:
+        return AuditEntry(
+            action=Action.STEP_FINISHED,
+            event_kind="event",
+            sop_id="mixed",
+            step_id=step_id,
+            number="1",
+            step_kind="prose",
+            outcome=outcome,
+            duration_ns=int(seconds * 1e9),
+        )
+
+    logs = [
+        CheckedLog(
+            run_id,
+            (
+                AuditEntry(action=Action.RUN_STARTED, event_kind="event", sop_id="mixed"),
+                prose("look", Outcome.DONE, seconds),
+                prose("think", Outcome.UNATTENDED, 0.0),
+            ),
+        )
+        for run_id, seconds in (("r1", 30.0), ("r2", 50.0))
+    ]
+    slow = compute_stats(sops, logs).slowest
+    assert [(m.sop, m.step, m.title, m.median_seconds, m.count) for m in slow] == [
+        ("mixed", "look", "Look at the dashboard", 40.0, 2)
+    ]
