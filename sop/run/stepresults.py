@@ -2,7 +2,7 @@
 
 `steps.check_etcd.exit_code`, `steps.check_etcd.stdout`, `steps.check_etcd.hosts['web-1']`:
 each finished step of the scope's SOP, by id, as plain data (a Jinja2 template reads a mapping's
-keys as attributes). Output is masked before it is kept (a secret of the run shows as `***`), and
+keys as attributes). Output is masked before it is kept (a secret of the run shows as `********`), and
 the last `KEPT_BYTES` of each stream are kept; `capture:` keeps a step's whole standard output."""
 
 from __future__ import annotations

@@ -70,7 +70,9 @@ def test_an_exit_code_not_listed_fails_even_zero(tmp_path: Path) -> None:
     assert result.outcome == "failure"
     finished = rec.of(ev.StepFinished)[0]
     assert (finished.outcome, finished.results[0].exit_code) == ("failure", 0)
-    assert rec.of(ev.RunFinished)[0].reason == "step 1 (no_match) failed: local: exit 0"
+    assert (
+        rec.of(ev.RunFinished)[0].reason == "step 1 (no_match) failed: local: exit 0 (ok_exit: 1)"
+    )
 
 
 def test_a_secret_in_the_output_is_masked_in_the_step_result(tmp_path: Path) -> None:

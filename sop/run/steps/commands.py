@@ -101,8 +101,11 @@ def _run_until_settled(
             if not failing:  # the responder excluded every failed host: go on without them
                 _settle_without(s, step, scope, ref, merged, attempt, attempts)
                 return
+            expected = (
+                f" (ok_exit: {', '.join(map(str, step.ok_exit))})" if step.ok_exit != (0,) else ""
+            )
             why = ", ".join(  # an error's first line: the terminal showed the rest
-                f"{r.host}: {r.error.partition(chr(10))[0] or f'exit {r.exit_code}'}"
+                f"{r.host}: {r.error.partition(chr(10))[0] or f'exit {r.exit_code}{expected}'}"
                 for r in failing
             )
             choice = s.failure_menu(ref, step, why, results=merged, attempts=attempts)
