@@ -236,7 +236,9 @@ def test_a_typed_confirmation_whose_word_renders_empty_cannot_be_confirmed(
     tmp_path: Path,
 ) -> None:
     path = write_sop(tmp_path, TYPED_WORD.format(dir=tmp_path))
-    prompter = ScriptedPrompter(("choose", "The step failed", "a"))
+    prompter = ScriptedPrompter(
+        ("choose", "The step failed", "a"), ("text", "Why abort", "no key to revoke")
+    )
     result, rec, _ = run_sop(path, prompter=prompter, inputs={"access_key_id": ""})
     assert result.outcome == "aborted" and not list(tmp_path.glob("revoked-*"))
     assert [e.plain for e in rec.of(ev.StepShown) if e.plain] == [
