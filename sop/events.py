@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from sop.model import Link
 
 # the vocabulary of results: `StrEnum` members are the strings the audit log has always
 # held (`Outcome.SUCCESS == "success"`), so records written before these types read the same
@@ -158,6 +161,7 @@ class RunStarted(Event):
 class SectionStarted(Event):
     title: str
     depth: int = 0
+    note: str = ""  # the heading's note, rendered Markdown
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -171,6 +175,7 @@ class StepShown(Event):
     stdin: str | None = None  # the rendered text the command reads on stdin
     plain: str = ""  # a message shown verbatim (errors, host output): never read as Markdown
     excluded: Mapping[str, str] = field(default_factory=dict)  # targets left out: host -> why
+    links: tuple[Link, ...] = ()  # the step's own links (dashboards, documents)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -72,6 +72,11 @@ class DrillScenario(NamedTuple):
     unreachable: tuple[str, ...] = ()
 
 
+class Link(NamedTuple):
+    title: str
+    url: str
+
+
 class Step(NamedTuple):
     """One item of the checklist. `kind` says which of prose/run/script/task/call it is and
     `body` holds that key's text (the prose, the command, the script, the task or SOP id)."""
@@ -84,6 +89,8 @@ class Step(NamedTuple):
     title: str = ""
     note: str = ""
     section: str = ""
+    section_note: str = ""  # the note of the heading the step is under (Markdown, a template)
+    links: tuple[Link, ...] = ()
     on: tuple[str, ...] | None = None
     on_data: tuple[str, ...] = ()  # what a templated `on:` may name beyond one host
     secrets: tuple[str, ...] = ()  # secrets the step gets besides those its text names
@@ -147,11 +154,6 @@ def plain_text(source: str) -> str:
         line = _LINK.sub(r"\1", _BLOCK_START.sub("", line))
         lines.append(_EMPHASIS.sub(lambda m: m[2] if m[1] else m[4], line))
     return "\n".join(lines)
-
-
-class Link(NamedTuple):
-    title: str
-    url: str
 
 
 class Sop(NamedTuple):

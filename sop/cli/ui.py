@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from sop import events as ev
     from sop.drill.report import DrillReport
-    from sop.model import Input, Sop
+    from sop.model import Input, Link, Sop
 
 
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
@@ -203,6 +203,8 @@ def show_sop(sop: Sop, out: Console) -> None:
             if step.section and step.section != section:
                 section = step.section
                 out.print(f"\n[bold underline]{_esc(section)}[/bold underline]")
+                if step.section_note:
+                    out.print(Markdown(step.section_note), style="dim")
             on = ", ".join(step.on) if step.on else targets
             where = "" if step.kind in ("prose", "call") else f"  [dim]on {_esc(on)}[/dim]"
             loose = "; not strict" if step.kind == "script" and not step.strict else ""
@@ -233,8 +235,16 @@ def show_sop(sop: Sop, out: Console) -> None:
             else:
                 passed = ", ".join(f"{k}={v}" for k, v in step.with_inputs.items())
                 out.print(f"  runs SOP [cyan]{_esc(step.body)}[/cyan] ({_esc(passed)})")
+            _print_links(out, step.links)
             if step.note:
                 out.print(Markdown(step.note), style="dim")
+
+
+def _print_links(out: Console, links: Sequence[Link]) -> None:
+    """Links as their title and address, in full: a terminal hyperlink would hide where a
+    link goes."""
+    for link in links:
+        out.print(f"  [dim]link[/dim] {_esc(link.title)}: {_esc(link.url)}", highlight=False)
 
 
 def _esc(text: str) -> str:
@@ -383,6 +393,8 @@ class TerminalUI:
 
     def _section(self, e: ev.SectionStarted) -> None:
         self.out.rule(f"[bold]{_esc(e.title)}[/bold]", align="left")
+        if e.note:
+            self.out.print(_markdown(e.note), style="yellow")
 
     def _shown(self, e: ev.StepShown) -> None:
         if e.step.number not in self._headed or e.prose or e.command:
@@ -404,6 +416,7 @@ class TerminalUI:
                 )
         for host, reason in e.excluded.items():
             self.out.print(f"  [yellow]{_esc(host)} excluded: {_esc(reason)}[/yellow]")
+        _print_links(self.out, e.links)
         if e.note:
             self.out.print(_markdown(e.note), style="yellow")
         if e.plain:

@@ -114,7 +114,7 @@ def _build_sop(c: Checked, path: Path, name: str, digest: str, problems: list[Pr
         on_data=tuple(c.get("on_data", ())),
         context=c.get("context", ""),
         impact=c.get("impact", ""),
-        links=tuple(Link(x.values["title"], x.values["url"]) for x in c.get("links", ())),
+        links=_build_links(c.get("links", ())),
         steps=steps,
         rollback=rollback,
         scenarios={name: _build_scenario(name, v) for name, v in c.get("scenarios", {}).items()},
@@ -125,16 +125,20 @@ def _build_sop(c: Checked, path: Path, name: str, digest: str, problems: list[Pr
 
 def _build_steps(items: list[Any], list_key: str, default_prefix: str) -> tuple[Step, ...]:
     """Flatten headings into each step's `section`; number the steps from 1."""
-    section = ""
+    section = section_note = ""
     steps: list[Step] = []
     for index, item in enumerate(items):
         if "heading" in item.values:
             section = item.values["heading"]
+            section_note = item.values.get("note", "")
             continue
-        steps.append(
-            _build_step(item, len(steps) + 1, section, default_prefix, f"{list_key}[{index}]")
-        )
+        step = _build_step(item, len(steps) + 1, section, default_prefix, f"{list_key}[{index}]")
+        steps.append(step._replace(section_note=section_note) if section_note else step)
     return tuple(steps)
+
+
+def _build_links(items: Any) -> tuple[Link, ...]:
+    return tuple(Link(x.values["title"], x.values["url"]) for x in items)
 
 
 def _build_step(c: Checked, number: int, section: str, default_prefix: str, path: str) -> Step:
@@ -153,6 +157,7 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str, path
         title=v.get("title", ""),
         note=v.get("note", ""),
         section=section,
+        links=_build_links(v["links"]) if "links" in v else (),
         on=tuple(v["on"]) if "on" in v else None,
         on_data=tuple(v.get("on_data", ())),
         secrets=tuple(v.get("secrets", ())),

@@ -205,12 +205,27 @@ ONLY_WITH: dict[str, str | tuple[str, ...]] = {
     },
 }
 
+LINK = Struct(
+    "link",
+    {
+        "title": Str("What the link is."),
+        "url": Str(
+            "Where it goes.",
+            pattern=r"(https?://|mailto:)\S+|(/|\./|\.\./|#)\S*",
+            pattern_hint="expected an http(s) or mailto URL, or a relative path starting with"
+            " '/', './', '../' or '#'",
+        ),
+    },
+    required=("title", "url"),
+)
+
 STEP = Struct(
     "step",
     {
         "id": Str("A stable id, unique in the SOP.", pattern=ID, pattern_hint=ID_HINT),
         "title": TEXT,
         "note": MARKDOWN,
+        "links": ListOf(LINK, "Dashboards and documents for this step."),
         "prose": Str("A manual instruction (Markdown) the responder confirms."),
         "run": Str("A shell command line; every template value is quoted for the shell."),
         "script": Str("A multi-line shell script, run by /bin/sh with `set -eu` (see `strict`)."),
@@ -284,19 +299,6 @@ HEADING = Struct(
 )
 
 STEPS = ListOf(Either({"heading": HEADING}, STEP), "The checklist, in order.", min_items=1)
-
-LINK = Struct(
-    "link",
-    {
-        "title": Str("What the link is."),
-        "url": Str(
-            "Where it goes.",
-            pattern=r"(https?://|/|\./|\.\./|#)\S*",
-            pattern_hint="expected an http(s) URL or a relative path",
-        ),
-    },
-    required=("title", "url"),
-)
 
 SCENARIO = Struct(
     "scenario",

@@ -90,7 +90,7 @@ def build_site(sops: Iterable[Sop], history: Mapping[str, SopHistory] | None = N
     ordered = sorted(sops, key=lambda s: s.id)
     names = page_names(ordered)
     titles = page_titles(ordered)
-    local_links = any(_is_local(link.url) for sop in ordered for link in sop.links)
+    local_links = any(_is_local(link.url) for sop in ordered for link in _all_links(sop))
     paths = _file_ids(ordered) if local_links else {}
     refs = {s.id: _ref(s, names, titles) for s in ordered}
     pages = tuple(
@@ -113,6 +113,12 @@ def _file_ids(sops: Sequence[Sop]) -> dict[Path, str]:
     """Each SOP's file (resolved: one `stat` per folder on its path) -> its id. Only relative
     links need them."""
     return {sop.path.resolve(): sop.id for sop in sops}
+
+
+def _all_links(sop: Sop) -> Iterable[Link]:
+    yield from sop.links
+    for step in (*sop.steps, *sop.rollback):
+        yield from step.links
 
 
 def _is_local(url: str) -> bool:
@@ -166,8 +172,8 @@ def sop_view(
         "impact": sop.impact.strip(),
         "links": [_link(sop, link, names, titles, paths) for link in sop.links],
         "inputs": [_input(i) for i in sop.inputs],
-        "sections": _sections(sop, sop.steps, names, titles, 1),
-        "rollback": _sections(sop, sop.rollback, names, titles, len(sop.steps) + 1),
+        "sections": _sections(sop, sop.steps, names, titles, paths, 1),
+        "rollback": _sections(sop, sop.rollback, names, titles, paths, len(sop.steps) + 1),
         "run": run_commands(sop),
         "history": None,
     }
@@ -231,15 +237,23 @@ def _input(item: Input) -> View:
 
 
 def _sections(
-    sop: Sop, steps: Sequence[Step], names: dict[str, str], titles: dict[str, str], first: int
+    sop: Sop,
+    steps: Sequence[Step],
+    names: dict[str, str],
+    titles: dict[str, str],
+    paths: dict[Path, str],
+    first: int,
 ) -> list[View]:
-    """Steps grouped by their heading, in order. `seq` numbers the steps across the whole page
-    (checklist, then rollback) from `first`: a unique id for checklist items."""
+    """Steps grouped by their heading (with the heading's note), in order. `seq` numbers the
+    steps across the whole page (checklist, then rollback) from `first`: a unique id for
+    checklist items."""
     sections: list[View] = []
     for seq, step in enumerate(steps, start=first):
         if not sections or sections[-1]["title"] != step.section:
-            sections.append({"title": step.section, "steps": []})
-        sections[-1]["steps"].append(_step(sop, step, names, titles) | {"seq": seq})
+            sections.append({"title": step.section, "note": step.section_note.strip(), "steps": []})
+        view = _step(sop, step, names, titles)
+        view["links"] = [_link(sop, link, names, titles, paths) for link in step.links]
+        sections[-1]["steps"].append(view | {"seq": seq})
     return sections
 
 

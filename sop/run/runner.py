@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sop import events as ev
 from sop import templating
@@ -196,7 +197,8 @@ class Runner:
         for step in scope.sop.steps:
             if step.section and step.section != section:
                 section = step.section
-                self.emit(ev.SectionStarted(self.services.clock.now(), section, scope.depth))
+                note = _section_note(step.section_note, scope.variables)
+                self.emit(ev.SectionStarted(self.services.clock.now(), section, scope.depth, note))
             try:
                 self._step(step, scope)
             except Stop as stop:
@@ -278,3 +280,14 @@ class Runner:
         self.emit(ev.Deviation(s.clock.now(), ref, "mark-done", reason))
         s.finish(ref, Outcome.DONE, 0.0, reason=reason)
         return True
+
+
+def _section_note(note: str, variables: Mapping[str, Any]) -> str:
+    """A heading's note, rendered; as written when it does not render (a heading is no step,
+    so there is nothing to mark broken, and the note is only read)."""
+    if not note:
+        return ""
+    try:
+        return templating.render_markdown(note, variables)
+    except templating.TemplateError:
+        return note

@@ -36,7 +36,11 @@ def run_call(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note
         s.mask(secret)
     s.emit(
         ev.StepShown(
-            s.clock.now(), ref, prose=f"Runs the SOP **{callee.title}** ({callee.id}).", note=note
+            s.clock.now(),
+            ref,
+            prose=f"Runs the SOP **{callee.title}** ({callee.id}).",
+            note=note,
+            links=step.links,
         )
     )
     own_targets = callee.on != (LOCAL,)

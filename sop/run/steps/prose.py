@@ -24,7 +24,11 @@ def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, not
         s.broken(ref, step, str(exc))
         return
     started = s.clock.monotonic()
-    s.emit(ev.StepShown(s.clock.now(), ref, prose=prose, note=note, confirm=step.confirm))
+    s.emit(
+        ev.StepShown(
+            s.clock.now(), ref, prose=prose, note=note, links=step.links, confirm=step.confirm
+        )
+    )
     if options.dry_run:
         for q in step.ask:
             scope.variables[q.name] = q.default if q.default is not None else f"<answer:{q.name}>"
