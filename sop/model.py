@@ -91,6 +91,7 @@ class Step(NamedTuple):
     section: str = ""
     section_note: str = ""  # the note of the heading the step is under (Markdown, a template)
     links: tuple[Link, ...] = ()
+    alerts: tuple[str, ...] = ()  # alert names (globs) whose runbook_url points at this step
     on: tuple[str, ...] | None = None
     on_data: tuple[str, ...] = ()  # what a templated `on:` may name beyond one host
     secrets: tuple[str, ...] = ()  # secrets the step gets besides those its text names

@@ -109,6 +109,7 @@ for command in (
     audit.audit,
     audit.report,
     render.render,
+    render.alerts,
     tabletop.tabletop,
     importing.import_runbook,
 ):

@@ -158,6 +158,7 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str, path
         note=v.get("note", ""),
         section=section,
         links=_build_links(v["links"]) if "links" in v else (),
+        alerts=tuple(v.get("alerts", ())),
         on=tuple(v["on"]) if "on" in v else None,
         on_data=tuple(v.get("on_data", ())),
         secrets=tuple(v.get("secrets", ())),

@@ -226,6 +226,11 @@ STEP = Struct(
         "title": TEXT,
         "note": MARKDOWN,
         "links": ListOf(LINK, "Dashboards and documents for this step."),
+        "alerts": ListOf(
+            Str(),
+            "Alerts this step answers first (case ignored; globs), among those of the SOP's "
+            "`alerts`: `sop alerts runbook-urls` points their runbook_url at the step.",
+        ),
         "prose": Str("A manual instruction (Markdown) the responder confirms."),
         "run": Str("A shell command line; every template value is quoted for the shell."),
         "script": Str("A multi-line shell script, run by /bin/sh with `set -eu` (see `strict`)."),

@@ -201,6 +201,18 @@ def parse(text: str, name: str) -> Node | None:
     return root
 
 
+def scalar_ends(text: str) -> dict[tuple[int, int], tuple[int, int]]:
+    """Where each scalar of `text` ends (1-based line and column, just past it), by where it
+    starts: for an edit that replaces one value and keeps the rest of a file (its comments,
+    its quoting) as it is. `text` has been read by `parse` first."""
+    ends: dict[tuple[int, int], tuple[int, int]] = {}
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.ScalarEvent) and event.start_mark and event.end_mark:
+            start, end = event.start_mark, event.end_mark
+            ends[(start.line + 1, start.column + 1)] = (end.line + 1, end.column + 1)
+    return ends
+
+
 def _where(name: str, event: yaml.Event) -> Location:
     mark = event.start_mark
     return Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
