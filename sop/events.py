@@ -155,6 +155,9 @@ class RunStarted(Event):
     scenario: str = ""
     simulated: bool = False  # a drill whose results are simulated (not a --sandbox drill)
     inventory: str = ""  # the inventory file the run's targets come from, if any
+    context: str = ""  # the SOP's context and impact (Markdown, rendered with the inputs)
+    impact: str = ""
+    links: tuple[tuple[str, str], ...] = ()  # its links: (title, url)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -194,6 +197,16 @@ class StepStarted(Event):
     attempt: int
     hosts: tuple[str, ...]
     command: str
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HostStarted(Event):
+    """A host of a step took its place in the fan-out: sop connects, then runs the command.
+    Not audited (`CommandStarted` is); the terminal counts the hosts running from it."""
+
+    step: StepRef
+    host: str
+    attempt: int
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -71,9 +71,17 @@ class _Terminal:
         self.out = ui.console()
         self.prompter = ui.TerminalPrompter(self.out) if interactive else None
         self.asker = ui.TerminalPrompter(self.out) if sys.stdin.isatty() else None
-        self.sinks: list[Sink] = [ui.TerminalUI(self.out)]
+        self.ui = ui.TerminalUI(self.out)
+        self.sinks: list[Sink] = [self.ui]
         if settings.debug:
             self.sinks.append(ui.DebugSink())
+
+    def __enter__(self) -> _Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """However the walk ended (an error to print, too), no progress line is left behind."""
+        self.ui.close()
 
     def finish(self, launched: Launched) -> ExitCode:
         """The audit log's head for the ticket; the run's exit code."""
@@ -151,13 +159,14 @@ def run(
         inputs={**from_context, **request.inputs},
         input_sources={k: sources[k] for k in from_context},
     )
-    launched = run_or_resume(
-        request,
-        prompter=terminal.prompter,
-        asker=terminal.asker,
-        sinks=terminal.sinks,
-        clock=SystemClock(),
-    )
+    with terminal:
+        launched = run_or_resume(
+            request,
+            prompter=terminal.prompter,
+            asker=terminal.asker,
+            sinks=terminal.sinks,
+            clock=SystemClock(),
+        )
     return terminal.finish(launched)
 
 
@@ -180,16 +189,17 @@ def resume(
     from sop.run.launch import resume as resume_run
 
     terminal = _Terminal(not params["yes"], settings)
-    launched = resume_run(
-        run_ref,
-        _request("", params),
-        prompter=terminal.prompter,
-        asker=terminal.asker,
-        sinks=terminal.sinks,
-        clock=SystemClock(),
-        changed_reason=changed_reason,
-        guard_factory=forbid_side_effects,  # installed only when resuming a simulated drill
-    )
+    with terminal:
+        launched = resume_run(
+            run_ref,
+            _request("", params),
+            prompter=terminal.prompter,
+            asker=terminal.asker,
+            sinks=terminal.sinks,
+            clock=SystemClock(),
+            changed_reason=changed_reason,
+            guard_factory=forbid_side_effects,  # installed only when resuming a simulated drill
+        )
     return terminal.finish(launched)
 
 
@@ -249,13 +259,14 @@ def drill(
     request = dataclasses.replace(
         request, options=dataclasses.replace(request.options, drill=drill_options)
     )
-    rehearsal = rehearse(
-        request,
-        prompter=terminal.prompter,
-        asker=terminal.asker,
-        sinks=terminal.sinks,
-        clock=SystemClock(),
-        report_dir=report,
-    )
+    with terminal:
+        rehearsal = rehearse(
+            request,
+            prompter=terminal.prompter,
+            asker=terminal.asker,
+            sinks=terminal.sinks,
+            clock=SystemClock(),
+            report_dir=report,
+        )
     ui.drill_summary(terminal.out, rehearsal.report, rehearsal.folder)
     return terminal.finish(rehearsal.launched)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import textwrap
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,18 @@ from sop.text import may_be_unsafe, visible
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderResult
+    from rich.console import (
+        Console,
+        ConsoleOptions,
+        ConsoleRenderable,
+        RenderableType,
+        RenderResult,
+    )
     from rich.markdown import Markdown
 
     from sop import events as ev
+    from sop.cli.progress import Ticker
+    from sop.clock import Clock
     from sop.drill.report import DrillReport
     from sop.model import Input, Link, Sop
 
@@ -309,19 +318,35 @@ def _markdown(text: str) -> Markdown:
     return Markdown(text)
 
 
+def _about(lines: list[str], e: ev.RunStarted) -> RenderableType:
+    """The header's text: the run's `lines`, then what the SOP says the incident is about (its
+    context and impact, Markdown) and where to look (its links: dashboards, other runbooks)."""
+    if not (e.context or e.impact or e.links):
+        return "\n".join(lines)
+    from rich.console import Group
+
+    parts: list[RenderableType] = ["\n".join(lines)]
+    for heading, text in (("Context", e.context), ("Impact", e.impact)):
+        if text:
+            parts += [f"\n[bold]{heading}[/bold]", _markdown(text)]
+    if e.links:
+        parts.append("\n[bold]Links[/bold]")
+        parts += [f"  • {_esc(title)}: {_esc(url)}" for title, url in e.links]
+    return Group(*parts)
+
+
 class TerminalUI:
-    """Renders a run's events. Called from several threads (one per host): the runner holds a
-    lock while it calls sinks."""
+    """Renders a run's events. Called from several threads (one per host), and from the ticker
+    that keeps a running step's progress line current (`sop.cli.progress`); one at a time.
+    `ticking=False`: no ticker (tests call `tick` with a fake clock)."""
 
-    def __init__(self, out: Console) -> None:
-        self.out = guarded(out)
-        self._partial: dict[tuple[str, str], str] = {}
-        self._headed: set[str] = set()
-
-    def emit(self, event: ev.Event) -> None:
+    def __init__(self, out: Console, clock: Clock | None = None, *, ticking: bool = True) -> None:
         from sop import events as ev
+        from sop.cli.progress import Progress
+        from sop.clock import SystemClock
 
-        handlers: dict[type[ev.Event], Callable[[Any], None]] = {
+        self.out = guarded(out)
+        self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
             ev.RunStarted: self._run_started,
             ev.Preflight: self._preflight,
             ev.SectionStarted: self._section,
@@ -340,9 +365,54 @@ class TerminalUI:
             ev.RunPaused: self._run_paused,
             ev.Recap: self._recap,
         }
-        handler = handlers.get(type(event))
-        if handler is not None:
-            handler(visible_record(event))
+        self._partial: dict[tuple[str, str], str] = {}
+        self._headed: set[str] = set()
+        self._lock = threading.Lock()
+        self._at_line_start = True  # no half line of a host's output is on the terminal
+        self._progress = Progress(
+            self._write,
+            clock or SystemClock(),
+            live=out.is_terminal and not out.is_dumb_terminal,
+            width=lambda: self.out.width,
+        )
+        self._ticking = ticking
+        self._ticker: Ticker | None = None
+
+    def _write(self, text: str) -> None:
+        self.out.file.write(text)
+        self.out.file.flush()
+
+    def tick(self) -> None:
+        """Bring the progress line up to date with the clock."""
+        with self._lock:
+            self._progress.show(self._at_line_start)
+
+    def close(self) -> None:
+        """The run is over (or broke off): no progress line any more."""
+        with self._lock:
+            self._stop_ticker()
+            self._progress.hide()
+
+    def _stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def emit(self, event: ev.Event) -> None:
+        handler = self._handlers.get(type(event))
+        with self._lock:
+            if handler is not None:
+                self._progress.hide()
+                self._at_line_start = True  # what handlers print ends a line; `_output` says
+                handler(visible_record(event))
+            self._progress.update(event)
+            if not self._progress.active:
+                self._stop_ticker()
+            elif self._ticker is None and self._ticking:
+                from sop.cli.progress import Ticker
+
+                self._ticker = Ticker(self.tick)
+            self._progress.show(self._at_line_start)
 
     def _run_started(self, e: ev.RunStarted) -> None:
         from rich.panel import Panel
@@ -361,7 +431,7 @@ class TerminalUI:
             title = "FIRE DRILL" + (f" · scenario {e.scenario}" if e.scenario else "")
         self.out.print(
             Panel(
-                "\n".join(lines),
+                _about(lines, e),
                 title=title,
                 expand=False,
                 border_style="magenta" if e.drill else "none",
@@ -447,6 +517,7 @@ class TerminalUI:
             self.out.out(
                 text, end="", highlight=False, style="red" if e.stream == "stderr" else None
             )
+            self._at_line_start = text.endswith("\n")
             return
         key = (e.host, e.stream)
         buffered = self._partial.get(key, "") + text

@@ -21,6 +21,7 @@ from sop.events import (
     Escalation,
     Event,
     HostFinished,
+    HostStarted,
     Outcome,
     Output,
     StepRef,
@@ -138,6 +139,7 @@ class FanOut:
                         done.put(_not_started(host))
                         return
                     started.add(host.name)
+                    report(HostStarted(self.clock.now(), step, host.name, attempt))
                     done.put(self._one(report, job, host, step, attempt, live))
             except BaseException as exc:  # the run's to handle (an audit write failed, ...)
                 done.put(exc)

@@ -123,6 +123,9 @@ class Runner:
                 scenario=options.drill.scenario if options.drill else "",
                 simulated=options.simulated,
                 inventory=self._inventory_path(),
+                context=self._about(self.sop.context, top),
+                impact=self._about(self.sop.impact, top),
+                links=tuple((link.title, link.url) for link in self.sop.links),
             )
         )
         if self.restored is not None and self.restored.recap is not None:
@@ -176,6 +179,15 @@ class Runner:
     def _inventory_path(self) -> str:
         inventory = self.services.inventory
         return str(inventory.path.resolve()) if inventory and inventory.path else ""
+
+    @staticmethod
+    def _about(text: str, scope: Scope) -> str:
+        """The SOP's context or impact for the header, rendered with the inputs; as written when
+        it cannot be rendered (lint names the error; the header is no reason to stop a run)."""
+        try:
+            return templating.render_markdown(text, scope.variables) if text else ""
+        except templating.TemplateError:
+            return text
 
     def _shown_targets(self, scope: Scope) -> tuple[str, ...]:
         """The default targets as the header shows them: rendered, groups expanded to hosts."""
