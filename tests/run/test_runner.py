@@ -443,3 +443,38 @@ def test_going_off_script_is_a_recorded_deviation(tmp_path: Path) -> None:
     assert [(d.reason, d.replacement) for d in off] == [
         ("the host hung", "restarted the VM from the console")
     ]
+
+
+ABOUT = """\
+sop: 1
+id: about
+title: About
+inputs:
+  mount: {required: true}
+  token: {secret: true, env: TOKEN}
+context: The filesystem at `{{ mount }}` is *almost* full ({{ mount }}).
+impact: "Uses {{ token }}"
+links:
+  - {title: Disk dashboard, url: "https://grafana.example.com/d/disk"}
+steps:
+  - id: look
+    run: "true"
+    confirm: never
+"""
+
+
+def test_the_run_starts_with_the_sops_context_and_impact_rendered_and_its_links(
+    tmp_path: Path,
+) -> None:
+    _, rec, _ = run_sop(
+        write_sop(tmp_path, ABOUT),
+        inputs={"mount": "/var/log_old"},
+        environ={"TOKEN": "s3cret-token-value"},
+        yes=True,
+    )
+    (started,) = rec.of(ev.RunStarted)
+    # the value is literal text in Markdown: escaped outside the code span, exact inside it
+    assert started.context == r"The filesystem at `/var/log_old` is *almost* full (/var/log\_old)."
+    assert started.impact == "Uses {{ token }}"  # a secret is never rendered into text: as written
+    assert started.links == (("Disk dashboard", "https://grafana.example.com/d/disk"),)
+    assert "s3cret-token-value" not in rec.text()

@@ -47,6 +47,30 @@ def typed(target: str) -> str:
     return f"Type '{target}' to run on it: "
 
 
+def screen(raw: str) -> list[str]:
+    """The lines a terminal shows after `raw`, colours left out: carriage return, erase to the
+    end of the line (`ESC [K`) and newline applied, so a line redrawn in place shows once, as
+    it was last drawn."""
+    lines = [""]
+    col = 0
+    for token in re.findall(r"\x1b\[K|\r|\n|[^\r\n\x1b]+", ANSI.sub(_keep_erase, raw)):
+        if token == "\r":
+            col = 0
+        elif token == "\n":
+            lines.append("")
+            col = 0
+        elif token == "\x1b[K":
+            lines[-1] = lines[-1][:col]
+        else:
+            lines[-1] = lines[-1][:col] + token + lines[-1][col + len(token) :]
+            col += len(token)
+    return lines
+
+
+def _keep_erase(match: re.Match[str]) -> str:
+    return match.group() if match.group() == "\x1b[K" else ""
+
+
 class Terminal:
     """One `sop` process in a pseudo-terminal 200 columns wide."""
 
@@ -75,6 +99,11 @@ class Terminal:
     def transcript(self) -> str:
         """Everything the terminal showed so far, without colours; \\r\\n as \\n."""
         return ANSI.sub("", self._log.getvalue()).replace("\r\n", "\n")
+
+    @property
+    def screen(self) -> list[str]:
+        """What the terminal shows now, line by line (see `screen`)."""
+        return screen(self._log.getvalue())
 
     def expect(self, text: str | type[pexpect.EOF], timeout: float = TIMEOUT) -> None:
         """Wait until the terminal shows `text`; fail with the transcript if it does not."""
