@@ -58,12 +58,20 @@ class Progress:
     """The progress of the step that runs now, written with `write` (live: in place)."""
 
     def __init__(
-        self, write: Callable[[str], None], clock: Clock, *, live: bool, width: Callable[[], int]
+        self,
+        write: Callable[[str], object],
+        flush: Callable[[], None],
+        clock: Clock,
+        *,
+        live: bool,
+        width: Callable[[], int],
     ) -> None:
         self._write = write
+        self._flush = flush
         self._clock = clock
         self._live = live
         self._width = width
+        self._columns = 80  # the terminal's width when the step started
         self._counts: HostCounts | None = None
         self._drawn = ""  # the line on the terminal now (live)
         self._next_plain = 0.0
@@ -80,6 +88,7 @@ class Progress:
             started = self._clock.monotonic()
             self._counts = HostCounts(event.step, event.hosts, started)
             self._next_plain = started + SHOW_AFTER
+            self._columns = self._width()
         elif counts is None:
             return
         elif isinstance(event, ev.HostStarted):
@@ -92,11 +101,14 @@ class Progress:
         ):
             self._counts = None
 
-    def hide(self) -> None:
-        """Take the line off the terminal, before something else is printed."""
+    def hide(self, flush: bool = False) -> None:
+        """Take the line off the terminal, before something else is printed (which flushes
+        it: the terminal gets both at once), or with `flush`, now."""
         if self._drawn:
             self._write(CLEAR)
             self._drawn = ""
+            if flush:
+                self._flush()
 
     def show(self, at_line_start: bool) -> None:
         """Live: draw the line as it is now (or take it away when no host runs). Plain: a line
@@ -105,10 +117,12 @@ class Progress:
         if not self._live:
             if line:
                 self._write(line + "\n")
+                self._flush()
                 self._next_plain = self._clock.monotonic() + PLAIN_EVERY
             return
         if line != self._drawn:
             self._write(CLEAR + line)
+            self._flush()
             self._drawn = line
 
     def _line(self, at_line_start: bool) -> str:
@@ -119,7 +133,7 @@ class Progress:
         if now - counts.started_at < SHOW_AFTER or (not self._live and now < self._next_plain):
             return ""
         text = visible(counts.text(now))
-        return text[: max(1, self._width() - 1)] if self._live else text
+        return text[: max(1, self._columns - 1)] if self._live else text
 
 
 class Ticker:

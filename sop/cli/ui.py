@@ -370,17 +370,14 @@ class TerminalUI:
         self._lock = threading.Lock()
         self._at_line_start = True  # no half line of a host's output is on the terminal
         self._progress = Progress(
-            self._write,
+            lambda text: self.out.file.write(text),
+            lambda: self.out.file.flush(),
             clock or SystemClock(),
             live=out.is_terminal and not out.is_dumb_terminal,
             width=lambda: self.out.width,
         )
         self._ticking = ticking
         self._ticker: Ticker | None = None
-
-    def _write(self, text: str) -> None:
-        self.out.file.write(text)
-        self.out.file.flush()
 
     def tick(self) -> None:
         """Bring the progress line up to date with the clock."""
@@ -391,7 +388,7 @@ class TerminalUI:
         """The run is over (or broke off): no progress line any more."""
         with self._lock:
             self._stop_ticker()
-            self._progress.hide()
+            self._progress.hide(flush=True)
 
     def _stop_ticker(self) -> None:
         if self._ticker is not None:
