@@ -96,9 +96,9 @@ class Progress:
         elif isinstance(event, ev.HostFinished):
             counts.running.discard(event.host)
             counts.finished[event.host] = event.outcome
-        elif isinstance(event, ev.StepFinished | ev.Interrupted | ev.RunFinished) or (
-            isinstance(event, ev.Stopping) and event.escalation == ev.Escalation.STOP_WAITING
-        ):
+        elif isinstance(
+            event, ev.StepFinished | ev.Interrupted | ev.RunFinished | ev.RunPaused
+        ) or (isinstance(event, ev.Stopping) and event.escalation == ev.Escalation.STOP_WAITING):
             self._counts = None
 
     def hide(self, flush: bool = False) -> None:
