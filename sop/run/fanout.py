@@ -80,7 +80,7 @@ class _Reporter:
             if self._stopped:
                 return
             self._events.record(event)
-        if not isinstance(event, Output):  # never audited: live output waits for no disk
+        if not isinstance(event, Output | HostStarted):  # never audited: they wait for no disk
             self._events.settle()
 
     def stop(self) -> None:
