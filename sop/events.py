@@ -117,17 +117,20 @@ class StepRef(Frozen):
     kind: str
     sop_id: str
     depth: int = 0
+    round: int = 1  # the pass of its section: 2 and up when the section repeats or is gone back to
 
     @property
     def key(self) -> str:
-        return step_key(self.id, self.number, self.sop_id if self.depth else "")
+        return step_key(self.id, self.number, self.sop_id if self.depth else "", self.round)
 
 
-def step_key(step_id: str, number: str, called_sop: str = "") -> str:
+def step_key(step_id: str, number: str, called_sop: str = "", round: int = 1) -> str:
     """How a step is named in saved state, on resume and in run history: its id, or
-    SOP:number inside a called SOP (whose ids may repeat the caller's). The audit reader builds
-    it from a record's fields, the runner from a `StepRef`: one key for both."""
-    return f"{called_sop}:{number}" if called_sop else step_id
+    SOP:number inside a called SOP (whose ids may repeat the caller's), and `@N` for the Nth
+    pass of a section that repeats (`verify@2`). The audit reader builds it from a record's
+    fields, the runner from a `StepRef`: one key for both."""
+    key = f"{called_sop}:{number}" if called_sop else step_id
+    return f"{key}@{round}" if round > 1 else key
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -165,6 +168,45 @@ class SectionStarted(Event):
     title: str
     depth: int = 0
     note: str = ""  # the heading's note, rendered Markdown
+    section_id: str = ""
+    round: int = 1  # its pass: 2 and up when it repeats or the run went back to it
+    condition: str = ""  # when its steps run, in plain words (`sop.model.section_conditions`)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SectionSkipped(Event):
+    """A section whose steps do not apply: its `when` is false, or a decision chose another."""
+
+    title: str
+    section_id: str
+    reason: str
+    depth: int = 0
+    round: int = 1
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SectionPassed(Event):
+    """A pass of a repeating section ended: `verdict` "again" (its `until` does not hold: it
+    runs again), "done" (it holds) or "limit" (it does not after `max` passes; the responder
+    went on)."""
+
+    title: str
+    section_id: str
+    round: int  # the pass that ended
+    verdict: str
+    reason: str
+    depth: int = 0
+    key: str = ""  # the pass's key in the audit log and on resume (`sop.run.scope.section_key`)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Decided(Event):
+    """A decide step's answer and the sections it leads to."""
+
+    step: StepRef
+    choice: str  # an option's label, or "else"
+    goto: tuple[str, ...]  # section ids
+    how: str = "interactive"  # "interactive", "--answer", "drill", "dry-run"
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from sop.errors import NOWHERE, Location
 
-STEP_KINDS = ("prose", "run", "script", "task", "call")
+STEP_KINDS = ("prose", "run", "script", "task", "call", "decide")
 EXECUTABLE_KINDS = ("run", "script", "task")
 CONFIRM_LEVELS = ("never", "auto", "always", "typed")
 PHASES = ("identify", "protect", "detect", "respond", "recover")
@@ -51,6 +51,17 @@ class Input(NamedTuple):
     from_alert: str | None = None  # where in an alert the value comes from: `labels.instance`
     where: Location = NOWHERE
     locs: Mapping[str, Location] = NO_LOCS
+
+
+class Option(NamedTuple):
+    """One answer of a `decide` step and the sections it leads to (`goto`, by section id)."""
+
+    label: str
+    goto: tuple[str, ...]
+
+
+ELSE = "else"  # the choice that takes a decision's `else:` sections
+BACK_MAX = 3  # how many times a decision may send the run back, unless it says `max:`
 
 
 class DrillResult(NamedTuple):
@@ -111,6 +122,10 @@ class Step(NamedTuple):
     args: Mapping[str, object] = NO_VALUES
     with_inputs: Mapping[str, object] = NO_VALUES
     drill: DrillResult | None = None
+    section_id: str = ""  # the id of the section it belongs to ("" before the first heading)
+    options: tuple[Option, ...] = ()  # a decide step's answers
+    otherwise: tuple[str, ...] = ()  # a decide step's `else:` sections
+    max_back: int = BACK_MAX  # how many times a decide step may send the run back
     where: Location = NOWHERE
     locs: Mapping[str, Location] = NO_LOCS
 
@@ -157,6 +172,25 @@ def plain_text(source: str) -> str:
     return "\n".join(lines)
 
 
+class Section(NamedTuple):
+    """A heading and what it says about the steps under it: whether they apply (`when`), the
+    NIST phase they serve, and whether they repeat (`repeat: {until, max}`)."""
+
+    id: str
+    title: str
+    note: str = ""
+    when: str | None = None
+    phase: str | None = None
+    until: str | None = None
+    max: int = 1  # passes at most (1: no repeat)
+    path: str = ""
+    where: Location = NOWHERE
+    locs: Mapping[str, Location] = NO_LOCS
+
+    def loc(self, key: str) -> Location:
+        return self.locs.get(key, self.where)
+
+
 class Sop(NamedTuple):
     """A whole SOP as loaded from one file."""
 
@@ -182,6 +216,7 @@ class Sop(NamedTuple):
     links: tuple[Link, ...] = ()
     steps: tuple[Step, ...] = ()
     rollback: tuple[Step, ...] = ()
+    sections: tuple[Section, ...] = ()
     scenarios: Mapping[str, DrillScenario] = MappingProxyType({})
     where: Location = NOWHERE
     locs: Mapping[str, Location] = NO_LOCS
@@ -191,6 +226,85 @@ class Sop(NamedTuple):
 
     def loc(self, key: str) -> Location:
         return self.locs.get(key, self.where)
+
+    def section(self, section_id: str) -> Section | None:
+        return next((s for s in self.sections if s.id == section_id), None)
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """The NIST phases it serves: its own `phase:` and its sections', each once, in order."""
+        found = [self.phase] if self.phase else []
+        found += [s.phase for s in self.sections if s.phase]
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def branching(self) -> bool:
+        """Whether its steps do not simply run in order: a decision, a section that applies
+        only `when` something holds, or one that repeats."""
+        return any(s.kind == "decide" for s in self.steps) or any(
+            s.when or s.max > 1 for s in self.sections
+        )
+
+
+class Branch(NamedTuple):
+    """One answer of a decide step as a reader sees it: the sections it leads to, and whether
+    that means going back (to the step's own section or an earlier one)."""
+
+    label: str
+    sections: tuple[Section, ...]
+    back: bool
+
+
+def branches(sop: Sop, step: Step) -> tuple[Branch, ...]:
+    """A decide step's answers, `else` last."""
+    order = [s.id for s in sop.sections]
+    here = order.index(step.section_id) if step.section_id in order else -1
+    answers = [*((o.label, o.goto) for o in step.options)]
+    if step.otherwise:
+        answers.append((ELSE, step.otherwise))
+    out = []
+    for label, goto in answers:
+        found = tuple(s for t in goto if (s := sop.section(t)) is not None)
+        out.append(Branch(label, found, any(order.index(s.id) <= here for s in found)))
+    return tuple(out)
+
+
+def section_conditions(sop: Sop) -> dict[str, str]:
+    """Section id -> when its steps run, as plain text for a reader (a wiki page, `sop show`,
+    a dry run), for the sections that do not simply run in order."""
+    chosen_by: dict[str, list[str]] = {}
+    for step in sop.steps:
+        for b in branches(sop, step):
+            for target in b.sections:
+                if not b.back:
+                    chosen_by.setdefault(target.id, []).append(
+                        f"step {step.number} gets another answer"
+                        if b.label == ELSE and step.otherwise
+                        else f"the answer to step {step.number} is “{b.label}”"
+                    )
+    out: dict[str, str] = {}
+    for section in sop.sections:
+        parts = []
+        if section.id in chosen_by:
+            parts.append("only when " + " or ".join(chosen_by[section.id]))
+        if section.when:
+            parts.append(f"only when {section.when}")
+        if section.until:
+            parts.append(f"repeats until {section.until} (at most {section.max} passes)")
+        if parts:
+            text = "; ".join(parts)
+            out[section.id] = text[0].upper() + text[1:]
+    return out
+
+
+def blocks(steps: Iterable[Step]) -> list[tuple[str, tuple[Step, ...]]]:
+    """The steps grouped by section, in order: (section id, its steps)."""
+    out: list[tuple[str, list[Step]]] = []
+    for step in steps:
+        if not out or out[-1][0] != step.section_id:
+            out.append((step.section_id, []))
+        out[-1][1].append(step)
+    return [(sid, tuple(group)) for sid, group in out]
 
 
 class Host(NamedTuple):

@@ -24,6 +24,9 @@ class Action(StrEnum):
     STEP_FINISHED = "step-finished"
     DEVIATION = "deviation"
     ANSWERED = "answered"
+    DECIDED = "decided"  # a decide step's choice and the sections it leads to
+    SECTION_SKIPPED = "section-skipped"  # its `when` is false, or a decision chose another
+    SECTION_PASSED = "section-passed"  # a pass of a repeating section ended: again, done, limit
     CAPTURED = "captured"
     MENU_CHOICE = "menu-choice"
     HOST_EXCLUDED = "host-excluded"  # left out of every later step, with the reason

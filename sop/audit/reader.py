@@ -85,6 +85,7 @@ class AuditEntry(NamedTuple):
     step_title: str = ""
     step_kind: str = ""  # "prose", "run", "script", "task", "call"
     called_sop: str = ""  # the called SOP a step belongs to, "" in the run's own SOP
+    round: int = 1  # the pass of the step's (or record's) section: 2 and up when it repeats
     attempt: int | None = None
     outcome: str = ""
     reason: str = ""  # why a step ended as it did, a menu choice's or a deviation's reason
@@ -95,7 +96,10 @@ class AuditEntry(NamedTuple):
     error: str = ""
     output_tail: str = ""  # the redacted end of a host's output
     confirmation: str = ""  # how a step was confirmed
-    choice: str = ""  # a menu choice
+    choice: str = ""  # a menu choice, a decision's answer, a repeating section's verdict
+    goto: tuple[str, ...] = ()  # the sections a decision leads to
+    section_id: str = ""  # section-skipped and section-passed records: which section
+    section_key: str = ""  # section-passed: the pass's key on resume (`verify@2`)
     answer_name: str = ""
     answer_value: str = ""
     deviation_kind: str = ""  # "skip", "edit", "off-script", "mark-done"
@@ -109,7 +113,7 @@ class AuditEntry(NamedTuple):
     @property
     def step_key(self) -> str:
         """The step's key as saved state and resume name it (`sop.events.step_key`)."""
-        return step_key(self.step_id, self.number, self.called_sop)
+        return step_key(self.step_id, self.number, self.called_sop, self.round)
 
     @property
     def at(self) -> float:
@@ -182,7 +186,9 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         deviation, "kind", "reason", "original", "replacement"
     )
     names_step = "step" in sop or "number" in sop
-    inputs, hosts = sop.get("inputs"), sop.get("hosts")
+    inputs, hosts, goto = sop.get("inputs"), sop.get("hosts"), sop.get("goto")
+    section = _group(sop, "section")
+    section_id, section_key = _texts(section, "id", "key")
     return AuditEntry(
         action=_ACTIONS.get(action, action),
         seq=_int(record.get("seq")),
@@ -209,6 +215,7 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         step_title=title if names_step else "",
         step_kind=step_kind,
         called_sop=called,
+        round=_int(sop.get("round")) or _int(section.get("round")) or 1,
         attempt=_int(sop.get("attempt")),
         outcome=_OUTCOMES.get(outcome, outcome),
         reason=deviation_reason if deviation else reason,
@@ -220,6 +227,9 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         output_tail=_text(_group(sop, "output").get("tail")),
         confirmation=confirmation,
         choice=choice,
+        goto=tuple(map(_text, goto)) if isinstance(goto, list) else (),
+        section_id=section_id,
+        section_key=section_key,
         answer_name=answer_name,
         answer_value=answer_value,
         deviation_kind=deviation_kind,

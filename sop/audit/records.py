@@ -55,6 +55,8 @@ def _step(ref: ev.StepRef, attempt: int | None = None) -> dict[str, Any]:
     }
     if ref.depth:
         out["called_sop"] = ref.sop_id
+    if ref.round > 1:
+        out["round"] = ref.round
     if attempt is not None:
         out["attempt"] = attempt
     return out
@@ -211,6 +213,33 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         return {
             "event": {"action": Action.ANSWERED},
             "sop": {**_step(event.step), "answer": {"name": event.name, "value": event.value}},
+        }
+    if isinstance(event, ev.Decided):
+        return {
+            "event": {"action": Action.DECIDED},
+            "sop": {
+                **_step(event.step),
+                "choice": event.choice,
+                "goto": list(event.goto),
+                "confirmation": event.how,
+            },
+        }
+    if isinstance(event, ev.SectionSkipped):
+        section = {"id": event.section_id, "title": event.title, "round": event.round}
+        return {
+            "event": {"action": Action.SECTION_SKIPPED},
+            "sop": {"section": section, "reason": event.reason},
+        }
+    if isinstance(event, ev.SectionPassed):
+        section = {
+            "id": event.section_id,
+            "title": event.title,
+            "round": event.round,
+            "key": event.key,
+        }
+        return {
+            "event": {"action": Action.SECTION_PASSED},
+            "sop": {"section": section, "choice": event.verdict, "reason": event.reason},
         }
     if isinstance(event, ev.Captured):
         text = (

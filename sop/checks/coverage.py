@@ -1,6 +1,7 @@
 """Which NIST CSF phases (identify, protect, detect, respond, recover) the library's SOPs cover,
 and the gaps: for the whole library (`sop coverage`) or for the phases a tabletop scenario puts
-at stake. An SOP covers the phase of its `phase:` key; SOPs without one are listed apart."""
+at stake. An SOP covers the phase of its `phase:` key and those of its sections (a heading's
+`phase:`), each once; SOPs without any are listed apart."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def by_phase(sops: Iterable[Sop]) -> dict[str, tuple[str, ...]]:
     """Phase -> sorted SOP ids, for the five phases (empty ones included) and '' for none."""
     found: dict[str, list[str]] = {phase: [] for phase in (*PHASES, "")}
     for sop in sops:
-        found[sop.phase or ""].append(sop.id)
+        for phase in sop.phases or ("",):
+            found[phase].append(sop.id)
     return {phase: tuple(sorted(ids)) for phase, ids in found.items()}
 
 
@@ -70,7 +72,7 @@ def library_coverage(
     `used`: SOP ids a team picked, shown against their phase."""
     sops = list(sops)
     phases = by_phase(sops)
-    phase_of: Mapping[str, str | None] = {s.id: s.phase for s in sops}
+    phases_of: Mapping[str, tuple[str, ...]] = {s.id: s.phases for s in sops}
     picked = list(dict.fromkeys(used))
     return Coverage(
         rows=tuple(
@@ -78,7 +80,7 @@ def library_coverage(
                 phase=phase,
                 sops=phases[phase],
                 at_stake=at_stake is None or phase in at_stake,
-                used=tuple(s for s in picked if phase_of.get(s) == phase),
+                used=tuple(s for s in picked if phase in phases_of.get(s, ())),
             )
             for phase in PHASES
         ),

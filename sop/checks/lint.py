@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop import templating
+from sop.checks.paths import decision_problems, only_sometimes
 from sop.checks.secretargs import exposed_secrets
 from sop.errors import Location, NotFoundError, Problem, SopError
 from sop.format.discovery import find_called_sop, find_inventory, load_library
@@ -24,6 +25,7 @@ from sop.model import (
     Inventory,
     Sop,
     Step,
+    blocks,
     env_name,
     named_by,
 )
@@ -115,6 +117,7 @@ def lint_sop(
     checker = _Checker(sop, known or {sop.id: sop})
     checker.metadata(today)
     checker.templates()
+    checker.problems += decision_problems(sop)
     checker.secrets()
     checker.data_targets()
     checker.tasks()
@@ -202,12 +205,39 @@ class _Checker:
         later = {name: step for step in self.all_steps() for name in _defines(step)}
         defined.add(STEP_RESULTS)
         before: set[str] = set()
-        for step in sop.steps:
-            self.step_templates(step, defined, later, secrets, before)
-            defined |= _defines(step)
-            before.add(step.id)
-            for name in _defines(step):
-                later.pop(name, None)
+        sometimes = only_sometimes(sop)
+        maybe: dict[str, Step] = {}  # set only by steps that run on some paths
+        for section_id, steps in blocks(sop.steps):
+            section = sop.section(section_id)
+            if section is not None and section.when:
+                self.names(
+                    section.when,
+                    defined,
+                    section.loc("when"),
+                    f"{section.path}.when",
+                    expression=True,
+                    later=later,
+                )
+            for step in steps:
+                used = self.step_templates(step, defined, later, secrets, before)
+                self.maybe_empty(step, used, maybe, sometimes)
+                for name in _defines(step):
+                    later.pop(name, None)
+                    if step.id in sometimes and name not in defined:
+                        maybe.setdefault(name, step)
+                    elif step.id not in sometimes:
+                        maybe.pop(name, None)
+                defined |= _defines(step)
+                before.add(step.id)
+            if section is not None and section.until:
+                self.names(
+                    section.until,
+                    defined,
+                    section.loc("repeat"),
+                    f"{section.path}.repeat.until",
+                    expression=True,
+                    later=later,
+                )
         all_defined = defined | {n for s in self.all_steps() for n in _defines(s)}
         for step in sop.rollback:
             self.step_templates(step, all_defined, {}, secrets, before)
@@ -257,6 +287,23 @@ class _Checker:
                 message = f"'{STEP_RESULTS}.{step_id}': step {other.number} ({step_id}) comes later"
             self.error(where, path, message, "template")
 
+    def maybe_empty(
+        self, step: Step, used: set[str], maybe: dict[str, Step], sometimes: dict[str, str]
+    ) -> None:
+        """Warn about a name that only a step running on some paths sets, used by a step that
+        runs on others too: there it is empty."""
+        for name in sorted(used & maybe.keys()):
+            setter = maybe[name]
+            if setter.section_id == step.section_id and not setter.when:
+                continue  # the same section: both run or neither does
+            self.warn(
+                step.where,
+                step.path,
+                f"'{name}' is set only by step {setter.number} ({setter.id}), "
+                f"{sometimes[setter.id]}; on other paths it is empty here",
+                "path",
+            )
+
     def step_templates(
         self,
         step: Step,
@@ -264,13 +311,16 @@ class _Checker:
         later: dict[str, Step],
         secrets: set[str],
         before: set[str],
-    ) -> None:
+    ) -> set[str]:
+        """Check the step's templates; return the names they use."""
+        all_used: set[str] = set()
         for key, text, expression in _template_fields(step):
             where = step.locs.get(key.split("[")[0].split(".")[0], step.where)
             path = f"{step.path}.{key}"
             used = self.names(text, defined, where, path, expression=expression, later=later)
             if STEP_RESULTS in used:
                 self.step_results(text, step, before, where, path, expression=expression)
+            all_used |= used
             if key in ("run", "script", "stdin") or key.startswith("args"):
                 place = "shown and logged as stdin" if key == "stdin" else "put on a command line"
                 for name in sorted(used & secrets):
@@ -290,6 +340,7 @@ class _Checker:
                         "shell; remove the quotes around it",
                         "quoting",
                     )
+        return all_used
 
     def names(
         self,
@@ -567,7 +618,7 @@ def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
         yield "title", step.title, False
     if step.note:
         yield "note", step.note, False
-    if step.kind in ("prose", "run", "script"):
+    if step.kind in ("prose", "run", "script", "decide"):
         yield step.kind, step.body, False
     if step.stdin is not None:
         yield "stdin", step.stdin, False

@@ -168,6 +168,8 @@ def show_sop(sop: Sop, out: Console) -> None:
     """The checklist as a responder will see it; nothing is rendered or run."""
     from rich.markdown import Markdown
 
+    from sop.model import branches, section_conditions
+
     sop = visible_record(sop)
     guarded(out)
     from rich.panel import Panel
@@ -207,19 +209,32 @@ def show_sop(sop: Sop, out: Console) -> None:
     for title, steps, prefix in (("", sop.steps, ""), ("Rollback", sop.rollback, "R")):
         if title and steps:
             out.print(f"\n[bold]{title}[/bold]")
-        section = ""
+        section: tuple[str, str] = ("", "")
+        conditions = section_conditions(sop)
         for step in steps:
-            if step.section and step.section != section:
-                section = step.section
-                out.print(f"\n[bold underline]{_esc(section)}[/bold underline]")
+            if step.section and (step.section_id, step.section) != section:
+                section = (step.section_id, step.section)
+                out.print(f"\n[bold underline]{_esc(step.section)}[/bold underline]")
+                if step.section_id in conditions:
+                    out.print(f"[italic]{_esc(conditions[step.section_id])}[/italic]")
                 if step.section_note:
                     out.print(Markdown(step.section_note), style="dim")
             on = ", ".join(step.on) if step.on else targets
-            where = "" if step.kind in ("prose", "call") else f"  [dim]on {_esc(on)}[/dim]"
+            where = "" if not step.executable else f"  [dim]on {_esc(on)}[/dim]"
             loose = "; not strict" if step.kind == "script" and not step.strict else ""
-            tags = f" [dim]({step.kind}; confirm {step.confirm}{loose})[/dim]"
+            confirm = "" if step.kind == "decide" else f"; confirm {step.confirm}"
+            tags = f" [dim]({step.kind}{confirm}{loose})[/dim]"
             out.print(f"\n[bold]{prefix}{step.number}. {_esc(step.label)}[/bold]{tags}{where}")
-            if step.kind == "prose":
+            if step.when:
+                out.print(f"  [italic]only when {_esc(step.when)}[/italic]")
+            if step.kind == "decide":
+                if step.body != step.label:
+                    out.print(Markdown(step.body))
+                for b in branches(sop, step):
+                    titles = ", ".join(s.title for s in b.sections)
+                    back = f"back to {titles} (at most {step.max_back} times)" if b.back else titles
+                    out.print(f"  • [bold]{_esc(b.label)}[/bold] → {_esc(back)}")
+            elif step.kind == "prose":
                 out.print(Markdown(step.body))
                 for q in step.ask:
                     out.print(
@@ -350,6 +365,9 @@ class TerminalUI:
             ev.RunStarted: self._run_started,
             ev.Preflight: self._preflight,
             ev.SectionStarted: self._section,
+            ev.SectionSkipped: self._section_skipped,
+            ev.SectionPassed: self._section_passed,
+            ev.Decided: self._decided,
             ev.StepShown: self._shown,
             ev.StepStarted: self._started,
             ev.CommandStarted: self._command,
@@ -459,13 +477,26 @@ class TerminalUI:
             self.out.print(f"[green]✔ {len(e.results)} host(s) ok[/green]")
 
     def _section(self, e: ev.SectionStarted) -> None:
-        self.out.rule(f"[bold]{_esc(e.title)}[/bold]", align="left")
+        again = f" (pass {e.round})" if e.round > 1 else ""
+        self.out.rule(f"[bold]{_esc(e.title)}{again}[/bold]", align="left")
         if e.note:
             self.out.print(_markdown(e.note), style="yellow")
+        if e.condition:
+            self.out.print(f"[italic]{_esc(e.condition)}[/italic]")
+
+    def _section_skipped(self, e: ev.SectionSkipped) -> None:
+        self.out.print(f"[dim]⤼ {_esc(e.title)}: skipped, {_esc(e.reason)}[/dim]")
+
+    def _section_passed(self, e: ev.SectionPassed) -> None:
+        mark = {"again": "↻ again", "done": "✔ done", "limit": "⚠ limit"}.get(e.verdict, e.verdict)
+        self.out.print(f"[bold]{mark}[/bold] {_esc(e.title)}: {_esc(e.reason)}")
+
+    def _decided(self, e: ev.Decided) -> None:
+        self.out.print(f"  [dim]→ {_esc(e.choice)}: {_esc(', '.join(e.goto))}[/dim]")
 
     def _shown(self, e: ev.StepShown) -> None:
-        if e.step.number not in self._headed or e.prose or e.command:
-            self._headed.add(e.step.number)
+        if e.step.key not in self._headed or e.prose or e.command:
+            self._headed.add(e.step.key)
             self.out.print(f"\n[bold]Step {e.step.number} · {_esc(e.step.title)}[/bold]")
         if e.prose:
             self.out.print(_markdown(e.prose))

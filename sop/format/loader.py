@@ -15,6 +15,7 @@ from sop.files import special_kind
 from sop.format import schema, yamlnodes
 from sop.format.schemakit import BAD, Checked
 from sop.model import (
+    BACK_MAX,
     LOCAL,
     DrillResult,
     DrillScenario,
@@ -22,6 +23,8 @@ from sop.model import (
     Input,
     Inventory,
     Link,
+    Option,
+    Section,
     Sop,
     Step,
 )
@@ -91,8 +94,9 @@ def _order(problem: Problem) -> tuple[int, int]:
 
 
 def _build_sop(c: Checked, path: Path, name: str, digest: str, problems: list[Problem]) -> Sop:
-    steps = _build_steps(c.get("steps"), "steps", "step")
-    rollback = _build_steps(c.get("rollback", []), "rollback", "rollback")
+    steps, sections = _build_steps(c.get("steps"), "steps", "step")
+    rollback, _ = _build_steps(c.get("rollback", []), "rollback", "rollback")
+    _check_sections(sections, steps, rollback, problems)
     tasks = _tasks_path(c, path, problems)
     return Sop(
         id=c.values["id"],
@@ -117,33 +121,89 @@ def _build_sop(c: Checked, path: Path, name: str, digest: str, problems: list[Pr
         links=_build_links(c.get("links", ())),
         steps=steps,
         rollback=rollback,
+        sections=sections,
         scenarios={name: _build_scenario(name, v) for name, v in c.get("scenarios", {}).items()},
         where=c.where,
         locs=c.locs,
     )
 
 
-def _build_steps(items: list[Any], list_key: str, default_prefix: str) -> tuple[Step, ...]:
-    """Flatten headings into each step's `section`; number the steps from 1."""
-    section = section_note = ""
+def _build_steps(
+    items: list[Any], list_key: str, default_prefix: str
+) -> tuple[tuple[Step, ...], tuple[Section, ...]]:
+    """Flatten headings into each step's `section` and `section_id`; number the steps from 1."""
+    section: Section | None = None
+    sections: list[Section] = []
     steps: list[Step] = []
     for index, item in enumerate(items):
         if "heading" in item.values:
-            section = item.values["heading"]
-            section_note = item.values.get("note", "")
+            section = _build_section(item, len(sections) + 1, f"{list_key}[{index}]")
+            sections.append(section)
             continue
         step = _build_step(item, len(steps) + 1, section, default_prefix, f"{list_key}[{index}]")
-        steps.append(step._replace(section_note=section_note) if section_note else step)
-    return tuple(steps)
+        steps.append(step._replace(section_note=section.note) if section and section.note else step)
+    return tuple(steps), tuple(sections)
+
+
+def _build_section(c: Checked, number: int, path: str) -> Section:
+    v = c.values
+    repeat = v.get("repeat")
+    return Section(
+        id=v.get("id", f"section-{number}"),
+        title=v["heading"],
+        note=v.get("note", ""),
+        when=v.get("when"),
+        phase=v.get("phase"),
+        until=repeat.values["until"] if repeat else None,
+        max=repeat.values["max"] if repeat else 1,
+        path=path,
+        where=c.where,
+        locs=c.locs,
+    )
+
+
+def _check_sections(
+    sections: tuple[Section, ...],
+    steps: tuple[Step, ...],
+    rollback: tuple[Step, ...],
+    problems: list[Problem],
+) -> None:
+    """A decision names sections that exist (rollback has none). (Section ids are unique with
+    the step ids: `_check_unique_ids`.)"""
+    seen = {section.id: section for section in sections}
+    for step in steps:
+        named = [(f"options.{o.label}", o.goto) for o in step.options]
+        for key, goto in [*named, ("else", step.otherwise)]:
+            for target in goto:
+                if target not in seen:
+                    known = ", ".join(seen) or "none: give a heading an `id:`"
+                    problems.append(
+                        Problem(
+                            step.locs.get(key.split(".")[0], step.where),
+                            f"{step.path}.{key}",
+                            f"no section has the id '{target}' (sections: {known})",
+                        )
+                    )
+    for step in rollback:
+        if step.kind == "decide":
+            problems.append(
+                Problem(
+                    step.where,
+                    step.path,
+                    "a decide step chooses among sections; rollback has none",
+                )
+            )
 
 
 def _build_links(items: Any) -> tuple[Link, ...]:
     return tuple(Link(x.values["title"], x.values["url"]) for x in items)
 
 
-def _build_step(c: Checked, number: int, section: str, default_prefix: str, path: str) -> Step:
+def _build_step(
+    c: Checked, number: int, section: Section | None, default_prefix: str, path: str
+) -> Step:
     v = c.values  # read directly: ~20 keys for each of thousands of steps
-    kind = next(k for k in ("prose", "run", "script", "task", "call") if k in v)
+    kind = next(k for k in ("prose", "run", "script", "task", "call", "decide") if k in v)
     drill = v.get("drill")
     ask = v.get("ask")
     confirm = v.get("confirm", "auto")
@@ -156,9 +216,13 @@ def _build_step(c: Checked, number: int, section: str, default_prefix: str, path
         path=path,
         title=v.get("title", ""),
         note=v.get("note", ""),
-        section=section,
         links=_build_links(v["links"]) if "links" in v else (),
         alerts=tuple(v.get("alerts", ())),
+        section=section.title if section else "",
+        section_id=section.id if section else "",
+        options=tuple(Option(label, tuple(goto)) for label, goto in v.get("options", {}).items()),
+        otherwise=tuple(v.get("else", ())),
+        max_back=v.get("max", BACK_MAX),
         on=tuple(v["on"]) if "on" in v else None,
         on_data=tuple(v.get("on_data", ())),
         secrets=tuple(v.get("secrets", ())),
@@ -215,8 +279,9 @@ def _build_input(name: str, c: Checked) -> Input:
 
 
 def _check_unique_ids(root: yamlnodes.Map, problems: list[Problem]) -> None:
-    """Step ids are unique across `steps` and `rollback` (checked on the nodes, so that this
-    problem is reported together with any schema problems)."""
+    """Step ids are unique across `steps` and `rollback`, and with the sections' ids: the
+    audit log and resume name a step or a section's pass by it (checked on the nodes, so that
+    this problem is reported together with any schema problems)."""
     seen: dict[str, Location] = {}
     for list_key in ("steps", "rollback"):
         items = root.entries.get(list_key)
@@ -228,11 +293,16 @@ def _check_unique_ids(root: yamlnodes.Map, problems: list[Problem]) -> None:
                 continue
             first = seen.setdefault(node.value, node.where)
             if first is not node.where:
+                what = (
+                    "id"
+                    if isinstance(item, yamlnodes.Map) and "heading" in item.entries
+                    else "step id"
+                )
                 problems.append(
                     Problem(
                         node.where,
                         f"{list_key}[{i}].id",
-                        f"duplicate step id '{node.value}' (first used at line {first.line})",
+                        f"duplicate {what} '{node.value}' (first used at line {first.line})",
                     )
                 )
 

@@ -152,7 +152,16 @@ def _check_step(checked: Checked, problems: list[Problem], path: str) -> None:
                 "'on_data' says what the templated `on:` beside it may name; this step has no `on:`",
             )
         )
+    if "decide" in checked.values and "options" not in checked.values:
+        problems.append(
+            Problem(
+                checked.where, path, "a decide step needs 'options': the answers to choose from"
+            )
+        )
 
+
+SECTION_ID = Str("A section's id (its heading's `id`).", pattern=ID, pattern_hint=ID_HINT)
+SECTIONS = ListOf(SECTION_ID, "A section id, or a list of them.", min_items=1, single_ok=True)
 
 DRILL = Struct(
     "drill",
@@ -188,6 +197,9 @@ ONLY_WITH: dict[str, str | tuple[str, ...]] = {
     "ok_exit": RUNS_COMMANDS,
     "stdin": RUNS_COMMANDS,
     "confirm": ("prose", *EXECUTABLE_KINDS),
+    "options": "decide",
+    "else": "decide",
+    "max": "decide",
     **{
         key: EXECUTABLE_KINDS
         for key in (
@@ -249,6 +261,26 @@ STEP = Struct(
             pattern=ID,
             pattern_hint=ID_HINT,
         ),
+        "decide": Str(
+            "A question the responder answers by choosing one of `options`; the answer selects "
+            "which sections come next."
+        ),
+        "options": MapOf(
+            SECTIONS,
+            "A decide step's answers, each naming the section(s) it leads to: later sections run "
+            "only when chosen, an earlier one means going back to it.",
+        ),
+        "else": ListOf(
+            SECTION_ID,
+            "The section(s) for any other answer (`else` in the menu).",
+            min_items=1,
+            single_ok=True,
+        ),
+        "max": Int(
+            "How many times this decision may send the run back to an earlier section (default 3).",
+            minimum=1,
+            maximum=100,
+        ),
         "ask": MapOf(
             QUESTION,
             "Questions whose answers become variables.",
@@ -296,9 +328,32 @@ STEP = Struct(
     custom=_check_step,
 )
 
+REPEAT = Struct(
+    "repeat",
+    {
+        "until": Str(
+            "A Jinja2 expression checked after each pass; the section repeats until true."
+        ),
+        "max": Int("Passes at most.", minimum=2, maximum=100),
+    },
+    "Walk the section again until `until` holds, at most `max` times.",
+    required=("until", "max"),
+)
+
 HEADING = Struct(
     "heading",
-    {"heading": Str("A section title such as Diagnosis or Mitigation."), "note": MARKDOWN},
+    {
+        "heading": Str("A section title such as Diagnosis or Mitigation."),
+        "id": Str(
+            "The section's id, for a decide step's options and the audit log (default section-N).",
+            pattern=ID,
+            pattern_hint=ID_HINT,
+        ),
+        "note": MARKDOWN,
+        "when": Str("A Jinja2 expression; the whole section is skipped when it is false."),
+        "phase": Str("The NIST CSF function its steps serve.", choices=PHASES),
+        "repeat": REPEAT,
+    },
     "Starts a section; the steps after it belong to it.",
     required=("heading",),
 )
@@ -387,7 +442,7 @@ INVENTORY = Struct(
     "Hosts and groups that `on:` may name.",
 )
 
-STRUCTS = (SOP, STEP, HEADING, INPUT, QUESTION, DRILL, CONFIRM_TYPED, LINK, SCENARIO)
+STRUCTS = (SOP, STEP, HEADING, REPEAT, INPUT, QUESTION, DRILL, CONFIRM_TYPED, LINK, SCENARIO)
 
 
 def json_schema() -> JsonSchema:

@@ -16,8 +16,9 @@ from typing import Any
 
 from sop.audit.history import SopHistory, history_view, last_drilled, step_median
 from sop.errors import SopError
-from sop.model import Input, Link, Sop, Step
+from sop.model import Input, Link, Sop, Step, branches, section_conditions
 from sop.render.docstrings import task_docstring
+from sop.render.flow import mermaid
 
 INDEX = "index"
 INDEX_TITLE = "Standard Operating Procedures"
@@ -175,6 +176,7 @@ def sop_view(
         "sections": _sections(sop, sop.steps, names, titles, paths, 1),
         "rollback": _sections(sop, sop.rollback, names, titles, paths, len(sop.steps) + 1),
         "run": run_commands(sop),
+        "flow": mermaid(sop),
         "history": None,
     }
     if history is not None:
@@ -248,9 +250,23 @@ def _sections(
     steps across the whole page (checklist, then rollback) from `first`: a unique id for
     checklist items."""
     sections: list[View] = []
+    conditions = section_conditions(sop)
+    # sections a decision names get an anchor its answers link to
+    named = {t.id for step in sop.steps for b in branches(sop, step) for t in b.sections}
     for seq, step in enumerate(steps, start=first):
-        if not sections or sections[-1]["title"] != step.section:
-            sections.append({"title": step.section, "note": step.section_note.strip(), "steps": []})
+        if not sections or sections[-1]["key"] != (step.section_id, step.section):
+            sections.append(
+                {
+                    "key": (step.section_id, step.section),
+                    "title": step.section,
+                    "anchor": "section-" + safe_name(step.section_id)
+                    if step.section_id in named
+                    else "",
+                    "condition": conditions.get(step.section_id, ""),
+                    "note": step.section_note.strip(),
+                    "steps": [],
+                }
+            )
         view = _step(sop, step, names, titles)
         view["links"] = [_link(sop, link, names, titles, paths) for link in step.links]
         sections[-1]["steps"].append(view | {"seq": seq})
@@ -301,6 +317,17 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
         "page": "",
         "page_title": "",
         "median": "",
+        "max_back": step.max_back,
+        "branches": [
+            {
+                "label": b.label,
+                "back": b.back,
+                "targets": [
+                    {"title": t.title, "anchor": "section-" + safe_name(t.id)} for t in b.sections
+                ],
+            }
+            for b in branches(sop, step)
+        ],
     }
     if step.kind == "call" and step.body in names:
         view.update(page=names[step.body], page_title=titles[step.body])

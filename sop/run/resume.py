@@ -194,9 +194,14 @@ def _restore(
     evidence: dict[str, list[str]] = {}
     unknown: set[str] = set()
     excluded: dict[str, str] = {}
+    decisions: dict[str, str] = {}
     for e in covered:
         if e.action == Action.HOST_EXCLUDED:  # for the rest of the run: the resumed part too
             excluded[e.host] = e.reason
+        if e.action == Action.DECIDED:  # the walk goes where the run went (a later one wins)
+            decisions[e.step_key] = e.choice
+        if e.action == Action.SECTION_PASSED and e.section_key:
+            decisions[e.section_key] = e.choice
         if e.action not in STEP_ACTIONS:
             continue
         key = e.step_key
@@ -239,7 +244,14 @@ def _restore(
             outcomes.pop(key, None)
     variables = {str(prefix): values for prefix, values in saved.get("variables", {}).items()}
     recap = build_recap(covered, unproven, outcomes, in_doubt)
-    return Restored(outcomes, variables, in_doubt, excluded, recap)
+    return Restored(
+        outcomes=outcomes,
+        variables=variables,
+        in_doubt=in_doubt,
+        excluded=excluded,
+        recap=recap,
+        decisions=decisions,
+    )
 
 
 def _evidence(e: AuditEntry) -> list[str]:

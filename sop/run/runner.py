@@ -19,15 +19,16 @@ from sop.clock import Clock
 from sop.errors import SopError
 from sop.events import FINISHED, Outcome, PauseHow
 from sop.executors import Executors
-from sop.model import Inventory, Sop, Step
+from sop.model import Inventory, Section, Sop, Step, blocks, section_conditions
 from sop.redact import Redactor
 from sop.run.fanout import StoppedWaiting
 from sop.run.inputs import ResolvedInputs
 from sop.run.options import ConfirmationRequired, EndOfInput, Prompter, RunOptions, RunResult
 from sop.run.preflight import preflight
-from sop.run.scope import Restored, Scope, Stop, StopHow, step_ref
+from sop.run.scope import Restored, Scope, Stop, StopHow, section_key, step_ref
 from sop.run.services import LoadCallee, Persist, Services
 from sop.run.steps import HANDLERS
+from sop.run.steps.decide import goto_of
 from sop.run.targets import render_targets, resolve_targets
 
 # re-exported: what callers of the runner need
@@ -205,18 +206,179 @@ class Runner:
         return tuple(h.name for h in hosts)
 
     def _walk(self, scope: Scope) -> None:
-        section = ""
-        for step in scope.sop.steps:
-            if step.section and step.section != section:
-                section = step.section
-                note = _section_note(step.section_note, scope.variables)
-                self.emit(ev.SectionStarted(self.services.clock.now(), section, scope.depth, note))
+        """Walk the sections in order: one that does not apply (`when`, or a decision chose
+        another) is skipped, a decision's choice of an earlier section goes back to it, and a
+        section with `repeat:` is walked again until its `until` holds. A dry run shows every
+        section once."""
+        parts = blocks(scope.sop.steps)
+        position = {sid: i for i, (sid, _) in enumerate(parts)}
+        owners = _owners(scope.sop, position)  # later section -> decide steps naming it
+        try:
+            self._sections(scope, parts, position, owners)
+        except Stop as stop:
+            if stop.how == "rollback":
+                self._rollback(scope, stop.reason)
+            raise
+
+    def _sections(
+        self,
+        scope: Scope,
+        parts: Sequence[tuple[str, tuple[Step, ...]]],
+        position: Mapping[str, int],
+        owners: Mapping[str, list[Step]],
+    ) -> None:
+        s, sop = self.services, scope.sop
+        chosen: dict[str, set[str]] = {}  # decide step id -> the later sections it chose
+        conditions = section_conditions(sop)
+        passes: dict[str, int] = {}  # section id -> passes started (its steps' round)
+        streak = 0  # passes of the current section in a row (what `repeat: max` counts)
+        again = False
+        i = 0
+        while i < len(parts):
+            sid, steps = parts[i]
+            section = sop.section(sid)
+            passes[sid] = passes.get(sid, 0) + 1
+            streak = streak + 1 if again else 1
+            again = False
+            here = dataclasses.replace(scope, round=passes[sid])
+            why_not = self._why_not(section, sid, owners, chosen, here)
+            if section is not None and why_not:
+                if not self._restored_all(steps, here):  # a resumed walk skips it again, quietly
+                    s.emit(
+                        ev.SectionSkipped(
+                            s.clock.now(), section.title, sid, why_not, here.depth, here.round
+                        )
+                    )
+                for step in steps:
+                    self._skip_unchosen(step, here, why_not)
+                i += 1
+                continue
+            if section is not None:
+                s.emit(
+                    ev.SectionStarted(
+                        s.clock.now(),
+                        section.title,
+                        here.depth,
+                        note=_section_note(section.note, here.variables),
+                        section_id=sid,
+                        round=here.round,
+                        condition=conditions.get(sid, ""),
+                    )
+                )
+            back = None
+            for step in steps:
+                key = self._step(step, here)
+                s.leave_defined(step, here)
+                choice = s.decisions.get(key) if step.kind == "decide" else None
+                if choice is None or self.options.dry_run:
+                    continue
+                goto = goto_of(step, choice)
+                earlier = [t for t in goto if position.get(t, len(parts)) <= i]
+                if earlier:
+                    back = earlier[0]
+                    break
+                chosen[step.id] = set(goto)
+            if back is not None:
+                i = position[back]
+            elif section is not None and section.until and not self.options.dry_run:
+                again = self._again(section, here, streak)
+                if again:
+                    continue
+                i += 1
+            else:
+                i += 1
+
+    def _why_not(
+        self,
+        section: Section | None,
+        sid: str,
+        owners: Mapping[str, list[Step]],
+        chosen: Mapping[str, set[str]],
+        scope: Scope,
+    ) -> str:
+        """Why a section does not apply ("" when it does): no decision that names it chose it,
+        or its `when` is false. A dry run walks every section."""
+        if section is None or self.options.dry_run:
+            return ""
+        deciders = owners.get(sid, [])
+        if deciders and not any(sid in chosen.get(d.id, ()) for d in deciders):
+            named = ", ".join(f"step {d.number} ({d.id})" for d in deciders)
+            return f"not chosen by the decision at {named}"
+        if section.when:
             try:
-                self._step(step, scope)
-            except Stop as stop:
-                if stop.how == "rollback":
-                    self._rollback(scope, stop.reason)
-                raise
+                holds = templating.evaluate(section.when, scope.variables)
+            except templating.TemplateError as exc:
+                raise Stop("failure", f"section '{section.title}': when: {exc}") from None
+            if not holds:
+                return f"`when: {section.when}` is false"
+        return ""
+
+    def _restored_all(self, steps: Sequence[Step], scope: Scope) -> bool:
+        restored = self.restored
+        return restored is not None and all(
+            restored.outcomes.get(step_ref(step, scope).key) in FINISHED for step in steps
+        )
+
+    def _skip_unchosen(self, step: Step, scope: Scope, why: str) -> None:
+        """A step of a section that does not apply: skipped, with the section's reason, and
+        its variables left defined (empty)."""
+        s = self.services
+        ref = step_ref(step, scope)
+        if not (self.restored and self.restored.outcomes.get(ref.key) in FINISHED):
+            s.finish(ref, Outcome.SKIPPED, 0.0, reason=f"section skipped: {why}")
+        s.leave_defined(step, scope)
+
+    def _again(self, section: Section, scope: Scope, streak: int) -> bool:
+        """After a pass of a repeating section: walk it again? Its `until` decides, at most
+        `max` passes; then the responder chooses to go on or stop (a run with --yes stops).
+        A resumed run follows the verdict the log holds for this pass."""
+        s = self.services
+        key = section_key(section.id, scope)
+        verdict = s.decisions.get(key)
+        if verdict is None:
+            try:
+                held = bool(templating.evaluate(section.until or "", scope.variables))
+            except templating.TemplateError as exc:
+                raise Stop("failure", f"section '{section.title}': until: {exc}") from None
+            verdict = "done" if held else "again" if streak < section.max else "limit"
+            reason = (
+                f"`until: {section.until}` holds"
+                if held
+                else f"`until: {section.until}` does not hold yet"
+            )
+            if verdict == "limit":
+                reason += f" after {streak} passes"
+                self._limit(section, reason)
+            s.decisions[key] = verdict
+            s.emit(
+                ev.SectionPassed(
+                    s.clock.now(),
+                    section.title,
+                    section.id,
+                    scope.round,
+                    verdict,
+                    reason,
+                    scope.depth,
+                    key,
+                )
+            )
+        return verdict == "again"
+
+    def _limit(self, section: Section, reason: str) -> None:
+        """A repeating section used its passes: go on only if the responder says so."""
+        s = self.services
+        if self.options.yes or s.prompter is None:
+            raise Stop("failure", f"section '{section.title}': {reason}")
+        choice = s.prompter.choose(
+            f"{section.title}: {reason}. What now?",
+            [("g", "go on"), ("q", "quit"), ("a", "abort"), ("b", "rollback")],
+        )
+        if choice == "q":
+            raise Stop("quit")
+        if choice == "a":
+            raise Stop("abort", s.reason("Why abort the run? (it cannot be resumed)"))
+        if choice == "b":
+            raise Stop("rollback", reason)
 
     def _rollback(self, scope: Scope, reason: str) -> None:
         self.emit(ev.RollbackStarted(self.services.clock.now(), reason))
@@ -231,38 +393,43 @@ class Runner:
                     return
                 raise
 
-    def _step(self, step: Step, scope: Scope) -> None:
-        """Prepare a step (resumed? `when`? its title and note) and hand it to its handler."""
+    def _step(self, step: Step, scope: Scope) -> str:
+        """Prepare a step (resumed? `when`? its title and note) and hand it to its handler.
+        Returns its key."""
         s = self.services
         ref = s.at = step_ref(step, scope)
         s.entering(ref, scope)
+        key = ref.key
         if self.restored is not None:
-            key = ref.key
             if self.restored.outcomes.get(key) in FINISHED and not (
                 step.kind == "call" and key in self.restored.in_doubt
             ):
                 self.emit(ev.StepRestored(s.clock.now(), ref, self.restored.outcomes[key]))
-                return
+                return key
             evidence = self.restored.in_doubt.pop(key, None)
             if evidence is not None and step.kind != "call" and self._in_doubt(ref, step, evidence):
-                return
+                return key
         if step.when and not self.options.dry_run:
             try:
                 go = templating.evaluate(step.when, scope.variables)
             except templating.TemplateError as exc:
                 s.broken(ref, step, f"when: {exc}")
-                return
+                return key
             if not go:
                 s.finish(ref, Outcome.SKIPPED, 0.0, reason=f"`when: {step.when}` is false")
-                return
+                return key
         try:
             title = templating.render(step.title, scope.variables) if step.title else ""
             ref = s.at = step_ref(step, scope, title)
             note = templating.render_markdown(step.note, scope.variables) if step.note else ""
+            if step.when and self.options.dry_run:  # a dry run shows every step: say when
+                note = f"{note}\n\n" if note else ""
+                note += f"Only when `{step.when}`"
         except templating.TemplateError as exc:
             s.broken(ref, step, str(exc))
-            return
+            return key
         HANDLERS[step.kind](s, step, scope, ref, note)
+        return key
 
     def _in_doubt(self, ref: ev.StepRef, step: Step, evidence: str) -> bool:
         """A step that started and never finished. True when it is settled (marked done)."""
@@ -303,3 +470,16 @@ def _section_note(note: str, variables: Mapping[str, Any]) -> str:
         return templating.render_markdown(note, variables)
     except templating.TemplateError:
         return note
+
+
+def _owners(sop: Sop, position: Mapping[str, int]) -> dict[str, list[Step]]:
+    """The sections that apply only when a decision chooses them: those a decide step's
+    options (or `else`) name after the step's own section, each with its decide steps."""
+    owners: dict[str, list[Step]] = {}
+    for step in sop.steps:
+        here = position.get(step.section_id, -1)
+        for goto in [*(o.goto for o in step.options), step.otherwise]:
+            for target in goto:
+                if position.get(target, -1) > here and step not in owners.get(target, []):
+                    owners.setdefault(target, []).append(step)
+    return owners

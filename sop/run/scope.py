@@ -42,6 +42,9 @@ class Restored:
     in_doubt: dict[str, str] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
     recap: ev.Recap | None = None
+    # what the run decided: a decide step's choice by step key, a repeating section's verdict
+    # after a pass by section key ("again", "done", "limit")
+    decisions: dict[str, str] = field(default_factory=dict)
 
 
 def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:
@@ -53,6 +56,15 @@ def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:
         step.kind,
         scope.sop.id,
         scope.depth,
+        scope.round,
+    )
+
+
+def section_key(section_id: str, scope: Scope) -> str:
+    """How the audit log and resume name one pass of a section (`verify@2`), as `step_key`
+    names a step: SOP:prefix+id inside a called SOP."""
+    return ev.step_key(
+        section_id, f"{scope.prefix}{section_id}", scope.sop.id if scope.depth else "", scope.round
     )
 
 
@@ -174,3 +186,6 @@ class Scope:
     depth: int = 0
     secrets: dict[str, str] = field(default_factory=dict)  # this SOP's, by name
     on_data: tuple[str, ...] = ()  # what templated `targets` may name beyond one host
+    round: int = (
+        1  # the pass of the section being walked (2 and up: it repeats or was gone back to)
+    )

@@ -20,7 +20,7 @@ from sop.executors.base import HostResult
 from sop.model import LOCAL, STEP_RESULTS, Inventory, Sop, Step
 from sop.redact import Redactor
 from sop.run.fanout import FanOut
-from sop.run.inputs import ResolvedInputs
+from sop.run.inputs import ResolvedInputs, validate
 from sop.run.options import ConfirmationRequired, Prompter, RunOptions
 from sop.run.scope import (
     Restored,
@@ -70,6 +70,8 @@ class Services:
         self.outcomes: dict[str, Outcome] = dict(restored.outcomes) if restored else {}
         # hosts left out of the rest of the run: host -> the responder's reason
         self.excluded: dict[str, str] = dict(restored.excluded) if restored else {}
+        # decide steps' choices (by step key) and repeating sections' verdicts (by section key)
+        self.decisions: dict[str, str] = dict(restored.decisions) if restored else {}
         self.scopes: dict[str, Scope] = {}
         self.at: ev.StepRef | None = None  # the step being walked (where a pause happens)
         self._scope_of: dict[str, Scope] = {}  # step key -> the scope walking it
@@ -156,6 +158,18 @@ class Services:
     def entering(self, ref: ev.StepRef, scope: Scope) -> None:
         """The step `ref` is walked in `scope`: its result goes to that scope's `steps`."""
         self._scope_of[ref.key] = scope
+
+    def leave_defined(self, step: Step, scope: Scope) -> None:
+        """After a step that did not set its variables (skipped by the responder or `when`, or
+        in a section that did not apply): each question is its default or empty, the capture
+        empty, so that a later `when` or template reads "" instead of failing."""
+        for q in step.ask:  # a secret answer is never a template's value: nothing to leave
+            if q.name not in scope.variables and not q.secret:
+                scope.variables[q.name] = (
+                    "" if q.default is None else validate(q, q.default, "answer")
+                )
+        if step.capture and step.capture not in scope.variables:
+            scope.variables[step.capture] = ""
 
     def variables(self, sop: Sop, inputs: ResolvedInputs) -> dict[str, Any]:
         """A new scope's variables: its inputs (secrets as placeholders), the built-ins and the

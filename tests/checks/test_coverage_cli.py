@@ -45,3 +45,21 @@ def test_a_phase_without_sop_is_a_gap(write: Callable[..., Path]) -> None:
         "SOPs without a phase: nophase\n"
     )
     assert result.stderr == "no SOP for: identify, protect, detect, recover\n"
+
+
+def test_an_sop_counts_in_the_phase_of_each_of_its_sections(write: Callable[..., Path]) -> None:
+    text = MINIMAL.replace("title: Minimal", "title: Minimal\nphase: detect") + (
+        "  - heading: Contain\n    phase: respond\n  - run: 'true'\n"
+        "  - heading: Recover\n    phase: recover\n  - run: 'true'\n"
+        "  - heading: Recover more\n    phase: recover\n  - run: 'true'\n"
+    )
+    write(text, "lib/m.yaml")
+    result = CliRunner().invoke(cli, ["coverage", "lib"])
+    assert result.stdout == (
+        "PHASE     STATUS       SOPS\n"
+        "identify  GAP: no SOP  -\n"
+        "protect   GAP: no SOP  -\n"
+        "detect    covered      minimal\n"
+        "respond   covered      minimal\n"
+        "recover   covered      minimal\n"
+    )

@@ -44,7 +44,7 @@ def test_lint_broken_file_exits_1_with_located_errors(write: Callable[..., Path]
     code, out, err = invoke("lint", "sop.yaml")
     assert code == 1
     assert out == (
-        "sop.yaml:7:5: steps[0]: a step needs one of: prose, run, script, task, call\n"
+        "sop.yaml:7:5: steps[0]: a step needs one of: prose, run, script, task, call, decide\n"
         "sop.yaml:8:5: steps[0].rnu: unknown key; did you mean 'run'?\n"
     )
     assert err == "1 file(s) checked: 2 error(s), 0 warning(s)\n"

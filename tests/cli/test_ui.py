@@ -193,3 +193,48 @@ def test_the_preflight_is_one_line_per_host_its_hints_once_below() -> None:
         "not checked: step 4 (three) on '{{ victim }}': known only later\n"
         "✘ 3 of 4 not ok\n"
     )
+
+
+def test_sop_show_shows_decisions_as_a_tree_and_when_sections_apply(tmp_path: Path) -> None:
+    from tests.render.test_decisions import BRANCHING
+
+    path = tmp_path / "sop.yaml"
+    path.write_text(BRANCHING)
+    out, buffer = console(colour=False)
+    show_sop(load_sop(path), out)
+    shown = buffer.getvalue()
+    assert (
+        "1. Does a majority answer? (decide)\n"
+        "  • yes → Replace\n"
+        "  • no → Restore\n"
+        "  • else → Escalate\n\n"
+        "Replace\n"
+        "Only when the answer to step 1 is “yes”\n"
+    ) in shown
+    assert (
+        "Verify\nRepeats until ok (at most 3 passes)\n\n"
+        "5. echo ok (run; confirm auto)  on local\n"
+        "echo ok\n\n"
+        "6. Clean? (decide)\n"
+    ) in shown
+    assert "  • no → back to Replace (at most 2 times)\n  • yes → Close\n" in shown
+
+
+def test_a_dry_run_says_when_each_section_and_step_applies(tmp_path: Path) -> None:
+    from sop.testing import run_sop
+    from tests.render.test_decisions import BRANCHING
+
+    text = BRANCHING.replace(
+        "  - run: echo replace\n", "  - run: echo replace\n    when: 'false'\n"
+    )
+    path = tmp_path / "sop.yaml"
+    path.write_text(text)
+    _, recorder, _ = run_sop(path, dry_run=True)
+    out, buffer = console(colour=False)
+    ui = TerminalUI(out)
+    for event in recorder.events:
+        ui.emit(event)
+    shown = buffer.getvalue()
+    assert "Replace ─" in shown and "Only when the answer to step 1 is “yes”\n" in shown
+    assert "Only when false" in shown
+    assert "Verify ─" in shown and "Repeats until ok (at most 3 passes)\n" in shown

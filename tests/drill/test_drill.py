@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sop.format.discovery import load_library
+from sop.model import Sop
 from tests.conftest import REPO
 
 SOP = Path(sys.executable).parent / "sop"
@@ -70,16 +71,25 @@ def test_every_sop_drills_offline_with_no_arguments(
     numbers = [s["number"] for s in report["steps"]]
     assert [str(n) for n in range(1, len(sop.steps) + 1)] == [n for n in numbers if "." not in n]
     assert {s["outcome"] for s in report["steps"]} <= {"success", "done", "unattended", "skipped"}
-    conditional = {step.id for step in sop.steps if step.when}
+    chosen_only = _owned_sections(sop)
+    conditional = {step.id for step in sop.steps if step.when or step.section_id in chosen_only}
     skipped = {
         s["id"] for s in report["steps"] if s["outcome"] == "skipped" and "." not in s["number"]
     }
-    assert skipped <= conditional  # only `when:` skips a step in a drill of the SOP as written
+    # only `when:` and decisions skip a step in a drill of the SOP as written
+    assert skipped <= conditional
     assert (
         (tmp_path / "report" / "report.md").read_text().startswith(f"# Drill report: {sop.title}\n")
     )
     kinds = {r["event"]["kind"] for r in records(env)}  # type: ignore[index]
     assert kinds == {"drill"}
+
+
+def _owned_sections(sop: Sop) -> set[str]:
+    """The sections a decide step's answers (or `else`) name: they run only when chosen."""
+    return {t for step in sop.steps for o in step.options for t in o.goto} | {
+        t for step in sop.steps for t in step.otherwise
+    }
 
 
 SCENARIO_SOP = """\

@@ -149,7 +149,7 @@ def test_wrong_types_all_reported_in_one_pass(problems_of: Problems) -> None:
 def test_unknown_key_in_a_step_with_hint(problems_of: Problems) -> None:
     text = MINIMAL + "  - id: usage\n    rnu: du -sh /\n"
     assert problems_of(text) == [
-        "sop.yaml:9:5: steps[1]: a step needs one of: prose, run, script, task, call",
+        "sop.yaml:9:5: steps[1]: a step needs one of: prose, run, script, task, call, decide",
         "sop.yaml:10:5: steps[1].rnu: unknown key; did you mean 'run'?",
     ]
 

@@ -14,6 +14,7 @@ from sop.run.scope import Scope
 from sop.run.services import Services
 from sop.run.steps.call import run_call
 from sop.run.steps.commands import run_commands
+from sop.run.steps.decide import run_decide
 from sop.run.steps.prose import run_prose
 
 
@@ -31,5 +32,6 @@ HANDLERS: Mapping[str, StepHandler] = MappingProxyType(
         "run": run_commands,
         "script": run_commands,
         "task": run_commands,
+        "decide": run_decide,
     }
 )

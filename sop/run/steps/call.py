@@ -48,7 +48,8 @@ def run_call(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note
         callee,
         s.variables(callee, inputs),
         callee.on if own_targets else scope.targets,
-        prefix=f"{ref.number}.",
+        # a call in a section's second pass: its steps are 4@2.1, ... (keys unique per pass)
+        prefix=f"{ref.number}." if ref.round == 1 else f"{ref.number}@{ref.round}.",
         depth=scope.depth + 1,
         secrets=dict(inputs.secrets),  # its steps get the callee's secrets, never the caller's
         on_data=callee.on_data if own_targets else scope.on_data,

@@ -1,0 +1,146 @@
+"""`sop lint` on the paths through an SOP: decisions that leave no way on, values set only on
+some paths, conditions over names that are not there, and decisions that name no section."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from sop.checks.lint import lint_paths
+from sop.errors import SopFileError
+from sop.format.loader import load_sop
+from tests.conftest import MINIMAL
+
+TODAY = dt.date(2026, 11, 28)
+
+BRANCHES = (
+    MINIMAL
+    + """\
+  - heading: Diagnosis
+    id: diagnose
+  - id: quorum
+    decide: Does a majority answer?
+    options:
+      "yes": replace
+      "no": restore
+  - heading: Replace
+    id: replace
+  - id: replace-it
+    run: echo replaced
+    capture: replaced
+  - run: echo {{ replaced }}
+  - heading: Restore
+    id: restore
+  - run: echo restored
+  - heading: Verify
+    id: verify
+    when: "quorum_held"
+    repeat: {until: "healthy == 'yes' and nothing", max: 3}
+  - id: clean
+    decide: Clean?
+    options:
+      "no": [diagnose, replace]
+  - run: echo {{ replaced }}
+    capture: healthy
+"""
+)
+
+
+def lint(path: Path) -> list[str]:
+    return [str(p) for p in lint_paths([path], today=TODAY).problems]
+
+
+def test_paths_that_leave_a_value_empty_and_decisions_that_leave_no_way_on(
+    write: Callable[..., Path],
+) -> None:
+    assert lint(write(BRANCHES)) == [
+        "sop.yaml:27:5: steps[8].when: undefined variable 'quorum_held': not an input, an "
+        "answer or a capture",
+        "sop.yaml:28:5: steps[8].repeat.until: undefined variable 'nothing': not an input, an "
+        "answer or a capture",
+        "sop.yaml:29:5: steps[9]: every answer goes back to an earlier section: after `max` "
+        "passes no answer is left and the steps after it can never run; add one that goes on, "
+        "or `else:`",
+        "sop.yaml:31:5: steps[9].options.no: an answer that goes back names one section: "
+        "diagnose, replace",
+        "sop.yaml:33:5: steps[10]: warning: 'replaced' is set only by step 3 (replace-it), in "
+        "section 'Replace', which runs only when the decision at step 2 (quorum) chooses it; on "
+        "other paths it is empty here",
+    ]
+
+
+def test_a_step_with_when_sets_a_value_only_sometimes(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+  - prose: Is it urgent?
+    ask: {urgent: {choices: ["yes", "no"], default: "no"}}
+  - run: uptime
+    when: "urgent == 'yes'"
+    capture: load
+  - run: echo {{ load }}
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:14:5: steps[3]: warning: 'load' is set only by step 3 (step-3), which runs "
+        "only when `urgent == 'yes'`; on other paths it is empty here"
+    ]
+
+
+def test_a_decision_names_sections_that_exist_and_rollback_has_none(
+    write: Callable[..., Path],
+) -> None:
+    text = (
+        MINIMAL
+        + """\
+  - heading: Fix
+    id: fix
+  - id: which
+    decide: Which?
+    options: {a: fix, b: nowhere}
+    else: [fix, elsewhere]
+rollback:
+  - decide: Undo?
+    options: {a: fix}
+"""
+    )
+    path = write(text)
+    try:
+        load_sop(path)
+    except SopFileError as exc:
+        assert [str(p) for p in exc.problems] == [
+            "sop.yaml:13:5: steps[2].options.b: no section has the id 'nowhere' (sections: fix)",
+            "sop.yaml:14:5: steps[2].else: no section has the id 'elsewhere' (sections: fix)",
+            "sop.yaml:16:5: rollback[0]: a decide step chooses among sections; rollback has none",
+        ]
+    else:
+        raise AssertionError("loaded")
+
+
+def test_schema_of_decisions_and_sections(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+  - heading: Fix
+    id: fix
+    repeat: {until: done}
+    phase: mend
+  - heading: Again
+    id: fix
+  - decide: Which?
+    max: 0
+  - decide: Which now?
+  - run: echo
+    options: {a: fix}
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:11:13: steps[1].repeat: missing required key 'max'",
+        "sop.yaml:12:12: steps[1].phase: expected one of identify, protect, detect, respond, "
+        "recover; got 'mend'",
+        "sop.yaml:14:9: steps[2].id: duplicate id 'fix' (first used at line 10)",
+        "sop.yaml:16:10: steps[3].max: must be at least 1",
+        "sop.yaml:17:5: steps[4]: a decide step needs 'options': the answers to choose from",
+        "sop.yaml:19:5: steps[5].options: 'options' goes only with 'decide' steps",
+    ]
