@@ -9,6 +9,7 @@ backstop: rich's own styling travels outside the segments' text, so colours surv
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
 import textwrap
 import threading
@@ -540,26 +541,32 @@ class TerminalUI:
             self.out.print(f"[dim]{_esc(e.host)} $ {_esc(e.command)}[/dim]")
 
     def _output(self, e: ev.Output) -> None:
-        text = e.text
+        text, red = e.text, e.stream == "stderr"
         if not e.multi_host:
-            self.out.out(
-                text, end="", highlight=False, style="red" if e.stream == "stderr" else None
-            )
+            self._host_text(text, red)
             self._at_line_start = text.endswith("\n")
             return
         key = (e.host, e.stream)
         buffered = self._partial.get(key, "") + text
         *lines, rest = buffered.split("\n")
         self._partial[key] = rest
-        for line in lines:
-            self.out.out(
-                f"[{e.host}] {line}", highlight=False, style="red" if e.stream == "stderr" else None
-            )
+        if lines:
+            self._host_text("".join(f"[{e.host}] {line}\n" for line in lines), red)
+
+    def _host_text(self, text: str, red: bool) -> None:
+        """Hosts' output (made visible already, with `emit`), in one write. Uncoloured, it goes
+        straight to the terminal: rich's rendering costs more per line than the line itself
+        (64 hosts' output is most of what a run prints: bench/RESULTS.md)."""
+        if red and self.out.color_system is not None and not self.out.no_color:
+            self.out.out(text, end="", highlight=False, style="red")
+            return
+        self.out.file.write(text)
+        self.out.file.flush()
 
     def _flush_partial(self) -> None:
         for (host, _), rest in self._partial.items():
             if rest:
-                self.out.out(f"[{host}] {rest}", highlight=False)
+                self._host_text(f"[{host}] {rest}\n", False)
         self._partial.clear()
 
     def _finished(self, e: ev.StepFinished) -> None:
@@ -591,8 +598,10 @@ class TerminalUI:
         ]
         header, *lines = table(("host", "result", "exit", "time", "error"), rows).split("\n")
         self.out.out(header, style="dim", highlight=False)
-        for r, line in zip(results, lines, strict=True):
-            self.out.out(line, style=_mark(r.outcome)[1], highlight=False)
+        styles = [_mark(r.outcome)[1] for r in results]
+        for style, same in itertools.groupby(zip(styles, lines, strict=True), lambda p: p[0]):
+            # one write per run of equally coloured lines: 64 hosts that all succeeded are one
+            self.out.out("\n".join(line for _, line in same), style=style, highlight=False)
         for r in results:
             more = r.error.partition("\n")[2].rstrip()
             if more:
