@@ -157,7 +157,11 @@ class RunStarted(Event):
     drill: bool = False
     scenario: str = ""
     simulated: bool = False  # a drill whose results are simulated (not a --sandbox drill)
-    inventory: str = ""  # the inventory file the run's targets come from, if any
+    inventory: str = ""  # the (first) inventory file the run's targets come from, if any
+    inventories: tuple[str, ...] = ()  # every inventory it was read from, in order
+    # the resolved inventory: user@address:port by host name
+    hosts: Mapping[str, str] = field(default_factory=dict)
+    inventory_notes: tuple[str, ...] = ()  # Ansible variables ignored, hosts overridden
     context: str = ""  # the SOP's context and impact (Markdown, rendered with the inputs)
     impact: str = ""
     links: tuple[tuple[str, str], ...] = ()  # its links: (title, url)

@@ -321,6 +321,13 @@ class Host(NamedTuple):
     def is_local(self) -> bool:
         return self.name == LOCAL
 
+    @property
+    def ssh_address(self) -> str:
+        """`user@address:port` as the inventory gives them (user and a port of 22 left out)."""
+        user = f"{self.user}@" if self.user else ""
+        port = "" if self.port == 22 else f":{self.port}"
+        return f"{user}{self.address}{port}"
+
 
 LOCAL_HOST = Host(name=LOCAL, address="localhost")
 
@@ -328,10 +335,24 @@ LOCAL_HOST = Host(name=LOCAL, address="localhost")
 class Inventory(NamedTuple):
     hosts: Mapping[str, Host] = MappingProxyType({})
     groups: Mapping[str, tuple[str, ...]] = MappingProxyType({})
-    path: Path | None = None
+    path: Path | None = None  # the first file it was read from
+    sources: tuple[str, ...] = ()  # every file (or dynamic inventory) it was read from, in order
+    notes: tuple[str, ...] = ()  # what reading it left out or overrode, for the responder
+    # dynamic inventories named but not run (lint, drills, dry runs): any host may be theirs
+    unresolved: tuple[str, ...] = ()
 
     def knows(self, target: str) -> bool:
-        return target == LOCAL or target in self.hosts or target in self.groups
+        return (
+            target == LOCAL
+            or target in self.hosts
+            or target in self.groups
+            or bool(self.unresolved)
+        )
+
+    @property
+    def named(self) -> str:
+        """The files it was read from, as an error message names them."""
+        return " + ".join(self.sources) if self.sources else str(self.path or "")
 
 
 def same_name(name: str) -> str:

@@ -74,7 +74,8 @@ class AuditEntry(NamedTuple):
     incident: str = ""
     scenario: str = ""
     drill_simulated: bool | None = None  # run-started of a drill: simulated (None: not said)
-    inventory: str = ""  # run-started: the inventory file the targets came from
+    inventory: str = ""  # run-started: the (first) inventory file the targets came from
+    inventories: tuple[str, ...] = ()  # run-started: every inventory file, in order
     sop_id: str = ""
     sop_sha256: str = ""
     sop_title: str = ""  # on records that name no step (run-started)
@@ -145,6 +146,15 @@ def _texts(group: Mapping[str, Any], *keys: str) -> list[str]:
     return [v if type(v := group.get(key, "")) is str else _text(v) for key in keys]
 
 
+def _inventories(sop: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every inventory file of a run-started record; one written before there could be
+    several names its one `inventory`."""
+    listed = sop.get("inventories")
+    if isinstance(listed, list):
+        return tuple(_text(p) for p in listed)
+    return (_text(sop["inventory"]),) if sop.get("inventory") else ()
+
+
 def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
@@ -203,6 +213,7 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         scenario=scenario,
         drill_simulated=_flag(_group(sop, "drill").get("simulated")),
         inventory=_text(sop.get("inventory")) if "inventory" in sop else "",
+        inventories=_inventories(sop),
         sop_id=sop_id,
         sop_sha256=sha256,
         sop_title="" if names_step else title,

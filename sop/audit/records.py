@@ -109,6 +109,13 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 "targets": list(event.targets),
                 "dry_run": event.dry_run,
                 **({"inventory": event.inventory} if event.inventory else {}),
+                **({"inventories": list(event.inventories)} if event.inventories else {}),
+                **({"hosts": dict(event.hosts)} if event.hosts else {}),
+                **(
+                    {"inventory_notes": list(event.inventory_notes)}
+                    if event.inventory_notes
+                    else {}
+                ),
                 **drill,
             },
         }

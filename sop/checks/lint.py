@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ def lint_paths(
     paths: Iterable[Path],
     *,
     today: dt.date,
-    inventory: Path | None = None,
+    inventory: Sequence[Path] = (),
     runs: Path | None = None,
     drill_days: int = 90,
 ) -> LintReport:
@@ -108,12 +108,13 @@ def lint_sop(
     sop: Sop,
     *,
     today: dt.date,
-    inventory_path: Path | None = None,
+    inventory_path: Sequence[Path] = (),
     known: dict[str, Sop] | None = None,
     inventory_of: Callable[[Path], Inventory | None] | None = None,
 ) -> list[Problem]:
     """`inventory_of`: finds the inventory of an SOP path (default: `find_inventory` with
-    `inventory_path`); `lint_paths` passes one that reads each inventory once."""
+    `inventory_path`, the files named by --inventory; a dynamic inventory is never run);
+    `lint_paths` passes one that reads each inventory once."""
     checker = _Checker(sop, known or {sop.id: sop})
     checker.metadata(today)
     checker.templates()
@@ -128,7 +129,12 @@ def lint_sop(
             inventory = inventory_of(sop.path)
         checker.targets(inventory)
     except SopError as exc:  # the inventory's own problems; targets cannot be checked without it
-        checker.error(Location(str(inventory_path or sop.path)), "", f"inventory: {exc}", "target")
+        checker.error(
+            Location(str(inventory_path[0] if inventory_path else sop.path)),
+            "",
+            f"inventory: {exc}",
+            "target",
+        )
     checker.calls()
     checker.scenarios()
     checker.todos()
@@ -139,7 +145,7 @@ class _Inventories:
     """`find_inventory`, once per folder: the SOPs of one folder share their inventory (and
     its problems, raised again for each SOP)."""
 
-    def __init__(self, explicit: Path | None) -> None:
+    def __init__(self, explicit: Sequence[Path]) -> None:
         self.explicit = explicit
         self.found: dict[Path, Inventory | SopError | None] = {}
 
@@ -522,7 +528,7 @@ class _Checker:
                 self.error(
                     where,
                     path,
-                    f"target '{target}' is not a host or group of {inventory.path}",
+                    f"target '{target}' is not a host or group of {inventory.named}",
                     "target",
                 )
 

@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 @PATHS
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @format_option("text", "json")
-@click.option("--inventory", type=FILE, help="Inventory file.")
+@click.option(
+    "--inventory",
+    type=FILE,
+    multiple=True,
+    help="Inventory file (repeatable; a dynamic inventory is not run, its hosts not checked).",
+)
 @click.option(
     "--runs",
     "runs_dir",
@@ -38,7 +43,7 @@ def lint(
     paths: tuple[Path, ...],
     strict: bool,
     fmt: str,
-    inventory: Path | None,
+    inventory: tuple[Path, ...],
     runs_dir: Path | None,
     drill_days: int,
 ) -> ExitCode:

@@ -79,7 +79,14 @@ def walk_options(function: F) -> F:
                 metavar="NAME=VALUE",
                 help="Answer a prose step's question.",
             ),
-            path_option("--inventory", "Inventory file (default: inventory.yaml beside the SOP)."),
+            click.option(
+                "--inventory",
+                type=FILE,
+                multiple=True,
+                help="Inventory file: sop's YAML, Ansible's YAML or INI, or a dynamic "
+                "inventory program (run only by a real run); repeatable, later ones win per "
+                "host (default: inventory.yaml beside the SOP).",
+            ),
             click.option(
                 "--yes",
                 is_flag=True,

@@ -253,7 +253,9 @@ def drill(
 
     terminal = _Terminal(not params["yes"], settings)
     request = _request(
-        sop_ref, {**params, "inventory": sandbox or params["inventory"]}, inputs=inputs
+        sop_ref,
+        {**params, "inventory": (sandbox,) if sandbox else params["inventory"]},
+        inputs=inputs,
     )
     drill_options = DrillOptions(simulate=sandbox is None, scenario=scenario, pace=pace)
     request = dataclasses.replace(

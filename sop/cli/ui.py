@@ -440,6 +440,8 @@ class TerminalUI:
         if e.incident:
             lines.append(f"incident {_esc(e.incident)}")
         lines.append(f"targets: {_esc(', '.join(e.targets))}")
+        for note in e.inventory_notes:
+            lines.append(f"[yellow]inventory: {_esc(note)}[/yellow]")
         for name, value in e.inputs.items():
             lines.append(f"  {name} = {_esc(value)}")
         title = "DRY RUN: nothing will run" if e.dry_run else "sop run"

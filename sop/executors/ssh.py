@@ -31,7 +31,7 @@ from typing import Any
 from sop.errors import SopError
 from sop.events import HostReached, Outcome, Reach
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
-from sop.executors.connections import SSH_PORT, ConnectionPool, SshError
+from sop.executors.connections import ConnectionPool, SshError
 from sop.executors.invoking import Running, execute_with, host_result, observed
 from sop.executors.shell import here_document, shell_command, stdin_document
 from sop.model import Host
@@ -216,9 +216,7 @@ def _remote_runner_class(pid: PidLine) -> type:
 
 def address(host: Host) -> str:
     """`user@address:port` as the inventory gives them (user and a port of 22 left out)."""
-    user = f"{host.user}@" if host.user else ""
-    port = "" if host.port == SSH_PORT else f":{host.port}"
-    return f"{user}{host.address}{port}"
+    return host.ssh_address
 
 
 class SshExecutor:

@@ -6,7 +6,7 @@ all that `sop list` needs when its cache holds every SOP (sop/format/listcache.p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -14,6 +14,7 @@ from sop.errors import NotFoundError, Problem, SopFileError
 from sop.format.gcpause import cycle_collector_paused
 
 if TYPE_CHECKING:
+    from sop.format.inventories import RunDynamic
     from sop.model import Inventory, Sop
 
 DEFAULT_DIR = "runbooks"
@@ -124,14 +125,19 @@ def find_sop(ref: str) -> Path:
     raise NotFoundError(f"no SOP with id '{ref}' in {where} (give a path, or set SOP_PATH)")
 
 
-def find_inventory(sop_path: Path | None, explicit: Path | None = None) -> Inventory | None:
-    """The inventory: `--inventory`, else `inventory.yaml` beside the SOP or in the search folders."""
+def find_inventory(
+    sop_path: Path | None,
+    explicit: Sequence[Path] = (),
+    run_dynamic: RunDynamic | None = None,
+) -> Inventory | None:
+    """The inventory: the `--inventory` files merged (`format/inventories.py`; a dynamic one
+    runs only through `run_dynamic`), else `inventory.yaml` beside the SOP or in the search
+    folders, always read as data."""
+    from sop.format.inventories import read_inventories
     from sop.format.loader import load_inventory
 
-    if explicit is not None:
-        if not explicit.exists():
-            raise NotFoundError(f"{explicit}: no such inventory file")
-        return load_inventory(explicit)
+    if explicit:
+        return read_inventories(explicit, run_dynamic)
     folders = ([sop_path.parent] if sop_path else []) + search_dirs()
     for folder in folders:
         for name in INVENTORY_NAMES:

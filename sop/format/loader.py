@@ -333,8 +333,21 @@ def _tasks_path(c: Checked, path: Path, problems: list[Problem]) -> Path | None:
 
 
 def load_inventory(path: Path) -> Inventory:
-    """Load an inventory of hosts and groups; groups may name hosts and other groups."""
-    root, _name, _digest = read_document(path)
+    """Load an inventory of hosts and groups; groups may name hosts and other groups. An
+    Ansible inventory (INI or YAML, told apart by content) is read as one (`format/ansible.py`)."""
+    from sop.format import ansible
+
+    name = display_path(path)
+    text = yamlnodes.decode(yamlnodes.read_bytes(path, name), name)
+    if ansible.is_ini(text):
+        return ansible.build(ansible.read_ini(text, name), path)
+    root = yamlnodes.parse(text, name)
+    if isinstance(root, yamlnodes.Scalar) and isinstance(root.value, str):
+        return ansible.build(ansible.read_ini(text, name), path)  # INI with ungrouped hosts first
+    if root is None or not isinstance(root, yamlnodes.Map):
+        root, _name, _digest = read_document(path)  # its error: empty, or not a mapping
+    if ansible.is_ansible_yaml(root):
+        return ansible.build(ansible.read_yaml(root, name), path)
     problems: list[Problem] = []
     checked = schema.INVENTORY.check(root, "", problems)
     if checked is BAD or problems:
@@ -367,4 +380,9 @@ def load_inventory(path: Path) -> Inventory:
                 )
     if problems:
         raise SopFileError(problems)
-    return Inventory(hosts=hosts, groups={g: tuple(m) for g, m in groups.items()}, path=path)
+    return Inventory(
+        hosts=hosts,
+        groups={g: tuple(m) for g, m in groups.items()},
+        path=path,
+        sources=(str(path),),
+    )

@@ -23,8 +23,9 @@ from sop.errors import FatalRunError, SopError, SopFileError, UsageError
 from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
-from sop.model import Sop
+from sop.model import Inventory, Sop
 from sop.redact import shared
+from sop.run.dynamic import list_dynamic_inventory
 from sop.run.inputs import (
     Asker,
     ResolvedInputs,
@@ -52,7 +53,7 @@ class RunRequest:
     # where an input value came from when not from `-i`: an inputs file, an alert payload
     input_sources: Mapping[str, str] = field(default_factory=dict)
     secret_files: Mapping[str, Path] = field(default_factory=dict)
-    inventory: Path | None = None
+    inventory: tuple[Path, ...] = ()  # --inventory, in order (later ones win per host)
     known_hosts: Path | None = None
     ssh_config: Path | None = None
     connect_timeout: float = 10.0
@@ -89,7 +90,7 @@ def context_inputs(
     return sop_ref, values, sources
 
 
-def checked_sop(ref: str, inventory: Path | None = None) -> Sop:
+def checked_sop(ref: str, inventory: Sequence[Path] = ()) -> Sop:
     """Load an SOP and refuse it if lint finds an error: nothing runs from a broken SOP. Targets
     are checked against `inventory` (the run's --inventory) when given."""
     sop = load_sop(find_sop(ref))
@@ -100,7 +101,9 @@ def checked_sop(ref: str, inventory: Path | None = None) -> Sop:
     return sop
 
 
-def callee_loader(inventory: Path | None, answers: Mapping[str, str] | None = None) -> LoadCallee:
+def callee_loader(
+    inventory: Sequence[Path], answers: Mapping[str, str] | None = None
+) -> LoadCallee:
     """How a run loads the SOPs its steps call: beside the caller first, then in the search
     folders; checked like the SOP itself, and its secret questions never answered by `-a`.
     Each is loaded once per run."""
@@ -169,7 +172,7 @@ def _walk(
     runner = Runner(
         sop,
         inputs,
-        inventory=find_inventory(sop.path, request.inventory),
+        inventory=_inventory(request, sop),
         prompter=prompter,
         executors=_executors(request, sop, load_callee),
         sinks=[*sinks, session.sink()] if session else sinks,
@@ -439,20 +442,37 @@ def _resume_locked(
     )
 
 
+def _inventory(request: RunRequest, sop: Sop) -> Inventory | None:
+    """The run's inventory. A dynamic one runs only for a real run; a simulated drill makes up
+    the hosts it would have given, a dry run or a sandbox drill refuses it."""
+    options = request.options
+    real = not options.dry_run and options.drill is None
+    inventory = find_inventory(
+        sop.path, request.inventory, list_dynamic_inventory if real else None
+    )
+    if inventory is not None and inventory.unresolved and not options.simulated:
+        raise UsageError(
+            f"{inventory.unresolved[0]} is a dynamic inventory: sop runs it only for a real "
+            "run (sop run, sop resume), not for a dry run or a sandbox drill"
+        )
+    return inventory
+
+
 def _same_inventory(
     request: RunRequest, started: AuditEntry, drill: DrillOptions | None
 ) -> RunRequest:
     """A resumed run targets the inventory it started with unless told otherwise; a sandbox
     drill only that one (another file could be production's)."""
-    if not started.inventory:
+    if not started.inventories:
         return request
-    recorded = Path(started.inventory)
-    if request.inventory is None:
+    recorded = tuple(Path(p) for p in started.inventories)
+    if not request.inventory:
         return dataclasses.replace(request, inventory=recorded)
-    if drill is not None and not drill.simulate and request.inventory.resolve() != recorded:
+    given = tuple(p.resolve() for p in request.inventory)
+    if drill is not None and not drill.simulate and given != recorded:
         raise SopError(
-            f"this drill ran against the sandbox inventory {recorded}; it goes on against that "
-            f"one only (not {request.inventory})"
+            f"this drill ran against the sandbox inventory {recorded[0]}; it goes on against "
+            f"that one only (not {', '.join(str(p) for p in request.inventory)})"
         )
     return request
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sop import events as ev
@@ -123,10 +124,10 @@ class Runner:
                 drill=options.drill is not None,
                 scenario=options.drill.scenario if options.drill else "",
                 simulated=options.simulated,
-                inventory=self._inventory_path(),
                 context=self._about(self.sop.context, top),
                 impact=self._about(self.sop.impact, top),
                 links=tuple((link.title, link.url) for link in self.sop.links),
+                **self._inventory_fields(),
             )
         )
         if self.restored is not None and self.restored.recap is not None:
@@ -177,9 +178,20 @@ class Runner:
         )
         return RunResult(Outcome.PAUSED, self.run_id, self.trace_id, dict(s.outcomes), how)
 
-    def _inventory_path(self) -> str:
+    def _inventory_fields(self) -> dict[str, Any]:
+        """The resolved inventory as run-started records it: its files, hosts and notes."""
         inventory = self.services.inventory
-        return str(inventory.path.resolve()) if inventory and inventory.path else ""
+        if inventory is None or inventory.path is None:
+            return {}
+        files = tuple(str(Path(s).resolve()) for s in inventory.sources) or (
+            str(inventory.path.resolve()),
+        )
+        return {
+            "inventory": files[0],
+            "inventories": files,
+            "hosts": {name: host.ssh_address for name, host in inventory.hosts.items()},
+            "inventory_notes": inventory.notes,
+        }
 
     @staticmethod
     def _about(text: str, scope: Scope) -> str:

@@ -106,24 +106,26 @@ SANDBOX = DrillOptions(simulate=False)
 
 
 def started_with(inventory: str) -> AuditEntry:
-    return AuditEntry(action="run-started", event_kind="drill", inventory=inventory)
+    return AuditEntry(
+        action="run-started", event_kind="drill", inventory=inventory, inventories=(inventory,)
+    )
 
 
 def test_a_resumed_run_targets_the_inventory_it_started_with(tmp_path: Path) -> None:
     recorded = tmp_path / "staging.yaml"
     request = _same_inventory(RunRequest("x"), started_with(str(recorded)), None)
-    assert request.inventory == recorded
+    assert request.inventory == (recorded,)
 
 
 def test_a_resumed_sandbox_drill_refuses_another_inventory(tmp_path: Path) -> None:
     recorded, other = tmp_path / "staging.yaml", tmp_path / "inventory.yaml"
     with pytest.raises(SopError) as refused:
-        _same_inventory(RunRequest("x", inventory=other), started_with(str(recorded)), SANDBOX)
+        _same_inventory(RunRequest("x", inventory=(other,)), started_with(str(recorded)), SANDBOX)
     assert str(refused.value) == (
         f"this drill ran against the sandbox inventory {recorded}; it goes on against that "
         f"one only (not {other})"
     )
-    same = RunRequest("x", inventory=recorded)
+    same = RunRequest("x", inventory=(recorded,))
     assert _same_inventory(same, started_with(str(recorded)), SANDBOX) is same
 
 
