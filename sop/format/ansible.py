@@ -307,6 +307,7 @@ def build(found: Groups, path: Path) -> Inventory:
             merged = hosts.setdefault(host, {})
             merged.update(host_vars)
     members = {name: _members(found, name, ()) for name in order}
+    members["all"] = set(hosts)  # Ansible's `all` holds every host, listed there or not
     for host in hosts:
         combined: dict[str, Value] = {}
         for group_name in order:
