@@ -739,7 +739,9 @@ class TerminalPrompter:
             if kwargs.get("show_default", True):
                 text = f"{text} [{default}]"
             kwargs["show_default"] = False
-        try:
+        if not kwargs.get("hide_input"):
+            return _read_answer(visible(text), kwargs.get("default"), kwargs.get("show_default"))
+        try:  # a secret: getpass reads the terminal itself, without echo
             return str(click.prompt(visible(text), **kwargs))
         except click.Abort as exc:  # click's for both: the key pressed is the context
             if isinstance(exc.__context__, EOFError):
@@ -788,6 +790,75 @@ class TerminalPrompter:
         if sys.stdin.isatty() and sys.stdout.isatty() and visible(command) == command:
             return _prefilled("New command: ", command)
         return self._prompt("New command", default=command)
+
+
+def _read_answer(prompt: str, default: str | None, show_default: bool | None) -> str:
+    """click.prompt's question (`PROMPT [DEFAULT]: `, the default for an empty answer, asked
+    again when there is none), read so that Ctrl-C always counts: sop waits for the line in
+    `select` on stdin and the signal wake-up pipe before it reads. (`input()` checks for a
+    signal and then blocks in read(): a Ctrl-C landing between the two is only acted on at the
+    next key, and under load that gap is wide enough to hit.)"""
+    shown = f"{prompt} [{default}]: " if default and show_default is not False else f"{prompt}: "
+    while True:
+        echo(shown, nl=False)
+        _wait_for_line()
+        line = sys.stdin.readline()
+        if not line:
+            raise _end_of_input()
+        answer = line.removesuffix("\n").removesuffix("\r")
+        if answer:
+            return answer
+        if default is not None:
+            return default
+
+
+_WAKE: list[int] = []  # the read end of the signal wake-up pipe once made; -1: not ours to make
+
+
+def _wait_for_line() -> None:
+    """Return when stdin has a line (or its end) to read; raise KeyboardInterrupt for a Ctrl-C
+    that came before or during the wait (its byte in the wake-up pipe ends the wait). Only at a
+    terminal, where each read() returns one line: nothing waits unseen in Python's buffer."""
+    import select
+
+    if threading.current_thread() is not threading.main_thread() or not sys.stdin.isatty():
+        return
+    if not _WAKE:
+        _WAKE.append(_wake_up_pipe())
+    if _WAKE[0] < 0:
+        return
+    while True:
+        ready, _, _ = select.select([sys.stdin, _WAKE[0]], [], [])
+        if _WAKE[0] in ready:  # a signal: its handler runs (Ctrl-C raises) before the next line
+            _drain(_WAKE[0])
+        if sys.stdin in ready:
+            return
+
+
+def _wake_up_pipe() -> int:
+    """A pipe Python's signal handler writes a byte to for every signal; -1 when the process
+    has one already (someone else's: left as it is)."""
+    import os
+    import signal
+
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    old = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    if old != -1:
+        signal.set_wakeup_fd(old, warn_on_full_buffer=False)
+        os.close(read_end)
+        os.close(write_end)
+        return -1
+    return read_end
+
+
+def _drain(fd: int) -> None:
+    import os
+
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _prefilled(prompt: str, text: str) -> str:

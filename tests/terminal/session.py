@@ -126,14 +126,11 @@ class Terminal:
 
     def end_input(self) -> None:
         """Ctrl-D at a prompt: the end of input."""
-        time.sleep(0.3)  # as for Ctrl-C: not within microseconds of the prompt
         self.child.sendeof()
 
     def interrupt_prompt(self) -> None:
-        """Ctrl-C at a prompt just shown. Not within microseconds of it: a SIGINT that lands
-        after Python last checked for signals and before `input()` blocks in read() is only
-        acted on at the next key (a CPython race; a person pressing Ctrl-C again is served)."""
-        time.sleep(0.3)
+        """Ctrl-C at a prompt the moment it shows: sop must act on it even when it lands
+        between Python's last look for signals and the wait for the answer (`ui._read_answer`)."""
         self.child.sendintr()
 
     def exit_status(self, timeout: float = TIMEOUT) -> int:
