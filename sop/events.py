@@ -372,6 +372,39 @@ class Stopping(Event):
     grace: float = 0.0
 
 
+class SessionEnd(StrEnum):
+    """How an interactive step's session ended (sop.executors.terminal)."""
+
+    EXIT = "exit"  # the command exited by itself
+    CTRL_C = "ctrl-c"  # the responder pressed Ctrl-C and the command ended of it
+    DETACHED = "detached"  # the responder detached (Ctrl-] then d): sop hung up on it
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SessionStarted(Event):
+    """An interactive step hands the responder's terminal to its command on `host`."""
+
+    step: StepRef
+    host: str
+    detach: str  # the keys that detach, as the responder reads them
+    recording: str = ""  # the file in the run's folder that records the session's output
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SessionEnded(Event):
+    """The terminal is sop's again: how the session ended, and its recording (asciicast v2,
+    masked) in the run's folder with its SHA-256, for the audit trail."""
+
+    step: StepRef
+    host: str
+    ended: SessionEnd
+    exit_code: int | None
+    recording: str = ""  # "" when the run has no folder (a test's run)
+    sha256: str = ""
+    size: int = 0
+    attempt: int = 1
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class RollbackStarted(Event):
     reason: str = ""

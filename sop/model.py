@@ -118,6 +118,7 @@ class Step(NamedTuple):
     canary: int = 0
     strict: bool = True  # a script step runs with `set -eu` unless it says `strict: false`
     stdin: str | None = None  # text (a template, never shell-quoted) the command reads on stdin
+    interactive: bool = False  # a run step that gets the responder's terminal (one host)
     ask: tuple[Input, ...] = ()
     args: Mapping[str, object] = NO_VALUES
     with_inputs: Mapping[str, object] = NO_VALUES

@@ -15,6 +15,7 @@ from typing import Any
 
 from sop import events as ev
 from sop.executors import Executors, local_executor
+from sop.executors.terminal import Tty
 from sop.format.loader import load_sop
 from sop.model import Input
 from sop.run.inputs import resolve_inputs
@@ -41,10 +42,12 @@ class FakeClock:
 class ScriptedPrompter:
     """Answers prompts from a script of (kind, expected text fragment, answer)."""
 
-    def __init__(self, *script: tuple[str, str, Any]) -> None:
+    def __init__(self, *script: tuple[str, str, Any], tty: Tty | None = None) -> None:
+        """`tty`: the terminal an interactive step gets (e.g. one end of a pty pair)."""
         self.script = list(script)
         self.asked: list[tuple[str, str]] = []
         self.warnings: list[str] = []
+        self.tty = tty
 
     def _next(self, kind: str, prompt: str) -> Any:
         self.asked.append((kind, prompt))
@@ -78,6 +81,9 @@ class ScriptedPrompter:
     def edit(self, command: str) -> str:
         return str(self._next("edit", command))
 
+    def terminal(self) -> Tty | None:
+        return self.tty
+
 
 class Recorder:
     def __init__(self) -> None:
@@ -106,8 +112,10 @@ def run_sop(
     inputs: dict[str, str] | None = None,
     environ: dict[str, str] | None = None,
     load_callee: Any = None,
+    run_dir: Path | None = None,
     **options: Any,
 ) -> tuple[RunResult, Recorder, FakeClock]:
+    """`run_dir`: where interactive sessions are recorded (default: nowhere)."""
     sop = load_sop(path)
     resolved = resolve_inputs(
         sop, inputs or {}, secret_files={}, environ=environ or {}, asker=prompter
@@ -125,6 +133,7 @@ def run_sop(
         environ=environ or {},
         options=RunOptions(operator="tester", **options),
         load_callee=load_callee,
+        run_dir=run_dir,
     )
     result = runner.run()
     if prompter is not None and prompter.script:

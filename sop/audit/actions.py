@@ -31,6 +31,7 @@ class Action(StrEnum):
     MENU_CHOICE = "menu-choice"
     HOST_EXCLUDED = "host-excluded"  # left out of every later step, with the reason
     INTERRUPTED = "interrupted"
+    INTERACTIVE_SESSION = "interactive-session"  # a recorded session: its file and SHA-256
     STOPPING = "stopping"  # a Ctrl-C while commands ran: TERM, KILL, or stop waiting
     ROLLBACK_STARTED = "rollback-started"
     RUN_FINISHED = "run-finished"

@@ -110,6 +110,9 @@ class AuditEntry(NamedTuple):
     message: str = ""
     # a step-finished record's hosts, each as it ended; a preflight record's (`ok`, `refused`, ...)
     results: tuple[HostOutcome, ...] = ()
+    session_ended: str = ""  # an interactive session: "exit", "ctrl-c" or "detached"
+    recording: str = ""  # its recording's file name in the run's folder
+    recording_sha256: str = ""
 
     @property
     def step_key(self) -> str:
@@ -199,6 +202,8 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
     inputs, hosts, goto = sop.get("inputs"), sop.get("hosts"), sop.get("goto")
     section = _group(sop, "section")
     section_id, section_key = _texts(section, "id", "key")
+    session = _group(sop, "session")
+    recording, recording_sha256 = _texts(_group(session, "recording"), "file", "sha256")
     return AuditEntry(
         action=_ACTIONS.get(action, action),
         seq=_int(record.get("seq")),
@@ -249,6 +254,9 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         state_sha256=state_sha256,
         message=message,
         results=_results(sop.get("results")),
+        session_ended=_text(session.get("ended")),
+        recording=recording,
+        recording_sha256=recording_sha256,
     )
 
 

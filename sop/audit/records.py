@@ -284,6 +284,22 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             },
             "message": STOPPING_MESSAGES[event.escalation].format(hosts=", ".join(event.hosts)),
         }
+    if isinstance(event, ev.SessionEnded):
+        session: dict[str, Any] = {"ended": event.ended}
+        if event.recording:
+            session["recording"] = {
+                "file": event.recording,
+                "sha256": event.sha256,
+                "bytes": event.size,
+            }
+        out = {
+            "event": {"action": Action.INTERACTIVE_SESSION},
+            "sop": {**_step(event.step, event.attempt), "session": session},
+            "host": {"name": event.host},
+        }
+        if event.exit_code is not None:
+            out["process"] = {"exit_code": event.exit_code}
+        return out
     if isinstance(event, ev.RollbackStarted):
         return {"event": {"action": Action.ROLLBACK_STARTED}, "sop": {"reason": event.reason}}
     if isinstance(event, ev.RunFinished):

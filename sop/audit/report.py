@@ -31,6 +31,7 @@ SHOWN_ACTIONS = frozenset(
         Action.MENU_CHOICE,
         Action.HOST_EXCLUDED,
         Action.INTERRUPTED,
+        Action.INTERACTIVE_SESSION,
         Action.ROLLBACK_STARTED,
         Action.RUN_FINISHED,
         Action.RUN_PAUSED,
@@ -127,6 +128,17 @@ def _detail(e: AuditEntry) -> str:
         return "; ".join(
             f"{r.host} {r.outcome}" + (f": {r.error.partition(chr(10))[0]}" if r.error else "")
             for r in e.results
+        )
+    if e.action == Action.INTERACTIVE_SESSION:
+        ended = {
+            "exit": "the command exited",
+            "ctrl-c": "ended with Ctrl-C",
+            "detached": "the responder detached",
+        }.get(e.session_ended, e.session_ended)
+        if not e.recording:
+            return f"interactive session: {ended}; not recorded"
+        return (
+            f"interactive session: {ended}; recording {e.recording} (sha256 {e.recording_sha256})"
         )
     return e.message
 

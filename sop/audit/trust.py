@@ -8,18 +8,23 @@ run's surroundings can tell:
 - the run: the run id in the log is its folder's name, and the key is that run's;
 - the seals: with the key, what they cover; without it, that nothing was proven;
 - the head the key folder kept after the latest seal: a log cut back or rolled back to an
-  older copy no longer reaches it.
+  older copy no longer reaches it;
+- the recordings of interactive sessions beside the log: each must match the SHA-256 its
+  `interactive-session` record holds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sop.audit import escrow
 from sop.audit.actions import Action
-from sop.audit.reader import read_log_bytes
+from sop.audit.reader import entry, read_log_bytes
 from sop.audit.sharing import Sharing
 from sop.audit.state import AUDIT, check_run_files, state_dir_of
 from sop.audit.verify import (
@@ -31,6 +36,11 @@ from sop.audit.verify import (
     unproven_ranges,
     verify_bytes,
 )
+from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
+from sop.text import visible
+
+RECORDING_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.cast")
+_SESSION_ACTION = b'"action":"%s"' % Action.INTERACTIVE_SESSION.value.encode()
 
 
 @dataclass(frozen=True)
@@ -87,12 +97,60 @@ def verify_run(
             ),
         )
     result.notes.extend(_notes(log, result))
+    findings, matched = check_recordings(log)
+    result.findings.extend(findings)
+    if matched:
+        result.notes.append(
+            f"{len(matched)} interactive session recording(s) match the SHA-256 the log holds: "
+            + ", ".join(matched)
+        )
     for first, last in unproven_ranges(log.data):
         result.notes.append(
             f"records {first}-{last} were not under a seal when the run was resumed: a later seal "
             "covers them, but nothing proves sop wrote them"
         )
     return result
+
+
+def check_recordings(log: RunLog) -> tuple[list[Finding], list[str]]:
+    """Each interactive session's recording against the SHA-256 its record holds: (findings,
+    the files that match). A recording is looked for beside the log; one missing from a run's
+    own folder is a finding (a copy of a log elsewhere may have left its recordings behind)."""
+    findings: list[Finding] = []
+    matched: list[str] = []
+    for number, line in enumerate(log.data.split(b"\n"), 1):
+        if _SESSION_ACTION not in line:
+            continue
+        try:
+            recorded = entry(json.loads(line))
+        except ValueError:  # the chain check reports the line
+            continue
+        name = recorded.recording
+        if not name:
+            continue
+        if not RECORDING_NAME.fullmatch(name):
+            findings.append(
+                Finding(number, "recording", f"'{visible(name)}' is not a recording's file name")
+            )
+            continue
+        try:
+            data = read_regular_file(log.path.parent / name, RUN_FILE_BYTES, follow_symlinks=False)
+        except FileReadError as exc:
+            if log.folder is not None or exc.errno is None:
+                findings.append(Finding(number, "recording", f"{name}: {exc.reason}"))
+            continue
+        if hashlib.sha256(data).hexdigest() != recorded.recording_sha256:
+            findings.append(
+                Finding(
+                    number,
+                    "recording",
+                    f"{name} does not match the SHA-256 its record holds: it changed after "
+                    "the session",
+                )
+            )
+        else:
+            matched.append(name)
+    return findings, matched
 
 
 def unproven_note(first: int, last: int) -> tuple[str, str, dict[str, Any]]:

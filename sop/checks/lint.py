@@ -128,6 +128,7 @@ def lint_sop(
         else:
             inventory = inventory_of(sop.path)
         checker.targets(inventory)
+        checker.interactive_targets(inventory)
     except SopError as exc:  # the inventory's own problems; targets cannot be checked without it
         checker.error(
             Location(str(inventory_path[0] if inventory_path else sop.path)),
@@ -529,6 +530,25 @@ class _Checker:
                     where,
                     path,
                     f"target '{target}' is not a host or group of {inventory.named}",
+                    "target",
+                )
+
+    def interactive_targets(self, inventory: Inventory | None) -> None:
+        """An interactive step hands the responder's terminal to one command on one host: its
+        targets must name exactly one (a templated one is checked when the step runs)."""
+        for step in self.all_steps():
+            if not step.interactive:
+                continue
+            targets = step.on or self.sop.on
+            where = step.locs.get("on", step.locs.get("interactive", step.where))
+            groups = [t for t in targets if inventory is not None and t in inventory.groups]
+            if len(targets) > 1 or groups:
+                many = f"the group '{groups[0]}'" if groups else ", ".join(targets)
+                self.error(
+                    where,
+                    f"{step.path}.on" if step.on else f"{step.path}.interactive",
+                    f"an interactive step runs on exactly one host (it gets the responder's "
+                    f"terminal); it targets {many}",
                     "target",
                 )
 

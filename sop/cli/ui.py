@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from sop.cli.progress import Ticker
     from sop.clock import Clock
     from sop.drill.report import DrillReport
+    from sop.executors.terminal import Tty
     from sop.model import Input, Link, Sop
 
 
@@ -380,6 +381,8 @@ class TerminalUI:
             ev.RollbackStarted: self._rollback,
             ev.Interrupted: self._interrupted,
             ev.Stopping: self._stopping,
+            ev.SessionStarted: self._session_started,
+            ev.SessionEnded: self._session_ended,
             ev.RunFinished: self._run_finished,
             ev.RunPaused: self._run_paused,
             ev.Recap: self._recap,
@@ -649,6 +652,17 @@ class TerminalUI:
                 "still be running there). The run is paused: resume decides this step."
             )
 
+    def _session_started(self, e: ev.SessionStarted) -> None:
+        recorded = f" Its output is recorded (masked) in {e.recording}." if e.recording else ""
+        self.out.print(
+            f"[bold]Your terminal is the command's on {_esc(e.host)} until it exits.[/bold] "
+            f"{_esc(e.detach)} detaches (ends it); Ctrl-C goes to the command.{_esc(recorded)}"
+        )
+
+    def _session_ended(self, e: ev.SessionEnded) -> None:
+        how = {"exit": "the command exited", "ctrl-c": "Ctrl-C", "detached": "detached"}
+        self.out.print(f"\n[dim]terminal back to sop ({how.get(e.ended, e.ended)})[/dim]")
+
     def _run_finished(self, e: ev.RunFinished) -> None:
         colour = "green" if e.outcome == "success" else "red"
         counts: dict[str, int] = {}
@@ -790,6 +804,15 @@ class TerminalPrompter:
         if sys.stdin.isatty() and sys.stdout.isatty() and visible(command) == command:
             return _prefilled("New command: ", command)
         return self._prompt("New command", default=command)
+
+    def terminal(self) -> Tty | None:
+        """This process's terminal, when its keys come from one."""
+        from sop.executors.terminal import Tty
+
+        if not sys.stdin.isatty():
+            return None
+        self.out.file.flush()  # what sop printed shows before the command's output
+        return Tty(sys.stdin.fileno(), sys.stdout.fileno())
 
 
 def _read_answer(prompt: str, default: str | None, show_default: bool | None) -> str:

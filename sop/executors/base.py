@@ -41,6 +41,7 @@ class HostResult:
     stderr: str
     duration: float
     error: str = ""  # why, when there is no exit code (unreachable, timeout, task raised)
+    note: str = ""  # how a success ended other than by exiting 0 (an interactive session)
 
     @property
     def ok(self) -> bool:

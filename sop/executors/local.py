@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shlex
 import signal
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 from typing import Any
 
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.invoking import Running, execute_with, observed
 from sop.executors.shell import SCRIPT_FD, SHELL, script_text, shell_command, stdin_text
+from sop.executors.terminal import Session, Tty, Watcher, relay, session_result
 from sop.model import ENV_PREFIX, Host
 from sop.redact import shared
 
@@ -113,6 +117,24 @@ class LocalExecutor:
 
             return execute_with(host.name, job, context, run, self.running, started)
 
+    def interact(self, job: Job, host: Host, tty: Tty, watcher: Watcher) -> Session:
+        """An interactive `run` step: the command in a pty of its own, with the responder's
+        terminal (`terminal.relay`) until it exits or the responder detaches."""
+        started = time.monotonic()
+        env = {**inherited_env(), **job.env, **secret_env(job.secrets)}
+        with tempfile.NamedTemporaryFile("w", prefix="sop-step-", suffix=".sh") as script:
+            script.write(script_text(job.command))
+            script.flush()
+            command = f"exec {shell_command(job)} {SCRIPT_FD}<{shlex.quote(script.name)}"
+            session = PtyCommand(command, env, *tty.size())
+            try:
+                relayed = relay(session, tty, watcher)
+            except BaseException:
+                session.finish(hang_up=True)
+                raise
+            code = session.finish(hang_up=relayed.detached)
+        return session_result(host.name, code, relayed, time.monotonic() - started)
+
     def interrupt(self) -> None:
         self.running.terminate_all()
 
@@ -121,3 +143,80 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+HANG_UP_GRACE = 2.0  # seconds a command has after SIGHUP before SIGKILL
+
+
+def _set_size(fd: int, columns: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
+def _take_terminal() -> None:
+    """In the child, after setsid: its pty becomes its controlling terminal, so Ctrl-C typed
+    into it is a SIGINT to the command, as in a shell."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class PtyCommand:
+    """A local command in a new session whose controlling terminal is a pty of its own (the
+    `terminal.Peer` of a local interactive step)."""
+
+    def __init__(self, command: str, env: dict[str, str], columns: int, rows: int) -> None:
+        master, slave = os.openpty()
+        try:
+            _set_size(slave, columns, rows)
+            self.process = subprocess.Popen(
+                [SHELL, "-c", command],
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_take_terminal,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.master = master
+
+    def fileno(self) -> int:
+        return self.master
+
+    def read(self) -> bytes:
+        try:
+            return os.read(self.master, 65536)
+        except OSError:  # EIO: nothing holds the terminal open any more
+            return b""
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master, view) :]
+
+    def resize(self, columns: int, rows: int) -> None:
+        _set_size(self.master, columns, rows)  # the kernel sends the command SIGWINCH
+
+    def ended(self) -> bool:
+        return self.process.poll() is not None
+
+    def finish(self, hang_up: bool) -> int | None:
+        """The command's exit status (128+N when signal N ended it); after `hang_up`, SIGHUP to
+        its process group, then SIGKILL if it lives on."""
+        try:
+            if hang_up and self.process.poll() is None:
+                self._signal(signal.SIGHUP)
+                try:
+                    self.process.wait(HANG_UP_GRACE)
+                except subprocess.TimeoutExpired:
+                    self._signal(signal.SIGKILL)
+            code = self.process.wait()
+        finally:
+            os.close(self.master)
+        return 128 - code if code < 0 else code
+
+    def _signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signum)

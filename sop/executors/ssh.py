@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import os
 import shlex
 import threading
 import time
@@ -29,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import SopError
-from sop.events import HostReached, Outcome, Reach
+from sop.events import HostReached, Outcome, Reach, SessionEnd
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.connections import ConnectionPool, SshError
 from sop.executors.invoking import Running, execute_with, host_result, observed
 from sop.executors.shell import here_document, shell_command, stdin_document
+from sop.executors.terminal import Session, Tty, Watcher, relay, session_result
 from sop.model import Host
 
 REMOTE_COMMAND = "exec /bin/sh -s"
@@ -185,6 +187,85 @@ class RemoteCommand:
             channel.close()
 
 
+# an interactive step's script is staged in a private file (mode 0600) that the session
+# removes before anything else: its environment cannot go in on the pty's stdin (the terminal
+# would echo it) nor in argv
+STAGE = (
+    'umask 077 && f=$(mktemp "${TMPDIR:-/tmp}/sop-session.XXXXXXXXXX") && cat > "$f" && '
+    'printf "%s\\n" "$f"'
+)
+SESSION = "exec /bin/sh -c '. \"$0\"' "
+HANG_UP_WAIT = 2.0  # seconds to wait for the exit status after the command's output ended
+
+
+def session_script(job: Job, env: Mapping[str, str]) -> str:
+    """The staged file: it removes itself, exports the environment, and becomes the step's
+    shell, whose stdin, stdout and stderr are the session's pty."""
+    exports = "".join(
+        f"export {name}={shlex.quote(value)}\n" for name, value in sorted(env.items())
+    )
+    redirection, document = here_document(job.command)
+    return f'rm -f -- "$0"\n{exports}exec {shell_command(job)} {redirection}\n{document}'
+
+
+def _call(conn: Any, command: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    """Run `command` on a channel of its own; (exit status, stdout, stderr)."""
+    channel = conn.create_session()
+    try:
+        channel.exec_command(command)
+        channel.sendall(stdin)
+        channel.shutdown_write()
+        out, err = channel.makefile("rb").read(), channel.makefile_stderr("rb").read()
+        return (
+            channel.recv_exit_status(),
+            out.decode(errors="replace"),
+            err.decode(errors="replace"),
+        )
+    finally:
+        channel.close()
+
+
+class PtyChannel:
+    """An SSH session channel with a pty, running one staged script (the `terminal.Peer` of a
+    remote interactive step)."""
+
+    def __init__(self, conn: Any, path: str, term: str, columns: int, rows: int) -> None:
+        self.channel = conn.create_session()
+        try:
+            self.channel.get_pty(term=term, width=columns, height=rows)
+            self.channel.exec_command(SESSION + shlex.quote(path))
+        except BaseException:
+            self.channel.close()
+            raise
+
+    def fileno(self) -> int:
+        return int(self.channel.fileno())
+
+    def read(self) -> bytes:
+        return bytes(self.channel.recv(READ_SIZE))  # with a pty, stderr comes in here too
+
+    def write(self, data: bytes) -> None:
+        self.channel.sendall(data)
+
+    def resize(self, columns: int, rows: int) -> None:
+        self.channel.resize_pty(width=columns, height=rows)
+
+    def ended(self) -> bool:
+        return bool(self.channel.exit_status_ready())
+
+    def finish(self, hang_up: bool) -> int | None:
+        """The exit status (None when a signal ended the command, or sop hung up: closing the
+        channel hangs up its pty, and sshd sends the command SIGHUP)."""
+        channel = self.channel
+        try:
+            if not hang_up and channel.status_event.wait(HANG_UP_WAIT):
+                status = int(channel.exit_status)
+                return None if status == -1 else status
+            return None
+        finally:
+            channel.close()
+
+
 def _remote_runner_class(pid: PidLine) -> type:
     """fabric's Remote runner for a task's commands: it can stop the remote process group,
     whose id each command prints first (`pid` takes it out of the output and the result)."""
@@ -261,6 +342,37 @@ class SshExecutor:
             return execute_with(host.name, job, conn, lambda: None, self.running, started)
         script = remote_script(job, {**job.env, **secret_env(job.secrets)})
         return self._run(host.name, job, RemoteCommand(conn, output), script, on_command, started)
+
+    def interact(self, job: Job, host: Host, tty: Tty, watcher: Watcher) -> Session:
+        """An interactive `run` step on one host: a pty channel with the responder's terminal
+        (`terminal.relay`) until the command exits or the responder detaches."""
+        started = time.monotonic()
+        try:
+            conn = self.pool.get(host)
+            status, path, err = _call(
+                conn, STAGE, session_script(job, {**job.env, **secret_env(job.secrets)}).encode()
+            )
+            path = path.strip()
+            if status != 0 or not path.startswith("/") or "\n" in path:
+                raise SopError(f"cannot stage the session's script: {err.strip() or status}")
+            try:
+                session = PtyChannel(conn, path, os.environ.get("TERM", "xterm"), *tty.size())
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    _call(conn, f"rm -f -- {shlex.quote(path)}")
+                raise
+        except Exception as exc:  # unreachable, refused, or the connection broke
+            message = str(exc) if isinstance(exc, SopError) else f"{type(exc).__name__}: {exc}"
+            took = time.monotonic() - started
+            failed = HostResult(host.name, Outcome.FAILURE, None, "", "", took, message)
+            return Session(failed, SessionEnd.EXIT)
+        try:
+            relayed = relay(session, tty, watcher)
+        except BaseException:
+            session.finish(hang_up=True)
+            raise
+        code = session.finish(hang_up=relayed.detached)
+        return session_result(host.name, code, relayed, time.monotonic() - started)
 
     def _run(
         self,

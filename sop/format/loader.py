@@ -238,6 +238,7 @@ def _build_step(
         canary=v.get("canary", 0),
         strict=v.get("strict", True),
         stdin=v.get("stdin"),
+        interactive=v.get("interactive", False),
         ask=tuple(_build_input(k, q) for k, q in ask.items()) if ask else (),
         args=dict(v.get("args", {})),
         with_inputs=dict(v.get("with", {})),

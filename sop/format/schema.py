@@ -143,7 +143,22 @@ QUESTION = Struct(
 )
 
 
+# what an interactive step cannot have: sop neither holds its output nor runs it unattended
+NOT_INTERACTIVE = ("stdin", "ok_exit", "capture", "timeout", "retries", "canary", "parallel")
+
+
 def _check_step(checked: Checked, problems: list[Problem], path: str) -> None:
+    if checked.values.get("interactive") is True:
+        for key in NOT_INTERACTIVE:
+            if key in checked.values:
+                problems.append(
+                    Problem(
+                        checked.locs[key],
+                        f"{path}.{key}",
+                        f"'{key}' does not go with `interactive: true`: the terminal is the "
+                        "responder's, until the command exits or they detach",
+                    )
+                )
     if "on_data" in checked.values and "on" not in checked.values:
         problems.append(
             Problem(
@@ -194,6 +209,7 @@ ONLY_WITH: dict[str, str | tuple[str, ...]] = {
     "args": "task",
     "with": "call",
     "strict": "script",
+    "interactive": "run",
     "ok_exit": RUNS_COMMANDS,
     "stdin": RUNS_COMMANDS,
     "confirm": ("prose", *EXECUTABLE_KINDS),
@@ -254,6 +270,11 @@ STEP = Struct(
             "Text the command reads on its standard input (a query, a here-document); a template "
             "whose values are inserted as they are, not quoted for the shell: use a quoting "
             "filter such as `sql_literal`."
+        ),
+        "interactive": Bool(
+            "The command gets the responder's terminal (`psql`, `kubectl exec -it`, `tail -f`) "
+            "on exactly one host, until it exits or the responder detaches (Ctrl-] then d); its "
+            "output is recorded, masked, in the run's folder."
         ),
         "task": Str("An invoke task from the SOP's `tasks` module, e.g. `logs.rotate`."),
         "call": Str(

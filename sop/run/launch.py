@@ -183,6 +183,7 @@ def _walk(
         load_callee=load_callee,
         restored=restored,
         persist=session.persist if session else None,
+        run_dir=session.run_dir if session else None,
     )
     try:
         for note in notes:

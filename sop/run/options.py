@@ -11,6 +11,7 @@ from typing import Protocol
 
 from sop.errors import ExitCode, SopError
 from sop.events import Outcome, PauseHow
+from sop.executors.terminal import Tty
 from sop.model import Input
 
 
@@ -40,6 +41,10 @@ class Prompter(Protocol):
 
     def warn(self, message: str) -> None:
         """Say why a value was refused, before it is asked again."""
+
+    def terminal(self) -> Tty | None:
+        """The responder's terminal, for an interactive step to hand to its command (None:
+        there is none to hand over)."""
 
 
 @dataclass(frozen=True)

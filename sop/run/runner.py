@@ -59,8 +59,10 @@ class Runner:
         load_callee: LoadCallee | None = None,
         restored: Restored | None = None,
         persist: Persist | None = None,
+        run_dir: Path | None = None,
     ) -> None:
-        """`environ`: what call steps read their callee's inputs from (`env:`); the caller's
+        """`run_dir`: the run's folder, where interactive sessions are recorded (None: they
+        are not). `environ`: what call steps read their callee's inputs from (`env:`); the caller's
         own inputs are already in `inputs`. `shared_redactor`: the process's redactor for error
         messages (`sop.redact.shared()`), taught every secret of the run; None for none."""
         self.sop = sop
@@ -84,6 +86,7 @@ class Runner:
             load_callee=load_callee,
             restored=restored,
             persist=persist,
+            run_dir=run_dir,
             walk=self._walk,
         )
         for secret in inputs.secrets.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from sop import events as ev
@@ -55,6 +56,7 @@ class Services:
         restored: Restored | None,
         persist: Persist | None,
         walk: Walk,
+        run_dir: Path | None = None,
     ) -> None:
         self.options = options
         self.clock = clock
@@ -64,6 +66,7 @@ class Services:
         self.trace_id = trace_id
         self.environ = environ  # what call steps read their callee's inputs from
         self.load_callee = load_callee
+        self.run_dir = run_dir  # where interactive sessions are recorded
         self.walk = walk
         self.redactor = Redactor()
         self._shared_redactor = shared_redactor

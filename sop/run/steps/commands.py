@@ -15,10 +15,16 @@ from sop.events import Outcome
 from sop.executors.base import HostResult, Job
 from sop.model import Host, Sop, Step, step_secrets
 from sop.run.fanout import HostsInterrupted, StoppedWaiting
+from sop.run.interactive import needs_terminal, run_session
 from sop.run.options import ConfirmationRequired
 from sop.run.scope import Scope, Stop, step_ref
 from sop.run.services import Services
 from sop.run.targets import render_targets, resolve_targets
+
+SIMULATED_SESSION = (
+    "Interactive step: a real run hands your terminal to this command; "
+    "the drill shows its simulated output."
+)
 
 
 def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:
@@ -33,6 +39,11 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
             simulate=s.options.simulated,
         )
         hosts = resolve_targets(target_names, s.inventory, simulate=s.options.simulated)
+        if step.interactive and len(hosts) != 1:
+            raise SopError(
+                "an interactive step runs on exactly one host (it gets the responder's "
+                f"terminal); it targets {len(hosts)}: {', '.join(h.name for h in hosts)}"
+            )
         # what a typed confirmation asks for: the word the step names, else its targets
         word = (
             templating.render(step.confirm_word, scope.variables).strip()
@@ -92,7 +103,13 @@ def _run_until_settled(
         if all(r.ok for r in merged):
             _capture(s, step, scope, merged)
             s.finish(
-                ref, Outcome.SUCCESS, duration, attempt=attempt, results=merged, attempts=attempts
+                ref,
+                Outcome.SUCCESS,
+                duration,
+                attempt=attempt,
+                results=merged,
+                reason="; ".join(dict.fromkeys(r.note for r in merged if r.note)),
+                attempts=attempts,
             )
             return
         outcome = Outcome.INTERRUPTED if _interrupted(results) else Outcome.FAILURE
@@ -189,6 +206,10 @@ def _fan(
     s: Services, job: Job, hosts: Sequence[Host], step: Step, ref: ev.StepRef, attempt: int
 ) -> list[HostResult]:
     done: list[HostResult] = []
+    if step.interactive and not s.options.simulated:  # one host: lint and the handler say so
+        return [run_session(s, job, hosts[0], ref, attempt)]
+    if step.interactive:
+        s.emit(ev.StepShown(s.clock.now(), ref, plain=SIMULATED_SESSION))
     try:
         if step.canary and len(hosts) > step.canary:
             done += s.fanout.run(job, hosts[: step.canary], ref, attempt, step.parallel)
@@ -292,6 +313,8 @@ def _confirm(
     """The responder's go-ahead: the job to run (maybe edited), or None when skipped. A typed
     confirmation asks for `word`: what the step names as at risk, or its targets."""
     options = s.options
+    if step.interactive and not options.simulated:
+        needs_terminal(s, ref)  # before the go-ahead: --yes, or no terminal, stops here
     if step.confirm == "never":
         s.emit(ev.StepConfirmed(s.clock.now(), ref, "never", job.command, hosts, stdin=job.stdin))
         return job
