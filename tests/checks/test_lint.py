@@ -343,3 +343,19 @@ def test_the_word_of_a_typed_confirmation_is_a_checked_template(
         "sop.yaml:9:5: steps[0].confirm.type: undefined variable 'key_id': not an input, "
         "an answer or a capture"
     ]
+
+
+def test_an_interactive_step_targets_one_host(write: Callable[..., Path]) -> None:
+    write("hosts:\n  web-1: {}\n  web-2: {}\ngroups:\n  web: [web-1, web-2]\n", "inventory.yaml")
+    text = (
+        MINIMAL
+        + "    interactive: true\n    on: [web-1, web-2]\n"
+        + "  - run: psql\n    interactive: true\n    on: web\n"
+        + "  - run: psql\n    interactive: true\n    on: web-1\n"
+        + "  - run: psql\n    interactive: true\n    on: '{{ host }}'\ninputs:\n  host: {}\n"
+    )
+    why = "an interactive step runs on exactly one host (it gets the responder's terminal)"
+    assert lint(write(text)) == [
+        f"sop.yaml:10:5: steps[0].on: {why}; it targets web-1, web-2",
+        f"sop.yaml:13:5: steps[1].on: {why}; it targets the group 'web'",
+    ]

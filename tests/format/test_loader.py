@@ -424,3 +424,26 @@ def test_a_title_derived_from_prose_is_plain_text(write: Callable[..., Path]) ->
         "Open the disk dashboard for host: is steps.hello.stdout still full_ish?",
         "du -xh {{ mount }}",
     ]
+
+
+def test_interactive_goes_only_with_run_steps(problems_of: Problems) -> None:
+    text = MINIMAL.replace("run: echo hello", "script: echo hello") + "    interactive: true\n"
+    assert problems_of(text) == [
+        "sop.yaml:9:5: steps[0].interactive: 'interactive' goes only with 'run' steps"
+    ]
+
+
+def test_an_interactive_step_has_no_capture_timeout_or_retries(problems_of: Problems) -> None:
+    text = MINIMAL + "    interactive: true\n    capture: out\n    timeout: 5s\n    retries: 1\n"
+    why = "does not go with `interactive: true`: the terminal is the responder's, until the command exits or they detach"
+    assert problems_of(text) == [
+        f"sop.yaml:10:5: steps[0].capture: 'capture' {why}",
+        f"sop.yaml:11:5: steps[0].timeout: 'timeout' {why}",
+        f"sop.yaml:12:5: steps[0].retries: 'retries' {why}",
+    ]
+
+
+def test_an_interactive_step_loads(write: Callable[..., Path]) -> None:
+    sop = load_sop(write(MINIMAL + "    interactive: true\n", "a.yaml"))
+    assert [s.interactive for s in sop.steps] == [True]
+    assert load_sop(write(MINIMAL, "b.yaml")).steps[0].interactive is False
