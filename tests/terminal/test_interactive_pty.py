@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -252,3 +253,26 @@ steps:
     assert "Your terminal is the command's" not in proc.stdout
     assert rundir.marks() == []
     assert not list(rundir.path.parent.glob("**/*.cast"))
+
+
+def test_the_command_follows_the_terminals_size(rundir: RunDir, terminal: Start) -> None:
+    sop, secret = write(
+        rundir,
+        "resize",
+        """\
+  - id: size
+    run: echo "size $(stty size)"; read -r _; echo "now $(stty size)"
+    interactive: true
+""",
+    )
+    term = terminal(sop, "--secret-file", secret)
+    term.answer(run_on("local"), "r")
+    term.expect("size 50 200")
+    term.child.setwinsize(30, 120)  # SIGWINCH to sop, which resizes the command's pty
+    time.sleep(0.5)
+    term.child.send("\r")
+    term.expect("now 30 120")
+    assert term.exit_status() == 0
+    [record] = sessions(run_dir(rundir, term))
+    _, events = cast(run_dir(rundir, term) / record["sop"]["session"]["recording"]["file"])
+    assert [e[1:] for e in events if e[1] == "r"] == [["r", "120x30"]]
