@@ -15,11 +15,13 @@ import codecs
 import hashlib
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from sop.audit.sharing import PRIVATE_FILE, SHARED_FILE
 from sop.redact import Redactor
 
 CAST_VERSION = 2
@@ -57,16 +59,19 @@ class CastRecording:
         at: float,
     ) -> CastRecording:
         """A new file `STEM.cast` in `folder` (`STEM-2.cast`, ... when it exists: a retried
-        step), private to the user, never through a link someone put there."""
+        step), never through a link someone put there, shared as the folder is (the user's
+        only, or its group's in a shared state directory: `sharing.py`), whatever the umask."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        mode = SHARED_FILE if folder.stat().st_mode & stat.S_IWGRP else PRIVATE_FILE
         number = 1
         while True:
             name = stem + (f"-{number}" if number > 1 else "") + SUFFIX
             try:
-                fd = os.open(folder / name, flags, 0o600)
+                fd = os.open(folder / name, flags, mode)
                 break
             except FileExistsError:
                 number += 1
+        os.fchmod(fd, mode)
         recording = cls(os.fdopen(fd, "wb"), name, redactor)
         columns, rows = size
         header = {

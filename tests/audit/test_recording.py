@@ -45,6 +45,13 @@ def test_a_secret_split_between_reads_never_reaches_the_file(tmp_path: Path) -> 
     assert SECRET.encode() not in data
 
 
+def test_a_recording_in_a_shared_folder_is_the_groups(tmp_path: Path) -> None:
+    tmp_path.chmod(0o2770)
+    recording = CastRecording.create(tmp_path, "s", (80, 24), Redactor(), title="", at=0)
+    recording.close()
+    assert (tmp_path / "s.cast").stat().st_mode & 0o777 == 0o660
+
+
 def test_a_second_recording_of_a_step_gets_a_new_file(tmp_path: Path) -> None:
     (tmp_path / "s.cast").symlink_to(tmp_path / "elsewhere")
     second = CastRecording.create(tmp_path, "s", (80, 24), Redactor(), title="", at=0)
