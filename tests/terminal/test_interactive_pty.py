@@ -151,13 +151,15 @@ def test_a_session_on_one_ssh_host_gets_the_keys_until_the_command_exits(
 
 
 def test_ctrl_c_ending_tail_f_on_a_host_is_a_success(rundir: RunDir, terminal: Start) -> None:
+    followed = rundir.path / "followed.log"
+    followed.touch()
     sop, secret = write(
         rundir,
         "follow",
-        """\
+        f"""\
   - id: follow
     on: h01
-    run: echo following; tail -f /dev/null
+    run: echo following; tail -f {followed}
     interactive: true
   - id: after
     run: echo after
@@ -166,12 +168,15 @@ def test_ctrl_c_ending_tail_f_on_a_host_is_a_success(rundir: RunDir, terminal: S
     term = terminal(sop, "--secret-file", secret)
     term.answer(run_on("h01"), "r")
     term.expect("following")
+    # once tail runs: a Ctrl-C just before it starts is the shell's, which waits for tail
+    assert wait_until(lambda: running(f"^tail -f {followed}"))
     term.interrupt()
     term.expect("terminal back to sop (Ctrl-C)")
     term.expect("✔ ok")
     term.expect("ended by the responder (Ctrl-C)")
     term.answer(run_on("local"), "r")
     assert term.exit_status() == 0
+    assert not running(f"^tail -f {followed}")
     [record] = sessions(run_dir(rundir, term))
     assert record["sop"]["session"]["ended"] == "ctrl-c"
 
