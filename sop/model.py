@@ -49,6 +49,7 @@ class Input(NamedTuple):
     allow_dash: bool = False
     drill: str | None = None
     from_alert: str | None = None  # where in an alert the value comes from: `labels.instance`
+    command: tuple[str, ...] = ()  # a secret's command (argv, as written): its stdout is the value
     where: Location = NOWHERE
     locs: Mapping[str, Location] = NO_LOCS
 

@@ -274,6 +274,7 @@ def _build_input(name: str, c: Checked) -> Input:
         allow_dash=c.get("allow_dash", False),
         drill=c.get("drill"),
         from_alert=c.get("from_alert"),
+        command=tuple(c.get("command", ())),
         where=c.where,
         locs=c.locs,
     )

@@ -93,6 +93,13 @@ def _input_fields(*, for_ask: bool) -> dict[str, Spec]:
             pattern_hint="expected labels.NAME, annotations.NAME, commonLabels.NAME, "
             "commonAnnotations.NAME, groupLabels.NAME, name or status",
         )
+        fields["command"] = ListOf(
+            Str(),
+            "A secret's command, as an argument list run without a shell and never templated "
+            "(`[pass, show, ops/token]`): what it prints is the secret. Only a real run runs "
+            "it; a drill uses the `drill` value.",
+            min_items=1,
+        )
     return fields
 
 
@@ -114,6 +121,23 @@ def _check_input(checked: Checked, problems: list[Problem], path: str) -> None:
         problems.append(
             Problem(
                 checked.locs["default"], f"{path}.default", "a secret input cannot have a default"
+            )
+        )
+    command = checked.get("command")
+    if command is not None and not checked.get("secret"):
+        problems.append(
+            Problem(
+                checked.locs["command"],
+                f"{path}.command",
+                "'command' reads a secret; this input is not `secret: true`",
+            )
+        )
+    elif command and any(mark in arg for arg in command for mark in ("{{", "{%", "{#")):
+        problems.append(
+            Problem(
+                checked.locs["command"],
+                f"{path}.command",
+                "a secret's command runs as written: no template in its arguments",
             )
         )
     if checked.get("secret") and "from_alert" in checked.values:

@@ -116,9 +116,11 @@ def resolve_inputs(
     asker: Asker | None,
     drill: bool = False,
     sources: Mapping[str, str] | None = None,
+    run_commands: bool = False,
 ) -> ResolvedInputs:
     """Every input's value, in order of precedence: given, secret file, environment, default
-    (or drill value), prompt. `asker` is None when nobody can be asked: a value that does not
+    (or drill value), prompt; a secret's `command` after the environment, run only when
+    `run_commands` (a real run: never a drill, a dry run or lint). `asker` is None when nobody can be asked: a value that does not
     fit its input is then an `InputError`; else the asker is told why and asked again, as a
     question asked during the run is. `sources` says where a given value came from when not
     from `-i` (an inputs file, an alert): errors name it."""
@@ -136,7 +138,7 @@ def resolve_inputs(
                 f"ps and shell history); use {'$' + inp.env + ', ' if inp.env else ''}"
                 f"--secret-file {inp.name}=PATH, or answer the prompt"
             )
-        raw = _raw_value(inp, given, secret_files, environ, drill)
+        raw = _raw_value(inp, given, secret_files, environ, drill, run_commands)
         if raw is None and drill and inp.secret:
             raw = "drill-" + secrets.token_hex(8)  # a drill never needs a real secret
         if raw is None and asker is not None and (inp.required or inp.secret):
@@ -176,6 +178,7 @@ def _raw_value(
     secret_files: Mapping[str, Path],
     environ: Mapping[str, str],
     drill: bool,
+    run_commands: bool,
 ) -> str | None:
     if inp.name in given:
         return given[inp.name]
@@ -183,6 +186,12 @@ def _raw_value(
         return _read_secret_file(inp.name, secret_files[inp.name])
     if inp.env and inp.env in environ:
         return environ[inp.env]
+    if inp.command and run_commands:
+        from sop.run.secretcommand import read_secret_command
+
+        return read_secret_command(inp.name, inp.command)
+    if inp.command and not drill:
+        return "unread-" + secrets.token_hex(8)  # a dry run runs nothing, this command neither
     if drill and inp.drill is not None:
         return inp.drill
     return inp.default

@@ -232,6 +232,7 @@ def launch(
         asker=asker,
         drill=request.options.drill is not None,
         sources=request.input_sources,
+        run_commands=_real(request.options),
     )
     options = dataclasses.replace(
         request.options,
@@ -401,6 +402,7 @@ def _resume_locked(
         environ=os.environ,
         asker=asker,
         drill=drill is not None,
+        run_commands=drill is None and not request.options.dry_run,
     )
     options = dataclasses.replace(
         request.options,
@@ -443,13 +445,18 @@ def _resume_locked(
     )
 
 
+def _real(options: RunOptions) -> bool:
+    """A real run: neither a dry run nor a drill. Only a real run runs what the operator's
+    configuration or the SOP names besides its steps: a dynamic inventory, a secret's command."""
+    return not options.dry_run and options.drill is None
+
+
 def _inventory(request: RunRequest, sop: Sop) -> Inventory | None:
     """The run's inventory. A dynamic one runs only for a real run; a simulated drill makes up
     the hosts it would have given, a dry run or a sandbox drill refuses it."""
     options = request.options
-    real = not options.dry_run and options.drill is None
     inventory = find_inventory(
-        sop.path, request.inventory, list_dynamic_inventory if real else None
+        sop.path, request.inventory, list_dynamic_inventory if _real(options) else None
     )
     if inventory is not None and inventory.unresolved and not options.simulated:
         raise UsageError(

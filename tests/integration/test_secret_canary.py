@@ -13,6 +13,8 @@ import textwrap
 import urllib.parse
 from pathlib import Path
 
+import pytest
+
 from .sshd import SshdHosts
 
 SOP = Path(sys.executable).parent / "sop"
@@ -31,9 +33,26 @@ def forms(secret: str) -> dict[str, str]:
     }
 
 
-def test_the_canary_reaches_no_sink(tmp_path: Path, sshd_hosts: SshdHosts) -> None:
+def fake_pass(tmp_path: Path) -> Path:
+    """A `pass`-like store: prints the canary (kept in a file no sink reads) and a newline."""
+    store = tmp_path / "store"
+    store.write_text(CANARY)
+    program = tmp_path / "fake-pass"
+    program.write_text(f"#!/bin/sh\ncat '{store}'\necho\n")
+    program.chmod(0o755)
+    return program
+
+
+@pytest.mark.parametrize("source", ["env", "command"])
+def test_the_canary_reaches_no_sink(tmp_path: Path, sshd_hosts: SshdHosts, source: str) -> None:
     inventory = sshd_hosts.write_inventory(tmp_path / "inventory.yaml")
     py = "python3 -c"
+    declared = (
+        "{secret: true, env: CANARY_TOKEN}"
+        if source == "env"
+        else f"{{secret: true, command: [{fake_pass(tmp_path)}, show, ops/token]}}"
+    )
+    argv_file = tmp_path / "argv-of-every-process"
     (tmp_path / "canary.yaml").write_text(
         textwrap.dedent(f"""\
         sop: 1
@@ -42,7 +61,7 @@ def test_the_canary_reaches_no_sink(tmp_path: Path, sshd_hosts: SshdHosts) -> No
         owner: t
         reviewed: 2026-11-20
         inputs:
-          token: {{secret: true, env: CANARY_TOKEN}}
+          token: {declared}
         on: h01
         steps:
           - id: echo-remote
@@ -56,13 +75,16 @@ def test_the_canary_reaches_no_sink(tmp_path: Path, sshd_hosts: SshdHosts) -> No
               {py} 'import urllib.parse,os; print(urllib.parse.quote(os.environ["SOP_SECRET_TOKEN"]))'
               {py} 'import shlex,os; print(shlex.quote(os.environ["SOP_SECRET_TOKEN"]))'
             capture: encoded
+          - id: argv-local
+            on: local
+            run: for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < "$f"; echo; done > {argv_file}
           - id: fail-remote
             run: printf 'oops %s' "$SOP_SECRET_TOKEN" >&2; exit 3
         """)
     )
     env = {
         **os.environ,
-        "CANARY_TOKEN": CANARY,
+        **({"CANARY_TOKEN": CANARY} if source == "env" else {}),
         "SOP_STATE_DIR": str(tmp_path / "state"),
         "SOP_AUDIT_KEYS": str(tmp_path / "keys"),
         "COLUMNS": "200",
@@ -102,6 +124,7 @@ def test_the_canary_reaches_no_sink(tmp_path: Path, sshd_hosts: SshdHosts) -> No
         "audit table": subprocess.run(
             [str(SOP), "audit", "show", run_id], capture_output=True, text=True, env=env
         ).stdout,
+        "argv of processes": argv_file.read_text(),
     }
     leaks = [
         (sink, form)
@@ -110,6 +133,7 @@ def test_the_canary_reaches_no_sink(tmp_path: Path, sshd_hosts: SshdHosts) -> No
         if value in text
     ]
     assert leaks == []
+    assert "--debug run --yes" in sinks["argv of processes"]  # sop's own argv was read
     assert not (tmp_path / "PWNED").exists()
     # and the commands did receive the secret itself
     records = [json.loads(line) for line in sinks["audit log"].splitlines()]

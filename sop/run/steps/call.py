@@ -26,6 +26,7 @@ def run_call(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note
             secret_files={},
             environ=s.environ,
             asker=None if (options.yes or options.dry_run) else s.prompter,
+            run_commands=not options.dry_run and options.drill is None,
         )
     except EndOfInput:  # Ctrl-D at one of its questions: the run pauses
         raise
