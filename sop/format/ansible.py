@@ -398,6 +398,8 @@ def _checked(
             return int(value)
         problems.append(Problem(where, f"{host}.{key}", f"'{value}' is not a port (1-65535)"))
         return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # `ansible_user=1000` in INI, `ansible_host: 10` in YAML
     if not isinstance(value, str) or not value:
         problems.append(Problem(where, f"{host}.{key}", "expected a string"))
         return None

@@ -66,6 +66,13 @@ def test_an_ini_inventory_gives_hosts_groups_and_connection_variables(tmp_path: 
     assert inventory.notes == ("hosts: ansible_become is not used by sop, ignored (db1)",)
 
 
+def test_a_number_is_a_name_where_a_name_is_expected(tmp_path: Path) -> None:
+    inventory = load_inventory(write(tmp_path, "hosts", "[db]\ndb1 ansible_user=1000\n"))
+    assert addresses(inventory) == {"db1": "1000@db1"}
+    path = write(tmp_path, "hosts.yml", "all:\n  hosts:\n    db1:\n      ansible_user: [x]\n")
+    assert problem(path) == "hosts.yml:4:21: db1.ansible_user: expected a string"
+
+
 def test_ini_hosts_before_any_header_are_ungrouped(tmp_path: Path) -> None:
     inventory = load_inventory(write(tmp_path, "hosts", "bastion ansible_port=2200\n[db]\ndb1\n"))
     assert addresses(inventory) == {"bastion": "bastion:2200", "db1": "db1"}
