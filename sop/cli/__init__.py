@@ -4,7 +4,7 @@ turns errors and returned codes into the process's exit status, and `main`.
 
 One module per group of commands: library (lint, list, show, schema, coverage, stats), running
 (run, resume, drill), audit (runs, audit verify/show, report), render, tabletop, importing
-(import); params holds
+(import), setup (init, doctor); params holds
 what they share, ui everything printed to a terminal. Exit codes: `sop.errors.ExitCode`.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from sop import __version__
-from sop.cli import audit, importing, library, render, running, tabletop, ui
+from sop.cli import audit, importing, library, render, running, setup, tabletop, ui
 from sop.cli.params import Settings
 
 
@@ -112,6 +112,8 @@ for command in (
     render.alerts,
     tabletop.tabletop,
     importing.import_runbook,
+    setup.init,
+    setup.doctor,
 ):
     cli.add_command(command)
 

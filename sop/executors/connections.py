@@ -23,7 +23,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sop.errors import SopError
 from sop.events import Reach
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
+USER_SSH_CONFIG = Path("~/.ssh/config")  # fabric's defaults, read in this order
+SYSTEM_SSH_CONFIG = Path("/etc/ssh/ssh_config")
 SSH_PORT = 22
 
 
@@ -109,6 +111,42 @@ class SshFiles:
                         known.load(str(path))
                 self._known_hosts[key] = (version, list(known._entries))
             return self._known_hosts[key][1]
+
+
+class SshSetup(NamedTuple):
+    """The SSH files a run reads, as `sop doctor` reports them: the ssh config files (those
+    that exist, parsed) and the known_hosts files trusted for a host that no `Host` block
+    singles out, with the number of host keys each holds (None: no such file)."""
+
+    ssh_configs: tuple[Path, ...]
+    known_hosts: tuple[tuple[Path, int | None], ...]
+
+
+def ssh_setup(ssh_config: Path | None = None, known_hosts: Path | None = None) -> SshSetup:
+    """Read the ssh config and known_hosts files as `connect` would (fabric's default config
+    files, or `ssh_config` alone); `SshError` naming the file that cannot be read."""
+    from paramiko import SSHConfig, SSHException
+    from paramiko.hostkeys import HostKeys
+
+    if ssh_config is not None and not ssh_config.is_file():
+        raise SshError(f"{ssh_config}: no such file")
+    candidates = [ssh_config] if ssh_config else [USER_SSH_CONFIG, SYSTEM_SSH_CONFIG]
+    configs = tuple(p.expanduser() for p in candidates if p.expanduser().is_file())
+    merged = SSHConfig()
+    keys: list[tuple[Path, int | None]] = []
+    path = Path()
+    try:
+        for path in configs:
+            with path.open() as text:
+                merged.parse(text)
+        for path in _known_hosts_files(known_hosts, merged.lookup("*")):
+            known = HostKeys()
+            if path.exists():
+                known.load(str(path))
+            keys.append((path, len(known._entries) if path.exists() else None))
+    except (OSError, UnicodeDecodeError, SSHException) as exc:
+        raise SshError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return SshSetup(configs, tuple(keys))
 
 
 def _file_version(path: Path) -> tuple[int, int, int] | None:

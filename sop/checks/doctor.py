@@ -1,0 +1,354 @@
+"""`sop doctor`: is this machine ready to run SOPs? One `Check` per question, each ok, warn
+(works, but something is missing or odd) or fail (sop will not work until it is fixed), with
+the fix in its message.
+
+The checks reuse what a run itself checks: the state directory and key folder rules of
+`sop.audit.state` and `sop.audit.escrow`, the inventory loader, the SSH files as
+`sop.executors.connections` reads them. Nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sop.errors import SopError
+
+DISTRIBUTION = "sop-runbooks"  # the name sop is installed under (pyproject.toml)
+SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))  # the classifiers; `make test-pythons` runs them
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.name, "status": self.status.value, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(c.status is Status.FAIL for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": not self.failed, "checks": [c.as_dict() for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What to examine: the files `sop run` would be given (None: its defaults)."""
+
+    inventory: Path | None = None
+    state_dir: Path | None = None
+    ssh_config: Path | None = None
+    known_hosts: Path | None = None
+
+
+def diagnose(setup: Setup) -> Diagnosis:
+    import sop
+
+    checks: list[Callable[[], Check]] = [
+        check_python,
+        lambda: check_package(Path(sop.__file__), metadata.distributions()),
+        check_libraries,
+        lambda: check_ssh(setup.ssh_config, setup.known_hosts),
+        lambda: check_inventory(setup.inventory),
+        lambda: check_state_dir(setup.state_dir),
+        check_key_dir,
+    ]
+    return Diagnosis(tuple(check() for check in checks))
+
+
+def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> Check:
+    text = ".".join(str(n) for n in version[:3])
+    supported = ", ".join(f"{a}.{b}" for a, b in SUPPORTED_PYTHONS)
+    if tuple(version[:2]) in SUPPORTED_PYTHONS:
+        return Check("python", Status.OK, f"Python {text} ({sys.executable})")
+    return Check(
+        "python",
+        Status.WARN,
+        f"Python {text} ({sys.executable}) is not one sop is tested on ({supported}); "
+        "if something breaks, install sop with one of those",
+    )
+
+
+# --- is `import sop` this distribution? -------------------------------------------------------
+
+
+def check_package(imported: Path, distributions: Iterable[metadata.Distribution]) -> Check:
+    """Whether the `sop` Python imports is the one `sop-runbooks` installed, whole. The
+    unrelated `sop` package on PyPI (Stateless OpenPGP) installs an import package of the same
+    name: installed into the same environment, it overwrites sop's `__init__.py` and
+    `__main__.py` (or sop overwrites it), and nothing warns."""
+    ours: metadata.Distribution | None = None
+    rivals: list[metadata.Distribution] = []
+    for dist in distributions:
+        name = _normal(dist.metadata["Name"] or "")
+        if name == DISTRIBUTION and ours is None:
+            ours = dist
+        elif name != DISTRIBUTION and any(_in_sop(f) for f in dist.files or ()):
+            rivals.append(dist)
+    where = imported.parent
+    if ours is None:
+        return Check(
+            "package",
+            Status.WARN,
+            f"sop is imported from {where}, but no {DISTRIBUTION} installation is found: "
+            f"install it (pipx install, uv tool install or pip install) to have it checked",
+        )
+    rival = "; ".join(
+        f"{d.metadata['Name']} {d.version} ({d.metadata['Summary'] or 'no summary'}) also "
+        f"installs the import package sop"
+        for d in rivals
+    )
+    problem = _package_problem(ours, imported)
+    fix = (
+        f"fix: `pip uninstall {' '.join(d.metadata['Name'] for d in rivals)}` then "
+        f"`pip install --force-reinstall {DISTRIBUTION}`, or give each its own environment "
+        "(pipx install, uv tool install)"
+    )
+    if problem:
+        return Check("package", Status.FAIL, f"{problem}; {rival}; {fix}" if rival else problem)
+    if rivals:
+        return Check("package", Status.WARN, f"{rival}: whichever was installed last wins; {fix}")
+    return Check("package", Status.OK, f"{DISTRIBUTION} {ours.version} ({where})")
+
+
+def _package_problem(ours: metadata.Distribution, imported: Path) -> str | None:
+    """What is wrong with the installed files, or None. A wheel install: every file of the
+    package matches the hash in RECORD and `sop` is imported from them. An editable install:
+    `sop` is imported from its source folder."""
+    recorded = [f for f in ours.files or () if _in_sop(f) and f.hash is not None]
+    if not recorded:
+        source = _editable_source(ours)
+        if source is not None and imported.parent != source / "sop":
+            return (
+                f"sop is imported from {imported.parent}, not from {source / 'sop'} "
+                f"where {DISTRIBUTION} {ours.version} is installed (editable)"
+            )
+        return None
+    init = ours.locate_file("sop/__init__.py")
+    if Path(str(init)).resolve() != imported.resolve():
+        return (
+            f"sop is imported from {imported.parent}, not from {Path(str(init)).parent} "
+            f"where {DISTRIBUTION} {ours.version} is installed"
+        )
+    changed = [
+        str(f)
+        for f in recorded
+        if f.hash is not None and not _matches(Path(str(ours.locate_file(f))), f.hash)
+    ]
+    if changed:
+        listed = ", ".join(changed[:5]) + (
+            f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        )
+        return (
+            f"{len(changed)} file(s) of {DISTRIBUTION} {ours.version} were changed or removed "
+            f"after it was installed: {listed}"
+        )
+    return None
+
+
+def _editable_source(dist: metadata.Distribution) -> Path | None:
+    text = dist.read_text("direct_url.json")
+    if not text:
+        return None
+    data = json.loads(text)
+    url = str(data.get("url", ""))
+    if data.get("dir_info", {}).get("editable") and url.startswith("file://"):
+        return Path(url.removeprefix("file://")).resolve()
+    return None
+
+
+def _matches(path: Path, recorded: metadata.FileHash) -> bool:
+    try:
+        digest = hashlib.new(recorded.mode, path.read_bytes()).digest()
+    except (OSError, ValueError):
+        return False
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == recorded.value
+
+
+def _in_sop(file: metadata.PackagePath) -> bool:
+    return file.parts[:1] == ("sop",)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# --- the libraries sop needs ------------------------------------------------------------------
+
+_REQUIREMENT = re.compile(
+    r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*\(?([^;()]*)\)?\s*(;.*)?$"
+)
+_CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<|~=)\s*([0-9][0-9A-Za-z.*+!-]*)\s*$")
+
+
+def check_libraries(dist_name: str = DISTRIBUTION) -> Check:
+    """Every library sop requires (not the test extras) is installed in a version its
+    metadata allows."""
+    try:
+        requires = metadata.requires(dist_name) or []
+    except metadata.PackageNotFoundError:
+        return Check("libraries", Status.WARN, f"{dist_name} is not installed: cannot check")
+    found: list[str] = []
+    wrong: list[str] = []
+    for requirement in requires:
+        match = _REQUIREMENT.match(requirement)
+        if match is None or (match[3] and "extra" in match[3]):
+            continue
+        name, spec = match[1], match[2].strip()
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            wrong.append(f"{name} is missing (needs {spec or 'any version'})")
+            continue
+        found.append(f"{name} {version}")
+        if not satisfies(version, spec):
+            wrong.append(f"{name} {version} is outside {spec}")
+    if wrong:
+        return Check(
+            "libraries",
+            Status.FAIL,
+            f"{'; '.join(wrong)}: reinstall sop into a fresh environment "
+            f"(`pipx install --force {dist_name}` or `pip install --upgrade {dist_name}`)",
+        )
+    return Check("libraries", Status.OK, ", ".join(found))
+
+
+def satisfies(version: str, spec: str) -> bool:
+    """Whether `version` meets a comma-separated specifier such as `>=2.2,<4` (release
+    numbers compared; enough for the bounds sop declares)."""
+    have = _release(version)
+    for clause in filter(None, (c.strip() for c in spec.split(","))):
+        match = _CLAUSE.match(clause)
+        if match is None:
+            continue
+        op, want = match[1], _release(match[2])
+        width = max(len(have), len(want))
+        a, b = have + (0,) * (width - len(have)), want + (0,) * (width - len(want))
+        ok = {
+            ">=": a >= b,
+            "<=": a <= b,
+            ">": a > b,
+            "<": a < b,
+            "==": a == b,
+            "!=": a != b,
+            "~=": a >= b and a[: len(want) - 1] == b[: len(want) - 1],
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def _release(version: str) -> tuple[int, ...]:
+    numbers = re.match(r"^\s*v?(\d+(?:\.\d+)*)", version)
+    return tuple(int(n) for n in numbers[1].split(".")) if numbers else ()
+
+
+# --- SSH, inventory, state ----------------------------------------------------------------------
+
+
+def check_ssh(ssh_config: Path | None, known_hosts: Path | None) -> Check:
+    """The ssh config files a run reads and the known_hosts files it trusts."""
+    from sop.executors.connections import USER_SSH_CONFIG, ssh_setup
+
+    user_config = USER_SSH_CONFIG.expanduser()
+    if ssh_config is None and user_config.exists() and not user_config.is_file():
+        return Check(
+            "ssh",
+            Status.WARN,
+            f"{user_config} is not a file: SSH settings in it are ignored (make it a file)",
+        )
+    try:
+        setup = ssh_setup(ssh_config, known_hosts)
+    except SopError as exc:
+        return Check("ssh", Status.FAIL, f"cannot read {exc}")
+    configs = ", ".join(map(str, setup.ssh_configs)) or "none (SSH defaults)"
+    present = [(p, n) for p, n in setup.known_hosts if n is not None]
+    if not any(n for _, n in present):
+        first = setup.known_hosts[0][0]
+        return Check(
+            "ssh",
+            Status.WARN,
+            f"ssh config: {configs}; no host key known ({', '.join(str(p) for p, _ in setup.known_hosts)}): "
+            f"sop refuses every host until its key is in {first} (`ssh HOST` once, or "
+            f"`ssh-keyscan HOST >> {first}` after checking the fingerprint); local steps work",
+        )
+    keys = ", ".join(f"{p} ({n} key(s))" for p, n in present)
+    return Check("ssh", Status.OK, f"ssh config: {configs}; known_hosts: {keys}")
+
+
+def check_inventory(explicit: Path | None) -> Check:
+    from sop.format.discovery import find_inventory, search_dirs
+
+    try:
+        inventory = find_inventory(None, explicit)
+    except SopError as exc:
+        problems = getattr(exc, "problems", ())
+        detail = "; ".join(str(p) for p in problems[:3]) if problems else str(exc)
+        return Check("inventory", Status.FAIL, f"does not load: {detail}")
+    if inventory is None:
+        where = ", ".join(str(d) for d in search_dirs())
+        return Check(
+            "inventory",
+            Status.WARN,
+            f"no inventory.yaml in {where}: SOPs can run on `local` only "
+            "(`sop init` writes an example; or give --inventory)",
+        )
+    return Check(
+        "inventory",
+        Status.OK,
+        f"{inventory.path}: {len(inventory.hosts)} host(s), {len(inventory.groups)} group(s)",
+    )
+
+
+def check_state_dir(explicit: Path | None) -> Check:
+    from sop.audit.state import check_dir, default_state_dir
+
+    root = explicit or default_state_dir()
+    try:
+        check_dir(root, "state directory")
+        check_dir(root / "runs", "runs directory")
+    except SopError as exc:
+        return Check("state dir", Status.FAIL, str(exc))
+    return Check("state dir", Status.OK, _folder_text(root))
+
+
+def check_key_dir() -> Check:
+    from sop.audit.escrow import check_key_dir as check_folder
+    from sop.audit.escrow import default_key_dir
+
+    folder = default_key_dir()
+    try:
+        check_folder(folder)
+    except SopError as exc:
+        return Check("audit keys", Status.FAIL, str(exc))
+    return Check("audit keys", Status.OK, _folder_text(folder))
+
+
+def _folder_text(folder: Path) -> str:
+    if not folder.exists():
+        return f"{folder} (made by the first run)"
+    return f"{folder} (mode {folder.stat().st_mode & 0o777:04o})"
