@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 AUDIT_VENV  := .venv-audit
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-deps lock docs clean bench bench-smoke audit-deps
+.PHONY: demo test lint typecheck unit system-deps lock docs clean bench bench-smoke audit-deps \
+  test-newest test-newest-smoke test-lowest test-pythons
 
 $(STAMP): requirements/test.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +21,9 @@ demo: $(STAMP)
 	$(BIN)/sop lint runbooks/demo.yaml
 	@if [ -t 0 ]; then $(BIN)/sop run demo; else $(BIN)/sop run --yes demo; fi
 
-## test: set up (venv from the lock file, sshd, chromium), then ruff, mypy and the whole suite
-test: $(STAMP) system-deps lint typecheck unit
+## test: set up (venv from the lock file, sshd, chromium), then ruff, mypy, the whole suite, and
+## a few tests against the wheel installed as users install it (test-newest-smoke)
+test: $(STAMP) system-deps lint typecheck unit test-newest-smoke
 
 system-deps:
 	bash scripts/system-deps
@@ -35,6 +37,27 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## test-newest: build the wheel, install it into a fresh venv with the newest dependencies pip
+## resolves (no lock file), run the fast suite against that copy (scripts/test-installed)
+test-newest:
+	bash scripts/test-installed $(PYTHON)
+
+## test-newest-smoke: the same with the tests that exercise the installed package and the
+## libraries the lock does not pin for users (about a minute; part of `make test`)
+NEWEST_SMOKE := tests/format/test_scaffold.py tests/checks/test_doctor.py tests/cli/test_cli.py \
+  tests/run/test_steps.py tests/executors
+test-newest-smoke:
+	bash scripts/test-installed $(PYTHON) $(NEWEST_SMOKE)
+
+## test-lowest: the same with the lowest versions pyproject.toml allows (resolved by uv): the
+## lower bounds are claims, this tests them
+test-lowest:
+	RESOLUTION=lowest bash scripts/test-installed $(PYTHON)
+
+## test-pythons: test-newest on every Python >= 3.11 this machine has (PATH, pyenv, uv)
+test-pythons:
+	bash scripts/test-pythons
 
 ## bench: the peers' environment (bench/.venv, pinned in bench/requirements.txt), then every
 ## benchmark (5 interleaved runs each): prints the targets with their ratios, writes bench/RESULTS.md
@@ -80,4 +103,4 @@ $(AUDIT_STAMP): requirements/audit.lock
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(AUDIT_VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) $(AUDIT_VENV) .pytest_cache .mypy_cache .ruff_cache site build
