@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sop.errors import SopError
 
@@ -122,37 +122,54 @@ def check_package(imported: Path, distributions: Iterable[metadata.Distribution]
         f"installs the import package sop"
         for d in rivals
     )
-    problem = _package_problem(ours, imported)
-    fix = (
-        f"fix: `pip uninstall {' '.join(d.metadata['Name'] for d in rivals)}` then "
-        f"`pip install --force-reinstall {DISTRIBUTION}`, or give each its own environment "
-        "(pipx install, uv tool install)"
+    source, _ = _direct_url(ours)
+    reinstall = (
+        f"`pip install --force-reinstall --no-deps {source or 'WHEEL_OR_CLONE'}` "
+        f"(the {DISTRIBUTION} it came from)"
     )
-    if problem:
-        return Check("package", Status.FAIL, f"{problem}; {rival}; {fix}" if rival else problem)
+    problem = _package_problem(ours, imported)
     if rivals:
+        fix = (
+            f"fix: `pip uninstall {' '.join(d.metadata['Name'] for d in rivals)}`, then "
+            f"{reinstall}; or give each its own environment (pipx install, uv tool install)"
+        )
+        if problem:
+            return Check("package", Status.FAIL, f"{problem.text}; {rival}; {fix}")
         return Check("package", Status.WARN, f"{rival}: whichever was installed last wins; {fix}")
+    if problem:
+        fix = SHADOW_FIX if problem.shadowed else reinstall
+        return Check("package", Status.FAIL, f"{problem.text}; fix: {fix}")
     return Check("package", Status.OK, f"{DISTRIBUTION} {ours.version} ({where})")
 
 
-def _package_problem(ours: metadata.Distribution, imported: Path) -> str | None:
+class PackageProblem(NamedTuple):
+    text: str
+    shadowed: bool  # another `sop` comes first on the path (else: the installed files changed)
+
+
+SHADOW_FIX = "take that folder off the Python path (PYTHONPATH, or the current folder)"
+
+
+def _package_problem(ours: metadata.Distribution, imported: Path) -> PackageProblem | None:
     """What is wrong with the installed files, or None. A wheel install: every file of the
     package matches the hash in RECORD and `sop` is imported from them. An editable install:
     `sop` is imported from its source folder."""
     recorded = [f for f in ours.files or () if _in_sop(f) and f.hash is not None]
     if not recorded:
-        source = _editable_source(ours)
-        if source is not None and imported.parent != source / "sop":
-            return (
-                f"sop is imported from {imported.parent}, not from {source / 'sop'} "
-                f"where {DISTRIBUTION} {ours.version} is installed (editable)"
+        source, editable = _direct_url(ours)
+        if editable and source and imported.resolve().parent != Path(source).resolve() / "sop":
+            return PackageProblem(
+                f"sop is imported from {imported.parent}, not from {Path(source) / 'sop'} "
+                f"where {DISTRIBUTION} {ours.version} is installed (editable)",
+                shadowed=True,
             )
         return None
     init = ours.locate_file("sop/__init__.py")
     if Path(str(init)).resolve() != imported.resolve():
-        return (
+        return PackageProblem(
             f"sop is imported from {imported.parent}, not from {Path(str(init)).parent} "
-            f"where {DISTRIBUTION} {ours.version} is installed"
+            f"where {DISTRIBUTION} {ours.version} is installed",
+            shadowed=True,
         )
     changed = [
         str(f)
@@ -163,22 +180,24 @@ def _package_problem(ours: metadata.Distribution, imported: Path) -> str | None:
         listed = ", ".join(changed[:5]) + (
             f" and {len(changed) - 5} more" if len(changed) > 5 else ""
         )
-        return (
+        return PackageProblem(
             f"{len(changed)} file(s) of {DISTRIBUTION} {ours.version} were changed or removed "
-            f"after it was installed: {listed}"
+            f"after it was installed: {listed}",
+            shadowed=False,
         )
     return None
 
 
-def _editable_source(dist: metadata.Distribution) -> Path | None:
-    text = dist.read_text("direct_url.json")
-    if not text:
-        return None
-    data = json.loads(text)
+def _direct_url(dist: metadata.Distribution) -> tuple[str | None, bool]:
+    """The local wheel or folder pip installed `dist` from (PEP 610), and whether it is an
+    editable install; None when it came from an index or pip did not say."""
+    try:
+        data = json.loads(dist.read_text("direct_url.json") or "{}")
+    except ValueError:
+        return None, False
     url = str(data.get("url", ""))
-    if data.get("dir_info", {}).get("editable") and url.startswith("file://"):
-        return Path(url.removeprefix("file://")).resolve()
-    return None
+    path = url.removeprefix("file://") if url.startswith("file://") else None
+    return path, bool(data.get("dir_info", {}).get("editable"))
 
 
 def _matches(path: Path, recorded: metadata.FileHash) -> bool:
@@ -231,8 +250,8 @@ def check_libraries(dist_name: str = DISTRIBUTION) -> Check:
         return Check(
             "libraries",
             Status.FAIL,
-            f"{'; '.join(wrong)}: reinstall sop into a fresh environment "
-            f"(`pipx install --force {dist_name}` or `pip install --upgrade {dist_name}`)",
+            f"{'; '.join(wrong)}: install sop into a fresh environment, which resolves them "
+            "(`pipx install --force WHEEL_OR_CLONE`)",
         )
     return Check("libraries", Status.OK, ", ".join(found))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import sop
 from sop.checks.doctor import (
     Check,
     Status,
@@ -30,7 +31,7 @@ from sop.checks.doctor import (
 )
 from sop.cli import cli
 
-SOP_PACKAGE = Path(__file__).resolve().parents[2] / "sop"
+SOP_PACKAGE = Path(sop.__file__).parent  # this checkout's, or the wheel's (test-installed)
 KEY_LINE = (
     "web-1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
 )
@@ -125,8 +126,8 @@ def test_libraries_missing_or_out_of_range(tmp_path: Path, monkeypatch: pytest.M
         "libraries",
         Status.FAIL,
         f"click {metadata.version('click')} is outside >=99; no-such-library-xyz is missing "
-        "(needs >=1): reinstall sop into a fresh environment (`pipx install --force sop-fake` "
-        "or `pip install --upgrade sop-fake`)",
+        "(needs >=1): install sop into a fresh environment, which resolves them "
+        "(`pipx install --force WHEEL_OR_CLONE`)",
     )
 
 
@@ -164,15 +165,14 @@ def test_package_ok_when_every_file_is_as_installed(tmp_path: Path) -> None:
 
 
 def test_package_ok_here() -> None:
-    import sop
-
     check = check_package(Path(sop.__file__), metadata.distributions())
     assert check == Check("package", Status.OK, f"sop-runbooks {sop.__version__} ({SOP_PACKAGE})")
 
 
 FIX = (
-    "fix: `pip uninstall sop` then `pip install --force-reinstall sop-runbooks`, or give each "
-    "its own environment (pipx install, uv tool install)"
+    "fix: `pip uninstall sop`, then `pip install --force-reinstall --no-deps WHEEL_OR_CLONE` "
+    "(the sop-runbooks it came from); or give each its own environment (pipx install, uv tool "
+    "install)"
 )
 
 
@@ -200,6 +200,23 @@ def test_package_that_overwrote_stateless_openpgp_warns(tmp_path: Path) -> None:
     )
 
 
+def test_package_changed_by_hand_fails_and_names_where_to_reinstall_from(tmp_path: Path) -> None:
+    install_sop(tmp_path)
+    (next(tmp_path.glob("sop_runbooks-*.dist-info")) / "direct_url.json").write_text(
+        json.dumps({"url": "file:///srv/wheels/sop_runbooks-0.1.0-py3-none-any.whl"})
+    )
+    with (tmp_path / "sop" / "cli" / "setup.py").open("a") as out:
+        out.write("# changed\n")
+    (tmp_path / "sop" / "errors.py").unlink()
+    assert identity(tmp_path) == Check(
+        "package",
+        Status.FAIL,
+        "2 file(s) of sop-runbooks 0.1.0 were changed or removed after it was installed: "
+        "sop/cli/setup.py, sop/errors.py; fix: `pip install --force-reinstall --no-deps "
+        "/srv/wheels/sop_runbooks-0.1.0-py3-none-any.whl` (the sop-runbooks it came from)",
+    )
+
+
 def test_package_imported_from_elsewhere_fails(tmp_path: Path) -> None:
     install_sop(tmp_path / "site")
     shadow = tmp_path / "shadow" / "sop" / "__init__.py"
@@ -210,7 +227,8 @@ def test_package_imported_from_elsewhere_fails(tmp_path: Path) -> None:
         "package",
         Status.FAIL,
         f"sop is imported from {shadow.parent}, not from {tmp_path / 'site' / 'sop'} "
-        "where sop-runbooks 0.1.0 is installed",
+        "where sop-runbooks 0.1.0 is installed; fix: take that folder off the Python path "
+        "(PYTHONPATH, or the current folder)",
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import yaml
 from .sshd import SshdHosts, SshHost
 
 REPO = Path(__file__).resolve().parents[2]
-SOP = REPO / ".venv" / "bin" / "sop"
+SOP = Path(sys.executable).parent / "sop"  # the sop installed beside the Python running pytest
 GROUPS = {"web": ["h01", "h02", "h03"]}
 
 TASKS = '''\
