@@ -3,7 +3,7 @@
 the fix in its message.
 
 The checks reuse what a run itself checks: the state directory and key folder rules of
-`sop.audit.state` and `sop.audit.escrow`, the inventory loader, the SSH files as
+`sop.audit.sharing` and `sop.audit.escrow`, the inventory loader, the SSH files as
 `sop.executors.connections` reads them. Nothing here changes anything.
 """
 
@@ -75,7 +75,7 @@ def diagnose(setup: Setup) -> Diagnosis:
         lambda: check_ssh(setup.ssh_config, setup.known_hosts),
         lambda: check_inventory(setup.inventory),
         lambda: check_state_dir(setup.state_dir),
-        check_key_dir,
+        lambda: check_key_dir(setup.state_dir),
     ]
     return Diagnosis(tuple(check() for check in checks))
 
@@ -344,30 +344,38 @@ def check_inventory(explicit: Path | None) -> Check:
 
 
 def check_state_dir(explicit: Path | None) -> Check:
-    from sop.audit.state import check_dir, default_state_dir
+    """The state directory and its runs folder, as `sop run` checks them before it starts."""
+    from sop.audit.sharing import sharing_of
+    from sop.audit.state import default_state_dir
 
     root = explicit or default_state_dir()
     try:
-        check_dir(root, "state directory")
-        check_dir(root / "runs", "runs directory")
+        sharing = sharing_of(root, "state directory")
+        sharing.check(root / "runs", "runs directory", folder=True)
     except SopError as exc:
         return Check("state dir", Status.FAIL, str(exc))
-    return Check("state dir", Status.OK, _folder_text(root))
+    return Check("state dir", Status.OK, _folder_text(root, sharing.gid))
 
 
-def check_key_dir() -> Check:
-    from sop.audit.escrow import check_key_dir as check_folder
-    from sop.audit.escrow import default_key_dir
+def check_key_dir(state_dir: Path | None) -> Check:
+    """The key folder the runs of that state directory use, as `sop run` checks it."""
+    from sop.audit.escrow import key_folder
+    from sop.audit.state import default_state_dir
 
-    folder = default_key_dir()
     try:
-        check_folder(folder)
+        keys = key_folder(state_dir or default_state_dir())
+        keys.sharing.check(keys.path, "audit key folder", folder=True)
     except SopError as exc:
         return Check("audit keys", Status.FAIL, str(exc))
-    return Check("audit keys", Status.OK, _folder_text(folder))
+    return Check("audit keys", Status.OK, _folder_text(keys.path, keys.sharing.gid))
 
 
-def _folder_text(folder: Path) -> str:
+def _folder_text(folder: Path, gid: int | None) -> str:
     if not folder.exists():
         return f"{folder} (made by the first run)"
-    return f"{folder} (mode {folder.stat().st_mode & 0o777:04o})"
+    mode = f"mode {folder.stat().st_mode & 0o7777:04o}"
+    if gid is not None:
+        from sop.audit.sharing import group_name
+
+        return f"{folder} ({mode}, shared with group {group_name(gid)})"
+    return f"{folder} ({mode})"

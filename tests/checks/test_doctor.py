@@ -4,6 +4,7 @@ identity check against an installation whose `sop` another distribution overwrot
 from __future__ import annotations
 
 import base64
+import grp
 import hashlib
 import json
 import os
@@ -351,31 +352,59 @@ def test_state_dir(tmp_path: Path) -> None:
     )
     state.chmod(0o700)
     (state / "runs").symlink_to(tmp_path)
-    assert check_state_dir(state).message == (
-        f"runs directory {state / 'runs'} is a symbolic link; sop refuses it "
-        "(point --state-dir at the real folder)"
+    assert check_state_dir(state) == Check(
+        "state dir",
+        Status.FAIL,
+        f"runs directory {state / 'runs'} is a symbolic link; sop refuses it (use the folder "
+        "itself)",
+    )
+
+
+def test_state_dir_shared_with_a_group(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o2770)
+    group = grp.getgrgid(state.stat().st_gid).gr_name
+    assert check_state_dir(state) == Check(
+        "state dir", Status.OK, f"{state} (mode 2770, shared with group {group})"
     )
 
 
 def test_key_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keys = tmp_path / "keys"
     monkeypatch.setenv("SOP_AUDIT_KEYS", str(keys))
-    assert check_key_dir() == Check("audit keys", Status.OK, f"{keys} (made by the first run)")
+    assert check_key_dir(None) == Check("audit keys", Status.OK, f"{keys} (made by the first run)")
     keys.mkdir(mode=0o700)
-    assert check_key_dir() == Check("audit keys", Status.OK, f"{keys} (mode 0700)")
+    assert check_key_dir(None) == Check("audit keys", Status.OK, f"{keys} (mode 0700)")
     keys.chmod(0o770)
-    assert check_key_dir() == Check(
+    group = grp.getgrgid(keys.stat().st_gid).gr_name
+    assert check_key_dir(None) == Check(
         "audit keys",
         Status.FAIL,
-        f"audit key folder {keys} is writable by other users; run `chmod go-w {keys}` first "
-        "(and check that nobody changed it)",
+        f"audit key folder {keys} is writable by group {group} but not set-group-ID, so what "
+        f"sop makes in it would not stay the group's: run `chmod g+s {keys}` to share it with "
+        f"the members of {group}, or `chmod g-w {keys}` to keep it private",
     )
-    if os.geteuid() == 0:
-        keys.chmod(0o700)
-        os.chown(keys, 12345, -1)
-        assert check_key_dir().message.startswith(
-            f"audit key folder {keys} belongs to another user (uid 12345)"
-        )
+    keys.chmod(0o700)
+    keys.rmdir()
+    keys.symlink_to(tmp_path)
+    assert check_key_dir(None) == Check(
+        "audit keys",
+        Status.FAIL,
+        f"audit key folder {keys} is a symbolic link; sop refuses it (name the real folder "
+        "instead)",
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a folder to another user")
+def test_key_dir_of_another_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = tmp_path / "keys"
+    monkeypatch.setenv("SOP_AUDIT_KEYS", str(keys))
+    keys.mkdir(mode=0o700)
+    os.chown(keys, 12345, -1)
+    check = check_key_dir(None)
+    assert check.status is Status.FAIL
+    assert check.message.startswith(f"audit key folder {keys} belongs to another user, ")
 
 
 # --- the command ------------------------------------------------------------------------------
