@@ -107,7 +107,7 @@ def check_package(imported: Path, distributions: Iterable[metadata.Distribution]
         name = _normal(dist.metadata["Name"] or "")
         if name == DISTRIBUTION and ours is None:
             ours = dist
-        elif name != DISTRIBUTION and any(_in_sop(f) for f in dist.files or ()):
+        elif name != DISTRIBUTION and any(_in_sop(path) for path, _ in _record(dist)):
             rivals.append(dist)
     where = imported.parent
     if ours is None:
@@ -154,7 +154,7 @@ def _package_problem(ours: metadata.Distribution, imported: Path) -> PackageProb
     """What is wrong with the installed files, or None. A wheel install: every file of the
     package matches the hash in RECORD and `sop` is imported from them. An editable install:
     `sop` is imported from its source folder."""
-    recorded = [f for f in ours.files or () if _in_sop(f) and f.hash is not None]
+    recorded = [(path, digest) for path, digest in _record(ours) if _in_sop(path) and digest]
     if not recorded:
         source, editable = _direct_url(ours)
         if editable and source and imported.resolve().parent != Path(source).resolve() / "sop":
@@ -172,9 +172,7 @@ def _package_problem(ours: metadata.Distribution, imported: Path) -> PackageProb
             shadowed=True,
         )
     changed = [
-        str(f)
-        for f in recorded
-        if f.hash is not None and not _matches(Path(str(ours.locate_file(f))), f.hash)
+        path for path, digest in recorded if not _matches(Path(str(ours.locate_file(path))), digest)
     ]
     if changed:
         listed = ", ".join(changed[:5]) + (
@@ -200,16 +198,26 @@ def _direct_url(dist: metadata.Distribution) -> tuple[str | None, bool]:
     return path, bool(data.get("dir_info", {}).get("editable"))
 
 
-def _matches(path: Path, recorded: metadata.FileHash) -> bool:
+def _record(dist: metadata.Distribution) -> list[tuple[str, str]]:
+    """The files the install of `dist` wrote, with their hashes ('sha256=...'; '' for none),
+    from its RECORD: `Distribution.files` leaves out those that are gone since (Python 3.13)."""
+    import csv
+
+    rows = csv.reader((dist.read_text("RECORD") or "").splitlines())
+    return [(row[0], row[1] if len(row) > 1 else "") for row in rows if row]
+
+
+def _matches(path: Path, recorded: str) -> bool:
+    mode, _, value = recorded.partition("=")
     try:
-        digest = hashlib.new(recorded.mode, path.read_bytes()).digest()
+        digest = hashlib.new(mode, path.read_bytes()).digest()
     except (OSError, ValueError):
         return False
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == recorded.value
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == value
 
 
-def _in_sop(file: metadata.PackagePath) -> bool:
-    return file.parts[:1] == ("sop",)
+def _in_sop(path: str) -> bool:
+    return path.startswith("sop/")
 
 
 def _normal(name: str) -> str:
