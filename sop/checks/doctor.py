@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
@@ -59,7 +59,7 @@ class Diagnosis:
 class Setup:
     """What to examine: the files `sop run` would be given (None: its defaults)."""
 
-    inventory: Path | None = None
+    inventory: tuple[Path, ...] = ()  # several are merged; a dynamic one is not run
     state_dir: Path | None = None
     ssh_config: Path | None = None
     known_hosts: Path | None = None
@@ -327,7 +327,7 @@ def check_ssh(ssh_config: Path | None, known_hosts: Path | None) -> Check:
     return Check("ssh", Status.OK, f"ssh config: {configs}; known_hosts: {keys}")
 
 
-def check_inventory(explicit: Path | None) -> Check:
+def check_inventory(explicit: Sequence[Path]) -> Check:
     from sop.format.discovery import find_inventory, search_dirs
 
     try:
@@ -344,10 +344,11 @@ def check_inventory(explicit: Path | None) -> Check:
             f"no inventory.yaml in {where}: SOPs can run on `local` only "
             "(`sop init` writes an example; or give --inventory)",
         )
+    where = str(inventory.path) if inventory.path else ", ".join(map(str, explicit))
     return Check(
         "inventory",
         Status.OK,
-        f"{inventory.path}: {len(inventory.hosts)} host(s), {len(inventory.groups)} group(s)",
+        f"{where}: {len(inventory.hosts)} host(s), {len(inventory.groups)} group(s)",
     )
 
 

@@ -36,13 +36,18 @@ def init(folder: Path) -> None:
 
 
 @click.command()
-@click.option("--inventory", type=FILE, help="Inventory file (default: as `sop run` finds it).")
+@click.option(
+    "--inventory",
+    type=FILE,
+    multiple=True,
+    help="Inventory file (repeatable; a dynamic one is not run; default: as `sop run` finds it).",
+)
 @STATE_DIR
 @path_option("--ssh-config", "ssh config file (default ~/.ssh/config).")
 @path_option("--known-hosts", "known_hosts file to trust (default ~/.ssh/known_hosts).")
 @format_option("text", "json")
 def doctor(
-    inventory: Path | None,
+    inventory: tuple[Path, ...],
     state_dir: Path | None,
     ssh_config: Path | None,
     known_hosts: Path | None,

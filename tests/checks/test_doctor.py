@@ -314,22 +314,30 @@ def test_known_hosts_folder_fails(home: Path) -> None:
 
 
 def test_inventory(in_tmp: Path) -> None:
-    assert check_inventory(None).status is Status.WARN
+    assert check_inventory(()).status is Status.WARN
     (in_tmp / "runbooks").mkdir()
     (in_tmp / "runbooks" / "inventory.yaml").write_text(
         "hosts: {web-1: {address: web-1.example}}\ngroups: {web: [web-1]}\n"
     )
-    assert check_inventory(None) == Check(
+    assert check_inventory(()) == Check(
         "inventory", Status.OK, "runbooks/inventory.yaml: 1 host(s), 1 group(s)"
     )
     (in_tmp / "runbooks" / "inventory.yaml").write_text("hosts: {web-1: {adress: x}}\n")
-    check = check_inventory(None)
+    check = check_inventory(())
     assert check.status is Status.FAIL
     assert check.message.startswith("does not load: runbooks/inventory.yaml:1:17: hosts.web-1")
 
 
+def test_inventories_given_are_merged(in_tmp: Path) -> None:
+    (in_tmp / "a.yaml").write_text("hosts: {web-1: {address: web-1.example}}\n")
+    (in_tmp / "b.yaml").write_text("hosts: {db-1: {address: db-1.example}}\n")
+    check = check_inventory((Path("a.yaml"), Path("b.yaml")))
+    assert check.status is Status.OK
+    assert check.message.endswith(": 2 host(s), 0 group(s)")
+
+
 def test_inventory_warns_where_it_looked(in_tmp: Path) -> None:
-    assert check_inventory(None) == Check(
+    assert check_inventory(()) == Check(
         "inventory",
         Status.WARN,
         "no inventory.yaml in runbooks: SOPs can run on `local` only (`sop init` writes an "
