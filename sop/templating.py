@@ -254,7 +254,7 @@ def _unchanged(filename: str, mtime: int) -> bool:
     return _mtime(filename) == mtime
 
 
-Filter = Callable[[Any], str]
+Filter = Callable[[Any], object]
 
 
 def trusted(function: Callable[[Any], str]) -> Filter:

@@ -27,6 +27,7 @@ FILTERS: tuple[tuple[str, templating.Filter], ...] = (
     ("text", prose.escape_inline),
     ("code", prose.code_span),
     ("prose", prose.neutralise),
+    ("opens_with_paragraph", prose.opens_with_paragraph),
     ("top_level_prose", prose.neutralise_top_level),
     ("fence", prose.fence),
     ("blockquote", blockquote),

@@ -64,6 +64,7 @@ _TWO_BLANK_LINES = re.compile(r"\n[ \t]*\n[ \t]*(?:\n|[ \t]\Z)")
 _UNESCAPED_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)\[")
 # a line as markdown-it numbers them in `Token.map`: it ends lines at `\n`, `\r\n` and `\r`
 # only, never at the other separators of `str.splitlines` (`\x0c`, `\x85`, `\u2028`...)
+_LETTER_FIRST = re.compile(r"[^\W\d_]")
 _SOURCE_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
 
 
@@ -358,6 +359,19 @@ def _closes_exactly(line: str, fence: str) -> bool:
 
 def _closed(text: str, fence: str) -> str:
     return f"{text}{fence}\n" if text.endswith(("\n", "\r")) else f"{text}\n{fence}"
+
+
+def opens_with_paragraph(text: str) -> bool:
+    """Whether prose starts with a paragraph, so that it can follow a task item's `- [ ] ` on
+    the same line. Prose that starts with a list, a heading, a quote, a table or code cannot:
+    `- [ ] - a` is no nested list to either parser (and a `#` there is a heading to
+    Python-Markdown). One line that starts with a letter needs no parse."""
+    if _LETTER_FIRST.match(text) and not _LINE_BREAK.search(text):
+        return True
+    if text.lstrip(" ").startswith("#"):
+        return False
+    tokens = _source_parser().parse(text)
+    return bool(tokens) and tokens[0].type == "paragraph_open"
 
 
 def escape_inline(text: str) -> str:
