@@ -10,8 +10,6 @@ from sop import templating
 from sop.render import prose
 from sop.render.pages import Site
 
-_URL_SAFE = "/:?#[]@!$&*+,;=%~-._"
-
 
 def blockquote(text: str) -> str:
     """Every line of `text` prefixed with `> ` (blank lines with `>`)."""
@@ -20,7 +18,7 @@ def blockquote(text: str) -> str:
 
 def url(text: str) -> str:
     """A link destination: anything that could end it or open HTML is percent-encoded."""
-    return quote(text, safe=_URL_SAFE)
+    return quote(text, safe=prose.URL_SAFE)
 
 
 FILTERS: tuple[tuple[str, templating.Filter], ...] = (

@@ -15,6 +15,7 @@ import functools
 import re
 from html import unescape
 from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -28,8 +29,10 @@ _AUTOLINK = re.compile(
     r"<(?:https?://[^\s<>\"'`]*|mailto:[^\s<>\"'`!@]+@[^\s<>\"'`@]+)>", re.IGNORECASE
 )
 _BACKTICKS = re.compile(r"`+")
-# what escaping stops at: a backslash escape, a run of backticks, `<` and `[`
-_SPECIAL = re.compile(r"\\.|`+|<|\[", re.DOTALL)
+# what a link destination keeps as it is; anything that could end it or open HTML is encoded
+URL_SAFE = "/:?#[]@!$&*+,;=%~-._"
+# what escaping stops at: a backslash escape, a run of backticks, `<`, `[` and braces
+_SPECIAL = re.compile(r"\\.|`+|[<\[{}]", re.DOTALL)
 _ESCAPE_OR_BACKTICKS = re.compile(r"\\.|`+", re.DOTALL)
 # where `str.splitlines` ends a line: Jinja's `indent` and `blockquote` cut prose there
 _LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
@@ -61,6 +64,7 @@ _INLINE_SPECIAL = re.compile(r"[\\`*_\[\]{}()#+!|&<>]")
 # two blank lines in a row, in text whose every line (the first too) comes after a `\n`
 _TWO_BLANK_LINES = re.compile(r"\n[ \t]*\n[ \t]*(?:\n|[ \t]\Z)")
 # `[` not escaped by a backslash (after any escaped backslashes)
+_UNESCAPED_BRACE = re.compile(r"(?<!\\)((?:\\\\)*)([{}])")
 _UNESCAPED_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)\[")
 # a line as markdown-it numbers them in `Token.map`: it ends lines at `\n`, `\r\n` and `\r`
 # only, never at the other separators of `str.splitlines` (`\x0c`, `\x85`, `\u2028`...)
@@ -185,13 +189,17 @@ def _escape_at(
         return None, end if span_end is None else span_end
     if token == "[":
         return ("\\[" if brackets else None), end
+    if token in "{}":  # an expression to MDX
+        return "\\" + token, end
     if token[0] == "\\":  # to Python-Markdown `\<` is a backslash and a `<`
         html_start = token == "\\<" and _HTML_START.match(text, start + 1)
         return ("&lt;" if html_start else None), end
     link = _AUTOLINK.match(text, start)
-    if link:
-        return None, link.end()
-    return ("&lt;" if _HTML_START.match(text, start) else None), end
+    if link:  # MDX has no autolinks: `<https://...>` is a tag to it
+        address = link.group()[1:-1]
+        shown = address[7:] if address.lower().startswith("mailto:") else address
+        return f"[{escape_inline(shown)}]({quote(address, safe=URL_SAFE)})", link.end()
+    return "&lt;", end  # MDX reads `<b`, `<=`, `<2` as a tag
 
 
 def _escape_paragraph(paragraph: str, brackets: bool) -> str:
@@ -253,7 +261,7 @@ def _escape_outside(text: str, code: set[int], fence_lines: set[int]) -> str:
 
 
 def _escape_every_lt(text: str) -> str:
-    return text.replace("<", "&lt;")
+    return _UNESCAPED_BRACE.sub(r"\1\\\2", text.replace("<", "&lt;"))
 
 
 def _escape_brackets(text: str) -> str:
@@ -270,10 +278,13 @@ def _checked(text: str) -> str:
 
 
 def _is_inert(text: str) -> bool:
-    """Whether neither parser could find raw HTML, a fence or an unsafe link in `text`: raw HTML
-    and autolinks need a `<`, fences three backticks or tildes, other links and images a `[`."""
+    """Whether no parser could find raw HTML, a fence, an unsafe link or (MDX) an expression in
+    `text`: raw HTML, JSX and autolinks need a `<`, expressions a brace, fences three backticks
+    or tildes, other links and images a `[`."""
     return (
         "<" not in text
+        and "{" not in text
+        and "}" not in text
         and "```" not in text
         and "~~~" not in text
         and ("[" not in text or not _has_unsafe_destination(text))
@@ -283,7 +294,8 @@ def _is_inert(text: str) -> bool:
 def neutralise(text: str) -> str:
     """Prose for a Markdown page, safe anywhere on it (indented into a list item, quoted...):
     the same Markdown, but raw HTML shows as text and no link can run script (MkDocs' Markdown
-    does not filter `javascript:` links).
+    does not filter `javascript:` links). It is MDX too (Docusaurus): outside code, every `<` is
+    `&lt;`, braces are backslash-escaped and autolinks are written as links.
 
     Only code spans that both parsers see are left alone. Code blocks are escaped too, since
     the parsers disagree on them (Python-Markdown reads no fence in a list item or a quote);

@@ -46,7 +46,7 @@ def test_escaping_brackets_never_unescapes_one() -> None:
 
 
 def test_safe_prose_comes_back_unchanged() -> None:
-    text = "See the [runbook](https://example.com) and `<b>`, <https://x.example>.\n"
+    text = "See the [runbook](https://example.com) and `<b>`, `{{ host }}`.\n"
     assert prose.neutralise(text) == text
     fenced = f"{text}\n```sh\ncurl '<b>' [a](javascript:x)\n```\n"
     assert prose.neutralise_top_level(fenced) == fenced
@@ -68,7 +68,7 @@ def test_a_plain_fence_left_open_is_closed_at_the_end_of_the_prose() -> None:
     ("text", "defused"),
     [
         ("~~~ two words\n<b>\n~~~", "&#126;&#126;&#126; two words\n&lt;b>\n&#126;&#126;&#126;"),
-        ("```{.x}\n<b>\n```", "&#96;&#96;&#96;{.x}\n&lt;b>\n&#96;&#96;&#96;"),
+        ("```{.x}\n<b>\n```", "&#96;&#96;&#96;\\{.x\\}\n&lt;b>\n&#96;&#96;&#96;"),
         ("  ```\n<b>\n  ```", "  &#96;&#96;&#96;\n&lt;b>\n  &#96;&#96;&#96;"),
         ("```\n<b>\n````", "&#96;&#96;&#96;\n&lt;b>\n&#96;&#96;&#96;&#96;"),
         ("```sh\n<b>\n ```", "&#96;&#96;&#96;sh\n&lt;b>\n &#96;&#96;&#96;"),
@@ -99,7 +99,7 @@ def test_code_blocks_in_list_items_are_escaped() -> None:
         ("\\<b> \\\\<i>", "&lt;b> \\\\&lt;i>"),  # `\<` escapes nothing in Python-Markdown
         (
             "<mailto:a@b.example> <mailto:a/onmouseover=alert(1)>",
-            "<mailto:a@b.example> &lt;mailto:a/onmouseover=alert(1)>",
+            "[a@b.example](mailto:a@b.example) &lt;mailto:a/onmouseover=alert(1)>",
         ),
     ],
 )
@@ -217,3 +217,21 @@ def test_prose_with_only_safe_links_is_not_parsed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(prose, "_source_parser", no_parser)
     text = "See the [dashboard](https://grafana.example.com/d/1) and [notes][n].\n\n[n]: ./n.md\n"
     assert prose.neutralise(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{{ host }} and `{{ host }}`", "\\{\\{ host \\}\\} and `{{ host }}`"),
+        ("already \\{ escaped", "already \\{ escaped"),
+        ("a <= b, 1 <2, a < b", "a &lt;= b, 1 &lt;2, a &lt; b"),
+        (
+            "see <https://x.example/a_(b)>",
+            "see [https://x.example/a\\_\\(b\\)](https://x.example/a_%28b%29)",
+        ),
+    ],
+)
+def test_prose_is_mdx_outside_code(text: str, expected: str) -> None:
+    """MDX reads braces as expressions, `<` before a letter, `=` or digit as a tag, and has no
+    autolinks; the escapes read the same to CommonMark and Python-Markdown."""
+    assert prose.neutralise(text) == expected
