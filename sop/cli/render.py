@@ -45,6 +45,14 @@ if TYPE_CHECKING:
     type=EXISTING_FOLDER,
     help="Add run history from the audit logs in this state directory to each page.",
 )
+@click.option(
+    "--placeholders",
+    type=click.Choice(["shell", "angle", "jinja"]),
+    default="shell",
+    show_default=True,
+    help='How commands show the values they need: "${SOP_HOST:?}" with a "Set these first" '
+    "block (fails before it runs until set), <host>, or {{ host }} as written.",
+)
 def render(
     paths: tuple[Path, ...],
     fmt: str,
@@ -52,6 +60,7 @@ def render(
     template_dirs: tuple[Path, ...],
     mkdocs: bool,
     runs_dir: Path | None,
+    placeholders: str,
 ) -> None:
     """Render SOPs as wiki pages: one page per SOP plus an index. Runs nothing.
 
@@ -61,7 +70,7 @@ def render(
 
     sops = load_every_sop(paths)
     history = read_history(runs_dir) if runs_dir is not None else None
-    written = render_library(sops, fmt, out_dir, template_dirs, mkdocs, history)
+    written = render_library(sops, fmt, out_dir, template_dirs, mkdocs, history, placeholders)
     ui.echo(f"{len(sops)} SOP(s) rendered: {len(written)} file(s) in {out_dir}", err=True)
 
 

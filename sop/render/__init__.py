@@ -16,12 +16,14 @@ from sop.errors import UsageError
 from sop.format.gcpause import cycle_collector_paused
 from sop.model import Sop
 from sop.render.pages import RenderError, Site, build_site
+from sop.render.placeholders import STYLES as PLACEHOLDERS
 
 FORMATS = ("markdown", "html", "confluence")
 MKDOCS_DOCS_DIR = "docs"
 
 __all__ = [
     "FORMATS",
+    "PLACEHOLDERS",
     "RenderError",
     "SopHistory",
     "read_history",
@@ -52,16 +54,22 @@ def render_files(
     template_dirs: Sequence[Path] = (),
     mkdocs: bool = False,
     history: Mapping[str, SopHistory] | None = None,
+    placeholders: str = PLACEHOLDERS[0],
 ) -> dict[str, str]:
     """Every output file as relative path -> text, without writing anything. `history` (from
-    `read_history`) adds a "Run history" section and step times to each page."""
+    `read_history`) adds a "Run history" section and step times to each page. `placeholders`
+    is how commands show the values they need (one of `PLACEHOLDERS`)."""
     if mkdocs and fmt != "markdown":
         raise UsageError("--mkdocs goes with --format markdown")
+    if placeholders not in PLACEHOLDERS:
+        raise UsageError(
+            f"unknown placeholder style '{placeholders}'; choose one of {', '.join(PLACEHOLDERS)}"
+        )
     for folder in template_dirs:
         if not folder.is_dir():
             raise UsageError(f"{folder}: no such templates folder")
     with cycle_collector_paused():
-        site = build_site(sops, history)
+        site = build_site(sops, history, placeholders)
         files = _renderer(fmt)(site, tuple(str(d) for d in template_dirs))
     if not mkdocs:
         return files
@@ -103,6 +111,8 @@ def render_library(
     template_dirs: Sequence[Path] = (),
     mkdocs: bool = False,
     history: Mapping[str, SopHistory] | None = None,
+    placeholders: str = PLACEHOLDERS[0],
 ) -> list[Path]:
     """Render SOPs as wiki pages of format `fmt` into `out_dir`; return the files written."""
-    return write_files(render_files(sops, fmt, template_dirs, mkdocs, history), out_dir)
+    files = render_files(sops, fmt, template_dirs, mkdocs, history, placeholders)
+    return write_files(files, out_dir)

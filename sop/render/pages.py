@@ -17,6 +17,7 @@ from typing import Any
 from sop.audit.history import SopHistory, history_view, last_drilled, step_median
 from sop.errors import SopError
 from sop.model import Input, Link, Sop, Step, branches, section_conditions
+from sop.render import placeholders as placeholder
 from sop.render.docstrings import task_docstring
 from sop.render.flow import mermaid
 
@@ -85,9 +86,13 @@ def page_titles(sops: Sequence[Sop]) -> dict[str, str]:
     }
 
 
-def build_site(sops: Iterable[Sop], history: Mapping[str, SopHistory] | None = None) -> Site:
+def build_site(
+    sops: Iterable[Sop],
+    history: Mapping[str, SopHistory] | None = None,
+    placeholders: str = placeholder.DEFAULT,
+) -> Site:
     """`history` (SOP id -> its runs, from `--runs`) adds run history to the pages; without it
-    the pages show none."""
+    the pages show none. `placeholders` is how commands show their values (`placeholders.STYLES`)."""
     ordered = sorted(sops, key=lambda s: s.id)
     names = page_names(ordered)
     titles = page_titles(ordered)
@@ -95,7 +100,14 @@ def build_site(sops: Iterable[Sop], history: Mapping[str, SopHistory] | None = N
     paths = _file_ids(ordered) if local_links else {}
     refs = {s.id: _ref(s, names, titles) for s in ordered}
     pages = tuple(
-        sop_view(s, names, titles, paths, None if history is None else history.get(s.id, EMPTY))
+        sop_view(
+            s,
+            names,
+            titles,
+            paths,
+            None if history is None else history.get(s.id, EMPTY),
+            placeholders,
+        )
         for s in ordered
     )
     index: View = {
@@ -158,6 +170,7 @@ def sop_view(
     titles: dict[str, str],
     paths: dict[Path, str],
     history: SopHistory | None = None,
+    placeholders: str = placeholder.DEFAULT,
 ) -> View:
     view: View = {
         "id": sop.id,
@@ -179,6 +192,13 @@ def sop_view(
         "flow": mermaid(sop),
         "history": None,
     }
+    variables = placeholder.Variables.of(sop)
+    for section in [*view["sections"], *view["rollback"]]:
+        for step in section["steps"]:
+            if step["kind"] in ("run", "script"):
+                step["body"], step["set_first"] = placeholder.fill(
+                    step["body"], placeholders, variables
+                )
     if history is not None:
         view["history"] = history_view(history)
         for section in [*view["sections"], *view["rollback"]]:
@@ -308,6 +328,7 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
         "kind": step.kind,
         "body": step.body.rstrip("\n"),
         "stdin": "" if step.stdin is None else step.stdin.rstrip("\n"),
+        "set_first": (),
         "note": step.note.strip(),
         "facts": facts,
         "ask": [_input(i) for i in step.ask],
