@@ -1,6 +1,7 @@
 """The append-only audit log of one run: one JSON object per line, chained, sealed, and on disk
 (fsync) before `append` returns, so a record is durable before the command it announces starts.
-Each line is the record's canonical JSON (the bytes its hash covers) with `hash` appended last.
+Each line is the record's canonical JSON (the bytes its hash covers) with `event.hash` added
+(chain.py).
 
 `write` and `sync` are `append` in two halves, for the run's sink: records are written in order
 under the run's lock, and each host thread then waits in `sync` until its record is on disk.
@@ -19,7 +20,7 @@ from sop import events as ev
 from sop.audit import chain
 from sop.audit.actions import Action
 from sop.audit.escrow import EscrowedHead, write_head
-from sop.audit.records import body, timestamp
+from sop.audit.records import body, ecs_fields, timestamp
 from sop.audit.sharing import open_file
 from sop.errors import FatalRunError
 
@@ -116,7 +117,7 @@ class AuditLog:
             raise AuditWriteError(self.broken)
         action = fields["event"]["action"]
         record, line = self._line(at, fields, self.head)
-        head = Head(record["seq"], record["hash"])
+        head = Head(record["event"]["sequence"], record["event"]["hash"])
         state = self.seal_state
         due = state is not None and (
             head.seq == 0  # key[0] is never stored in the run
@@ -126,7 +127,7 @@ class AuditLog:
         if state is not None and due:
             seal, sealed = self._line(at, self._seal_fields(state, head), head)
             line += sealed
-            head = Head(seal["seq"], seal["hash"])
+            head = Head(seal["event"]["sequence"], seal["event"]["hash"])
         self._write(line)
         self.head, self.sealed = head, due
         self.finished = self.finished or action == Action.RUN_FINISHED
@@ -142,7 +143,7 @@ class AuditLog:
             return
         seal, line = self._line(at, self._seal_fields(state, self.head), self.head)
         self._write(line)
-        self.head, self.sealed = Head(seal["seq"], seal["hash"]), True
+        self.head, self.sealed = Head(seal["event"]["sequence"], seal["event"]["hash"]), True
         self._sealed(state)
         self._written += 1
         self.sync()
@@ -178,11 +179,11 @@ class AuditLog:
         raise AuditWriteError(self.broken) from None
 
     def _line(self, at: float, fields: dict[str, Any], prev: Head) -> tuple[dict[str, Any], bytes]:
-        record = merge(self.common, fields)  # the chain's members are not nested: set them
+        record = merge(self.common, ecs_fields(fields))
         record["@timestamp"] = timestamp(at)
-        record["seq"] = prev.seq + 1
-        record["prev"] = prev.hash
-        record["hash"], line = chain.stored_line(prev.hash, record)
+        chain.set_link(record, prev.seq + 1, prev.hash)
+        digest, line = chain.stored_line(prev.hash, record)
+        record["event"]["hash"] = digest
         return record, line
 
     @staticmethod

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from sop.audit.actions import Action
 from sop.audit.escrow import KeyFolder, key_folder, load_head, load_key
+from sop.audit.records import summary
 from sop.audit.sharing import UnsafeFileError
 from sop.audit.state import AUDIT, StateDirError, check_run_files
 from sop.audit.verify import (
@@ -65,7 +66,7 @@ class AuditEntry(NamedTuple):
     action: str
     seq: int | None = None
     time: str = ""  # @timestamp: ISO 8601, UTC, milliseconds
-    event_kind: str = ""  # "event" (a real run), "drill", "tabletop"
+    event_kind: str = ""  # "event" (a real run) or "drill" (tagged `drill`; `event.kind` before)
     ecs_outcome: str = ""  # event.outcome: "success" | "failure" | "unknown"
     duration_ns: int | None = None
     run_id: str = ""
@@ -182,6 +183,15 @@ def _results(value: Any) -> tuple[HostOutcome, ...]:
     )
 
 
+def _inputs(value: Any) -> Mapping[str, str]:
+    """`sop.inputs`: a list of {name, value}, or (the first format) an object of them."""
+    if isinstance(value, list):
+        return {_text(i.get("name")): _text(i.get("value")) for i in value if isinstance(i, dict)}
+    if isinstance(value, dict):
+        return {str(k): _text(v) for k, v in value.items()}
+    return _NO_INPUTS
+
+
 def entry(record: Mapping[str, Any]) -> AuditEntry:
     """The typed view of one parsed record."""
     event, sop, process = _group(record, "event"), _group(record, "sop"), _group(record, "process")
@@ -204,16 +214,27 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
     section_id, section_key = _texts(section, "id", "key")
     session = _group(sop, "session")
     recording, recording_sha256 = _texts(_group(session, "recording"), "file", "sha256")
+    tags = record.get("tags")
+    if "seq" in record:  # the first format (docs/audit.md)
+        host = _text(_group(record, "host").get("name"))
+        operator = _text(_group(record, "user").get("name"))
+        seq = _int(record.get("seq"))
+    else:  # host.* is the machine sop ran on; the host a record is about is the target
+        host = _text(_group(sop, "target").get("name"))
+        operator = _text(sop.get("operator"))
+        seq = _int(event.get("sequence"))
+        if message and message == summary(action, sop):
+            message = ""  # no message of its own
     return AuditEntry(
         action=_ACTIONS.get(action, action),
-        seq=_int(record.get("seq")),
+        seq=seq,
         time=time,
-        event_kind=kind,
+        event_kind="drill" if isinstance(tags, list) and "drill" in tags else kind,
         ecs_outcome=ecs_outcome,
         duration_ns=_int(event.get("duration")),
         run_id=run_id,
         trace_id=_text(_group(record, "trace").get("id")),
-        operator=_text(_group(record, "user").get("name")),
+        operator=operator,
         incident=incident,
         scenario=scenario,
         drill_simulated=_flag(_group(sop, "drill").get("simulated")),
@@ -223,9 +244,7 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         sop_sha256=sha256,
         sop_title="" if names_step else title,
         sop_path=path,
-        inputs={str(k): _text(v) for k, v in inputs.items()}
-        if isinstance(inputs, dict)
-        else _NO_INPUTS,
+        inputs=_inputs(inputs),
         step_id=step_id,
         number=number,
         step_title=title if names_step else "",
@@ -236,7 +255,7 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         outcome=_OUTCOMES.get(outcome, outcome),
         reason=deviation_reason if deviation else reason,
         hosts=tuple(map(_text, hosts)) if isinstance(hosts, list) else (),
-        host=_text(_group(record, "host").get("name")),
+        host=host,
         command=_text(process.get("command_line")),
         exit_code=_int(process.get("exit_code")),
         error=_text(_group(record, "error").get("message")),

@@ -1,14 +1,19 @@
-"""Runner events as audit records, with Elastic Common Schema field names (nested objects), so
-that an ELK stack ingests the log as is.
+"""Runner events as audit records that conform to the Elastic Common Schema (ECS_VERSION, nested
+objects), so that a SIEM ingests the log as is (docs/siem.md).
 
 A *record* is this JSON object (a `dict` until log.py writes it as one line); reader.py gives
-the typed view of a record that was read back, an `AuditEntry`."""
+the typed view of a record that was read back, an `AuditEntry`. Every record has `message`,
+`log.level`, `event.kind`, `event.category` and `event.type` (`ecs_fields`); what sop adds
+beyond ECS lives under `sop.*`, whose names are fixed: names that come from an SOP (step ids,
+input names, hosts) are values, never keys (`sop.inputs: [{name, value}]`), so the mapping is
+bounded (docs/siem.md ships it as an index template)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sop import events as ev
@@ -16,6 +21,40 @@ from sop.audit.actions import Action
 from sop.events import Outcome
 
 TAIL = 2000  # characters of output kept (redacted) per host
+ECS_VERSION = "9.3.0"  # the release whose fields the records use (tests/data/ecs/ecs_flat.yml)
+
+# event.category and event.type per action (ECS allowed values); other actions: process, info
+_CATEGORY_TYPE: dict[str, tuple[str, str]] = {
+    Action.RUN_STARTED: ("process", "start"),
+    Action.RUN_RESUMED: ("process", "start"),
+    Action.STEP_STARTED: ("process", "start"),
+    Action.COMMAND_STARTED: ("process", "start"),
+    Action.ROLLBACK_STARTED: ("process", "start"),
+    Action.HOST_FINISHED: ("process", "end"),
+    Action.STEP_FINISHED: ("process", "end"),
+    Action.RUN_FINISHED: ("process", "end"),
+    Action.RUN_PAUSED: ("process", "end"),
+    Action.INTERRUPTED: ("process", "end"),
+    Action.STOPPING: ("process", "change"),
+    Action.HOST_EXCLUDED: ("host", "change"),
+    Action.SEAL: ("configuration", "info"),
+    Action.STATE_SAVED: ("configuration", "change"),
+    Action.SOP_CHANGED: ("configuration", "change"),
+    Action.REPAIRED: ("file", "change"),
+    Action.HANDOVER: ("session", "start"),
+}
+_WARNINGS = frozenset(
+    {
+        Action.DEVIATION,
+        Action.INTERRUPTED,
+        Action.STOPPING,
+        Action.HOST_EXCLUDED,
+        Action.ROLLBACK_STARTED,
+        Action.REPAIRED,
+        Action.SOP_CHANGED,
+        Action.UNPROVEN,
+    }
+)
 
 
 def timestamp(at: float) -> str:
@@ -46,6 +85,43 @@ STOPPING_MESSAGES = {
 }
 
 
+def ecs_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` (a record's own part: `body`, a seal, a note) with what ECS wants on every
+    record: `event.category` and `event.type` by action, `log.level`, and a `message`."""
+    event = fields["event"]
+    action = event["action"]
+    category, kind = _CATEGORY_TYPE.get(action, ("process", "info"))
+    level = (
+        "error"
+        if event.get("outcome") == "failure"
+        else "warning"
+        if action in _WARNINGS
+        else "info"
+    )
+    return {
+        **fields,
+        "event": {**event, "category": [category], "type": [kind]},
+        "log": {"level": level},
+        "message": fields.get("message") or summary(action, fields.get("sop", {})),
+    }
+
+
+def summary(action: str, sop: Mapping[str, Any]) -> str:
+    """The `message` of a record that has none of its own, from its action and `sop` fields;
+    readers take a message equal to it as no message (reader.py)."""
+    text = str(action)
+    if "number" in sop:
+        text += f": step {sop['number']} {sop.get('title', '')}".rstrip()
+    elif "title" in sop:
+        text += f": {sop['title']}"
+    target = sop.get("target")
+    if isinstance(target, dict) and target.get("name"):
+        text += f" on {target['name']}"
+    if "outcome" in sop:
+        text += f" ({sop['outcome']})"
+    return text
+
+
 def _step(ref: ev.StepRef, attempt: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "step": ref.id,
@@ -69,6 +145,10 @@ def _output(stdout: str, stderr: str) -> dict[str, Any]:
         "bytes": len(both.encode()),
         "tail": both[-TAIL:],
     }
+
+
+def _steps(steps: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"step": key, "outcome": outcome} for key, outcome in steps.items()]
 
 
 def _host_result(result: ev.HostFinished) -> dict[str, Any]:
@@ -105,7 +185,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             "sop": {
                 "title": event.sop_title,
                 "path": event.sop_path,
-                "inputs": dict(event.inputs),
+                "inputs": [{"name": k, "value": v} for k, v in event.inputs.items()],
                 "targets": list(event.targets),
                 "dry_run": event.dry_run,
                 **({"inventory": event.inventory} if event.inventory else {}),
@@ -141,7 +221,9 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         if event.stdin is not None:
             out["sop"]["stdin"] = event.stdin
         if event.excluded:
-            out["sop"]["excluded"] = dict(event.excluded)
+            out["sop"]["excluded"] = [
+                {"host": host, "reason": why} for host, why in event.excluded.items()
+            ]
         if event.note or event.plain:
             out["message"] = "\n".join(x for x in (event.note, event.plain) if x)
         return out
@@ -165,8 +247,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
     if isinstance(event, ev.CommandStarted):
         return {
             "event": {"action": Action.COMMAND_STARTED},
-            "sop": _step(event.step, event.attempt),
-            "host": {"name": event.host},
+            "sop": {**_step(event.step, event.attempt), "target": {"name": event.host}},
             "process": {"command_line": event.command},
         }
     if isinstance(event, ev.HostFinished):
@@ -180,8 +261,8 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 **_step(event.step, event.attempt),
                 "outcome": event.outcome,
                 "output": _output(event.stdout, event.stderr),
+                "target": {"name": event.host},
             },
-            "host": {"name": event.host},
         }
         if event.exit_code is not None:
             out["process"] = {"exit_code": event.exit_code}
@@ -266,8 +347,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
     if isinstance(event, ev.HostExcluded):
         return {
             "event": {"action": Action.HOST_EXCLUDED},
-            "sop": {**_step(event.step), "reason": event.reason},
-            "host": {"name": event.host},
+            "sop": {**_step(event.step), "reason": event.reason, "target": {"name": event.host}},
         }
     if isinstance(event, ev.Interrupted):
         return {
@@ -311,7 +391,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             },
             "sop": {
                 "outcome": event.outcome,
-                "steps": dict(event.steps),
+                "steps": _steps(event.steps),
                 **({"reason": event.reason} if event.reason else {}),
             },
         }
@@ -322,7 +402,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 **(_step(event.step) if event.step else {}),
                 "pause": event.how,
                 "reason": event.reason,
-                "steps": dict(event.steps),
+                "steps": _steps(event.steps),
             },
             "message": event.reason,
         }

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from sop.audit import chain
 from sop.audit.actions import Action
 from sop.audit.escrow import escrow_key, key_folder, write_private
 from sop.audit.log import AuditLog, AuditSink, Head, SealState
+from sop.audit.records import ECS_VERSION
 from sop.audit.state import AUDIT, STATE, RunLock, check_run_files, new_run_dir, state_dir_of
 
 
@@ -55,16 +58,33 @@ def common_fields(
     kind: str,
     scenario: str = "",
 ) -> dict[str, Any]:
+    """The fields every record of a run has. `kind` is "drill" for a drill (ECS has no such
+    `event.kind`: a drill's records are tagged `drill`); `operator` is the name the responder
+    claims ($LOGNAME, `sop.operator`), `user.*` who the OS says runs sop, `host.*` the machine
+    sop runs on (the hosts a step targets are `sop.target.name`)."""
+    machine = socket.gethostname()
     out: dict[str, Any] = {
-        "event": {"kind": kind},
+        "ecs": {"version": ECS_VERSION},
+        "event": {"kind": "event", "module": "sop", "dataset": "sop.audit"},
         "trace": {"id": trace_id},
-        "user": {"name": operator},
-        "sop": {"run_id": run_id, "id": sop_id, "sha256": sha256},
+        "host": {"name": machine, "hostname": machine},
+        "user": {**_os_user(os.getuid()), "effective": _os_user(os.geteuid())},
+        "sop": {"run_id": run_id, "id": sop_id, "sha256": sha256, "operator": operator},
     }
+    if kind == "drill":
+        out["tags"] = ["drill"]
     labels = {"incident": incident, "scenario": scenario}
     if any(labels.values()):
         out["labels"] = {k: v for k, v in labels.items() if v}
     return out
+
+
+def _os_user(uid: int) -> dict[str, str]:
+    """`user.id` and, when the password database knows it, `user.name` of a uid."""
+    try:
+        return {"id": str(uid), "name": pwd.getpwuid(uid).pw_name}
+    except KeyError:
+        return {"id": str(uid)}
 
 
 def start_session(state_dir: Path, run_id: str, common: dict[str, Any]) -> AuditSession:

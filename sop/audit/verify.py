@@ -124,9 +124,8 @@ def _load(raw: bytes) -> dict[str, Any] | None:
         return None
     if (
         not isinstance(value, dict)
-        or not isinstance(value.get("seq"), int)
-        or not isinstance(value.get("hash"), str)
         or not all(isinstance(value.get(key, {}), dict) for key in _OBJECT_MEMBERS)
+        or chain.link_of(value) is None
     ):
         return None  # not a record sop wrote: readers may rely on its shape
     return value
@@ -229,19 +228,23 @@ def _prove(data: bytes, offset: int, walk: _Walk) -> int:
     `chain.stored_hash` reads it, here without copying each line), chain onto the previous
     record and are no seal, as many as it allows; returns the offset after them."""
     link, proven, room = walk.prev_hash.encode(), 0, walk.provable()
+    member, tail = chain.HASH_MEMBER, chain.HASH_TAIL
     while proven < room:
         end = data.find(b"\n", offset)
-        body_end = end - chain.HASH_TAIL
+        if data.startswith(b'"}}', end - 3):  # this format: `event` last, its hash last in it
+            body_end, close = end - tail, b"}}"
+        else:  # the first format: the hash last in the record
+            body_end, close = end - tail + 1, b"}"
         if (
             body_end <= offset  # too short, or no line left (end is -1)
-            or not data.startswith(chain.HASH_MEMBER, body_end)
-            or not data.startswith(b'"}', end - 2)
+            or not data.startswith(member, body_end)
+            or not data.startswith(b'"', end - len(close) - 1)
             or data.find(SEAL_ACTION, offset, end) >= 0
         ):
             break
         body = data[offset:body_end]
-        digest = hashlib.sha256(b"%s\n%s}" % (link, body)).hexdigest().encode()
-        if not data.startswith(digest, end - 66):  # the stored hash, before `"}`
+        digest = hashlib.sha256(b"%s\n%s%s" % (link, body, close)).hexdigest().encode()
+        if not data.startswith(digest, end - 65 - len(close)):  # the stored hash, before `"}}`
             break
         link, proven, offset = digest, proven + 1, end + 1
     walk.add_proven(proven, link.decode())
@@ -280,8 +283,10 @@ class _Walk:
         self.sealed_records = 0  # the records up to the last seal that verified
 
     def add(self, line: int, raw: bytes, record: dict[str, Any]) -> None:
-        seq, prev, digest = record["seq"], record.get("prev"), record["hash"]
-        matches = _matches_hash(raw, record)
+        link = chain.link_of(record)
+        assert link is not None  # _load keeps only records that have one
+        seq, prev, digest = link
+        matches = _matches_hash(raw, record, link)
         finding = _check_link(line, seq, prev, matches, self.prev_hash, self.prev_seq)
         if finding is not None:
             if finding.kind == "deleted":
@@ -411,11 +416,10 @@ class _Walk:
         return []
 
 
-def _matches_hash(raw: bytes, record: dict[str, Any]) -> bool:
+def _matches_hash(raw: bytes, record: dict[str, Any], link: chain.Link) -> bool:
     """The hash must cover the line's stored bytes (the writer's form) or, for a line in any
-    other form (written by hand or by an older sop), the record's canonical JSON."""
-    prev = str(record.get("prev", ""))
-    digest: str = record["hash"]
+    other form (written by hand), the record's canonical JSON."""
+    prev, digest = link.prev, link.hash
     return chain.stored_hash(prev, raw) == digest or chain.link_hash(prev, record) == digest
 
 

@@ -121,5 +121,5 @@ def records(attack: Attack) -> list[dict[str, Any]]:
 
 
 def messages(attack: Attack) -> list[str]:
-    """The `message` of every audit record that has one."""
-    return [r["message"] for r in records(attack) if "message" in r]
+    """The `message` of every step-shown record (what the responder was shown), in order."""
+    return [r["message"] for r in records(attack) if r["event"]["action"] == "step-shown"]

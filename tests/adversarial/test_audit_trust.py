@@ -67,8 +67,8 @@ def store(records: list[dict[str, Any]]) -> bytes:
     """The records as a forger who recomputes the chain stores them (in the writer's form)."""
     out, prev = [], chain.GENESIS
     for seq, record in enumerate(records):
-        record = {k: v for k, v in record.items() if k != "hash"}
-        record.update(seq=seq, prev=prev)
+        record = dict(record)
+        chain.set_link(record, seq, prev)
         prev, line = chain.stored_line(prev, record)
         out.append(line)
     return b"".join(out)
@@ -78,8 +78,8 @@ def resealed(records: list[dict[str, Any]], key0: bytes) -> bytes:
     """The records with their chain recomputed and every seal signed again under `key0`."""
     out, prev, n = [], chain.GENESIS, 0
     for seq, record in enumerate(records):
-        record = {k: v for k, v in record.items() if k != "hash"}
-        record.update(seq=seq, prev=prev)
+        record = dict(record)
+        chain.set_link(record, seq, prev)
         if record["event"]["action"] == "seal":
             mac = chain.seal_mac(chain.nth_key(key0, n), prev)
             record["sop"]["seal"] = {"key_id": chain.key_id(key0), "n": n, "mac": mac}
@@ -249,8 +249,8 @@ def test_a_forged_state_saved_record_after_editing_state_json_is_refused(attack:
     forged = {**records[-2], "event": {**records[-2]["event"], "action": "state-saved"}}
     forged["sop"] = {**records[0]["sop"], "state_sha256": hashlib.sha256(text.encode()).hexdigest()}
     last = records[-1]
-    forged.update(seq=last["seq"] + 1, prev=last["hash"])
-    _, line = chain.stored_line(last["hash"], forged)
+    chain.set_link(forged, last["event"]["sequence"] + 1, last["event"]["hash"])
+    _, line = chain.stored_line(last["event"]["hash"], forged)
     with log.open("ab") as handle:
         handle.write(line)
     code, stderr = resume(attack, run_dir, "--confirm", "second")
@@ -274,12 +274,11 @@ def test_a_forged_step_finished_after_the_last_seal_leaves_the_step_in_doubt(
         **{k: v for k, v in records[0].items() if k not in ("event", "sop")},
         "event": {"kind": "event", "action": "step-finished", "outcome": "success"},
         "sop": {**records[0]["sop"], "step": "second", "number": "2", "outcome": "success"},
-        "seq": last["seq"] + 1,
-        "prev": last["hash"],
     }
     for key in ("title", "path", "inputs", "targets", "dry_run"):
         forged["sop"].pop(key, None)
-    _, line = chain.stored_line(last["hash"], forged)
+    chain.set_link(forged, last["event"]["sequence"] + 1, last["event"]["hash"])
+    _, line = chain.stored_line(last["event"]["hash"], forged)
     with log.open("ab") as handle:
         handle.write(line)
     result = attack.sop("resume", "--yes", run_dir.name)
@@ -288,7 +287,7 @@ def test_a_forged_step_finished_after_the_last_seal_leaves_the_step_in_doubt(
     assert not (attack.path / "safe-file").exists()
     # the resumed run's seals now cover the forged record too: the log says none did before
     note = next(r for r in lines_of(log) if r["event"]["action"] == "unproven")
-    seq = forged["seq"]
+    seq = forged["event"]["sequence"]
     assert (note["sop"], note["message"]) == (
         {**note["sop"], "from_seq": seq, "to_seq": seq},
         f"records {seq}-{seq} came after the last verified seal: nothing proves sop wrote them; "
@@ -314,14 +313,14 @@ def test_verify_counts_the_records_after_the_last_seal(attack: Attack) -> None:
     records = lines_of(log)
     last = records[-1]
     extra = {**records[0], "event": {"kind": "event", "action": "step-shown"}}
-    extra.update(seq=last["seq"] + 1, prev=last["hash"])
-    _, line = chain.stored_line(last["hash"], extra)
+    chain.set_link(extra, last["event"]["sequence"] + 1, last["event"]["hash"])
+    _, line = chain.stored_line(last["event"]["hash"], extra)
     with log.open("ab") as handle:
         handle.write(line)
     code, stdout, stderr = verify(attack, run_dir)
     assert code == 3
-    assert stdout.startswith(f"ok up to seq {last['seq']} (")
-    assert f"unproven: the 1 record(s) after it, head {last['seq'] + 1}:" in stdout
+    assert stdout.startswith(f"ok up to seq {last['event']['sequence']} (")
+    assert f"unproven: the 1 record(s) after it, head {last['event']['sequence'] + 1}:" in stdout
     assert "note: 1 record(s) after the last verified seal are not covered by a seal" in stderr
 
 
@@ -388,7 +387,7 @@ def forged_drill(attack: Attack, real: Path, sealed_with: bytes | None) -> str:
         r for r in lines_of(real / "audit.jsonl") if sealed_with or r["event"]["action"] != "seal"
     ]
     for record in records:
-        record["event"]["kind"] = "drill"
+        record["tags"] = ["drill"]
         record["sop"]["run_id"] = run_id
     folder = attack.state / "runs" / run_id
     folder.mkdir(mode=0o700)

@@ -13,11 +13,20 @@ from sop.audit.log import AuditLog, AuditSink
 from sop.audit.reader import HostOutcome, read_log
 from sop.audit.records import body
 from sop.audit.report import markdown, timeline
+from sop.audit.session import common_fields
 from sop.drill.report import build_report, report_markdown
 from sop.events import Outcome
 from sop.run.resume import _restore
 
-COMMON = {"sop": {"run_id": "r1", "id": "deploy", "sha256": "f" * 64}, "user": {"name": "ana"}}
+COMMON = common_fields(
+    run_id="r1",
+    trace_id="t1",
+    sop_id="deploy",
+    sha256="f" * 64,
+    operator="ana",
+    incident=None,
+    kind="event",
+)
 STEP = ev.StepRef("deploy", "2", "Deploy", "run", "deploy")
 AT = 1_700_000_000.0
 
@@ -140,5 +149,5 @@ def test_the_step_shown_record_names_the_hosts_left_out_and_why() -> None:
     shown = ev.StepShown(AT, STEP, command="./deploy", hosts=("web1",), excluded={"web2": "dead"})
     record = body(shown) or {}
     assert record["sop"]["hosts"] == ["web1"]
-    assert record["sop"]["excluded"] == {"web2": "dead"}
+    assert record["sop"]["excluded"] == [{"host": "web2", "reason": "dead"}]
     assert "excluded" not in (body(ev.StepShown(AT, STEP, command="./deploy")) or {})["sop"]

@@ -21,16 +21,20 @@ from sop.audit.reader import (
     read_run,
 )
 from sop.audit.records import body
+from sop.audit.session import common_fields
 from sop.events import Outcome
 from tests.render.auditlogs import sealed_log
 
-COMMON = {
-    "event": {"kind": "drill"},
-    "trace": {"id": "t1"},
-    "user": {"name": "ana"},
-    "sop": {"run_id": "r1", "id": "demo", "sha256": "f" * 64},
-    "labels": {"incident": "INC-7", "scenario": "disk-full"},
-}
+COMMON = common_fields(
+    run_id="r1",
+    trace_id="t1",
+    sop_id="demo",
+    sha256="f" * 64,
+    operator="ana",
+    incident="INC-7",
+    kind="drill",
+    scenario="disk-full",
+)
 STEP = ev.StepRef("rotate", "2", "Rotate the logs", "run", "disk", depth=1)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import textwrap
@@ -91,7 +92,7 @@ def test_a_run_leaves_a_private_verified_log_with_a_record_before_each_command(
         assert confirmed < started < finished
     assert actions[0] == "run-started" and actions[-2:] == ["run-finished", "seal"]
     assert {r["labels"]["incident"] for r in records} == {"INC-7"}
-    head = f"{records[-1]['seq']}:{records[-1]['hash']}"
+    head = f"{records[-1]['event']['sequence']}:{records[-1]['event']['hash']}"
     assert f"head {head}" in proc.stdout
     verify = run(["audit", "verify", run_dir.name, "--anchor", head], env)
     seals = sum(r["event"]["action"] == "seal" for r in records)
@@ -104,7 +105,8 @@ def test_a_run_leaves_a_private_verified_log_with_a_record_before_each_command(
         r for r in records if r["event"]["action"] == "host-finished" and r["sop"]["step"] == "two"
     )
     assert two["sop"]["output"]["tail"] == "made two\n" and two["process"]["exit_code"] == 0
-    assert two["event"]["duration"] > 0 and two["host"]["name"] == "local"
+    assert two["event"]["duration"] > 0 and two["sop"]["target"]["name"] == "local"
+    assert two["host"]["name"] == socket.gethostname()  # the machine sop ran on
 
 
 def test_report_and_runs_and_show(tmp_path: Path, env: dict[str, str]) -> None:
@@ -350,7 +352,8 @@ def test_another_operator_resumes_and_a_handover_record_names_both(
     handover = next(r for r in records if r["event"]["action"] == "handover")
     assert handover["sop"]["from"] == "alice" and handover["sop"]["to"] == "bob"
     assert handover["message"] == "alice handed the run over to bob"
-    assert {r["user"]["name"] for r in records} == {"alice", "bob"}
+    assert {r["sop"]["operator"] for r in records} == {"alice", "bob"}  # the names they claim
+    assert {r["user"]["id"] for r in records} == {str(os.getuid())}  # the OS's word
     assert run(["audit", "verify", run_dir.name], bob).returncode == 0
 
 

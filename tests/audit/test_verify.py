@@ -6,6 +6,7 @@ import json
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,14 @@ def lines_of(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
+def relink(record: dict[str, Any], prev: str) -> str:
+    """Chain a record onto `prev` again, as a forger would; returns its new hash."""
+    record["sop"]["prev"] = prev
+    record["event"].pop("hash", None)
+    record["event"]["hash"] = chain.link_hash(prev, record)
+    return str(record["event"]["hash"])
+
+
 def test_a_fresh_log_verifies_with_its_seals(tmp_path: Path) -> None:
     path = make_log(tmp_path)
     result = verify_bytes(path.read_bytes(), key0=KEY0)
@@ -45,14 +54,16 @@ def test_a_fresh_log_verifies_with_its_seals(tmp_path: Path) -> None:
     assert result.records == len(lines_of(path))
     assert result.seals_checked == 2  # one after the first record, one at close
     last = json.loads(lines_of(path)[-1])
-    assert result.head == (last["seq"], last["hash"])
-    assert verify_bytes(path.read_bytes(), anchor=(last["seq"], last["hash"])).ok
+    head = (last["event"]["sequence"], last["event"]["hash"])
+    assert result.head == head
+    assert verify_bytes(path.read_bytes(), anchor=head).ok
 
 
 def test_every_record_parses_as_json_with_ecs_fields(tmp_path: Path) -> None:
     for raw in lines_of(make_log(tmp_path)):
         record = json.loads(raw)
-        assert {"@timestamp", "seq", "prev", "hash", "event", "sop"} <= set(record)
+        assert {"@timestamp", "event", "sop", "message", "log"} <= set(record)
+        assert {"sequence", "hash"} <= set(record["event"]) and "prev" in record["sop"]
         assert record["@timestamp"].endswith("Z") and len(record["@timestamp"]) == 24
 
 
@@ -105,15 +116,15 @@ def test_an_edit_with_the_chain_recomputed_is_caught_by_the_seal(tmp_path: Path)
     records[1 + 2]["process"]["command_line"] = "rm -rf / # innocent"
     prev = chain.GENESIS
     for record in records:  # the forger recomputes every hash after the edit
-        record["prev"] = prev
-        record["hash"] = chain.link_hash(prev, record)
-        prev = record["hash"]
+        prev = relink(record, prev)
     forged = b"".join(json.dumps(r).encode() + b"\n" for r in records)
     assert verify_bytes(forged).ok  # without the key, only an anchor could tell
     result = verify_bytes(forged, key0=KEY0)
     assert [f.kind for f in result.findings] == ["seal"]
     original_head = json.loads(lines_of(path)[-1])
-    anchored = verify_bytes(forged, anchor=(original_head["seq"], original_head["hash"]))
+    anchored = verify_bytes(
+        forged, anchor=(original_head["event"]["sequence"], original_head["event"]["hash"])
+    )
     assert anchored.findings[0].kind == "edited"
 
 
@@ -121,7 +132,9 @@ def test_truncation_before_the_anchor(tmp_path: Path) -> None:
     path = make_log(tmp_path)
     lines = lines_of(path)
     head = json.loads(lines[-1])
-    result = verify_bytes(b"".join(lines[:-3]), anchor=(head["seq"], head["hash"]))
+    result = verify_bytes(
+        b"".join(lines[:-3]), anchor=(head["event"]["sequence"], head["event"]["hash"])
+    )
     assert [f.kind for f in result.findings] == ["truncated"]
     assert str(result.findings[0]).startswith(
         f"line {len(lines) - 3}: truncated: the log ends at seq"
@@ -187,11 +200,9 @@ def test_a_seal_without_a_whole_number_is_a_finding_not_a_crash(
     records = [json.loads(raw) for raw in lines]
     at = next(i for i, r in enumerate(records) if r["event"]["action"] == "seal")
     records[at]["sop"]["seal"]["n"] = number
-    prev = records[at - 1]["hash"]
+    prev = records[at - 1]["event"]["hash"]
     for record in records[at:]:  # the chain recomputed: only the seal itself can tell
-        record["prev"] = prev
-        record["hash"] = chain.link_hash(prev, record)
-        prev = record["hash"]
+        prev = relink(record, prev)
     data = b"".join(lines[:at]) + b"".join(json.dumps(r).encode() + b"\n" for r in records[at:])
     for key in (KEY0, None):
         findings = [str(f) for f in verify_bytes(data, key0=key).findings]

@@ -47,15 +47,24 @@ def records_of(data: bytes) -> list[dict[str, Any]]:
 
 def forge(items: Sequence[dict[str, Any] | bytes]) -> bytes:
     """What a forger who recomputes the chain stores, in the writer's form: each record with
-    `prev` and `hash` computed; a bytes item is a body stored as it is, JSON or not."""
+    `sop.prev` and `event.hash` computed; a bytes item is a body stored as it is, JSON or not
+    (with its hash last in `event` when it ends as the writer's do, else last in the line)."""
     out, prev = [], chain.GENESIS
     for item in items:
         if isinstance(item, dict):
-            record = {k: v for k, v in item.items() if k != "hash"}
-            item = chain.canonical({**record, "prev": prev}).encode()
+            event = {k: v for k, v in item["event"].items() if k != "hash"}
+            record = {**item, "event": event, "sop": {**item["sop"], "prev": prev}}
+            item = chain.canonical(record).encode()
         prev = hashlib.sha256(prev.encode() + b"\n" + item).hexdigest()
-        out.append(item[:-1] + chain.HASH_MEMBER + prev.encode() + b'"}\n')
+        if item.endswith(b"}}"):
+            out.append(item[:-2] + chain.HASH_MEMBER + prev.encode() + b'"}}\n')
+        else:
+            out.append(item[:-1] + chain.HASH_MEMBER + prev.encode() + b'"}\n')
     return b"".join(out)
+
+
+def renumber(record: dict[str, Any], seq: int) -> dict[str, Any]:
+    return {**record, "event": {**record["event"], "sequence": seq}}
 
 
 def full_path(data: bytes, **options: Any) -> Verification:
@@ -112,7 +121,7 @@ def test_a_nested_seq_or_prev_is_not_the_records_own(tmp_path: Path) -> None:
     assert verify_bytes(data, key0=KEY0).ok
 
     forged = records_of(data)
-    forged[3]["seq"] = 8  # its nested "seq" still says 3, the seq expected there
+    forged[3]["event"]["sequence"] = 8  # its nested "seq" still says 3, the seq expected there
     result = verify_bytes(forge(forged), key0=KEY0)
     assert findings(result) == [
         "line 4: deleted: record(s) 3-7 are missing before this line",
@@ -125,9 +134,10 @@ def test_a_nested_seq_or_prev_is_not_the_records_own(tmp_path: Path) -> None:
 
 def test_a_fake_prev_hashed_over_the_true_one_is_an_edit(tmp_path: Path) -> None:
     records = records_of(write_log(tmp_path, steps(6)))
-    fake = {k: v for k, v in records[3].items() if k != "hash"} | {"prev": "e" * 64}
+    event = {k: v for k, v in records[3]["event"].items() if k != "hash"}
+    fake = records[3] | {"event": event, "sop": records[3]["sop"] | {"prev": "e" * 64}}
     data = forge([*records[:3], chain.canonical(fake).encode(), *records[4:]])
-    assert records_of(data)[3]["prev"] == "e" * 64  # but its hash is over the true one
+    assert records_of(data)[3]["sop"]["prev"] == "e" * 64  # but its hash is over the true one
     result = verify_bytes(data, key0=KEY0)
     assert findings(result) == [
         "line 4: edited: the record does not match its hash",
@@ -180,7 +190,7 @@ def test_a_removed_seal_is_found(tmp_path: Path) -> None:
     ]
     assert result == full_path(data, key0=KEY0)
 
-    renumbered = [{**r, "seq": i} for i, r in enumerate(records_of(data))]
+    renumbered = [renumber(r, i) for i, r in enumerate(records_of(data))]
     result = verify_bytes(forge(renumbered), key0=KEY0)  # and the chain recomputed
     assert findings(result) == [
         "line 36: seal: no seal for more than 32 records: seals were removed",
@@ -193,7 +203,7 @@ def test_seals_removed_altogether_are_found(tmp_path: Path) -> None:
     records = [
         r for r in records_of(write_log(tmp_path, steps(40))) if r["event"]["action"] != "seal"
     ]
-    data = forge([{**r, "seq": i} for i, r in enumerate(records)])
+    data = forge([renumber(r, i) for i, r in enumerate(records)])
     result = verify_bytes(data, key0=KEY0)
     assert findings(result) == [
         "line 2: seal: no seal after the first record: seals were removed",
@@ -266,7 +276,7 @@ def test_a_forged_line_that_is_not_json_is_still_corrupt(tmp_path: Path) -> None
 def test_an_anchor_between_seals(tmp_path: Path, parsed_lines: list[bytes]) -> None:
     data = write_log(tmp_path, steps(40))
     anchor = records_of(data)[20]
-    assert verify_bytes(data, key0=KEY0, anchor=(20, anchor["hash"])).ok
+    assert verify_bytes(data, key0=KEY0, anchor=(20, anchor["event"]["hash"])).ok
     assert len(parsed_lines) == 4  # the three seals and the anchor's record
     result = verify_bytes(data, key0=KEY0, anchor=(20, "0" * 64))
     assert findings(result) == [
@@ -301,7 +311,7 @@ def test_every_change_is_reported_as_by_parsing_every_line(tmp_path: Path, key0:
     data = write_log(
         tmp_path, [step(i, note={"action": "seal"} if i % 7 == 3 else "x") for i in range(36)]
     )
-    anchor = (20, records_of(data)[20]["hash"])
+    anchor = (20, records_of(data)[20]["event"]["hash"])
     for changed in mutations(data, random.Random(11)):
         assert verify_bytes(changed, key0=key0) == full_path(changed, key0=key0), changed
         assert verify_bytes(changed, key0=key0, anchor=anchor) == full_path(

@@ -81,8 +81,8 @@ def test_every_sop_drills_offline_with_no_arguments(
     assert (
         (tmp_path / "report" / "report.md").read_text().startswith(f"# Drill report: {sop.title}\n")
     )
-    kinds = {r["event"]["kind"] for r in records(env)}  # type: ignore[index]
-    assert kinds == {"drill"}
+    tags = {tuple(r["tags"]) for r in records(env)}  # type: ignore[index]
+    assert tags == {("drill",)}
 
 
 def _owned_sections(sop: Sop) -> set[str]:

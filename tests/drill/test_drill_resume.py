@@ -80,7 +80,7 @@ def killed_in_first_step(tmp_path: Path, env: dict[str, str]) -> Path:
 def test_a_resumed_simulated_drill_stays_simulated(tmp_path: Path, env: dict[str, str]) -> None:
     run_dir = killed_in_first_step(tmp_path, env)
     started = records(run_dir)[0]
-    assert started["event"]["kind"] == "drill"  # type: ignore[index]
+    assert started["tags"] == ["drill"]  # type: ignore[index]
     assert started["sop"]["drill"] == {"simulated": True}  # type: ignore[index]
 
     resume = pexpect.spawn(
@@ -95,7 +95,7 @@ def test_a_resumed_simulated_drill_stays_simulated(tmp_path: Path, env: dict[str
     assert not (tmp_path / "marker.second").exists()
     after = records(run_dir)
     resumed = [r for r in after if r["event"]["action"] == "run-resumed"]  # type: ignore[index]
-    assert resumed[-1]["event"]["kind"] == "drill"  # type: ignore[index]
+    assert resumed[-1]["tags"] == ["drill"]  # type: ignore[index]
     assert resumed[-1]["sop"]["drill"] == {"simulated": True}  # type: ignore[index]
     finished = after[-2] if after[-1]["event"]["action"] == "seal" else after[-1]  # type: ignore[index]
     assert finished["event"]["action"] == "run-finished"  # type: ignore[index]

@@ -31,9 +31,9 @@ def write_log(
     run_dir = state_dir / "runs" / run_id
     run_dir.mkdir(parents=True)
     common = {
-        "event": {"kind": kind},
-        "user": {"name": operator},
-        "sop": {"run_id": run_id, "id": "restart-api", "sha256": "0" * 64},
+        "event": {"kind": "event"},
+        **({"tags": [kind]} if kind != "event" else {}),
+        "sop": {"run_id": run_id, "id": "restart-api", "sha256": "0" * 64, "operator": operator},
     }
     log = sealed_log(run_dir / AUDIT, common, run_id)
     for when, fields in events:
@@ -71,8 +71,13 @@ def step(step_id: str, number: str, outcome: str, seconds: float, attempt: int =
 def host(step_id: str, name: str, exit_code: int | None, error: str = "") -> Fields:
     out: Fields = {
         "event": {"action": "host-finished", "outcome": "failure", "duration": 10**9},
-        "sop": {"step": step_id, "number": "4", "attempt": 3, "outcome": "failure"},
-        "host": {"name": name},
+        "sop": {
+            "step": step_id,
+            "number": "4",
+            "attempt": 3,
+            "outcome": "failure",
+            "target": {"name": name},
+        },
     }
     if exit_code is not None:
         out["process"] = {"exit_code": exit_code}
@@ -126,7 +131,10 @@ def synthetic_state(state_dir: Path) -> Path:
             ("2026-11-20 22:40:00", started("INC-117")),
             ("2026-11-20 22:41:35", step("check", "1", "done", 95)),
             ("2026-11-20 22:41:37", step("status", "2", "success", 1.6)),
-            ("2026-11-20 22:42:00", {"event": {"action": "handover"}, "user": {"name": "carol"}}),
+            (
+                "2026-11-20 22:42:00",
+                {"event": {"action": "handover"}, "sop": {"operator": "carol"}},
+            ),
             ("2026-11-20 22:42:31", step("restart", "3", "success", 31)),
             ("2026-11-20 22:43:40", host("warm", "web-1", 22)),
             ("2026-11-20 22:43:41", host("warm", "web-2", None, "timed out after 60s")),
@@ -173,18 +181,22 @@ def tamper(log: Path, old: str, new: str) -> None:
 
 def as_drill(log: Path, run_dir: Path) -> Path:
     """A real run's log written again as a drill's, by sop's writer under a key of its own:
-    every record's event.kind is "drill" (its seals are the new run's)."""
+    every record is tagged "drill" (its seals are the new run's)."""
     run_dir.mkdir(mode=0o700)
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    common = {"sop": {"run_id": run_dir.name}, "event": {"kind": "drill"}}
+    common = {"sop": {"run_id": run_dir.name}, "tags": ["drill"]}
     out = sealed_log(run_dir / AUDIT, common, run_dir.name)
     for record in records:
         if record["event"]["action"] == "seal":
             continue
         when = dt.datetime.fromisoformat(record["@timestamp"]).timestamp()
-        fields = {k: v for k, v in record.items() if k not in ("@timestamp", "seq", "prev", "hash")}
-        fields["event"]["kind"] = "drill"
-        fields["sop"]["run_id"] = run_dir.name
+        fields = {k: v for k, v in record.items() if k != "@timestamp"}
+        fields["event"] = {
+            k: v for k, v in fields["event"].items() if k not in ("sequence", "hash")
+        }
+        fields["sop"] = {**fields["sop"], "run_id": run_dir.name}
+        del fields["sop"]["prev"]
+        fields["tags"] = ["drill"]
         out.append(when, fields)
     out.close(0)
     return run_dir / AUDIT

@@ -1,0 +1,183 @@
+"""Every kind of record sop writes conforms to ECS (tests/data/ecs/ecs_flat.yml, the fields of
+the release records.ECS_VERSION names) and to the index template docs/siem.md ships."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sop import events as ev
+from sop.audit import chain
+from sop.audit.actions import Action
+from sop.audit.log import AuditLog, AuditSink, SealState
+from sop.audit.records import ECS_VERSION
+from sop.audit.session import common_fields
+from sop.audit.trust import unproven_note
+from sop.events import Escalation, Outcome, PauseHow
+
+ROOT = Path(__file__).parent.parent.parent
+FLAT: dict[str, Any] = yaml.safe_load((ROOT / "tests/data/ecs/ecs_flat.yml").read_text())
+TEMPLATE = json.loads((ROOT / "docs/siem/index-template.json").read_text())
+STEP = ev.StepRef("rotate", "2", "Rotate the logs", "run", "disk", depth=1)
+AT = 1_700_000_000.0
+
+
+def events() -> list[ev.Event]:
+    done = ev.HostFinished(AT, STEP, "web1", Outcome.FAILURE, 3, 1.5, "boom", "out", "err", 2)
+    return [
+        ev.RunStarted(
+            AT,
+            "r1",
+            "t1",
+            "disk",
+            "Disk",
+            "/s.yaml",
+            "f" * 64,
+            "ana",
+            "INC-1",
+            {"host": "web1", "token": "********"},
+            ("web1",),
+            drill=True,
+            simulated=True,
+            inventory="inv.yaml",
+        ),
+        ev.RunStarted(
+            AT,
+            "r1",
+            "t1",
+            "disk",
+            "Disk",
+            "/s.yaml",
+            "f" * 64,
+            "bob",
+            None,
+            {},
+            ("web1",),
+            resumed=True,
+        ),
+        ev.StepShown(
+            AT,
+            STEP,
+            note="n",
+            command="rm x",
+            hosts=("web1",),
+            stdin="y",
+            excluded={"web2": "dead"},
+        ),
+        ev.StepConfirmed(AT, STEP, "typed", "rm x", ("web1",), 2, stdin="y"),
+        ev.StepStarted(AT, STEP, 2, ("web1",), "rm x"),
+        ev.CommandStarted(AT, STEP, "web1", "rm x", 2),
+        done,
+        ev.StepFinished(AT, STEP, Outcome.PARTIAL, 2.0, 2, (done,), "excluded: web2"),
+        ev.Deviation(AT, STEP, "edit", "typo", "rm x", "rm y"),
+        ev.Answered(AT, STEP, "culprit", "app.log"),
+        ev.Captured(AT, STEP, "usage", {"a": "1"}),
+        ev.MenuChoice(AT, STEP, "retry", "flaky"),
+        ev.HostExcluded(AT, STEP, "web2", "dead"),
+        ev.Interrupted(AT, STEP),
+        ev.Stopping(AT, STEP, Escalation.TERM, ("web1",)),
+        ev.RollbackStarted(AT, "abort"),
+        ev.RunPaused(AT, PauseHow.QUIT, STEP, 3.0, "quit", {"rotate": Outcome.FAILURE}),
+        ev.RunFinished(AT, Outcome.SUCCESS, 4.0, {"rotate": Outcome.SUCCESS}),
+        ev.AuditNote(AT, Action.HANDOVER, "ana handed over", {"from": "ana", "to": "bob"}),
+        ev.AuditNote(AT, Action.SOP_CHANGED, "fixed", {"old_sha256": "a", "new_sha256": "b"}),
+        ev.AuditNote(AT, *unproven_note(3, 4)),
+        ev.AuditNote(AT, Action.REPAIRED, "cut", {"line": 9, "bytes": 12, "sha256": "c"}),
+        ev.AuditNote(AT, "drill-guard", "blocked", {"blocked": ["curl"]}),
+    ]
+
+
+def written(tmp_path: Path, kind: str) -> list[dict[str, Any]]:
+    common = common_fields(run_id="r1", trace_id="t1", sop_id="disk", sha256="f" * 64,
+                           operator="ana", incident="INC-1", kind=kind, scenario="s")  # fmt: skip
+    key0 = bytes(32)
+    log = AuditLog(tmp_path / f"{kind}.jsonl", common, seal=SealState(chain.key_id(key0), 0, key0))
+    sink = AuditSink(log)
+    for event in events():
+        sink.emit(event)
+    log.append(AT, {"event": {"action": Action.STATE_SAVED}, "sop": {"state_sha256": "d"}})
+    log.close(AT)
+    return [json.loads(line) for line in log.path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("ecs")
+    return written(tmp, "event") + written(tmp, "drill")
+
+
+def flat(value: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Dotted field names and values; a list of objects is walked into (as ES maps it)."""
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if item == []:
+            continue  # indexes as nothing
+        if isinstance(item, dict):
+            yield from flat(item, f"{name}.")
+        elif isinstance(item, list) and item and all(isinstance(i, dict) for i in item):
+            for each in item:
+                yield from flat(each, f"{name}.")
+        else:
+            yield name, item
+
+
+TYPES = {
+    "keyword": str, "wildcard": str, "match_only_text": str, "date": str, "long": int,
+    "boolean": bool,
+}  # fmt: skip
+
+
+def test_every_action_is_written(records: list[dict[str, Any]]) -> None:
+    assert {r["event"]["action"] for r in records} >= set(Action)
+
+
+def test_every_record_conforms_to_ecs(records: list[dict[str, Any]]) -> None:
+    for record in records:
+        assert record["ecs"]["version"] == ECS_VERSION == "9.3.0"
+        assert record["message"] and record["log"]["level"] in {"info", "warning", "error"}
+        for name, value in flat(record):
+            if name.startswith("sop."):
+                continue
+            field = FLAT.get(name) or (FLAT["labels"] if name.startswith("labels.") else None)
+            assert field is not None, f"{name} is no ECS field"
+            values = value if isinstance(value, list) else [value]
+            if isinstance(value, list):
+                assert "array" in field["normalize"], name
+            kind = str if field["type"] == "object" else TYPES[field["type"]]
+            assert all(type(v) is kind for v in values), (name, value)
+            allowed = {a["name"]: a for a in field.get("allowed_values", [])}
+            assert not allowed or set(values) <= set(allowed), (name, value)
+        event = record["event"]
+        for category in event["category"]:
+            expected = FLAT["event.category"]["allowed_values"]
+            types = next(a["expected_event_types"] for a in expected if a["name"] == category)
+            assert set(event["type"]) <= set(types), (category, event["type"])
+
+
+def test_a_drill_is_an_event_tagged_drill(records: list[dict[str, Any]]) -> None:
+    assert {r["event"]["kind"] for r in records} == {"event"}
+    assert {tuple(r.get("tags", ())) for r in records} == {(), ("drill",)}
+
+
+def template_fields(properties: dict[str, Any], prefix: str = "") -> set[str]:
+    out = set()
+    for key, mapping in properties.items():
+        if "properties" in mapping:
+            out |= template_fields(mapping["properties"], f"{prefix}{key}.")
+        else:
+            out.add(f"{prefix}{key}")
+    return out
+
+
+def test_no_record_has_a_field_beyond_the_template(records: list[dict[str, Any]]) -> None:
+    mappings = TEMPLATE["template"]["mappings"]
+    assert mappings["properties"]["sop"]["dynamic"] == "strict"
+    known = template_fields(mappings["properties"])
+    for record in records:
+        names = {n for n, _ in flat(record) if not n.startswith("labels.")}
+        assert names <= known, names - known
