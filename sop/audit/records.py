@@ -42,6 +42,8 @@ _CATEGORY_TYPE: dict[str, tuple[str, str]] = {
     Action.SOP_CHANGED: ("configuration", "change"),
     Action.REPAIRED: ("file", "change"),
     Action.HANDOVER: ("session", "start"),
+    Action.PREFLIGHT: ("network", "connection"),
+    Action.PREFLIGHT_CHOICE: ("process", "info"),
 }
 _WARNINGS = frozenset(
     {
@@ -151,6 +153,11 @@ def _steps(steps: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"step": key, "outcome": outcome} for key, outcome in steps.items()]
 
 
+def _resolved(hosts: Mapping[str, str]) -> list[dict[str, str]]:
+    """The inventory's hosts as run-started names them: `user@address:port` by name."""
+    return [{"name": name, "address": address} for name, address in hosts.items()]
+
+
 def _host_result(result: ev.HostFinished) -> dict[str, Any]:
     """One host's result in its step's record: a partial step says which hosts did what."""
     out: dict[str, Any] = {
@@ -190,7 +197,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 "dry_run": event.dry_run,
                 **({"inventory": event.inventory} if event.inventory else {}),
                 **({"inventories": list(event.inventories)} if event.inventories else {}),
-                **({"hosts": dict(event.hosts)} if event.hosts else {}),
+                **({"resolved": _resolved(event.hosts)} if event.hosts else {}),
                 **(
                     {"inventory_notes": list(event.inventory_notes)}
                     if event.inventory_notes

@@ -45,6 +45,9 @@ def events() -> list[ev.Event]:
             drill=True,
             simulated=True,
             inventory="inv.yaml",
+            inventories=("inv.yaml",),
+            hosts={"web1": "u@10.0.0.1:22"},
+            inventory_notes=("ansible_user ignored",),
         ),
         ev.RunStarted(
             AT,
@@ -60,6 +63,25 @@ def events() -> list[ev.Event]:
             ("web1",),
             resumed=True,
         ),
+        ev.Preflight(
+            AT,
+            1,
+            (
+                ev.HostReached("web1", "u@10.0.0.1:22", ev.Reach.OK, 0.1),
+                ev.HostReached("web2", "u@10.0.0.2:22", ev.Reach.REFUSED, 0.2, "refused"),
+            ),
+            0.3,
+            ("later",),
+        ),
+        ev.AuditNote(
+            AT,
+            Action.PREFLIGHT_CHOICE,
+            "continue",
+            {"choice": "continue", "not_ok": ["web2"], "reason": "r"},
+        ),
+        ev.Decided(AT, STEP, "yes", ("fix",), "--answer"),
+        ev.SectionSkipped(AT, "Fix", "fix", "not chosen", round=2),
+        ev.SectionPassed(AT, "Verify", "verify", 2, "again", "not yet", key="verify@2"),
         ev.StepShown(
             AT,
             STEP,

@@ -70,10 +70,10 @@ def test_an_ansible_ini_inventory_reaches_its_hosts(rundir: RunDir) -> None:
     assert "inventory: hosts.ini: ansible_python_interpreter is not used by sop, ignored" in output
     h1, h2 = rundir.hosts.hosts[:2]
     assert started["inventories"] == [str(path.resolve())]
-    assert started["hosts"] == {
-        "h01": f"{rundir.hosts.user}@{h1.address}:{rundir.hosts.port}",
-        "h02": f"{rundir.hosts.user}@{h2.address}:{rundir.hosts.port}",
-    }
+    assert started["resolved"] == [
+        {"name": "h01", "address": f"{rundir.hosts.user}@{h1.address}:{rundir.hosts.port}"},
+        {"name": "h02", "address": f"{rundir.hosts.user}@{h2.address}:{rundir.hosts.port}"},
+    ]
 
 
 def test_an_ansible_yaml_inventory_reaches_its_hosts(rundir: RunDir) -> None:
@@ -131,7 +131,9 @@ def test_a_dynamic_inventory_runs_for_a_real_run_and_never_for_lint(rundir: RunD
     assert code == 0, output
     assert marks == ["h04 mark"]
     assert ran.read_text() == "--list\n"
-    assert started["hosts"] == {"h04": f"{hosts.user}@{h4.address}:{hosts.port}"}
+    assert started["resolved"] == [
+        {"name": "h04", "address": f"{hosts.user}@{h4.address}:{hosts.port}"}
+    ]
 
 
 def test_later_inventories_win_per_host_and_the_override_is_shown(rundir: RunDir) -> None:
