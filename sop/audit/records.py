@@ -42,6 +42,7 @@ _CATEGORY_TYPE: dict[str, tuple[str, str]] = {
     Action.SOP_CHANGED: ("configuration", "change"),
     Action.REPAIRED: ("file", "change"),
     Action.HANDOVER: ("session", "start"),
+    Action.INTERACTIVE_SESSION: ("session", "end"),
     Action.PREFLIGHT: ("network", "connection"),
     Action.PREFLIGHT_CHOICE: ("process", "info"),
 }
@@ -381,8 +382,11 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             }
         out = {
             "event": {"action": Action.INTERACTIVE_SESSION},
-            "sop": {**_step(event.step, event.attempt), "session": session},
-            "host": {"name": event.host},
+            "sop": {
+                **_step(event.step, event.attempt),
+                "session": session,
+                "target": {"name": event.host},
+            },
         }
         if event.exit_code is not None:
             out["process"] = {"exit_code": event.exit_code}

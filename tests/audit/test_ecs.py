@@ -103,6 +103,9 @@ def events() -> list[ev.Event]:
         ev.HostExcluded(AT, STEP, "web2", "dead"),
         ev.Interrupted(AT, STEP),
         ev.Stopping(AT, STEP, Escalation.TERM, ("web1",)),
+        ev.SessionEnded(
+            AT, STEP, "web1", ev.SessionEnd.EXIT, 0, "session-2-rotate-web1.cast", "e", 9
+        ),
         ev.RollbackStarted(AT, "abort"),
         ev.RunPaused(AT, PauseHow.QUIT, STEP, 3.0, "quit", {"rotate": Outcome.FAILURE}),
         ev.RunFinished(AT, Outcome.SUCCESS, 4.0, {"rotate": Outcome.SUCCESS}),

@@ -128,7 +128,7 @@ def test_a_session_on_one_ssh_host_gets_the_keys_until_the_command_exits(
 
     folder = run_dir(rundir, term)
     [record] = sessions(folder)
-    assert record["host"] == {"name": "h01"}
+    assert record["sop"]["target"] == {"name": "h01"}
     path = folder / record["sop"]["session"]["recording"]["file"]
     assert path.name == "session-1-chat-h01.cast"
     _, events = cast(path)
