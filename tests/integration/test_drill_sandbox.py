@@ -48,11 +48,11 @@ def test_a_sandbox_drill_runs_for_real_and_is_recorded_as_a_drill(
     assert sorted(folder.marks()) == ["h01 touch", "h02 touch", "h03 touch"]
     assert "[h01] simulated" not in proc.stdout
     (run_dir,) = (tmp_path / "state" / "runs").iterdir()
-    kinds = {
-        json.loads(line)["event"]["kind"]
+    tags = {
+        tuple(json.loads(line)["tags"])
         for line in (run_dir / "audit.jsonl").read_text().splitlines()
     }
-    assert kinds == {"drill"}
+    assert tags == {("drill",)}
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["outcome"] == "success"
 
