@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from collections.abc import Callable
 from urllib.parse import quote
 
 from sop import templating
@@ -75,17 +77,35 @@ def yaml_string(text: str) -> str:
     return '"' + _YAML_ESCAPE.sub(_yaml_escape, text) + '"'
 
 
-def mkdocs_config(site: Site, docs_dir: str) -> str:
-    """A `mkdocs.yml` whose navigation lists the index, then every SOP by title. Written as
-    YAML by hand, every string double-quoted by `yaml_string`."""
+def is_installed(module: str) -> bool:
+    """Whether `module` can be imported here (found, not imported)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def mkdocs_config(
+    site: Site, docs_dir: str, installed: Callable[[str], bool] = is_installed
+) -> str:
+    """A `mkdocs.yml` whose navigation lists the index, then every SOP by title, with the
+    Markdown extensions the pages need: `toc` with permalinks (each heading links to itself),
+    `attr_list`, and `pymdownx.tasklist` for the `- [ ]` items (boxes a reader can tick) when
+    pymdown-extensions is installed. The theme is Material when it is installed, else MkDocs' own. Written as YAML
+    by hand, every string double-quoted by `yaml_string`."""
     title = yaml_string(site.index["title"])
+    material = installed("material")
     lines = [
         f"site_name: {title}",
         f"docs_dir: {yaml_string(docs_dir)}",
         "site_dir: site",
-        "nav:",
-        f"  - {title}: index.md",
+        "theme:",
+        f"  name: {'material' if material else 'mkdocs'}",
+        "markdown_extensions:",
+        "  - attr_list",
+        "  - toc:",
+        "      permalink: true",
     ]
+    if material or installed("pymdownx"):  # Material needs pymdown-extensions
+        lines += ["  - pymdownx.tasklist:", "      clickable_checkbox: true"]
+    lines += ["nav:", f"  - {title}: index.md"]
     lines += [
         f"  - {yaml_string(page['page_title'])}: {yaml_string(page['page'] + '.md')}"
         for page in site.pages

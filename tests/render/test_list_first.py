@@ -85,7 +85,7 @@ def test_both_parsers_read_a_nested_list(tmp_path: Path) -> None:
     assert NESTED in python_markdown
 
 
-def test_mkdocs_and_chromium_show_a_nested_list(tmp_path: Path) -> None:
+def test_mkdocs_and_chromium_show_a_box_with_a_nested_list(tmp_path: Path) -> None:
     (tmp_path / "sops").mkdir()
     (tmp_path / "sops" / "list-first.yaml").write_text(SOP)
     site = tmp_path / "site"
@@ -99,4 +99,8 @@ def test_mkdocs_and_chromium_show_a_nested_list(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     dom = browser.dump_dom(site / "site" / "list-first" / "index.html", tmp_path / "profile")
-    assert NESTED in _squeezed(dom)
+    # a box to tick (pymdownx.tasklist), and the list nested under it
+    assert (
+        '<li class="task-list-item"><p><input type="checkbox"> Check the basics</p>'
+        "<ul><li>the disk</li><li>the logs</li></ul><p>Then carry on.</p></li>"
+    ) in _squeezed(dom)

@@ -10,7 +10,8 @@ import yaml
 
 from sop.model import Sop
 from sop.render import render_files, render_library
-from sop.render.markdown import yaml_string
+from sop.render.markdown import mkdocs_config, yaml_string
+from sop.render.pages import build_site
 
 MKDOCS = Path(sys.executable).parent / "mkdocs"
 
@@ -99,6 +100,36 @@ def test_mkdocs_builds_the_rendered_runbooks_strictly(
     built = (tmp_path / "site" / "disk-full" / "index.html").read_text()
     assert 'id="step-cleanup-script"' in built
     assert "journalctl --vacuum-size=200M" in built
+    # Material (installed for the tests), task items as boxes to tick, headings that link to
+    # themselves
+    assert 'name="generator" content="mkdocs-1.6.1, mkdocs-material-' in built
+    assert '<li class="task-list-item"><input type="checkbox"/> ' in built
+    assert '<a class="headerlink" href="#checklist" title="Permanent link">' in built
+
+
+def test_without_material_or_pymdown_extensions_the_site_builds_with_the_default_theme(
+    runbook_sops: tuple[Sop, ...], tmp_path: Path
+) -> None:
+    render_library(runbook_sops, "markdown", tmp_path, mkdocs=True)
+    config = mkdocs_config(build_site(runbook_sops), "docs", installed=lambda module: False)
+    assert "theme:\n  name: mkdocs\n" in config
+    assert "pymdownx" not in config
+    tasklist = mkdocs_config(build_site(runbook_sops), "docs", installed="pymdownx".__eq__)
+    assert "theme:\n  name: mkdocs\n" in tasklist
+    assert "  - pymdownx.tasklist:\n      clickable_checkbox: true\n" in tasklist
+    (tmp_path / "mkdocs.yml").write_text(config)
+    result = subprocess.run(
+        [str(MKDOCS), "build", "--strict", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    built = (tmp_path / "site" / "disk-full" / "index.html").read_text()
+    assert "md-typeset" not in built and 'data-bs-theme="light"' in built  # MkDocs' own theme
+    assert "<li>[ ] " in built  # a box drawn as text: still a checklist
+    assert '<a class="headerlink" href="#checklist" title="Permanent link">' in built
 
 
 def test_mkdocs_option_needs_markdown(sample_sops: tuple[Sop, ...]) -> None:

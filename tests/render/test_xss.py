@@ -150,8 +150,9 @@ def runs_script(url: str) -> bool:
 
 
 class MainScan(Scan):
-    """`Scan` of what is inside the element with `role="main"` only: where MkDocs' theme puts
-    the page, away from the theme's own scripts."""
+    """`Scan` of what is inside the element with `role="main"` (MkDocs' own theme) or the
+    `md-content__inner` article (Material) only: where the theme puts the page, away from the
+    theme's own scripts."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,7 +161,8 @@ class MainScan(Scan):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_startendtag(tag, attrs)
-        if (self.depth or ("role", "main") in attrs) and tag not in VOID_TAGS:
+        page = ("role", "main") in attrs or ("class", "md-content__inner md-typeset") in attrs
+        if (self.depth or page) and tag not in VOID_TAGS:
             self.depth += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
