@@ -19,10 +19,15 @@ from urllib.parse import quote
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
+    from markdown_it.rules_inline import StateInline
     from markdown_it.token import Token
 
 # `<` that could open raw HTML: a tag, closing tag, comment, declaration or processing instruction
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+# a footnote mark or a subscript: the one markup that prose may write as HTML, in every format,
+# around plain text only (no tag, entity, brace, backtick or line break inside)
+_SUP_SUB = re.compile(r"<(sup|sub)>([^<>&{}`\r\n]{1,40})</\1>")
+_SUP_SUB_TAGS = {"<sup>", "</sup>", "<sub>", "</sub>"}
 # autolinks that both CommonMark and Python-Markdown (MkDocs) make into links, never HTML: web
 # addresses, and mail addresses with an `@` (Python-Markdown wants one)
 _AUTOLINK = re.compile(
@@ -74,8 +79,25 @@ _SOURCE_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
 
 @functools.cache
 def _html_parser() -> MarkdownIt:
-    """CommonMark with tables; raw HTML in the source is shown as text, never passed on."""
-    return _commonmark(html=False)
+    """CommonMark with tables; raw HTML in the source is shown as text, never passed on, but
+    for footnote marks (`<sup>1</sup>`, see `_SUP_SUB`)."""
+    parser = _commonmark(html=False)
+    parser.inline.ruler.before("html_inline", "sup_sub", _sup_sub)
+    return parser
+
+
+def _sup_sub(state: StateInline, silent: bool) -> bool:
+    """`<sup>text</sup>` or `<sub>text</sub>` as that element around the text (escaped)."""
+    found = _SUP_SUB.match(state.src, state.pos)
+    if found is None:
+        return False
+    if not silent:
+        tag, content = found.groups()
+        state.push("html_inline", "", 0).content = f"<{tag}>"
+        state.push("text", "", 0).content = content
+        state.push("html_inline", "", 0).content = f"</{tag}>"
+    state.pos = found.end()
+    return True
 
 
 @functools.cache
@@ -111,7 +133,9 @@ def to_html(text: str) -> str:
 
 def _has_raw_html(tokens: list[Token]) -> bool:
     for token in tokens:
-        if token.type in ("html_block", "html_inline"):
+        if token.type == "html_block" or (
+            token.type == "html_inline" and token.content not in _SUP_SUB_TAGS
+        ):
             return True
         if token.children and _has_raw_html(token.children):
             return True
@@ -194,6 +218,9 @@ def _escape_at(
     if token[0] == "\\":  # to Python-Markdown `\<` is a backslash and a `<`
         html_start = token == "\\<" and _HTML_START.match(text, start + 1)
         return ("&lt;" if html_start else None), end
+    mark = _SUP_SUB.match(text, start)
+    if mark:  # a footnote mark stays markup (a JSX element to MDX)
+        return None, mark.end()
     link = _AUTOLINK.match(text, start)
     if link:  # MDX has no autolinks: `<https://...>` is a tag to it
         address = link.group()[1:-1]
