@@ -535,9 +535,11 @@ def analyse(source: str, *, expression: bool = False) -> Analysis:
         ast = env.parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}") from None
-    for node in ast.find_all(nodes.Filter):  # Jinja2 finds these only when it compiles
-        if node.name not in env.filters:
+    for node in ast.find_all((nodes.Filter, nodes.Test)):  # Jinja2 finds these on compiling
+        if isinstance(node, nodes.Filter) and node.name not in env.filters:
             raise TemplateError(f"template syntax error: No filter named '{node.name}'.")
+        if isinstance(node, nodes.Test) and node.name not in env.tests:
+            raise TemplateError(f"template syntax error: No test named '{node.name}'.")
     if "{%" not in text:
         # no statement, so nothing is assigned: every name read is undeclared, except the
         # environment's globals and `self`, which Jinja2 provides

@@ -72,6 +72,7 @@ def lint_paths(
     paths = list(paths)
     library = load_library(paths)
     problems = list(library.problems)
+    problems.extend(duplicate_ids(library.sops))
     known = library.by_id()
     inventories = _Inventories(inventory)
     with cycle_collector_paused():
@@ -93,6 +94,24 @@ def lint_paths(
         problems.extend(drill_problems(library.sops, runs, today=today, max_days=drill_days))
     problems.sort(key=lambda p: (p.where.file, p.where.line, p.where.col))
     return LintReport(library.files + scenarios, tuple(problems))
+
+
+def duplicate_ids(sops: Iterable[Sop]) -> Iterator[Problem]:
+    """An error at each SOP whose id an earlier file of the library already has, naming
+    that file: `sop show` and `sop run` refuse such an id, and `sop render` fails."""
+    first: dict[str, Sop] = {}
+    for sop in sops:
+        if sop.id not in first:
+            first[sop.id] = sop
+            continue
+        yield Problem(
+            sop.loc("id"),
+            "id",
+            f"duplicate SOP id '{sop.id}': {first[sop.id].loc('id')} has it too; "
+            "give each SOP its own id",
+            "error",
+            "id",
+        )
 
 
 def _ids_for_scenarios(paths: list[Path], known: dict[str, Sop]) -> set[str]:

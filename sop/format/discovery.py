@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from sop.errors import NotFoundError, Problem, SopFileError
+from sop.errors import NotFoundError, Problem, SopFileError, UsageError
 from sop.format.gcpause import cycle_collector_paused
 
 if TYPE_CHECKING:
@@ -98,31 +98,41 @@ def load_every_sop(paths: Iterable[Path]) -> tuple[Sop, ...]:
 
 
 def find_sop(ref: str) -> Path:
-    """An SOP by path, or by id: `<dir>/<id>.yaml` first, then any file whose id matches."""
+    """An SOP by path, or by id: `<dir>/<id>.yaml` first, then the file whose id matches. An id
+    that two files of the search folders have is refused (`sop lint` reports both): which of
+    them runs must never depend on the order of a folder listing."""
     path = Path(ref)
     if path.suffix in SUFFIXES or os.sep in ref:
         if not path.exists():  # anything else there: the loader says what it is
             raise NotFoundError(f"{ref}: no such SOP file")
         return path
-    from sop.format.loader import load_sop
-
     dirs = search_dirs()
-    for folder in dirs:
-        for suffix in SUFFIXES:
-            candidate = folder / f"{ref}{suffix}"
-            if candidate.exists():
-                return candidate
-    for folder in dirs:
-        if not folder.is_dir():
-            continue
-        for candidate in _walk(folder):
-            try:
-                if load_sop(candidate).id == ref:
-                    return candidate
-            except SopFileError:
-                continue
+    named = [d / f"{ref}{suffix}" for d in dirs for suffix in SUFFIXES]
+    having = _files_with_id(ref, [d for d in dirs if d.is_dir()])
+    if len(having) > 1:
+        files = [str(p) for p in having]
+        both = "both" if len(files) == 2 else "all"
+        raise UsageError(
+            f"SOP id '{ref}' is ambiguous: {', '.join(files[:-1])} and {files[-1]} {both} have "
+            "it; give the path of the one you mean, and give each SOP its own id (sop lint)"
+        )
+    for candidate in named:
+        if candidate.exists():
+            return candidate
+    if having:
+        return having[0]
     where = ", ".join(str(d) for d in dirs)
     raise NotFoundError(f"no SOP with id '{ref}' in {where} (give a path, or set SOP_PATH)")
+
+
+def _files_with_id(ref: str, dirs: list[Path]) -> list[Path]:
+    """The files under `dirs` whose SOP has the id `ref`, from the `sop list` cache where it
+    is still true (files that fail to load have no id)."""
+    if not dirs:
+        return []
+    from sop.format.listcache import catalog
+
+    return [row.path for row in catalog(dirs).rows if row.id == ref]
 
 
 def find_inventory(

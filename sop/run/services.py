@@ -261,11 +261,11 @@ class Services:
         self.emit(ev.Deviation(self.clock.now(), ref, "off-script", reason, replacement=action))
 
     def broken(self, ref: ev.StepRef, step: Step, message: str) -> None:
-        """A step that cannot even be prepared: show why and offer skip/abort/rollback."""
+        """A step that cannot even be prepared: show why and offer skip/abort/rollback. A dry
+        run stops there, as a run without a menu does: it must fail where the real run would."""
         self.emit(ev.StepShown(self.clock.now(), ref, plain=f"Cannot prepare this step: {message}"))
         if self.options.dry_run:
-            self.finish(ref, Outcome.DRY_RUN, 0.0, reason=message)
-            return
+            raise Stop("failure", f"step {ref.number} ({step.id}) failed: {message}")
         self.failure_menu(ref, step, message, allow_retry=False)
 
     def failure_menu(

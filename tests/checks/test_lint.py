@@ -174,6 +174,26 @@ def test_calls_must_exist_pass_known_inputs_and_not_loop(write: Callable[..., Pa
     ]
 
 
+def test_an_id_that_two_files_have_is_an_error_naming_both(write: Callable[..., Path]) -> None:
+    write(MINIMAL, "a.yaml")
+    write("# the same SOP, copied\n" + MINIMAL, "team/b.yaml")
+    write(MINIMAL.replace("id: minimal", "id: other"), "c.yaml")
+    assert lint(Path("a.yaml"), Path("c.yaml"), Path("team")) == [
+        "team/b.yaml:3:1: id: duplicate SOP id 'minimal': a.yaml:2:1 has it too; "
+        "give each SOP its own id",
+    ]
+
+
+def test_unknown_filters_and_tests_are_errors(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL + "  - prose: '{{ run_id | shout }}'\n  - run: 'true'\n    when: run_id is loud\n"
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:9:5: steps[1].prose: template syntax error: No filter named 'shout'.",
+        "sop.yaml:11:5: steps[2].when: template syntax error: No test named 'loud'.",
+    ]
+
+
 def test_schema_errors_are_lint_errors(write: Callable[..., Path]) -> None:
     assert lint(write("sop: 1\n")) == [
         "sop.yaml:1:1: missing required key 'id'",

@@ -133,6 +133,32 @@ def test_sop_path_finds_sops_by_id(
     )
 
 
+def test_show_and_run_refuse_an_id_that_two_files_have(write: Callable[..., Path]) -> None:
+    write(MINIMAL, "runbooks/minimal.yaml")
+    write(MINIMAL.replace("echo hello", "echo other"), "runbooks/team/copy.yaml")
+    message = (
+        "sop: error: SOP id 'minimal' is ambiguous: runbooks/minimal.yaml and "
+        "runbooks/team/copy.yaml both have it; give the path of the one you mean, and give each "
+        "SOP its own id (sop lint)\n"
+    )
+    assert invoke("show", "minimal") == (2, "", message)
+    assert invoke("run", "minimal", "--dry-run")[::2] == (2, message)
+    code, out, _ = invoke("show", "runbooks/team/copy.yaml")
+    assert (code, "echo other" in out) == (0, True)
+
+
+def test_a_dry_run_fails_where_the_real_run_fails(write: Callable[..., Path]) -> None:
+    """A template that parses but fails to render (lint cannot see it): the dry run stops at
+    that step and exits 1, as the real run does, and runs nothing after it."""
+    write(MINIMAL.replace("echo hello", 'echo {{ "a" + 1 }}') + "  - run: touch ran\n")
+    failed = "step 1 (hello) failed: template failed: TypeError: can only concatenate str"
+    for mode in ("--dry-run", "--yes"):
+        code, out, _ = invoke("run", "sop.yaml", mode)
+        assert code == 1, (mode, out)
+        assert "Run failure" in out and failed in " ".join(out.split()), (mode, out)
+        assert not Path("ran").exists()
+
+
 def test_show_prints_the_checklist_and_runs_nothing(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
