@@ -259,24 +259,53 @@ def test_python_dash_m_and_version() -> None:
     assert proc.stdout.startswith("sop, version ")
 
 
-def test_pre_commit_hook_lints_the_library() -> None:
-    import re
-
+def pre_commit_hook() -> dict[str, object]:
     import yaml
 
-    hook = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())[0]
-    files = [
-        str(p.relative_to(REPO))
-        for p in sorted((REPO / "runbooks").rglob("*.y*ml"))
-        if re.search(hook["files"], str(p.relative_to(REPO)))
-        and not re.search(hook["exclude"], str(p.relative_to(REPO)))
-    ]
-    assert "runbooks/demo.yaml" in files and "runbooks/inventory.yaml" not in files
-    command = hook["entry"].split()
+    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert isinstance(hook, dict)
+    return hook
+
+
+def test_pre_commit_hook_lints_the_whole_library_at_once() -> None:
+    """Cross-file checks (duplicate ids, calls, targets) need every file: the hook takes no file
+    names (so pre-commit never splits them into parallel batches) and runs for any change
+    under runbooks/, the inventory and tasks files too."""
+    import re
+
+    hook = pre_commit_hook()
+    assert {
+        k: hook[k] for k in ("id", "entry", "language", "pass_filenames", "require_serial")
+    } == {
+        "id": "sop-lint",
+        "entry": "sop lint --strict",
+        "language": "python",
+        "pass_filenames": False,
+        "require_serial": True,
+    }
+    assert "exclude" not in hook
+    files = str(hook["files"])
+    changed = ["runbooks/demo.yaml", "runbooks/inventory.yaml", "runbooks/tasks.py"]
+    changed += ["runbooks/scenarios/x.yaml", "runbooks/team/a.yml"]
+    assert [
+        f for f in [*changed, "docs/lint.md", "src/runbooks/x.yaml"] if re.search(files, f)
+    ] == (changed)
+
+
+def test_the_pre_commit_hook_command_finds_a_duplicate_id_in_another_file(
+    write: Callable[..., Path],
+) -> None:
+    """As pre-commit runs it, from the repository's top, when only one file changed."""
+    write(reviewed_today(MINIMAL), "runbooks/minimal.yaml")
+    write(reviewed_today(MINIMAL), "runbooks/team/copy.yaml")
+    command = str(pre_commit_hook()["entry"]).split()
     assert command[0] == "sop"
-    code, out, err = invoke(*command[1:], *[str(REPO / f) for f in files])
-    assert code == 0, err
-    assert all("reviewed: warning: last reviewed" in line for line in out.splitlines()), out
+    assert invoke(*command[1:]) == (
+        1,
+        "runbooks/team/copy.yaml:2:1: id: duplicate SOP id 'minimal': runbooks/minimal.yaml:2:1 "
+        "has it too; give each SOP its own id\n",
+        "2 file(s) checked: 1 error(s), 0 warning(s)\n",
+    )
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
