@@ -134,12 +134,19 @@ def show(sop_ref: str) -> None:
 
 @click.command()
 @click.option("--tabletop", is_flag=True, help="The schema of tabletop scenario files instead.")
-def schema(tabletop: bool) -> None:
+@click.option("--inventory", is_flag=True, help="The schema of inventory files instead.")
+def schema(tabletop: bool, inventory: bool) -> None:
     """Print the JSON Schema (2020-12) of the SOP format, for editors and CI."""
     import json
 
+    from sop.errors import UsageError
+
+    if tabletop and inventory:
+        raise UsageError("--tabletop and --inventory: one schema at a time")
     if tabletop:
         from sop.format.scenario import json_schema
+    elif inventory:
+        from sop.format.schema import inventory_json_schema as json_schema
     else:
         from sop.format.schema import json_schema
     ui.echo(json.dumps(json_schema(), indent=2))

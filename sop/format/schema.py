@@ -495,3 +495,48 @@ def json_schema() -> JsonSchema:
     return document_schema(
         SOP, STRUCTS, "sop-v1", "sop: an executable Standard Operating Procedure"
     )
+
+
+# Ansible's YAML inventory (`format/ansible.py` reads it): groups with hosts, children and
+# variables, as an editor should accept it in `inventory.yaml`
+_ANSIBLE_GROUP: JsonSchema = {
+    "description": "An Ansible group: its hosts, child groups and variables.",
+    "type": ["object", "null"],
+    "properties": {
+        "hosts": {
+            "description": "Hosts by name (a range such as web[01:03] names several), each with "
+            "its variables (ansible_host, ansible_port, ansible_user, ...).",
+            "type": ["object", "null"],
+            "additionalProperties": {"type": ["object", "null"]},
+        },
+        "children": {
+            "description": "Child groups by name.",
+            "type": ["object", "null"],
+            "additionalProperties": {"$ref": "#/$defs/ansible-group"},
+        },
+        "vars": {
+            "description": "Variables of every host of the group.",
+            "type": ["object", "null"],
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+def inventory_json_schema() -> JsonSchema:
+    """The JSON Schema (2020-12) of an inventory file: sop's own format, or Ansible's YAML."""
+    own = document_schema(INVENTORY, (HOST,), "inventory-v1", "sop inventory: hosts and groups")
+    defs = own.pop("$defs")
+    keys = ("$schema", "$id", "title")
+    return {
+        **{k: own.pop(k) for k in keys},
+        "anyOf": [
+            {"$ref": "#/$defs/inventory"},
+            {
+                "description": "An Ansible YAML inventory: groups by name (`all:` at the top).",
+                "type": "object",
+                "additionalProperties": {"$ref": "#/$defs/ansible-group"},
+            },
+        ],
+        "$defs": {**defs, "inventory": own, "ansible-group": _ANSIBLE_GROUP},
+    }

@@ -395,12 +395,25 @@ class Struct(Spec):
             out["required"] = list(self.required)
         if self.exactly_one:
             out["oneOf"] = [{"required": [k]} for k in self.exactly_one]
-        if self.only_with:
-            out["dependentSchemas"] = {
-                k: {"anyOf": [{"required": [kind]} for kind in v]}
-                for k, v in self.only_with.items()
-            }
+        rules = self._kind_rules()
+        if rules:
+            out["allOf"] = rules
         return out
+
+    def _kind_rules(self) -> list[JsonSchema]:
+        """`only_with` as one if/then per kind: a step with `prose` has no `timeout`. An
+        editor then marks the key that does not belong, as `sop lint` does."""
+        rules: list[JsonSchema] = []
+        for kind in self.exactly_one:
+            refused = [k for k, needs in self.only_with.items() if kind not in needs]
+            if refused:
+                rules.append(
+                    {
+                        "if": {"required": [kind]},
+                        "then": {"properties": dict.fromkeys(refused, False)},
+                    }
+                )
+        return rules
 
 
 class Either(Spec):

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import jsonschema
@@ -220,8 +220,63 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
         {"rnu": "a"},
         {"prose": "a", "args": {}},
         {"confirm": "auto"},
+        {"prose": "a", "timeout": "5m"},
+        {"call": "b", "confirm": "always"},
+        {"task": "t", "stdin": "x"},
     ):
         assert not validator.is_valid({**base, "steps": [bad_step]}), bad_step
+    for good_step in ({"run": "a", "timeout": "5m", "stdin": "x"}, {"task": "t", "args": {}}):
+        assert validator.is_valid({**base, "steps": [good_step]}), good_step
+
+
+def test_the_schema_marks_the_key_a_step_kind_refuses_as_lint_does() -> None:
+    """The per-kind rules are if/then, generated from the declarations: the error is at the
+    key that does not belong, where the loader puts it."""
+    from sop.format.schema import ONLY_WITH, STEP_KINDS
+
+    schema = json.loads(invoke("schema")[1])
+    validator = jsonschema.Draft202012Validator(schema)
+
+    def refused(errors: Iterable[jsonschema.ValidationError]) -> Iterator[str]:
+        """The messages of keys refused by `key: false`, in any branch of an anyOf."""
+        for e in errors:
+            if e.message.startswith("False schema does not allow"):
+                yield e.message
+            yield from refused(e.context or ())
+
+    for kind in STEP_KINDS:
+        for key, needs in ONLY_WITH.items():
+            step = {kind: "x", key: f"value of {key}"}
+            sop = {"sop": 1, "id": "x", "title": "X", "steps": [step]}
+            messages = list(refused(validator.iter_errors(sop)))
+            kinds = (needs,) if isinstance(needs, str) else needs
+            expected = [] if kind in kinds else [f"False schema does not allow 'value of {key}'"]
+            assert messages == expected, (kind, key)
+
+
+def test_the_inventory_schema_validates_every_inventory_and_no_sop() -> None:
+    code, out, _ = invoke("schema", "--inventory")
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    inventories = sorted(REPO.glob("runbooks/**/inventory.y*ml"))
+    assert inventories
+    for path in inventories:
+        data = plain(parse(decode(path.read_bytes(), str(path)), str(path)))  # type: ignore[arg-type]
+        assert [e.message for e in validator.iter_errors(data)] == [], path
+    ansible = {"all": {"hosts": {"web1": None}, "children": {"db": {"hosts": {"db1": {}}}}}}
+    assert validator.is_valid(ansible)
+    assert not validator.is_valid({"hosts": {"web1": {"prot": 22}}})
+    assert not validator.is_valid({"all": {"hots": {}}})
+    sop_schema = json.loads(invoke("schema")[1])
+    for path in inventories:  # what an editor reported before each file had its own schema
+        data = plain(parse(decode(path.read_bytes(), str(path)), str(path)))  # type: ignore[arg-type]
+        assert not jsonschema.Draft202012Validator(sop_schema).is_valid(data)
+    assert invoke("schema", "--inventory", "--tabletop")[::2] == (
+        2,
+        "sop: error: --tabletop and --inventory: one schema at a time\n",
+    )
 
 
 def test_ctrl_c_outside_a_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
