@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 import click
 
 from sop.cli import ui
-from sop.cli.params import STATE_DIR, format_option, path_option
+from sop.cli.params import STATE_DIR, complete_run, format_option, path_option
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from sop.errors import ExitCode
 
-RUN_OR_FILE = click.argument("ref", metavar="RUN|FILE")
+RUN_OR_FILE = click.argument("ref", metavar="RUN|FILE", shell_complete=complete_run)
 
 
 @click.command()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sop.cli import ui
-from sop.cli.params import FILE, FOLDER, PATHS, format_option
+from sop.cli.params import FILE, FOLDER, PATHS, complete_sop, format_option
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -123,7 +123,7 @@ def list_sops(
 
 
 @click.command()
-@click.argument("sop_ref", metavar="SOP")
+@click.argument("sop_ref", metavar="SOP", shell_complete=complete_sop)
 def show(sop_ref: str) -> None:
     """Show an SOP as the responder will see it. Runs nothing."""
     from sop.format.discovery import find_sop

@@ -3,6 +3,7 @@ and the settings the group's own options give every command."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -114,3 +115,50 @@ def walk_options(function: F) -> F:
     ):
         function = option(function)
     return function
+
+
+# -- shell completion: fast, and never loading a heavy library (click calls these on each Tab) --
+
+
+def _looks_like_path(incomplete: str) -> bool:
+    return "/" in incomplete or incomplete.startswith(".")
+
+
+def complete_sop(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The ids of the SOPs in the search folders (from the `sop list` cache), each with its
+    title; a path once the word has a '/'."""
+    from click.shell_completion import CompletionItem
+
+    if _looks_like_path(incomplete):
+        return [CompletionItem(incomplete, type="file")]
+    from sop.errors import SopError
+    from sop.format.discovery import search_dirs
+    from sop.format.listcache import catalog
+
+    folders = [d for d in search_dirs() if d.is_dir()]
+    try:
+        rows = catalog(folders).rows if folders else ()
+    except (SopError, OSError):
+        return []
+    return [
+        CompletionItem(row.id, help=row.title)
+        for row in sorted(rows, key=lambda r: r.id)
+        if row.id.startswith(incomplete)
+    ]
+
+
+def complete_run(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The run ids in the state directory (`--state-dir` when given before), newest first; a
+    path once the word has a '/' (`audit verify` takes a log file too)."""
+    from click.shell_completion import CompletionItem
+
+    if _looks_like_path(incomplete):
+        return [CompletionItem(incomplete, type="file")]
+    from sop.audit.state import default_state_dir
+
+    state_dir = ctx.params.get("state_dir") or default_state_dir()
+    try:
+        names = [e.name for e in os.scandir(state_dir / "runs") if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+    return [CompletionItem(n) for n in sorted(names, reverse=True) if n.startswith(incomplete)]

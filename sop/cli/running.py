@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sop.cli import ui
-from sop.cli.params import FILE, Settings, path_option, to_path, walk_options
+from sop.cli.params import (
+    FILE,
+    Settings,
+    complete_run,
+    complete_sop,
+    path_option,
+    to_path,
+    walk_options,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -91,7 +99,7 @@ class _Terminal:
 
 
 @click.command()
-@click.argument("sop_ref", metavar="[SOP]", required=False)
+@click.argument("sop_ref", metavar="[SOP]", required=False, shell_complete=complete_sop)
 @click.option(
     "-i",
     "--input",
@@ -171,7 +179,7 @@ def run(
 
 
 @click.command()
-@click.argument("run_ref", metavar="RUN")
+@click.argument("run_ref", metavar="RUN", shell_complete=complete_run)
 @click.option(
     "--sop-changed",
     "changed_reason",
@@ -204,7 +212,7 @@ def resume(
 
 
 @click.command()
-@click.argument("sop_ref", metavar="SOP")
+@click.argument("sop_ref", metavar="SOP", shell_complete=complete_sop)
 @click.option(
     "--scenario", default="", help="A drill scenario of the SOP: injected failures to rehearse."
 )
