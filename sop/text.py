@@ -18,6 +18,7 @@ The escape sequences are shown rather than dropped: with their introducer replac
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -64,6 +65,25 @@ def visible(text: str) -> str:
     return _CANDIDATE.sub(
         lambda m: marker(m.group()) if _hides(text, m.start()) else m.group(), text
     )
+
+
+def cell_width(text: str) -> int:
+    """How many terminal cells `text` takes: East Asian wide and fullwidth characters take two,
+    combining marks and format characters none (rich's `cell_len`, for output without rich)."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(c) for c in text)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def pad(text: str, width: int) -> str:
+    """`text` and spaces to fill `width` terminal cells (`str.ljust` counts characters)."""
+    return text + " " * (width - cell_width(text))
 
 
 class Unsafe(NamedTuple):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sop.text import may_be_unsafe, visible
+from sop.text import cell_width, may_be_unsafe, pad, visible
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -112,12 +112,12 @@ def _field_names(kind: type) -> tuple[str, ...] | None:
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain aligned table (no rich: `sop list` must start fast); cells made visible."""
     rows = [[visible(c) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
+    widths = [cell_width(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+        widths = [max(w, cell_width(c)) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(pad(h.upper(), w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        "  ".join(pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     return "\n".join(lines)
 
