@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 @click.command()
 @PATHS
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-@format_option("text", "json")
+@format_option("text", "json", "sarif")
 @click.option(
     "--inventory",
     type=FILE,
@@ -62,6 +62,10 @@ def lint(
     )
     if fmt == "json":
         ui.echo(json.dumps(report.as_dict(), indent=2))
+    elif fmt == "sarif":
+        from sop.checks.sarif import sarif_log
+
+        ui.echo(json.dumps(sarif_log(report), indent=2))
     else:
         for problem in report.problems:
             ui.echo(str(problem))
