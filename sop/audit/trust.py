@@ -206,6 +206,23 @@ def status_of(result: Verification) -> str:
     return "verified" if result.proven else "unproven"
 
 
+def verification_dict(result: Verification) -> dict[str, object]:
+    """The result for machines (`sop audit verify --format json`, docs/cli.md)."""
+    seq, digest = result.head
+    return {
+        "status": status_of(result),
+        "records": result.records,
+        "head": f"{seq}:{digest}",
+        "seals_verified": result.seals_checked,
+        "keyed": result.keyed,
+        "unsealed_records": result.unsealed,
+        "findings": [
+            {"line": f.line, "kind": f.kind, "message": f.message} for f in result.findings
+        ],
+        "notes": list(result.notes),
+    }
+
+
 def summary(result: Verification) -> str:
     """One line: what the log proves (its findings are listed apart)."""
     seq, digest = result.head

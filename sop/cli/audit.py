@@ -51,7 +51,10 @@ def audit() -> None:
 )
 @path_option("--key", "The run's verification key (default: ~/.config/sop/audit-keys/RUN.key).")
 @STATE_DIR
-def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | None) -> ExitCode:
+@format_option("text", "json")
+def verify(
+    ref: str, anchor: str | None, key: Path | None, state_dir: Path | None, fmt: str
+) -> ExitCode:
     """Check a run's audit log: chain, seals, the head the key folder kept, anchor. Exit 0 when
     a seal that verifies with the run's key covers every record, 3 when the chain holds but
     something is not proven (no key, or records after the last seal), 1 on a finding."""
@@ -61,15 +64,24 @@ def verify(ref: str, anchor: str | None, key: Path | None, state_dir: Path | Non
 
     path = audit_log_path(ref, state_dir)
     result = verify_run_log(path, anchor=anchor, key=key)
-    if not result.ok:
+    if fmt == "json":
+        import json
+
+        from sop.audit.trust import verification_dict
+
+        ui.echo(json.dumps({"log": str(path), **verification_dict(result)}, indent=2))
+    elif not result.ok:
         ui.echo(f"{path}: {result.findings[0]}")
         for finding in result.findings[1:]:
             ui.echo(f"{path}: {finding}", err=True)
+    else:
+        ui.echo(summary(result))
+        for note in result.notes:
+            ui.echo(f"note: {note}", err=True)
+    status = status_of(result)
+    if status == "failed":
         return ExitCode.FAILED
-    ui.echo(summary(result))
-    for note in result.notes:
-        ui.echo(f"note: {note}", err=True)
-    return ExitCode.OK if status_of(result) == "verified" else ExitCode.UNPROVEN
+    return ExitCode.OK if status == "verified" else ExitCode.UNPROVEN
 
 
 @audit.command("show")
