@@ -53,6 +53,13 @@ if TYPE_CHECKING:
     help='How commands show the values they need: "${SOP_HOST:?}" with a "Set these first" '
     "block (fails before it runs until set), <host>, or {{ host }} as written.",
 )
+@click.option(
+    "--techdocs",
+    "techdocs_owner",
+    metavar="OWNER",
+    help="With --mkdocs: also write a Backstage catalog-info.yaml (TechDocs from this folder) "
+    "owned by OWNER, e.g. group:sre.",
+)
 def render(
     paths: tuple[Path, ...],
     fmt: str,
@@ -61,6 +68,7 @@ def render(
     mkdocs: bool,
     runs_dir: Path | None,
     placeholders: str,
+    techdocs_owner: str | None,
 ) -> None:
     """Render SOPs as wiki pages: one page per SOP plus an index. Runs nothing.
 
@@ -70,7 +78,9 @@ def render(
 
     sops = load_every_sop(paths)
     history = read_history(runs_dir) if runs_dir is not None else None
-    written = render_library(sops, fmt, out_dir, template_dirs, mkdocs, history, placeholders)
+    written = render_library(
+        sops, fmt, out_dir, template_dirs, mkdocs, history, placeholders, techdocs_owner
+    )
     ui.echo(f"{len(sops)} SOP(s) rendered: {len(written)} file(s) in {out_dir}", err=True)
 
 

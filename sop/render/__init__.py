@@ -55,12 +55,16 @@ def render_files(
     mkdocs: bool = False,
     history: Mapping[str, SopHistory] | None = None,
     placeholders: str = PLACEHOLDERS[0],
+    techdocs_owner: str | None = None,
 ) -> dict[str, str]:
     """Every output file as relative path -> text, without writing anything. `history` (from
     `read_history`) adds a "Run history" section and step times to each page. `placeholders`
-    is how commands show the values they need (one of `PLACEHOLDERS`)."""
+    is how commands show the values they need (one of `PLACEHOLDERS`). `techdocs_owner` adds
+    a Backstage `catalog-info.yaml` (with `mkdocs` only) whose owner it is."""
     if mkdocs and fmt != "markdown":
         raise UsageError("--mkdocs goes with --format markdown")
+    if techdocs_owner is not None and not mkdocs:
+        raise UsageError("--techdocs goes with --mkdocs")
     if placeholders not in PLACEHOLDERS:
         raise UsageError(
             f"unknown placeholder style '{placeholders}'; choose one of {', '.join(PLACEHOLDERS)}"
@@ -73,10 +77,12 @@ def render_files(
         files = _renderer(fmt)(site, tuple(str(d) for d in template_dirs))
     if not mkdocs:
         return files
-    from sop.render.markdown import mkdocs_config
+    from sop.render.markdown import catalog_info, mkdocs_config
 
     nested = {f"{MKDOCS_DOCS_DIR}/{name}": text for name, text in files.items()}
     nested["mkdocs.yml"] = mkdocs_config(site, MKDOCS_DOCS_DIR)
+    if techdocs_owner is not None:
+        nested["catalog-info.yaml"] = catalog_info(site, techdocs_owner)
     return nested
 
 
@@ -112,7 +118,8 @@ def render_library(
     mkdocs: bool = False,
     history: Mapping[str, SopHistory] | None = None,
     placeholders: str = PLACEHOLDERS[0],
+    techdocs_owner: str | None = None,
 ) -> list[Path]:
     """Render SOPs as wiki pages of format `fmt` into `out_dir`; return the files written."""
-    files = render_files(sops, fmt, template_dirs, mkdocs, history, placeholders)
+    files = render_files(sops, fmt, template_dirs, mkdocs, history, placeholders, techdocs_owner)
     return write_files(files, out_dir)

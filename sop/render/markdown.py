@@ -77,6 +77,25 @@ def yaml_string(text: str) -> str:
     return '"' + _YAML_ESCAPE.sub(_yaml_escape, text) + '"'
 
 
+def catalog_info(site: Site, owner: str) -> str:
+    """A Backstage `catalog-info.yaml` beside `mkdocs.yml`: a documentation Component whose
+    TechDocs are built from this folder (`dir:.`)."""
+    lines = [
+        "apiVersion: backstage.io/v1alpha1",
+        "kind: Component",
+        "metadata:",
+        "  name: standard-operating-procedures",
+        f"  title: {yaml_string(site.index['title'])}",
+        "  annotations:",
+        '    backstage.io/techdocs-ref: "dir:."',
+        "spec:",
+        "  type: documentation",
+        "  lifecycle: production",
+        f"  owner: {yaml_string(owner)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def is_installed(module: str) -> bool:
     """Whether `module` can be imported here (found, not imported)."""
     return importlib.util.find_spec(module) is not None

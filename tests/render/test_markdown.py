@@ -159,3 +159,30 @@ def test_yaml_string_reads_back_as_the_same_text(text: str) -> None:
 def test_yaml_string_keeps_non_bmp_characters_as_utf8() -> None:
     assert yaml_string("🔥 𝄞") == '"🔥 𝄞"'
     assert yaml_string("\ud83d") == '"\ufffd"'  # a lone surrogate has no UTF-8
+
+
+def test_techdocs_writes_a_catalog_entity_beside_mkdocs_yml(
+    runbook_sops: tuple[Sop, ...], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from sop.cli import cli
+
+    runbooks = [str(sop.path) for sop in runbook_sops]
+    args = ["render", *runbooks, "--out", str(tmp_path), "--mkdocs", "--techdocs", "group:sre"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((tmp_path / "catalog-info.yaml").read_text()) == {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {
+            "name": "standard-operating-procedures",
+            "title": "Standard Operating Procedures",
+            "annotations": {"backstage.io/techdocs-ref": "dir:."},
+        },
+        "spec": {"type": "documentation", "lifecycle": "production", "owner": "group:sre"},
+    }
+    assert (tmp_path / "mkdocs.yml").is_file()
+    refused = CliRunner().invoke(cli, [*args[:-3], "--techdocs", "group:sre"])
+    assert refused.exit_code != 0
+    assert "--techdocs goes with --mkdocs" in refused.output
