@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,17 @@ steps:
   - id: hello
     run: echo hello
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_as_at_a_terminal() -> Iterator[None]:
+    """Every sop a test starts gets Ctrl-C as at a terminal. Started as a background job
+    (`make test &` in a non-interactive shell), the suite inherits SIGINT ignored, every child
+    with it, and Python leaves an ignored SIGINT ignored: the Ctrl-C tests would test that."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True, scope="session")

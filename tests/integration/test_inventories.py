@@ -53,11 +53,12 @@ def run_with(rundir: RunDir, *inventories: Path) -> tuple[int, str, list[str], d
         args += ["--inventory", str(inventory)]
     args += ["--known-hosts", str(rundir.hosts.known_hosts), "--ssh-config", str(rundir.ssh_config)]
     done = rundir.sop(args)
-    logs = list((rundir.path.parent / "sop-state").rglob("audit.jsonl"))
-    started: dict[str, object] = {}
-    if logs:
-        first = json.loads(logs[0].read_text().splitlines()[0])
-        started = first["sop"]
+    firsts = [
+        json.loads(log.read_text().splitlines()[0])
+        for log in (rundir.path.parent / "sop-state").rglob("audit.jsonl")
+    ]
+    runs = [first for first in firsts if "drill" not in first.get("tags", [])]  # not a drill's
+    started: dict[str, object] = runs[0]["sop"] if runs else {}
     return done.returncode, done.stdout + done.stderr, rundir.marks(), started
 
 

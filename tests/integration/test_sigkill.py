@@ -77,9 +77,11 @@ def announced(records: list[dict[str, object]]) -> set[tuple[str, str]]:
         event = r["event"]
         assert isinstance(event, dict)
         if event["action"] == "command-started":
-            sop, host = r["sop"], r["host"]
-            assert isinstance(sop, dict) and isinstance(host, dict)
-            out.add((str(sop["step"]), str(host["name"])))
+            sop = r["sop"]
+            assert isinstance(sop, dict)
+            target = sop["target"]  # the host the command ran on (host.* is sop's own machine)
+            assert isinstance(target, dict)
+            out.add((str(sop["step"]), str(target["name"])))
     return out
 
 
@@ -149,7 +151,7 @@ def test_sigkill_at_random_points(
         rec = Recorder()
         request = RunRequest(
             sop="",
-            inventory=chaos.inventory,
+            inventory=(chaos.inventory,),
             known_hosts=chaos.hosts.known_hosts,
             ssh_config=chaos.ssh_config,
             state_dir=state,
