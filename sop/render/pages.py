@@ -188,17 +188,21 @@ def sop_view(
         "inputs": [_input(i) for i in sop.inputs],
         "sections": _sections(sop, sop.steps, names, titles, paths, 1),
         "rollback": _sections(sop, sop.rollback, names, titles, paths, len(sop.steps) + 1),
-        "run": run_commands(sop),
+        "run": run_commands(sop, placeholders),
+        "run_set_first": placeholder.run_set_first(_run_inputs(sop))
+        if placeholders == "shell"
+        else (),
         "flow": mermaid(sop),
         "history": None,
     }
     variables = placeholder.Variables.of(sop)
+    stdin = {step.id: step.stdin for step in (*sop.steps, *sop.rollback)}
     for section in [*view["sections"], *view["rollback"]]:
         for step in section["steps"]:
             if step["kind"] in ("run", "script"):
-                step["body"], step["set_first"] = placeholder.fill(
-                    step["body"], placeholders, variables
-                )
+                filled = placeholder.fill(step["body"], placeholders, variables, stdin[step["id"]])
+                step["body"], step["set_first"] = filled.body, filled.set_first
+                step["stdin"] = filled.stdin.rstrip("\n")
     if history is not None:
         view["history"] = history_view(history)
         for section in [*view["sections"], *view["rollback"]]:
@@ -361,17 +365,24 @@ def _value(value: object) -> str:
     return str(value)
 
 
-def run_commands(sop: Sop) -> list[View]:
+def _run_inputs(sop: Sop) -> list[Input]:
+    """The inputs a run must be given: required, without a default, not read from the
+    environment (sop reads an input's `env:` variable itself)."""
+    return [i for i in sop.inputs if i.required and i.default is None and not i.env]
+
+
+def run_commands(sop: Sop, placeholders: str = placeholder.DEFAULT) -> list[View]:
     """The exact commands that walk through the SOP: a dry run, for real, and as a drill.
-    Required inputs without a default are placeholders; secrets come from a file (or from
-    their environment variable, which needs no option)."""
+    Required inputs without a default are placeholders in the page's style; secrets come
+    from a file (or from their environment variable, which needs no option)."""
     options: list[str] = []
-    for item in sop.inputs:
-        if not item.required or item.default is not None or item.env:
-            continue
+    for item in _run_inputs(sop):
         option = "--secret-file" if item.secret else "--input"
-        placeholder = "PATH" if item.secret else item.name.upper()
-        options += [option, shlex.quote(f"{item.name}={placeholder}")]
+        value = placeholder.run_placeholder(item.name, item, placeholders)
+        if placeholders == "shell":  # the expansion is quoted already, and must stay unquoted
+            options += [option, f"{shlex.quote(item.name + '=')}{value}"]
+        else:
+            options += [option, shlex.quote(f"{item.name}={value}")]
     run = ["sop", "run", shlex.quote(sop.id), *options]
     return [
         {

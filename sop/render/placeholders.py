@@ -9,13 +9,20 @@ The quotes keep the value one word, as sop's own shell quoting does.
 
 Only `{{ name }}` (and `{{ name | choice }}`) becomes a placeholder; an expression stays as
 written, so that the page never shows a command that does something else than the SOP's.
+
+A step's `stdin` text gets the same placeholders. In the shell style the command then reads it
+from a here-document, so that what is pasted feeds the command as sop does: as written (a
+quoted delimiter) when it has no placeholder, else unquoted with `${SOP_HOST:?}` (no double
+quotes: sop inserts stdin values as they are) and every other backslash, `$` and backtick escaped.
+The "Run it" commands (`sop run ... --input host=...`) name the inputs they need in the same
+style.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 from sop.model import Input, Sop, Step
@@ -27,9 +34,12 @@ _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
 class Filled(NamedTuple):
-    """A command with its placeholders, and the lines that set their variables (shell only)."""
+    """A command with its placeholders, its stdin text ("" when it has none, or when the
+    command reads it from a here-document: shell style), and the lines that set their
+    variables (shell style only)."""
 
     body: str
+    stdin: str
     set_first: tuple[str, ...]
 
 
@@ -74,21 +84,75 @@ class Variables(NamedTuple):
         return cls(inputs, captures)
 
 
-def fill(body: str, style: str, variables: Variables) -> Filled:
-    """`body` (a command or a script) with its placeholders in `style`."""
+def fill(body: str, style: str, variables: Variables, stdin: str | None = None) -> Filled:
+    """`body` (a command or a script) and its `stdin` text with their placeholders in
+    `style`."""
     if style == "jinja":
-        return Filled(body, ())
+        return Filled(body, stdin or "", ())
     names: dict[str, str] = {}
 
-    def placeholder(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if style == "angle":
-            return f"<{name}>"
-        names.setdefault(name, shell_variable(name, variables.inputs.get(name)))
-        return f'"${{{names[name]}:?}}"'
+    def variable(name: str) -> str:
+        return names.setdefault(name, shell_variable(name, variables.inputs.get(name)))
 
-    filled = _PLACEHOLDER.sub(placeholder, body)
-    return Filled(filled, tuple(_lines(names.items(), variables)))
+    if style == "angle":
+        body = _PLACEHOLDER.sub(lambda m: f"<{m[1]}>", body)
+        text = "" if stdin is None else _PLACEHOLDER.sub(lambda m: f"<{m[1]}>", stdin)
+        return Filled(body, text, ())
+    body = _PLACEHOLDER.sub(lambda m: f'"${{{variable(m[1])}:?}}"', body)
+    if stdin is not None:
+        body = _with_stdin(body, stdin, variable)
+    return Filled(body, "", tuple(_lines(names.items(), variables)))
+
+
+# what makes a command more than one simple command, whose stdin a here-document after it
+# would not be (`a | b <<EOF` feeds b); a redirection (`> out <<EOF` truncates `out` before an
+# unset placeholder stops the command: a group's here-document comes first); a comment, a line
+# continuation or a second line
+_COMPOUND = re.compile(r"[|&;<>()`#\\\n]")
+_HEREDOC_SPECIAL = re.compile(r"[\\$`]")  # what an unquoted here-document expands
+
+
+def _with_stdin(command: str, stdin: str, variable: Callable[[str], str]) -> str:
+    """`command` reading `stdin` from a here-document, as it reads it when sop runs it
+    (ending in a newline: sop adds one when it is missing)."""
+    stdin = stdin.removesuffix("\n")
+    parts = _PLACEHOLDER.split(stdin)  # text, name, text, name, ..., text
+    if len(parts) == 1:
+        document, quote = stdin, "'"
+    else:
+        quote = ""
+        document = "".join(
+            "${" + variable(part) + ":?}" if i % 2 else _HEREDOC_SPECIAL.sub(r"\\\g<0>", part)
+            for i, part in enumerate(parts)
+        )
+    lines = document.split("\n")
+    end = "SOP_STDIN"
+    while end in lines:
+        end += "_"
+    if _COMPOUND.search(command):
+        command = "{\n" + command + "\n}"
+    return "\n".join([f"{command} <<{quote}{end}{quote}", *lines, end])
+
+
+def run_placeholder(name: str, item: Input, style: str) -> str:
+    """What stands for an input's value in a "Run it" command (a secret: its file's path)."""
+    if item.secret:
+        name += "_file"
+    if style == "shell":
+        return f'"${{{shell_variable(name, None)}:?}}"'
+    return f"<{name}>" if style == "angle" else f"{{{{ {name} }}}}"
+
+
+def run_set_first(items: Iterable[Input]) -> tuple[str, ...]:
+    """The lines that set the variables of the "Run it" commands' inputs (shell style)."""
+    lines = []
+    for item in items:
+        if item.secret:
+            what = f"a file holding {item.help or item.name} (secret)"
+            lines.append(f"{shell_variable(item.name + '_file', None)}={_comment(what)}")
+        else:
+            lines.append(_assignment(shell_variable(item.name, None), item.name, item, None))
+    return tuple(lines)
 
 
 def _lines(names: Iterable[tuple[str, str]], variables: Variables) -> Iterable[str]:

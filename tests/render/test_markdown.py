@@ -42,7 +42,10 @@ def test_page_has_metadata_inputs_checklist_rollback_and_run_commands(
     assert "> Restart the API with systemd and wait until it answers its health check." in page
     assert "Follow the SOP `disk-full` with `host={{ host }}`." in page
     assert "## Rollback" in page and "systemctl start api-previous" in page
-    run = "sop run restart-api --input host=HOST --secret-file password=PATH"
+    run = (
+        'sop run restart-api --input host="${SOP_HOST:?}"'
+        ' --secret-file password="${SOP_PASSWORD_FILE:?}"'
+    )
     assert f"```bash\n{run} --dry-run\n```" in page
     assert f"```bash\n{run}\n```" in page
     assert "```bash\nsop drill restart-api\n```" in page

@@ -3,6 +3,7 @@ its variables are set (shell), or reads as a form to fill in (angle), or stays a
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from sop.cli import cli
+from sop.model import Sop
 from sop.render import render_files
 from sop.render.placeholders import Variables, fill
 from tests.render.conftest import load
@@ -46,7 +48,9 @@ def sop_file(tmp_path: Path) -> Path:
 
 def _fill(sop_file: Path, style: str, index: int) -> tuple[str, tuple[str, ...]]:
     sop = load(sop_file)[0]
-    return fill(sop.steps[index].body, style, Variables.of(sop))
+    body, stdin, set_first = fill(sop.steps[index].body, style, Variables.of(sop))
+    assert stdin == ""
+    return body, set_first
 
 
 def test_shell_placeholders_and_what_sets_them(sop_file: Path) -> None:
@@ -142,3 +146,171 @@ def test_cli_option(sop_file: Path, tmp_path: Path, option: tuple[str, ...], sho
     page = (out / "placeholders.md").read_text()
     assert shown in page
     assert ("Set these first:" in page) is (not option)
+
+
+STDIN_SOP = """\
+sop: 1
+id: feed
+title: Feed
+owner: team-sre
+reviewed: 2026-10-01
+inputs:
+  customer: {help: Whose orders, required: true}
+  token: {help: API token, secret: true, required: true}
+steps:
+  - id: query
+    run: cat > "$MARKERS"/query.sql
+    stdin: |
+      SELECT '$1', `x`, 'a\\b' FROM orders WHERE customer = '{{ customer }}';
+      SOP_STDIN
+  - id: plain
+    run: cat | tr a-z A-Z > "$MARKERS"/plain.txt
+    stdin: "as $written `here`, {{ '{{' }} raw"
+  - id: expression
+    run: cat > "$MARKERS"/x
+    stdin: "{{ customer | sql_literal }}"
+"""
+
+
+@pytest.fixture
+def stdin_sops(tmp_path: Path) -> tuple[Sop, ...]:
+    path = tmp_path / "sops" / "feed.yaml"
+    path.parent.mkdir()
+    path.write_text(STDIN_SOP)
+    return load(path)
+
+
+def _step_fill(sop: Sop, index: int, style: str) -> tuple[str, str, tuple[str, ...]]:
+    step = sop.steps[index]
+    return fill(step.body, style, Variables.of(sop), step.stdin)
+
+
+def test_shell_style_feeds_stdin_from_a_here_document(stdin_sops: tuple[Sop, ...]) -> None:
+    sop = stdin_sops[0]
+    body, stdin, set_first = _step_fill(sop, 0, "shell")
+    assert body == (
+        '{\ncat > "$MARKERS"/query.sql\n} <<SOP_STDIN_\n'
+        "SELECT '\\$1', \\`x\\`, 'a\\\\b' FROM orders WHERE customer = '${SOP_CUSTOMER:?}';\n"
+        "SOP_STDIN\n"
+        "SOP_STDIN_"
+    )
+    assert (stdin, set_first) == ("", ("SOP_CUSTOMER=  # Whose orders (required)",))
+    # no placeholder: a quoted delimiter, the text as written; a pipe reads it as a whole
+    body, stdin, set_first = _step_fill(sop, 1, "shell")
+    assert body == (
+        "{\ncat | tr a-z A-Z > \"$MARKERS\"/plain.txt\n} <<'SOP_STDIN'\n"
+        "as $written `here`, {{ '{{' }} raw\nSOP_STDIN"
+    )
+    assert (stdin, set_first) == ("", ())
+    # one simple command: the here-document follows it
+    variables = Variables({}, {})
+    assert fill("psql -X {{ db }}", "shell", variables, "SELECT 1;\n").body == (
+        "psql -X \"${SOP_DB:?}\" <<'SOP_STDIN'\nSELECT 1;\nSOP_STDIN"
+    )
+
+
+def test_angle_and_jinja_styles_show_stdin_in_their_own_style(
+    stdin_sops: tuple[Sop, ...],
+) -> None:
+    sop = stdin_sops[0]
+    body, stdin, set_first = _step_fill(sop, 0, "angle")
+    assert (body, set_first) == ('cat > "$MARKERS"/query.sql', ())
+    assert stdin.startswith("SELECT '$1', `x`, 'a\\b' FROM orders WHERE customer = '<customer>';")
+    assert _step_fill(sop, 0, "jinja")[1] == sop.steps[0].stdin
+    # an expression stays as written in every style
+    assert _step_fill(sop, 2, "angle")[1] == "{{ customer | sql_literal }}"
+    assert "{{ customer | sql_literal }}\nSOP_STDIN" in _step_fill(sop, 2, "shell")[0]
+
+
+def test_a_pasted_here_document_feeds_what_sop_feeds(
+    stdin_sops: tuple[Sop, ...], tmp_path: Path
+) -> None:
+    from sop.run.steps.commands import render_stdin
+
+    sop = stdin_sops[0]
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    query, _, set_first = _step_fill(sop, 0, "shell")
+    unset = _paste(query, markers)
+    assert unset.returncode != 0
+    assert "SOP_CUSTOMER: parameter null or not set" in unset.stderr
+    assert list(markers.iterdir()) == []
+
+    value = "O$(id)`x`"
+    filled = set_first[0].replace("SOP_CUSTOMER=", "SOP_CUSTOMER=" + shlex.quote(value))
+    plain, _, _ = _step_fill(sop, 1, "shell")
+    done = _paste("\n".join([filled, query, plain]), markers)
+    assert done.returncode == 0, done.stderr
+    sent = render_stdin(sop.steps[0].stdin or "", {"customer": value})
+    assert (markers / "query.sql").read_text() == sent
+    assert (markers / "plain.txt").read_text() == "AS $WRITTEN `HERE`, {{ '{{' }} RAW\n"
+
+
+def test_pages_show_stdin_in_the_chosen_style(stdin_sops: tuple[Sop, ...], tmp_path: Path) -> None:
+    from tests.render.test_mdx import compile_mdx
+
+    shell = render_files(stdin_sops, "markdown")["feed.md"]
+    assert '```bash\n{\ncat > "$MARKERS"/query.sql\n} <<SOP_STDIN_\nSELECT' in shell
+    assert "With standard input:" not in shell
+    angle = render_files(stdin_sops, "markdown", placeholders="angle")["feed.md"]
+    assert "With standard input:\n\n```text\nSELECT '$1'" in angle
+    assert "customer = '<customer>';" in angle
+    html = render_files(stdin_sops, "html", placeholders="angle")["feed.html"]
+    assert "customer = &#39;&lt;customer&gt;&#39;;" in html
+    confluence = render_files(stdin_sops, "confluence")["feed.xml"]
+    assert "customer = &#39;${SOP_CUSTOMER:?}&#39;" not in confluence  # CDATA, not escaped
+    assert "customer = '${SOP_CUSTOMER:?}';" in confluence
+    pages = []
+    for style in ("shell", "angle", "jinja"):
+        pages.append(tmp_path / f"{style}.md")
+        pages[-1].write_text(render_files(stdin_sops, "markdown", placeholders=style)["feed.md"])
+    result = compile_mdx(pages)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("style", "run"),
+    [
+        (
+            "shell",
+            'sop run feed --input customer="${SOP_CUSTOMER:?}"'
+            ' --secret-file token="${SOP_TOKEN_FILE:?}"',
+        ),
+        ("angle", "sop run feed --input 'customer=<customer>' --secret-file 'token=<token_file>'"),
+        (
+            "jinja",
+            "sop run feed --input 'customer={{ customer }}' --secret-file 'token={{ token_file }}'",
+        ),
+    ],
+)
+def test_run_it_commands_name_their_inputs_in_the_chosen_style(
+    stdin_sops: tuple[Sop, ...], style: str, run: str
+) -> None:
+    page = render_files(stdin_sops, "markdown", placeholders=style)["feed.md"]
+    run_it = page[page.index("## Run it") :]
+    assert f"```bash\n{run} --dry-run\n```" in run_it
+    assert f"```bash\n{run}\n```" in run_it
+    shown = "Set these first:\n\n```bash\nSOP_CUSTOMER=  # Whose orders (required)\n"
+    shown += "SOP_TOKEN_FILE=  # a file holding API token (secret)\n```"
+    assert (shown in run_it) is (style == "shell")
+
+
+def test_a_pasted_run_it_command_passes_the_values_once_set(
+    stdin_sops: tuple[Sop, ...], tmp_path: Path
+) -> None:
+    page = render_files(stdin_sops, "markdown")["feed.md"]
+    run = "sop run feed --input customer=" + page.split("sop run feed --input customer=")[2]
+    run = run.split("\n")[0]
+    fake = 'sop() { printf \'%s\\n\' "$@" > "$MARKERS"/argv; }\n'
+    assert _paste(fake + run, tmp_path).returncode != 0
+    assert not (tmp_path / "argv").exists()
+    done = _paste(fake + "SOP_CUSTOMER='a b'\nSOP_TOKEN_FILE=/run/t\n" + run, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "argv").read_text().split("\n")[:-1] == [
+        "run",
+        "feed",
+        "--input",
+        "customer=a b",
+        "--secret-file",
+        "token=/run/t",
+    ]
