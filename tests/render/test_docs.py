@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from tests.render.conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -43,3 +45,18 @@ def test_make_docs_recipe_renders_runbooks_and_builds_strictly(tmp_path: Path) -
     assert 'id="step-rotate"' in built
     assert "Force a logrotate run" in built
     assert (site / "runbooks" / "index.html").is_file()
+    # the checklist's task items are boxes to tick (not disabled), as on a site that
+    # `sop render --mkdocs` makes
+    assert '<li class="task-list-item"><input type="checkbox"/> Open the disk dashboard' in built
+
+
+def test_the_docs_site_has_the_extensions_of_a_generated_mkdocs_yml() -> None:
+    """`make docs` renders the runbooks into this site: its Markdown extensions are those a
+    generated mkdocs.yml turns on where pymdown-extensions is installed (it is for `make docs`)."""
+    from sop.render.markdown import mkdocs_config
+    from sop.render.pages import build_site
+
+    generated = yaml.safe_load(mkdocs_config(build_site([]), "docs", "pymdownx".__eq__))
+    ours = yaml.safe_load((REPO / "mkdocs.yml").read_text())
+    assert ours["markdown_extensions"] == generated["markdown_extensions"]
+    assert ours["strict"] is True
