@@ -14,6 +14,7 @@ from sop import templating
 from sop.checks.paths import decision_problems, only_sometimes
 from sop.checks.secretargs import exposed_secrets
 from sop.errors import Location, NotFoundError, Problem, SopError
+from sop.format.alerts import alert_matches
 from sop.format.discovery import find_called_sop, find_inventory, load_library
 from sop.format.gcpause import cycle_collector_paused
 from sop.format.loader import load_sop
@@ -23,6 +24,7 @@ from sop.model import (
     LOCAL,
     STEP_RESULTS,
     Inventory,
+    Section,
     Sop,
     Step,
     blocks,
@@ -156,6 +158,7 @@ def lint_sop(
             "target",
         )
     checker.calls()
+    checker.alerts()
     checker.scenarios()
     checker.todos()
     return checker.problems
@@ -235,15 +238,8 @@ class _Checker:
         maybe: dict[str, Step] = {}  # set only by steps that run on some paths
         for section_id, steps in blocks(sop.steps):
             section = sop.section(section_id)
-            if section is not None and section.when:
-                self.names(
-                    section.when,
-                    defined,
-                    section.loc("when"),
-                    f"{section.path}.when",
-                    expression=True,
-                    later=later,
-                )
+            if section is not None:
+                self.section_templates(section, defined, later, before)
             for step in steps:
                 used = self.step_templates(step, defined, later, secrets, before)
                 self.maybe_empty(step, used, maybe, sometimes)
@@ -256,18 +252,42 @@ class _Checker:
                 defined |= _defines(step)
                 before.add(step.id)
             if section is not None and section.until:
-                self.names(
-                    section.until,
-                    defined,
-                    section.loc("repeat"),
-                    f"{section.path}.repeat.until",
-                    expression=True,
-                    later=later,
+                self.section_text(
+                    section.until, "repeat.until", section, defined, later, before, expression=True
                 )
         all_defined = defined | {n for s in self.all_steps() for n in _defines(s)}
         for step in sop.rollback:
             self.step_templates(step, all_defined, {}, secrets, before)
             before.add(step.id)
+
+    def section_templates(
+        self, section: Section, defined: set[str], later: dict[str, Step], before: set[str]
+    ) -> None:
+        """A heading's `when` and `note`, read when the section starts: with the values set
+        before it (its `repeat.until` is read after a pass, with the section's own)."""
+        if section.when:
+            self.section_text(
+                section.when, "when", section, defined, later, before, expression=True
+            )
+        if section.note:
+            self.section_text(section.note, "note", section, defined, later, before)
+
+    def section_text(
+        self,
+        text: str,
+        key: str,
+        section: Section,
+        defined: set[str],
+        later: dict[str, Step],
+        before: set[str],
+        *,
+        expression: bool = False,
+    ) -> None:
+        where = section.loc(key.split(".")[0])
+        path = f"{section.path}.{key}"
+        used = self.names(text, defined, where, path, expression=expression, later=later)
+        if STEP_RESULTS in used:
+            self.step_results(text, None, before, where, path, expression=expression)
 
     def reserved(self) -> None:
         """`steps` holds the results of finished steps: no input, answer or capture may be it."""
@@ -290,7 +310,7 @@ class _Checker:
     def step_results(
         self,
         text: str,
-        step: Step,
+        step: Step | None,
         before: set[str],
         where: Location,
         path: str,
@@ -307,7 +327,7 @@ class _Checker:
             other = known.get(step_id)
             if other is None:
                 message = f"'{STEP_RESULTS}.{step_id}': no step '{step_id}' in this SOP"
-            elif other.id == step.id:
+            elif step is not None and other.id == step.id:
                 message = f"'{STEP_RESULTS}.{step_id}': a step cannot read its own result"
             else:
                 message = f"'{STEP_RESULTS}.{step_id}': step {other.number} ({step_id}) comes later"
@@ -586,6 +606,25 @@ class _Checker:
                     )
                     break
 
+    def alerts(self) -> None:
+        """A step's `alerts` are among the SOP's: an alert no `alerts:` of the SOP answers never
+        leads here (`sop list --alert`, `sop run --alert`), so `sop alerts runbook-urls` would
+        never point it at the step. A glob must be as narrow as one of the SOP's (`KubePod*`
+        under `Kube*`)."""
+        answered = self.sop.alerts
+        for step in self.all_steps():
+            for i, alert in enumerate(step.alerts):
+                if any(_alert_within(alert, pattern) for pattern in answered):
+                    continue
+                known = ", ".join(answered) if answered else "none"
+                self.error(
+                    step.locs.get("alerts", step.where),
+                    f"{step.path}.alerts[{i}]",
+                    f"alert '{alert}' is not among the SOP's alerts ({known}): "
+                    "add it to `alerts:` at the top, or remove it here",
+                    "alert",
+                )
+
     def scenarios(self) -> None:
         ids = {step.id for step in self.all_steps()}
         for name, scenario in self.sop.scenarios.items():
@@ -648,6 +687,13 @@ class _Checker:
                     if found:
                         return found
         return None
+
+
+def _alert_within(alert: str, pattern: str) -> bool:
+    """Does every alert that `alert` (a name or a glob) matches match `pattern` too? Read as a
+    name, `alert` matches `pattern` (a `*` or `?` of its own matches the pattern's), or it is
+    the same text (a `[...]` set does not match itself)."""
+    return alert.casefold() == pattern.casefold() or alert_matches(alert, pattern)
 
 
 def _defines(step: Step) -> set[str]:

@@ -24,6 +24,8 @@ RULES = {
     "task": "Task steps name a task the SOP's tasks file defines.",
     "target": "Targets name `local` or a host or group of the inventory.",
     "call": "Called SOPs exist, get known inputs and do not loop.",
+    "alert": "A step names only alerts its SOP answers.",
+    "path": "Every path through the decisions goes on and sets what later steps read.",
     "drill": "Drill scenarios name existing steps; SOPs are drilled recently.",
     "metadata": "Each SOP has an owner and a recent review date.",
     "todo": "No step is left unfinished (TODO, TBD, FIXME).",

@@ -379,3 +379,56 @@ def test_an_interactive_step_targets_one_host(write: Callable[..., Path]) -> Non
         f"sop.yaml:10:5: steps[0].on: {why}; it targets web-1, web-2",
         f"sop.yaml:13:5: steps[1].on: {why}; it targets the group 'web'",
     ]
+
+
+def test_a_heading_note_is_a_checked_template(write: Callable[..., Path]) -> None:
+    """A heading's note is read when its section starts: with the values set before it."""
+    text = (
+        MINIMAL
+        + """\
+  - id: look
+    run: df -h
+    capture: usage
+  - heading: Diagnosis
+    note: "Usage was {{ usage }}; {{ steps.look.exit_code }} {{ mount }} {{ later }}"
+  - prose: Which mount?
+    ask: {later: {default: /}}
+  - heading: Broken
+    note: "Look at {{ oops"
+  - prose: Look.
+  - heading: Results
+    note: "{{ steps.verify.stdout }} {{ steps.nowhere.stdout }}"
+  - id: verify
+    run: df -h
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:13:5: steps[2].note: 'later' is set by step 3 (step-3), which comes later",
+        "sop.yaml:13:5: steps[2].note: undefined variable 'mount': not an input, an answer or "
+        "a capture",
+        "sop.yaml:17:5: steps[4].note: template syntax error: unexpected end of template, "
+        "expected 'end of print statement'.",
+        "sop.yaml:20:5: steps[6].note: 'steps.nowhere': no step 'nowhere' in this SOP",
+        "sop.yaml:20:5: steps[6].note: 'steps.verify': step 5 (verify) comes later",
+    ]
+
+
+def test_a_step_names_only_alerts_of_its_sop(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+    alerts: [kubepodcrashlooping, KubePodNotReady, Kube*, "[ab]x", NodeDown]
+alerts: [KubePod*, "[ab]x"]
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:9:5: steps[0].alerts[2]: alert 'Kube*' is not among the SOP's alerts "
+        "(KubePod*, [ab]x): add it to `alerts:` at the top, or remove it here",
+        "sop.yaml:9:5: steps[0].alerts[4]: alert 'NodeDown' is not among the SOP's alerts "
+        "(KubePod*, [ab]x): add it to `alerts:` at the top, or remove it here",
+    ]
+    bare = write(MINIMAL + "    alerts: [NodeDown]\n", "bare.yaml")
+    assert lint(bare) == [
+        "bare.yaml:9:5: steps[0].alerts[0]: alert 'NodeDown' is not among the SOP's alerts "
+        "(none): add it to `alerts:` at the top, or remove it here",
+    ]
