@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop import templating
-from sop.checks.paths import decision_problems, only_sometimes
+from sop.checks.paths import decision_problems, only_sometimes, set_on_every_path
 from sop.checks.secretargs import exposed_secrets
 from sop.errors import Location, NotFoundError, Problem, SopError
 from sop.format.alerts import alert_matches
@@ -235,7 +235,7 @@ class _Checker:
         defined.add(STEP_RESULTS)
         before: set[str] = set()
         sometimes = only_sometimes(sop)
-        maybe: dict[str, Step] = {}  # set only by steps that run on some paths
+        maybe: dict[str, list[Step]] = {}  # set only by steps that run on some paths
         for section_id, steps in blocks(sop.steps):
             section = sop.section(section_id)
             if section is not None:
@@ -245,10 +245,10 @@ class _Checker:
                 self.maybe_empty(step, used, maybe, sometimes)
                 for name in _defines(step):
                     later.pop(name, None)
-                    if step.id in sometimes and name not in defined:
-                        maybe.setdefault(name, step)
-                    elif step.id not in sometimes:
+                    if step.id not in sometimes:
                         maybe.pop(name, None)
+                    elif name not in defined or name in maybe:
+                        maybe.setdefault(name, []).append(step)
                 defined |= _defines(step)
                 before.add(step.id)
             if section is not None and section.until:
@@ -334,14 +334,14 @@ class _Checker:
             self.error(where, path, message, "template")
 
     def maybe_empty(
-        self, step: Step, used: set[str], maybe: dict[str, Step], sometimes: dict[str, str]
+        self, step: Step, used: set[str], maybe: dict[str, list[Step]], sometimes: dict[str, str]
     ) -> None:
-        """Warn about a name that only a step running on some paths sets, used by a step that
-        runs on others too: there it is empty."""
+        """Warn about a name that only steps running on some paths set, used by a step that
+        runs on a path none of them is on: there it is empty."""
         for name in sorted(used & maybe.keys()):
-            setter = maybe[name]
-            if setter.section_id == step.section_id and not setter.when:
-                continue  # the same section: both run or neither does
+            if set_on_every_path(self.sop, step, maybe[name], sometimes):
+                continue
+            setter = maybe[name][0]
             self.warn(
                 step.where,
                 step.path,

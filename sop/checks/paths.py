@@ -4,6 +4,8 @@ whose answers and captures are empty on the others."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from sop.errors import Problem
 from sop.model import Sop, Step, blocks, branches
 
@@ -31,6 +33,57 @@ def only_sometimes(sop: Sop) -> dict[str, str]:
             elif step.when:
                 out[step.id] = f"which runs only when `{step.when}`"
     return out
+
+
+Choice = tuple[str, str]  # a decide step's id and one of its answers that goes on
+
+
+def choices(sop: Sop) -> dict[str, frozenset[Choice]]:
+    """Section id -> the answers that choose it, for the sections a decision chooses: such a
+    section runs only when one of them is the answer (a decision that does not run chooses
+    nothing)."""
+    found: dict[str, set[Choice]] = {}
+    for step in sop.steps:
+        for b in branches(sop, step):
+            if not b.back:
+                for target in b.sections:
+                    found.setdefault(target.id, set()).add((step.id, b.label))
+    return {sid: frozenset(pairs) for sid, pairs in found.items()}
+
+
+def set_on_every_path(
+    sop: Sop, reader: Step, setters: Sequence[Step], sometimes: Mapping[str, str]
+) -> bool:
+    """Whether every path on which `reader` runs goes through one of `setters` (earlier steps
+    that run only on some paths) first. Conservative: a setter with `when`, or in a section
+    with `when` other than the reader's, counts for nothing. The others run when their section
+    is chosen, so the reader is covered when every answer that chooses its own section (or,
+    for a section no decision chooses, every answer that goes on of a decision that always
+    runs) chooses a setter's section too: `fix: [replace, verify]` sets in `replace` what
+    `verify` reads."""
+    sure = []
+    for setter in setters:
+        section = sop.section(setter.section_id)
+        if setter.when or (
+            section is not None and section.when and setter.section_id != reader.section_id
+        ):
+            continue
+        if setter.section_id == reader.section_id:
+            return True  # the same section: both run or neither does
+        sure.append(setter)
+    by_section = choices(sop)
+    chosen = frozenset().union(*(by_section.get(s.section_id, frozenset()) for s in sure))
+    if reader.section_id in by_section:
+        return by_section[reader.section_id] <= chosen
+    for decision in sop.steps:
+        if decision is reader:
+            break
+        if decision.kind != "decide" or decision.id in sometimes:
+            continue
+        answers = {(decision.id, b.label) for b in branches(sop, decision) if not b.back}
+        if answers and answers <= chosen:
+            return True
+    return False
 
 
 def decision_problems(sop: Sop) -> list[Problem]:

@@ -88,6 +88,88 @@ def test_a_step_with_when_sets_a_value_only_sometimes(write: Callable[..., Path]
     ]
 
 
+ONE_ANSWER_CHOOSES_BOTH = (
+    MINIMAL
+    + """\
+  - id: how
+    decide: How bad is it?
+    options:
+      "replace it": [replace, verify]
+      "only check": verify
+      "leave it": leave
+  - heading: Replace
+    id: replace
+  - id: replace-it
+    run: echo new-member
+    capture: member
+  - heading: Verify
+    id: verify
+  - run: echo {{ member }}
+  - heading: Leave
+    id: leave
+  - prose: Note why.
+"""
+)
+
+
+def test_a_value_set_in_a_section_the_same_answers_choose_is_set_there(
+    write: Callable[..., Path],
+) -> None:
+    """The answer that chooses Verify chooses Replace too: `member` is set wherever it is read."""
+    text = ONE_ANSWER_CHOOSES_BOTH.replace('      "only check": verify\n', "")
+    assert lint(write(text)) == []
+
+
+def test_a_section_another_answer_chooses_alone_warns(write: Callable[..., Path]) -> None:
+    """Beside it, an answer that chooses Verify without Replace: there `member` is empty."""
+    assert lint(write(ONE_ANSWER_CHOOSES_BOTH)) == [
+        "sop.yaml:22:5: steps[5]: warning: 'member' is set only by step 3 (replace-it), in "
+        "section 'Replace', which runs only when the decision at step 2 (how) chooses it; on "
+        "other paths it is empty here"
+    ]
+
+
+EVERY_ANSWER_SETS = (
+    MINIMAL
+    + """\
+  - id: where
+    decide: Where is the fault?
+    options: {disk: disk, network: network}
+    else: other
+  - heading: Disk
+    id: disk
+  - run: echo disk
+    capture: cause
+  - heading: Network
+    id: network
+  - run: echo network
+    capture: cause
+  - heading: Other
+    id: other
+  - prose: What is it?
+    ask: {cause: {}}
+  - heading: Report
+  - run: echo {{ cause }}
+"""
+)
+
+
+def test_a_value_every_answer_of_a_decision_sets_is_set_after_it(
+    write: Callable[..., Path],
+) -> None:
+    assert lint(write(EVERY_ANSWER_SETS)) == []
+    # without the question under `else`, that answer leaves it empty
+    text = EVERY_ANSWER_SETS.replace("    ask: {cause: {}}\n", "")
+    assert lint(write(text)) == [
+        "sop.yaml:25:5: steps[9]: warning: 'cause' is set only by step 3 (step-3), in section "
+        "'Disk', which runs only when the decision at step 2 (where) chooses it; on other paths "
+        "it is empty here"
+    ]
+    # a decision that may not run sets nothing for sure
+    text = EVERY_ANSWER_SETS.replace("    decide: Where", '    when: "false"\n    decide: Where')
+    assert len(lint(write(text))) == 1
+
+
 def test_a_decision_names_sections_that_exist_and_rollback_has_none(
     write: Callable[..., Path],
 ) -> None:
