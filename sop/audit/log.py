@@ -97,6 +97,7 @@ class AuditLog:
         self._written = 0  # writes so far, and how many of them an fsync has covered
         self._durable = 0
         self._escrowed: EscrowedHead | None = None  # the head to tell the key folder, once durable
+        self._told: EscrowedHead | None = None  # the head the key folder holds
         self._sync_lock = threading.Lock()
         try:
             self.fd = open_file(path, os.O_WRONLY | os.O_APPEND)
@@ -165,13 +166,14 @@ class AuditLog:
                 os.fsync(self.fd)  # never retried: after a failure the page cache state is unknown
             except OSError as exc:
                 self._break(f"cannot write the audit log {self.path}: {exc.strerror or exc}")
-            if escrowed is not None and self.escrow is not None:
+            if escrowed is not self._told and escrowed is not None and self.escrow is not None:
                 try:
                     write_head(self.escrow, str(self.common["sop"]["run_id"]), escrowed)
                 except OSError as exc:
                     self._break(
                         f"cannot keep the audit log's head in {self.escrow}: {exc.strerror or exc}"
                     )
+                self._told = escrowed
             self._durable = written
 
     def _break(self, why: str) -> None:
