@@ -33,19 +33,25 @@ from sop.model import (
 def display_path(path: Path) -> str:
     """The path as a responder would type it: relative to the working directory when inside it.
     A relative path that does not climb out (`..`) is that already, as given (resolving it
-    costs a `stat` per component: a twentieth of linting a library)."""
-    if not path.is_absolute() and ".." not in path.parts:
-        return str(path)
+    costs a `stat` per component: a twentieth of linting a library). Otherwise its folder is
+    resolved, once per folder; the file keeps its own name (a symbolic link is shown as the
+    link, as it was typed)."""
+    if ".." not in path.parts:
+        if not path.is_absolute():
+            return str(path)
+        path = _resolved(str(path.parent)) / path.name
+    else:
+        path = path.resolve()
     try:
-        return str(path.resolve().relative_to(_resolved_cwd(os.getcwd())))
+        return str(path.relative_to(_resolved(os.getcwd())))
     except ValueError:
         return str(path)
 
 
-@functools.lru_cache(maxsize=8)
-def _resolved_cwd(cwd: str) -> Path:
-    """The working directory with symlinks resolved, once per directory (not once per file)."""
-    return Path(cwd).resolve()
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: str) -> Path:
+    """A folder with symbolic links resolved, once per folder (not once per file)."""
+    return Path(folder).resolve()
 
 
 def read_document(path: Path) -> tuple[yamlnodes.Map, str, str]:

@@ -297,7 +297,11 @@ def _escape_brackets(text: str) -> str:
 
 def _checked(text: str) -> str:
     """`text`, unless CommonMark still finds raw HTML or an unsafe link in it (a pipe in a code
-    span splits a table cell...): then with every `<` and `[` escaped, code included."""
+    span splits a table cell...): then with every `<` and `[` escaped, code included. Without
+    a `<` there is no raw HTML nor autolink, and a link with a safe scheme is no risk: such text
+    is returned unparsed."""
+    if "<" not in text and ("[" not in text or not _has_unsafe_destination(text)):
+        return text
     tokens = _source_parser().parse(text)
     if _has_raw_html(tokens) or _has_unsafe_link(tokens):
         return _escape_brackets(_escape_every_lt(text))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sop.errors import SopFileError
-from sop.format.loader import load_sop
+from sop.format.loader import display_path, load_sop
 from tests.conftest import MINIMAL
 
 Problems = Callable[..., list[str]]
@@ -447,3 +447,20 @@ def test_an_interactive_step_loads(write: Callable[..., Path]) -> None:
     sop = load_sop(write(MINIMAL + "    interactive: true\n", "a.yaml"))
     assert [s.interactive for s in sop.steps] == [True]
     assert load_sop(write(MINIMAL, "b.yaml")).steps[0].interactive is False
+
+
+def test_a_path_is_shown_as_typed_relative_to_the_working_directory_when_inside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "real"
+    (real / "runbooks").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    outside = tmp_path / "elsewhere.yaml"
+    monkeypatch.chdir(real)
+    assert display_path(Path("runbooks/a.yaml")) == "runbooks/a.yaml"
+    assert display_path(real / "runbooks" / "a.yaml") == "runbooks/a.yaml"
+    # through a symbolic link to the working directory: still inside it
+    assert display_path(tmp_path / "link" / "runbooks" / "a.yaml") == "runbooks/a.yaml"
+    assert display_path(Path("runbooks/../runbooks/a.yaml")) == "runbooks/a.yaml"
+    assert display_path(outside) == str(outside)
+    assert display_path(Path("../elsewhere.yaml")) == str(outside)
