@@ -14,7 +14,7 @@ from sop.run.inputs import resolve_inputs
 from sop.run.launch import callee_loader
 from sop.run.options import DrillOptions, RunOptions
 from sop.run.runner import Runner
-from sop.testing import FakeClock, Recorder
+from sop.run.testing import FakeClock, Recorder
 from tests.conftest import REPO
 
 LIBRARY = load_library([REPO / "runbooks"])

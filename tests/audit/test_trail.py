@@ -269,7 +269,7 @@ def test_resume_continues_after_the_last_finished_step(tmp_path: Path, env: dict
     from sop.clock import SystemClock
     from sop.run.launch import RunRequest, resume
     from sop.run.options import RunOptions
-    from sop.testing import Recorder, ScriptedPrompter
+    from sop.run.testing import Recorder, ScriptedPrompter
 
     prompter = ScriptedPrompter(
         ("choose", "In doubt. What now?", "r"),

@@ -12,7 +12,7 @@ from sop import events as ev
 from sop.cli.progress import elapsed
 from sop.cli.ui import TerminalUI
 from sop.events import Outcome
-from sop.testing import FakeClock
+from sop.run.testing import FakeClock
 
 from ..terminal.session import screen
 

@@ -221,7 +221,7 @@ def test_sop_show_shows_decisions_as_a_tree_and_when_sections_apply(tmp_path: Pa
 
 
 def test_a_dry_run_says_when_each_section_and_step_applies(tmp_path: Path) -> None:
-    from sop.testing import run_sop
+    from sop.run.testing import run_sop
     from tests.render.test_decisions import BRANCHING
 
     text = BRANCHING.replace(

@@ -19,7 +19,7 @@ from sop.clock import SystemClock
 from sop.run.launch import RunRequest, resume
 from sop.run.options import RunOptions
 from sop.run.resume import NothingToResume, plan_resume
-from sop.testing import Recorder
+from sop.run.testing import Recorder
 
 from .rundir import SOP, RunDir, sop_env
 from .sshd import SshdHosts

@@ -18,7 +18,7 @@ from sop.cli.ui import TerminalUI, show_sop
 from sop.format.loader import load_sop
 from sop.model import Link
 from sop.render import render_files
-from sop.testing import run_sop, write_sop
+from sop.run.testing import run_sop, write_sop
 
 SOP = """\
 sop: 1

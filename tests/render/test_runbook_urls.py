@@ -15,7 +15,7 @@ from sop.format.loader import load_sop
 from sop.model import Sop
 from sop.render import render_files
 from sop.render.runbookurls import add_runbook_urls
-from sop.testing import write_sop
+from sop.run.testing import write_sop
 
 DISK = """\
 sop: 1

@@ -10,7 +10,7 @@ import pytest
 from sop import events as ev
 from sop.events import Outcome
 from sop.run.options import ConfirmationRequired
-from sop.testing import ScriptedPrompter, run_sop, write_sop
+from sop.run.testing import ScriptedPrompter, run_sop, write_sop
 
 TRIAGE = """\
 sop: 1

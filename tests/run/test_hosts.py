@@ -19,7 +19,7 @@ from sop.run.inputs import resolve_inputs
 from sop.run.options import RunOptions, RunResult
 from sop.run.runner import Runner
 from sop.run.scope import Restored
-from sop.testing import FakeClock, Recorder, ScriptedPrompter
+from sop.run.testing import FakeClock, Recorder, ScriptedPrompter
 
 HOSTS = ("web1", "web2", "web3")
 INVENTORY = Inventory(

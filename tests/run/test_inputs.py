@@ -14,7 +14,7 @@ from sop.errors import ExitCode
 from sop.format.loader import load_sop
 from sop.model import Sop
 from sop.run.inputs import InputError, resolve_inputs
-from sop.testing import ScriptedPrompter
+from sop.run.testing import ScriptedPrompter
 
 SOP_TEXT = """\
 sop: 1

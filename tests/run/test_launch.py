@@ -11,7 +11,7 @@ from sop.audit.runs import list_runs
 from sop.clock import SystemClock
 from sop.run.launch import RunRequest, launch, run_or_resume, unfinished_run
 from sop.run.options import RunOptions
-from sop.testing import Recorder, ScriptedPrompter
+from sop.run.testing import Recorder, ScriptedPrompter
 from tests.conftest import MINIMAL
 
 

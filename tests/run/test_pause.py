@@ -18,7 +18,7 @@ from sop.errors import ExitCode
 from sop.run.launch import Launched, RunRequest, launch, resume
 from sop.run.options import ConfirmationRequired, DrillOptions, EndOfInput, RunOptions
 from sop.run.resume import ResumeError
-from sop.testing import Recorder, ScriptedPrompter
+from sop.run.testing import Recorder, ScriptedPrompter
 
 PAUSABLE = """\
 sop: 1

@@ -9,7 +9,7 @@ import pytest
 from sop import events as ev
 from sop.errors import SopError
 from sop.run.options import ConfirmationRequired
-from sop.testing import ScriptedPrompter, run_sop, write_sop
+from sop.run.testing import ScriptedPrompter, run_sop, write_sop
 
 BASIC = """\
 sop: 1

@@ -20,7 +20,7 @@ from sop.run.options import DrillOptions, RunOptions
 from sop.run.runner import Runner
 from sop.run.scope import RestoreError, restore_variables, save_variables
 from sop.run.stepresults import step_result
-from sop.testing import FakeClock, Recorder, ScriptedPrompter, run_sop, write_sop
+from sop.run.testing import FakeClock, Recorder, ScriptedPrompter, run_sop, write_sop
 
 BRANCHING = """\
 sop: 1

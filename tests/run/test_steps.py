@@ -16,7 +16,7 @@ from sop.run.launch import called_sops, callee_loader
 from sop.run.options import DrillOptions, RunOptions
 from sop.run.runner import Runner
 from sop.run.steps import HANDLERS
-from sop.testing import FakeClock, Recorder, run_sop, write_sop
+from sop.run.testing import FakeClock, Recorder, run_sop, write_sop
 
 CHILD = """\
 sop: 1
