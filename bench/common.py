@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -198,3 +199,48 @@ def machine() -> str:
 
 def progress(message: str) -> None:
     print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class SopOnHosts:
+    """What `sop run` needs to reach a started sshd fixture's first hosts: an inventory with a
+    group `gN` of the first N hosts for each size, the fixture's known_hosts, an empty ssh
+    config (the user's own must not count), and an environment with a private state directory
+    and key folder, no colour and no SSH agent."""
+
+    inventory: Path
+    known_hosts: Path
+    ssh_config: Path
+    env: dict[str, str]
+
+    @property
+    def args(self) -> list[str]:
+        """`sop run`'s options for these hosts, unattended."""
+        return [
+            "--yes",
+            "--inventory",
+            str(self.inventory),
+            "--known-hosts",
+            str(self.known_hosts),
+            "--ssh-config",
+            str(self.ssh_config),
+        ]
+
+
+def sop_on_hosts(fixture: Any, work: Path, sizes: Sequence[int]) -> SopOnHosts:
+    """`fixture`: tests/integration/sshd.py's SshdHosts, started."""
+    inventory = fixture.write_inventory(
+        work / "inventory.yaml",
+        groups={f"g{n}": [h.name for h in fixture.hosts[:n]] for n in sizes},
+    )
+    ssh_config = work / "empty_ssh_config"
+    ssh_config.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSH_", "BENCH_"))}
+    env.pop("SOP_PATH", None)
+    env.update(
+        SOP_STATE_DIR=str(work / "state"),
+        SOP_AUDIT_KEYS=str(work / "keys"),
+        NO_COLOR="1",
+        COLUMNS="120",
+    )
+    return SopOnHosts(inventory, fixture.known_hosts, ssh_config, env)

@@ -18,7 +18,6 @@ fixture's known_hosts except fabric, which is run bare (it checks no host key at
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +27,18 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import BENCH_BIN, PYTHON, REPO, SOP, Section, Series, Target, fmt, interleave
+from bench.common import (
+    BENCH_BIN,
+    PYTHON,
+    REPO,
+    SOP,
+    Section,
+    Series,
+    Target,
+    fmt,
+    interleave,
+    sop_on_hosts,
+)
 from bench.common import progress as note
 from tests.integration.sshd import SshdHosts, start_hosts
 
@@ -112,32 +122,12 @@ def bench(runs: int, sizes: Sequence[int] = (1, 8, 32, 64), smoke: bool = False)
     fixture = start_hosts(max(sizes), work / "sshd")
     ansible_env: dict[str, str] = {}
     try:
-        inventory = fixture.write_inventory(
-            work / "inventory.yaml",
-            groups={f"g{n}": [h.name for h in fixture.hosts[:n]] for n in sizes},
-        )
-        empty_config = work / "empty_ssh_config"
-        empty_config.write_text("")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_")}
-        env.pop("SOP_PATH", None)
-        env.update(
-            SOP_STATE_DIR=str(work / "state"),
-            SOP_AUDIT_KEYS=str(work / "keys"),
-            NO_COLOR="1",
-            COLUMNS="120",
-        )
+        hosts_for_sop = sop_on_hosts(fixture, work, sizes)
+        env = hosts_for_sop.env
         if with_ansible:
             ansible_env = ansible_files(fixture, work, sizes)
             env.update({k: v for k, v in ansible_env.items() if not k.startswith("_")})
-        sop_args = [
-            "--yes",
-            "--inventory",
-            str(inventory),
-            "--known-hosts",
-            str(fixture.known_hosts),
-            "--ssh-config",
-            str(empty_config),
-        ]
+        sop_args = hosts_for_sop.args
         results: dict[int, dict[str, Series]] = {}
         reuse: tuple[int, int] = (0, 0)
         for n in sizes:

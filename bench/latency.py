@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import SOP, Section, Target, fmt
+from bench.common import SOP, Section, Target, fmt, sop_on_hosts
 from bench.common import progress as note
 from tests.integration.sshd import start_hosts
 
@@ -111,34 +111,14 @@ def bench(runs: int, sizes: Sequence[int] = (1, 64), smoke: bool = False) -> Sec
     work = Path(tempfile.mkdtemp(prefix="sop-bench-latency-"))
     fixture = start_hosts(max(sizes), work / "sshd")
     try:
-        inventory = fixture.write_inventory(
-            work / "inventory.yaml",
-            groups={f"g{n}": [h.name for h in fixture.hosts[:n]] for n in sizes},
-        )
-        empty_config = work / "empty_ssh_config"
-        empty_config.write_text("")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SSH_", "BENCH_"))}
-        env.pop("SOP_PATH", None)
-        env.update(
-            SOP_STATE_DIR=str(work / "state"),
-            SOP_AUDIT_KEYS=str(work / "keys"),
-            NO_COLOR="1",
-            COLUMNS="120",
-        )
+        hosts_for_sop = sop_on_hosts(fixture, work, sizes)
+        env = hosts_for_sop.env
         secret_env = {**env, "BENCH_TOKEN": SECRET}
         measured: dict[tuple[int, str], list[float]] = {}
         for n in sizes:
             lines, pause = (10, 0.02) if smoke else PACE[n]
             settle = 0.5 + n / 16  # every host has connected and started its printer by then
-            common = [
-                "--yes",
-                "--inventory",
-                str(inventory),
-                "--known-hosts",
-                str(fixture.known_hosts),
-                "--ssh-config",
-                str(empty_config),
-            ]
+            common = hosts_for_sop.args
             cases = {
                 case: (
                     [

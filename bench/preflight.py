@@ -15,7 +15,6 @@ the pre-flight: what keeping the connections for the run leaves of its cost.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import SOP, Section, Series, Target, fmt, interleave
+from bench.common import SOP, Section, Series, Target, fmt, interleave, sop_on_hosts
 from bench.common import progress as note
 from sop.clock import SystemClock
 from sop.events import Event, Reach, StepRef
@@ -108,20 +107,9 @@ def bench(runs: int, sizes: Sequence[int] = (64,), smoke: bool = False) -> Secti
     work = Path(tempfile.mkdtemp(prefix="sop-bench-preflight-"))
     fixture = start_hosts(max(sizes), work / "sshd")
     try:
-        inventory = fixture.write_inventory(
-            work / "inventory.yaml",
-            groups={f"g{n}": [h.name for h in fixture.hosts[:n]] for n in sizes},
-        )
-        empty_config = work / "empty_ssh_config"
-        empty_config.write_text("")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_")}
-        env.pop("SOP_PATH", None)
-        env.update(
-            SOP_STATE_DIR=str(work / "state"),
-            SOP_AUDIT_KEYS=str(work / "keys"),
-            NO_COLOR="1",
-            COLUMNS="120",
-        )
+        hosts_for_sop = sop_on_hosts(fixture, work, sizes)
+        env = hosts_for_sop.env
+        empty_config = hosts_for_sop.ssh_config
         results: dict[int, dict[str, Series]] = {}
         for n in sizes:
             variants = _Variants(fixture.model_hosts()[:n], fixture.known_hosts, empty_config)
@@ -130,13 +118,7 @@ def bench(runs: int, sizes: Sequence[int] = (64,), smoke: bool = False) -> Secti
                 str(SOP),
                 "run",
                 str(sop),
-                "--yes",
-                "--inventory",
-                str(inventory),
-                "--known-hosts",
-                str(fixture.known_hosts),
-                "--ssh-config",
-                str(empty_config),
+                *hosts_for_sop.args,
             ]
             note(f"pre-flight: {n} host(s), 5 variants x {runs} runs")
             results[n] = interleave(

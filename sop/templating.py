@@ -6,11 +6,12 @@ This is the only module that imports jinja2, and only when a function needs it: 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,10 +362,17 @@ def render_markdown(source: str, variables: Mapping[str, Any]) -> str:
 
 
 def _render_with(env: jinja2.Environment, source: str, variables: Mapping[str, Any]) -> str:
+    with _template_errors():
+        return _compile(env, source).render(variables)
+
+
+@contextlib.contextmanager
+def _template_errors() -> Iterator[None]:
+    """Whatever rendering or evaluating a template raises, as one TemplateError."""
     import jinja2
 
     try:
-        return _compile(env, source).render(variables)
+        yield
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"undefined variable: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:
@@ -450,23 +458,12 @@ def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
     """Evaluate a `when:` expression to a boolean."""
     import jinja2
 
-    try:
-        compiled = text_environment().compile_expression(expression, undefined_to_none=False)
+    with _template_errors():
+        try:
+            compiled = text_environment().compile_expression(expression, undefined_to_none=False)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"expression syntax error: {exc.message}") from None
         return bool(compiled(**variables))
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"expression syntax error: {exc.message}") from None
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(f"undefined variable: {exc.message}") from None
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"blocked by the template sandbox: {exc}") from None
-    except TemplateError:
-        raise
-    except RecursionError:  # Python words it by where the limit hit: one message for all
-        raise TemplateError(
-            "template failed: RecursionError: maximum recursion depth exceeded"
-        ) from None
-    except Exception as exc:  # a filter, an operator or a method may raise anything
-        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
 
 
 # `{{ name }}`: the only kind of variable block whose names sop can read without Jinja2
