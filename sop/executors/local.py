@@ -17,7 +17,7 @@ from typing import Any
 from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback, secret_env
 from sop.executors.invoking import Running, execute_with, observed
 from sop.executors.shell import SCRIPT_FD, SHELL, script_text, shell_command, stdin_text
-from sop.executors.terminal import Session, Tty, Watcher, relay, session_result
+from sop.executors.terminal import Session, Tty, Watcher, attend
 from sop.model import ENV_PREFIX, Host
 from sop.redact import shared
 
@@ -126,14 +126,7 @@ class LocalExecutor:
             script.write(script_text(job.command))
             script.flush()
             command = f"exec {shell_command(job)} {SCRIPT_FD}<{shlex.quote(script.name)}"
-            session = PtyCommand(command, env, *tty.size())
-            try:
-                relayed = relay(session, tty, watcher)
-            except BaseException:
-                session.finish(hang_up=True)
-                raise
-            code = session.finish(hang_up=relayed.detached)
-        return session_result(host.name, code, relayed, time.monotonic() - started)
+            return attend(PtyCommand(command, env, *tty.size()), tty, watcher, host.name, started)
 
     def interrupt(self) -> None:
         self.running.terminate_all()

@@ -35,7 +35,7 @@ from sop.executors.base import CommandCallback, HostResult, Job, OutputCallback,
 from sop.executors.connections import ConnectionPool, SshError
 from sop.executors.invoking import Running, execute_with, host_result, observed
 from sop.executors.shell import here_document, shell_command, stdin_document
-from sop.executors.terminal import Session, Tty, Watcher, relay, session_result
+from sop.executors.terminal import Session, Tty, Watcher, attend
 from sop.model import Host
 
 REMOTE_COMMAND = "exec /bin/sh -s"
@@ -366,13 +366,7 @@ class SshExecutor:
             took = time.monotonic() - started
             failed = HostResult(host.name, Outcome.FAILURE, None, "", "", took, message)
             return Session(failed, SessionEnd.EXIT)
-        try:
-            relayed = relay(session, tty, watcher)
-        except BaseException:
-            session.finish(hang_up=True)
-            raise
-        code = session.finish(hang_up=relayed.detached)
-        return session_result(host.name, code, relayed, time.monotonic() - started)
+        return attend(session, tty, watcher, host.name, started)
 
     def _run(
         self,

@@ -17,6 +17,7 @@ import select
 import signal
 import termios
 import threading
+import time
 import tty as ttymodes
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,6 +76,9 @@ class Peer(Protocol):
 
     def ended(self) -> bool:
         """Whether the command has exited."""
+
+    def finish(self, hang_up: bool) -> int | None:
+        """The command's exit status (None without one); `hang_up` ends it first."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,18 @@ def _window_changes() -> Iterator[int]:
             signal.signal(signal.SIGWINCH, previous)
         os.close(wake_read)
         os.close(wake_write)
+
+
+def attend(peer: Peer, tty: Tty, watcher: Watcher, host: str, started: float) -> Session:
+    """`relay` until the session ends, then finish it (hanging up if the responder detached,
+    or if anything went wrong) and say how it counts; `started`: the monotonic clock's time."""
+    try:
+        relayed = relay(peer, tty, watcher)
+    except BaseException:
+        peer.finish(hang_up=True)
+        raise
+    code = peer.finish(hang_up=relayed.detached)
+    return session_result(host, code, relayed, time.monotonic() - started)
 
 
 def session_result(
