@@ -508,6 +508,19 @@ class DurableSink(Sink, Protocol):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class Notified(Event):
+    """A notification's delivery ended: delivered, or given up (after its retries, or when sop
+    exited first). `target` is the notifier's label, never a webhook's whole URL."""
+
+    notice: str  # the run's news it carried: run-started, step-failed, run-paused, run-finished
+    target: str
+    delivered: bool
+    attempts: int
+    duration: float
+    error: str = ""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class AuditNote(Event):
     """Something only the audit trail needs to hear about: a resume, a handover, a repair."""
 

@@ -399,3 +399,34 @@ def step_secrets(step: Step, available: Iterable[str]) -> tuple[str, ...]:
     named = named_by(step)
     listed = set(step.secrets)
     return tuple(s for s in available if s in listed or env_name(s) in named)
+
+
+# -- team configuration (sop.toml, ~/.config/sop/config.toml) ------------------------------------
+
+NOTIFY_EVENTS = ("run-started", "step-failed", "run-paused", "run-finished")
+NOTIFY_FORMATS = ("slack", "json")
+
+
+class Notifier(NamedTuple):
+    """One `[[notify]]` table of a trusted configuration: where a run's news goes (a webhook
+    `url` in `format` slack or json, or a `command`'s stdin), for which `events`."""
+
+    url: str = ""
+    command: tuple[str, ...] = ()
+    format: str = "json"
+    events: frozenset[str] = frozenset(NOTIFY_EVENTS)
+    name: str = ""  # how the audit log names it: never the URL, whose path may be a token
+    timeout: float = 5.0  # seconds per attempt
+    retries: int = 3  # attempts after the first failed one
+    where: Location = NOWHERE
+
+    @property
+    def label(self) -> str:
+        """The name the audit log and `sop config show` give it: its `name`, else the URL's
+        scheme and host (a webhook's path is often its secret) or the command's program."""
+        if self.name:
+            return self.name
+        if self.url:
+            scheme, _, rest = self.url.partition("://")
+            return f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
+        return self.command[0]

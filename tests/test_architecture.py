@@ -38,8 +38,20 @@ ALLOWED: dict[str, frozenset[str]] = {
     "run": frozenset({"audit", "checks", "executors", "format"}),
     "tabletop": frozenset({"checks", "format"}),
     "importer": frozenset(),  # Markdown in, YAML text out: the core only
+    "config": frozenset({"audit"}),  # whom files are trusted from (audit/sharing.py)
     "cli": frozenset(
-        {"audit", "checks", "drill", "executors", "format", "importer", "render", "run", "tabletop"}
+        {
+            "audit",
+            "checks",
+            "config",
+            "drill",
+            "executors",
+            "format",
+            "importer",
+            "render",
+            "run",
+            "tabletop",
+        }
     ),
     "__main__": frozenset({"cli"}),
 }
@@ -50,6 +62,7 @@ LIBRARIES: dict[str, frozenset[str]] = {
         {
             "sop.cli",
             "sop.cli.audit",
+            "sop.cli.config",
             "sop.cli.importing",
             "sop.cli.library",
             "sop.cli.params",

@@ -41,4 +41,5 @@ class Action(StrEnum):
     HANDOVER = "handover"  # a resume by another operator
     REPAIRED = "repaired"  # a torn last line was cut off on resume
     SOP_CHANGED = "sop-changed"  # resumed though the SOP file changed, with the reason
-    UNPROVEN = "unproven"  # resumed after records no verified seal covered: names them
+    UNPROVEN = "unproven"
+    NOTIFICATION = "notification"  # a [[notify]] delivery: delivered or given up, never the URL  # resumed after records no verified seal covered: names them

@@ -45,6 +45,7 @@ _CATEGORY_TYPE: dict[str, tuple[str, str]] = {
     Action.INTERACTIVE_SESSION: ("session", "end"),
     Action.PREFLIGHT: ("network", "connection"),
     Action.PREFLIGHT_CHOICE: ("process", "info"),
+    Action.NOTIFICATION: ("network", "info"),
 }
 _WARNINGS = frozenset(
     {
@@ -417,6 +418,26 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             },
             "message": event.reason,
         }
+    if isinstance(event, ev.Notified):
+        out = {
+            "event": {
+                "action": Action.NOTIFICATION,
+                "outcome": "success" if event.delivered else "failure",
+                "duration": int(event.duration * 1e9),
+            },
+            "sop": {
+                "notification": {
+                    "event": event.notice,
+                    "target": event.target,
+                    "attempts": event.attempts,
+                }
+            },
+            "message": f"notification {event.notice} to {event.target}: "
+            + ("delivered" if event.delivered else f"not delivered ({event.error})"),
+        }
+        if event.error:
+            out["error"] = {"message": event.error}
+        return out
     if isinstance(event, ev.AuditNote):
         return {
             "event": {"action": event.action},

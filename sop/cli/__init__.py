@@ -4,7 +4,8 @@ turns errors and returned codes into the process's exit status, and `main`.
 
 One module per group of commands: library (lint, list, show, schema, coverage, stats), running
 (run, resume, drill), audit (runs, audit verify/show, report), render, tabletop, importing
-(import), setup (init, doctor); params holds
+(import), setup (init, doctor), config (the team configuration's defaults; config show,
+trust); params holds
 what they share, ui everything printed to a terminal. Exit codes: `sop.errors.ExitCode`.
 """
 
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from sop import __version__
-from sop.cli import audit, importing, library, render, running, setup, tabletop, ui
+from sop.cli import audit, config, importing, library, render, running, setup, tabletop, ui
 from sop.cli.params import Settings
 
 
@@ -91,8 +92,13 @@ def help_width() -> int:
 )
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Executable Standard Operating Procedures: YAML checklists you can lint, show and run."""
-    ctx.obj = Settings(debug=debug)
+    """Executable Standard Operating Procedures: YAML checklists you can lint, show and run.
+
+    Defaults come from sop.toml (found upward from here) and ~/.config/sop/config.toml:
+    see `sop config show`."""
+    team = config.load_config()
+    ctx.obj = Settings(debug=debug, config=team)
+    config.apply_config(ctx, team)
 
 
 for command in (
@@ -114,6 +120,7 @@ for command in (
     importing.import_runbook,
     setup.init,
     setup.doctor,
+    config.config,
 ):
     cli.add_command(command)
 

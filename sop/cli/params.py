@@ -12,11 +12,14 @@ import click
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from sop.config.team import TeamConfig
+
 
 class Settings(NamedTuple):
     """What `sop`'s own options set for every command: the click context's `obj`."""
 
     debug: bool = False  # --debug: every run event and tracebacks on stderr
+    config: TeamConfig | None = None  # sop.toml and the user's config.toml (cli/config.py)
 
 
 def to_path(value: str) -> Path:

@@ -28,13 +28,15 @@ if TYPE_CHECKING:
 def _request(
     sop_ref: str,
     params: dict[str, Any],
+    settings: Settings,
     *,
     dry_run: bool = False,
     inputs: tuple[str, ...] = (),
     on: tuple[str, ...] = (),
     incident: str | None = None,
 ) -> RunRequest:
-    """The run the command line asks for; `params` are the values of `walk_options`."""
+    """The run the command line asks for; `params` are the values of `walk_options` (their
+    defaults from the team configuration), which also gives the notifications."""
     from sop.run.inputs import parse_assignments
     from sop.run.launch import RunRequest
     from sop.run.options import PreflightMode, RunOptions, default_operator
@@ -50,6 +52,7 @@ def _request(
         known_hosts=params["known_hosts"],
         ssh_config=params["ssh_config"],
         state_dir=params["state_dir"],
+        notifiers=settings.config.notifiers if settings.config else (),
         options=RunOptions(
             yes=params["yes"],
             dry_run=dry_run,
@@ -160,7 +163,9 @@ def run(
         raise click.UsageError("give the SOP to run, or --alert PAYLOAD to find it")
     terminal = _Terminal(not params["yes"] and not dry_run, settings)
     sop_ref, given, sources = context_inputs(sop_ref, inputs_file, alert)
-    request = _request(sop_ref, params, dry_run=dry_run, inputs=inputs, on=on, incident=incident)
+    request = _request(
+        sop_ref, params, settings, dry_run=dry_run, inputs=inputs, on=on, incident=incident
+    )
     from_context = {k: v for k, v in given.items() if k not in request.inputs}
     request = dataclasses.replace(
         request,
@@ -200,7 +205,7 @@ def resume(
     with terminal:
         launched = resume_run(
             run_ref,
-            _request("", params),
+            _request("", params, settings),
             prompter=terminal.prompter,
             asker=terminal.asker,
             sinks=terminal.sinks,
@@ -263,6 +268,7 @@ def drill(
     request = _request(
         sop_ref,
         {**params, "inventory": (sandbox,) if sandbox else params["inventory"]},
+        settings,
         inputs=inputs,
     )
     drill_options = DrillOptions(simulate=sandbox is None, scenario=scenario, pace=pace)

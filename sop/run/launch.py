@@ -23,7 +23,7 @@ from sop.errors import FatalRunError, SopError, SopFileError, UsageError
 from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
-from sop.model import Inventory, Sop
+from sop.model import Inventory, Notifier, Sop
 from sop.redact import shared
 from sop.run.dynamic import list_dynamic_inventory
 from sop.run.inputs import (
@@ -42,6 +42,7 @@ from sop.run.services import LoadCallee
 if TYPE_CHECKING:
     from sop.audit.reader import AuditEntry
     from sop.audit.runs import RunSummary
+    from sop.run.notify import Notifications
 
 Guard = Callable[[], Sequence[str]]  # what a drill guard has blocked so far
 
@@ -59,6 +60,7 @@ class RunRequest:
     connect_timeout: float = 10.0
     state_dir: Path | None = None
     options: RunOptions = field(default_factory=RunOptions)
+    notifiers: tuple[Notifier, ...] = ()  # a trusted configuration's [[notify]] (real runs only)
 
 
 @dataclass(frozen=True)
@@ -169,13 +171,14 @@ def _walk(
     guard: Guard | None = None,
 ) -> Launched:
     load_callee = callee_loader(request.inventory, request.options.answers)
+    notifications = _notifications(request, clock, lambda event: runner.emit(event))
     runner = Runner(
         sop,
         inputs,
         inventory=_inventory(request, sop),
         prompter=prompter,
         executors=_executors(request, sop, load_callee),
-        sinks=[*sinks, session.sink()] if session else sinks,
+        sinks=[*sinks, *notifications, *([session.sink()] if session else [])],
         clock=clock,
         environ=os.environ,
         shared_redactor=shared(),
@@ -197,10 +200,24 @@ def _walk(
                     clock.now(), "drill-guard", _blocked(blocked), {"blocked": list(blocked)}
                 )
             )
+        for sink in notifications:  # what they delivered goes in the log before it closes
+            sink.close()
         head = session.close(clock.now()) if session else None
     if blocked:
         raise FatalRunError(f"{_blocked(blocked)}: the drill fails")
     return Launched(result, session.run_dir if session else None, str(head) if head else "", sop)
+
+
+def _notifications(
+    request: RunRequest, clock: Clock, record: Callable[[ev.Event], None]
+) -> list[Notifications]:
+    """The run's notification sink, for a real run with notifiers (a dry run or a drill
+    notifies nobody)."""
+    if not request.notifiers or not _real(request.options):
+        return []
+    from sop.run.notify import Notifications  # its thread and urllib: only when it notifies
+
+    return [Notifications(request.notifiers, clock, record)]
 
 
 def _blocked(blocked: Sequence[str]) -> str:

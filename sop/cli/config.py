@@ -1,0 +1,163 @@
+"""Team configuration on the command line: the defaults `sop.toml` and the user's `config.toml`
+give the commands' options (click's `default_map`, built here and nowhere else), and
+`sop config show` / `sop config trust`.
+
+Precedence, highest first: the command line, the environment (`$SOP_STATE_DIR`, `$SOP_PATH`),
+the project's `sop.toml`, the user's `config.toml`, sop's own defaults."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sop.cli import ui
+from sop.cli.params import FILE, format_option
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sop.config.team import TeamConfig
+    from sop.errors import ExitCode
+
+# settings that are an environment variable's default rather than an option's
+_ENVIRONMENT = {"library": "SOP_PATH", "state_dir": "SOP_STATE_DIR"}
+# the commands that would use what an untrusted project file asked for: they say it was ignored
+WARN_FOR = frozenset({"run", "resume", "drill"})
+
+
+def load_config() -> TeamConfig:
+    from pathlib import Path
+
+    from sop.config.team import load_team_config
+
+    return load_team_config(Path.cwd(), os.environ)
+
+
+def apply_config(ctx: click.Context, config: TeamConfig) -> None:
+    """Make `config` the defaults of every command's options (`ctx` is the group's), and of
+    `$SOP_PATH` when it is not set; warn of what an untrusted project file asked for when the
+    command is one that would use it."""
+    library = config.value("library")
+    if isinstance(library, tuple) and not os.environ.get("SOP_PATH"):
+        os.environ["SOP_PATH"] = ":".join(library)
+    values = {
+        name: list(s.value) if isinstance(s.value, tuple) else s.value
+        for name, s in config.settings.items()
+        if name != "library" and not os.environ.get(_ENVIRONMENT.get(name, ""))
+    }
+    assert isinstance(ctx.command, click.Group)
+    ctx.default_map = _defaults(ctx.command, values)
+    if ctx.invoked_subcommand in WARN_FOR:
+        for problem in config.ignored:
+            ui.echo(f"sop: {problem}", err=True)
+
+
+def _defaults(group: click.Group, values: dict[str, Any]) -> dict[str, Any]:
+    """{command: {option: value}} for every option, in every command, named as a setting."""
+    out: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            nested = _defaults(command, values)
+            if nested:
+                out[name] = nested
+            continue
+        mine = {
+            p.name: values[p.name]
+            for p in command.params
+            if isinstance(p, click.Option) and p.name in values
+        }
+        if mine:
+            out[name] = mine
+    return out
+
+
+@click.group()
+def config() -> None:
+    """The team configuration: sop.toml (found upward from here) and your
+    ~/.config/sop/config.toml; what they set is the default of the options of that name."""
+
+
+@config.command()
+@format_option("text", "json")
+@click.pass_obj
+def show(settings: Any, fmt: str) -> None:
+    """The effective configuration: each value, the file:line it came from, the notifications,
+    and what an untrusted project file asked for (ignored)."""
+    import json
+
+    team: TeamConfig = settings.config
+    if fmt == "json":
+        ui.echo(json.dumps(_as_dict(team), indent=2))
+        return
+    for source in team.sources:
+        trust = (
+            "trusted"
+            if source.trusted
+            else f"not trusted: its notifications, inventory, SSH files and state directory are "
+            f"ignored until `sop config trust {source.path}`"
+        )
+        ui.echo(f"{source.kind:<8} {source.path} ({trust})")
+    if not team.sources:
+        ui.echo("no configuration file: sop's defaults")
+    for name, setting in team.settings.items():
+        value = " ".join(setting.value) if isinstance(setting.value, tuple) else setting.value
+        ui.echo(f"{name} = {value}  ({setting.where})")
+    for notifier in team.notifiers:
+        kind = notifier.format if notifier.url else "command"
+        events = ", ".join(sorted(notifier.events))
+        ui.echo(f"notify {notifier.label} ({kind}): {events}  ({notifier.where})")
+    for problem in team.ignored:
+        ui.echo(str(problem))
+
+
+def _as_dict(team: TeamConfig) -> dict[str, Any]:
+    return {
+        "sources": [
+            {"path": str(s.path), "kind": s.kind, "trusted": s.trusted} for s in team.sources
+        ],
+        "settings": {
+            name: {
+                "value": list(s.value) if isinstance(s.value, tuple) else s.value,
+                "from": str(s.where),
+            }
+            for name, s in team.settings.items()
+        },
+        "notify": [
+            {
+                "target": n.label,
+                "kind": n.format if n.url else "command",
+                "events": sorted(n.events),
+                "from": str(n.where),
+            }
+            for n in team.notifiers
+        ],
+        "ignored": [p.as_dict() for p in team.ignored],
+    }
+
+
+@config.command()
+@click.argument("file", type=FILE, required=False)
+def trust(file: Path | None) -> ExitCode:
+    """Trust a project's sop.toml (default: the one found upward from here) as it is now, after
+    reading it: its notifications, inventory, SSH files and state directory count from then
+    on. Any change to the file makes it untrusted again."""
+    from pathlib import Path
+
+    from sop.config.files import find_project_config, read_config_file
+    from sop.config.team import check_config_file
+    from sop.config.trust import trust as trust_file
+    from sop.errors import ExitCode, NotFoundError
+
+    path = file or find_project_config(Path.cwd())
+    if path is None:
+        raise NotFoundError("no sop.toml here or in a folder above; name the file to trust")
+    found = read_config_file(path)
+    check_config_file(found)
+    added = trust_file(found, os.environ)
+    state = "trusted" if added else "already trusted"
+    ui.echo(
+        f"{state}: {path.resolve()} (sha256 {found.sha256[:12]}); trust it again after any change"
+    )
+    return ExitCode.OK
