@@ -169,15 +169,15 @@ def news(event: ev.Event, run: dict[str, Any]) -> tuple[str, dict[str, Any]] | N
         return _message("run-started", run, text, {"inputs": dict(event.inputs)}, event.at)
     if isinstance(event, ev.StepFinished) and event.outcome == Outcome.FAILURE:
         step = event.step
-        hosts = [r.host for r in event.results if r.outcome == Outcome.FAILURE]
+        failed = [r for r in event.results if r.outcome == Outcome.FAILURE]
         text = f"step {step.number} ({step.title}) of {_sop(run)} failed" + (
-            f" on {', '.join(hosts)}" if hosts else ""
+            " on " + ", ".join(_how(r) for r in failed) if failed else ""
         )
         if event.reason:
             text += f": {event.reason}"
         fields = {
             "step": {"id": step.id, "number": step.number, "title": step.title},
-            "hosts": hosts,
+            "hosts": [{"host": r.host, "exit_code": r.exit_code, "error": r.error} for r in failed],
             "reason": event.reason,
         }
         return _message("step-failed", run, text, fields, event.at)
@@ -191,6 +191,15 @@ def news(event: ev.Event, run: dict[str, Any]) -> tuple[str, dict[str, Any]] | N
         fields = {"outcome": str(event.outcome), "reason": event.reason}
         return _message("run-finished", run, text, fields, event.at)
     return None
+
+
+def _how(result: ev.HostFinished) -> str:
+    """`web1 (exit 3)`, or `web1 (its error)`: never its output, which stays in the log."""
+    if result.error:
+        return f"{result.host} ({result.error})"
+    return (
+        f"{result.host} (exit {result.exit_code})" if result.exit_code is not None else result.host
+    )
 
 
 def _sop(run: dict[str, Any]) -> str:
