@@ -35,7 +35,7 @@ def webhook(*script: int) -> Iterator[Webhook]:
     """A running webhook answering 200 unless `script` says otherwise."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             hook.bodies.append(body)
             steps = hook.script or [200]

@@ -17,7 +17,7 @@ from sop.files import MIB, read_regular_file
 
 PROJECT_FILE = "sop.toml"
 CONFIG_FILE_BYTES = MIB
-_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY = re.compile(r"\s*([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
 
@@ -66,7 +66,10 @@ def read_config_file(path: Path) -> ConfigFile:
         raise SopFileError([problem]) from None
     except tomllib.TOMLDecodeError as exc:
         found = _AT.search(str(exc))
-        where = Location(str(path), int(found[1]), int(found[2])) if found else Location(str(path))
+        if found and found[1]:
+            where = Location(str(path), int(found[1]), int(found[2]))
+        else:  # at the end of the document: the line after the last one
+            where = Location(str(path), text.count("\n") + 1, 1)
         message = _AT.sub("", str(exc))
         raise SopFileError([Problem(where, "", f"not valid TOML: {message}")]) from None
     return ConfigFile(path, data, hashlib.sha256(raw).hexdigest(), key_lines(text))

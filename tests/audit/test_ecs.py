@@ -114,6 +114,8 @@ def events() -> list[ev.Event]:
         ev.AuditNote(AT, *unproven_note(3, 4)),
         ev.AuditNote(AT, Action.REPAIRED, "cut", {"line": 9, "bytes": 12, "sha256": "c"}),
         ev.AuditNote(AT, "drill-guard", "blocked", {"blocked": ["curl"]}),
+        ev.Notified(AT, "run-started", "https://hooks.slack.com", True, 1, 0.2),
+        ev.Notified(AT, "step-failed", "pager", False, 4, 7.5, "pager exited with 2"),
     ]
 
 
