@@ -66,11 +66,17 @@ def _defaults(group: click.Group, values: dict[str, Any]) -> dict[str, Any]:
         mine = {
             p.name: values[p.name]
             for p in command.params
-            if isinstance(p, click.Option) and p.name in values
+            if isinstance(p, click.Option) and p.name in values and _fits(p, values[p.name])
         }
         if mine:
             out[name] = mine
     return out
+
+
+def _fits(option: click.Option, value: Any) -> bool:
+    """A list for a repeatable option, one value for another; never a flag's value (`sop
+    schema --inventory` is a flag, not the inventory)."""
+    return not option.is_flag and option.multiple == isinstance(value, list)
 
 
 @click.group()

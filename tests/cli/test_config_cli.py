@@ -79,6 +79,17 @@ def test_a_setting_is_the_default_of_its_option_and_the_environment_wins(
     assert len(list((repo / "given" / "runs").iterdir())) == 1
 
 
+def test_a_setting_is_never_the_value_of_a_flag_of_the_same_name(repo: Path) -> None:
+    (repo / "sop.toml").write_text('inventory = "inventory.yaml"\n')
+    assert invoke("config", "trust")[0] == 0
+
+    code, out, _ = invoke("schema")
+
+    assert (
+        code == 0 and json.loads(out)["title"] == "sop: an executable Standard Operating Procedure"
+    )
+
+
 def test_an_untrusted_files_webhook_hears_nothing_and_the_run_says_why(repo: Path) -> None:
     with webhook() as hook:
         toml = repo / "sop.toml"
