@@ -128,12 +128,22 @@ def list_sops(
 
 @click.command()
 @click.argument("sop_ref", metavar="SOP", shell_complete=complete_sop)
-def show(sop_ref: str) -> None:
-    """Show an SOP as the responder will see it. Runs nothing."""
+@format_option("text", "json")
+def show(sop_ref: str, fmt: str) -> None:
+    """Show an SOP as the responder will see it (or, with --format json, every field of it as
+    sop loaded it, for tools). Runs nothing."""
     from sop.format.discovery import find_sop
     from sop.format.loader import load_sop
 
-    ui.show_sop(load_sop(find_sop(sop_ref)), ui.console())
+    sop = load_sop(find_sop(sop_ref))
+    if fmt == "json":
+        import json
+
+        from sop.format.asjson import sop_as_json
+
+        ui.echo(json.dumps(sop_as_json(sop), indent=2))
+        return
+    ui.show_sop(sop, ui.console())
 
 
 @click.command()

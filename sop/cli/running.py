@@ -12,6 +12,7 @@ from sop.cli.params import (
     Settings,
     complete_run,
     complete_sop,
+    format_option,
     path_option,
     to_path,
     walk_options,
@@ -68,9 +69,10 @@ def _request(
 
 class _Terminal:
     """The terminal a walk uses: where it prints, who confirms steps (None with --yes or
-    --dry-run), who answers a missing input (None without a terminal)."""
+    --dry-run), who answers a missing input (None without a terminal). With `--format json`
+    the walk goes to stderr, and stdout gets one JSON object when it ends."""
 
-    def __init__(self, interactive: bool, settings: Settings) -> None:
+    def __init__(self, interactive: bool, settings: Settings, fmt: str = "text") -> None:
         import sys
 
         from sop.errors import UsageError
@@ -79,7 +81,8 @@ class _Terminal:
             raise UsageError(
                 "sop asks you at every step: run it in a terminal, or pass --yes (or --dry-run)"
             )
-        self.out = ui.console()
+        self.json = fmt == "json"
+        self.out = ui.console(stderr=self.json)
         self.prompter = ui.TerminalPrompter(self.out) if interactive else None
         self.asker = ui.TerminalPrompter(self.out) if sys.stdin.isatty() else None
         self.ui = ui.TerminalUI(self.out)
@@ -94,10 +97,15 @@ class _Terminal:
         """However the walk ended (an error to print, too), no progress line is left behind."""
         self.ui.close()
 
-    def finish(self, launched: Launched) -> ExitCode:
-        """The audit log's head for the ticket; the run's exit code."""
+    def finish(self, launched: Launched, **extra: Any) -> ExitCode:
+        """The audit log's head for the ticket (and, with --format json, the walk's result
+        with `extra`); the run's exit code."""
         if launched.head and launched.run_dir is not None:
             ui.audit_footer(self.out, launched.run_dir, launched.head, launched.result.outcome)
+        if self.json:
+            import json
+
+            ui.echo(json.dumps({**launched.as_json(), **extra}, indent=2))
         return launched.result.exit_code
 
 
@@ -137,6 +145,7 @@ class _Terminal:
     help="Show every step with its command and hosts; run and connect to nothing.",
 )
 @walk_options
+@format_option("text", "json")
 @click.pass_obj
 def run(
     settings: Settings,
@@ -148,6 +157,7 @@ def run(
     on: tuple[str, ...],
     incident: str | None,
     dry_run: bool,
+    fmt: str,
     **params: Any,
 ) -> ExitCode:
     """Walk through an SOP, step by step, running its commands after you confirm them.
@@ -161,7 +171,7 @@ def run(
 
     if sop_ref is None and alert is None:
         raise click.UsageError("give the SOP to run, or --alert PAYLOAD to find it")
-    terminal = _Terminal(not params["yes"] and not dry_run, settings)
+    terminal = _Terminal(not params["yes"] and not dry_run, settings, fmt)
     sop_ref, given, sources = context_inputs(sop_ref, inputs_file, alert)
     request = _request(
         sop_ref, params, settings, dry_run=dry_run, inputs=inputs, on=on, incident=incident
@@ -192,16 +202,17 @@ def run(
     help="Go on although the SOP file changed, for this reason (logged).",
 )
 @walk_options
+@format_option("text", "json")
 @click.pass_obj
 def resume(
-    settings: Settings, /, run_ref: str, changed_reason: str | None, **params: Any
+    settings: Settings, /, run_ref: str, changed_reason: str | None, fmt: str, **params: Any
 ) -> ExitCode:
     """Continue an interrupted run: done steps stay done, steps in doubt are yours to decide."""
     from sop.clock import SystemClock
     from sop.drill.guard import forbid_side_effects
     from sop.run.launch import resume as resume_run
 
-    terminal = _Terminal(not params["yes"], settings)
+    terminal = _Terminal(not params["yes"], settings, fmt)
     with terminal:
         launched = resume_run(
             run_ref,
@@ -244,6 +255,7 @@ def resume(
     help="An input value (default: its drill value).",
 )
 @walk_options
+@format_option("text", "json")
 @click.pass_obj
 def drill(
     settings: Settings,
@@ -254,6 +266,7 @@ def drill(
     sandbox: Path | None,
     report: Path | None,
     inputs: tuple[str, ...],
+    fmt: str,
     **params: Any,
 ) -> ExitCode:
     """Rehearse an SOP: the same walk-through as `sop run`, with simulated results; nothing
@@ -264,7 +277,7 @@ def drill(
     from sop.drill.rehearsal import rehearse
     from sop.run.options import DrillOptions
 
-    terminal = _Terminal(not params["yes"], settings)
+    terminal = _Terminal(not params["yes"], settings, fmt)
     request = _request(
         sop_ref,
         {**params, "inventory": (sandbox,) if sandbox else params["inventory"]},
@@ -285,4 +298,6 @@ def drill(
             report_dir=report,
         )
     ui.drill_summary(terminal.out, rehearsal.report, rehearsal.folder)
-    return terminal.finish(rehearsal.launched)
+    report_files = {"markdown": str(rehearsal.folder / "report.md")}
+    report_files["json"] = str(rehearsal.folder / "report.json")
+    return terminal.finish(rehearsal.launched, drill={"report": report_files})

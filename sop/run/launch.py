@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sop import events as ev
 from sop.audit.actions import Action
 from sop.audit.session import AuditSession, common_fields, reopen_session, start_session
-from sop.audit.state import RunLock, default_state_dir, find_run_dir, prepare_state_dir
+from sop.audit.state import AUDIT, RunLock, default_state_dir, find_run_dir, prepare_state_dir
 from sop.checks.lint import lint_sop
 from sop.clock import Clock
 from sop.errors import FatalRunError, SopError, SopFileError, UsageError
@@ -69,6 +69,24 @@ class Launched:
     run_dir: Path | None = None
     head: str = ""  # SEQ:HASH of the audit log's last record: the anchor for the ticket
     sop: Sop | None = None  # the SOP that was walked (as loaded and checked)
+
+    def as_json(self) -> dict[str, Any]:
+        """What `--format json` prints when the walk ends: how it ended and where its audit
+        log is (None for a dry run, which keeps none)."""
+        result, log = self.result, None if self.run_dir is None else self.run_dir / AUDIT
+        return {
+            "run_id": result.run_id,
+            "trace_id": result.trace_id,
+            "sop": None
+            if self.sop is None
+            else {"id": self.sop.id, "path": str(self.sop.path), "sha256": self.sop.sha256},
+            "outcome": str(result.outcome),
+            "exit_code": int(result.exit_code),
+            "paused": None if result.paused is None else str(result.paused),
+            "steps": dict(result.steps),
+            "audit_log": None if log is None else str(log),
+            "head": self.head or None,
+        }
 
 
 def context_inputs(
