@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sop import events as ev
 from sop.audit.actions import Action
+from sop.audit.reader import log_path
 from sop.audit.session import AuditSession, common_fields, reopen_session, start_session
-from sop.audit.state import AUDIT, RunLock, default_state_dir, find_run_dir, prepare_state_dir
+from sop.audit.state import RunLock, default_state_dir, find_run_dir, prepare_state_dir
 from sop.checks.lint import lint_sop
 from sop.clock import Clock
 from sop.errors import FatalRunError, SopError, SopFileError, UsageError
@@ -73,7 +74,7 @@ class Launched:
     def as_json(self) -> dict[str, Any]:
         """What `--format json` prints when the walk ends: how it ended and where its audit
         log is (None for a dry run, which keeps none)."""
-        result, log = self.result, None if self.run_dir is None else self.run_dir / AUDIT
+        result, log = self.result, None if self.run_dir is None else log_path(self.run_dir)
         return {
             "run_id": result.run_id,
             "trace_id": result.trace_id,
