@@ -4,9 +4,7 @@ name the `file:line` they are about)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +54,11 @@ class ConfigFile:
 
 
 def read_config_file(path: Path) -> ConfigFile:
-    """Read and parse `path`; a file that is not TOML is a `SopFileError` at its line."""
+    """Read and parse `path`; a file that is not TOML is a `SopFileError` at its line. (Its
+    parser and hash are imported here: most commands find no configuration file.)"""
+    import hashlib
+    import tomllib
+
     raw = read_regular_file(path, CONFIG_FILE_BYTES, what="configuration files")
     try:
         text = raw.decode()
