@@ -24,6 +24,7 @@ from sop.model import (
     LOCAL,
     STEP_RESULTS,
     Inventory,
+    Link,
     Section,
     Sop,
     Step,
@@ -159,6 +160,7 @@ def lint_sop(
         )
     checker.calls()
     checker.alerts()
+    checker.not_templates()
     checker.scenarios()
     checker.todos()
     return checker.problems
@@ -625,6 +627,32 @@ class _Checker:
                     "alert",
                 )
 
+    def not_templates(self) -> None:
+        """`{{` or `{%` in text that is no template (titles of the SOP and its headings, the
+        summary, links): every reader sees it as written, and a link with `{{ host }}` in its
+        address leads nowhere."""
+        sop = self.sop
+        places = [
+            (sop.title, sop.loc("title"), "title"),
+            (sop.summary, sop.loc("summary"), "summary"),
+        ]
+        places += _link_places(sop.links, sop.loc("links"), "links")
+        for section in sop.sections:
+            places.append((section.title, section.loc("heading"), f"{section.path}.heading"))
+        for step in self.all_steps():
+            places += _link_places(
+                step.links, step.locs.get("links", step.where), f"{step.path}.links"
+            )
+        for text, where, path in places:
+            if "{{" in text or "{%" in text:
+                self.warn(
+                    where,
+                    path,
+                    "this text is not a template: `sop show`, `sop run` and the wiki show its "
+                    "`{{ }}` as written; name the value in words, or put it in a note",
+                    "template",
+                )
+
     def scenarios(self) -> None:
         ids = {step.id for step in self.all_steps()}
         for name, scenario in self.sop.scenarios.items():
@@ -687,6 +715,16 @@ class _Checker:
                     if found:
                         return found
         return None
+
+
+def _link_places(
+    links: Sequence[Link], where: Location, path: str
+) -> list[tuple[str, Location, str]]:
+    return [
+        (text, where, f"{path}[{i}].{key}")
+        for i, link in enumerate(links)
+        for key, text in (("title", link.title), ("url", link.url))
+    ]
 
 
 def _alert_within(alert: str, pattern: str) -> bool:

@@ -225,7 +225,11 @@ def show_sop(sop: Sop, out: Console) -> None:
             where = "" if not step.executable else f"  [dim]on {_esc(on)}[/dim]"
             loose = "; not strict" if step.kind == "script" and not step.strict else ""
             confirm = "" if step.kind == "decide" else f"; confirm {step.confirm}"
-            tags = f" [dim]({step.kind}{confirm}{loose})[/dim]"
+            if step.confirm_word:  # as written: show renders nothing
+                confirm += f" {step.confirm_word}"
+            if step.ok_exit != (0,):
+                loose += f"; succeeds with exit {', '.join(map(str, step.ok_exit))}"
+            tags = f" [dim]({_esc(step.kind + confirm + loose)})[/dim]"
             out.print(f"\n[bold]{prefix}{step.number}. {_esc(step.label)}[/bold]{tags}{where}")
             if step.when:
                 out.print(f"  [italic]only when {_esc(step.when)}[/italic]")

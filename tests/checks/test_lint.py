@@ -432,3 +432,27 @@ alerts: [KubePod*, "[ab]x"]
         "bare.yaml:9:5: steps[0].alerts[0]: alert 'NodeDown' is not among the SOP's alerts "
         "(none): add it to `alerts:` at the top, or remove it here",
     ]
+
+
+def test_braces_in_text_that_is_no_template_warn(write: Callable[..., Path]) -> None:
+    """Titles, the summary, headings and links are shown as written everywhere."""
+    text = (
+        MINIMAL.replace("title: Minimal", "title: Restart {{ service }}")
+        + """\
+    links: [{title: Dashboard, url: "https://grafana.example/d/x?var-host={{host}}"}]
+  - heading: "On {% if host %}host{% endif %}"
+  - prose: Look.
+summary: Plain words.
+links: [{title: "Logs of {{ host }}", url: https://logs.example}]
+"""
+    )
+    message = (
+        "warning: this text is not a template: `sop show`, `sop run` and the wiki show its "
+        "`{{ }}` as written; name the value in words, or put it in a note"
+    )
+    assert lint(write(text)) == [
+        f"sop.yaml:3:1: title: {message}",
+        f"sop.yaml:9:5: steps[0].links[0].url: {message}",
+        f"sop.yaml:10:5: steps[1].heading: {message}",
+        f"sop.yaml:13:1: links[0].title: {message}",
+    ]

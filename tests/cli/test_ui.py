@@ -150,6 +150,21 @@ def test_sop_show_marks_a_script_that_is_not_strict(tmp_path: Path) -> None:
     assert "2. echo two (script; confirm auto; not strict)" in shown
 
 
+def test_sop_show_names_the_word_to_type_and_the_exits_that_succeed(tmp_path: Path) -> None:
+    """What a rendered page says as facts (Confirm: typed: WORD, Succeeds with exit)."""
+    path = tmp_path / "sop.yaml"
+    path.write_text(
+        "sop: 1\nid: s\ntitle: S\ninputs: {key: {required: true}}\nsteps:\n"
+        "  - id: check\n    run: systemctl is-active api\n    ok_exit: [0, 3]\n"
+        "  - id: revoke\n    run: revoke {{ key }}\n    confirm: {type: '[{{ key }}]'}\n"
+    )
+    out, buffer = console(colour=False)
+    show_sop(load_sop(path), out)
+    shown = buffer.getvalue()
+    assert "1. systemctl is-active api (run; confirm auto; succeeds with exit 0, 3)" in shown
+    assert "2. revoke {{ key }} (run; confirm typed [{{ key }}])" in shown
+
+
 def test_the_preflight_is_one_line_per_host_its_hints_once_below() -> None:
     out, text = console(False)
     TerminalUI(out).emit(
