@@ -225,6 +225,8 @@ class StepShown(Event):
     plain: str = ""  # a message shown verbatim (errors, host output): never read as Markdown
     excluded: Mapping[str, str] = field(default_factory=dict)  # targets left out: host -> why
     links: tuple[Link, ...] = ()  # the step's own links (dashboards, documents)
+    ok_exit: tuple[int, ...] = (0,)  # the exit codes that count as success
+    confirm_word: str = ""  # what a typed confirmation will ask for (rendered)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

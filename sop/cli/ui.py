@@ -519,9 +519,11 @@ class TerminalUI:
                 )
             if e.hosts:
                 self.out.print(
-                    f"  [dim]on[/dim] {_esc(', '.join(e.hosts))}"
-                    + (f"  [dim](confirm: {e.confirm})[/dim]" if e.confirm != "auto" else "")
+                    f"  [dim]on[/dim] {_esc(', '.join(e.hosts))}" + self._confirm_note(e)
                 )
+            if e.ok_exit != (0,):
+                codes = " or ".join(str(code) for code in e.ok_exit)
+                self.out.print(f"  [dim]exit {codes} counts as success[/dim]")
         for host, reason in e.excluded.items():
             self.out.print(f"  [yellow]{_esc(host)} excluded: {_esc(reason)}[/yellow]")
         _print_links(self.out, e.links)
@@ -529,6 +531,12 @@ class TerminalUI:
             self.out.print(_markdown(e.note), style="yellow")
         if e.plain:
             self.out.print(e.plain, style="yellow", markup=False, highlight=False)
+
+    @staticmethod
+    def _confirm_note(e: ev.StepShown) -> str:
+        if e.confirm_word:
+            return f"  [dim](confirm: typed: you will type[/dim] {_esc(e.confirm_word)}[dim])[/dim]"
+        return f"  [dim](confirm: {e.confirm})[/dim]" if e.confirm != "auto" else ""
 
     def _command_text(self, command: str) -> None:
         """The command as the responder confirms it, long lines wrapped with a continuation

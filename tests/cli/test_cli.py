@@ -375,3 +375,26 @@ def test_shell_completion_scripts(shell: str) -> None:
         check=True,
     )
     assert "_SOP_COMPLETE" in proc.stdout
+
+
+def test_the_step_screen_says_which_exits_count_and_the_word_to_type(
+    write: Callable[..., Path],
+) -> None:
+    """What the responder will be asked (the word at risk) and what counts as success (a
+    diagnosis whose exit 3 is its finding) are on the step screen, in a dry run too."""
+    write(
+        reviewed_today(MINIMAL)
+        + "    ok_exit: [0, 3]\n"
+        + "  - id: deactivate\n"
+        + "    run: echo deactivating {{ key_id }}\n"
+        + '    confirm: {type: "{{ key_id }}"}\n'
+        + "inputs:\n  key_id: {help: Access key id, default: AKIAEXAMPLE}\n"
+    )
+    code, out, err = invoke("run", "sop.yaml", "--dry-run")
+    assert code == 0, err
+    lines = [line.strip() for line in out.splitlines()]
+    assert lines[lines.index("echo hello") + 1 :][:2] == [
+        "on local",
+        "exit 0 or 3 counts as success",
+    ]
+    assert "on local  (confirm: typed: you will type AKIAEXAMPLE)" in lines

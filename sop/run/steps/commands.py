@@ -69,6 +69,8 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
             confirm=step.confirm,
             stdin=job.stdin,
             excluded=excluded,
+            ok_exit=step.ok_exit,
+            confirm_word=word if step.confirm == "typed" else "",
         )
     )
     if s.options.dry_run:
