@@ -163,6 +163,7 @@ def lint_sop(
     checker.not_templates()
     checker.scenarios()
     checker.todos()
+    checker.empty_sections()
     return checker.problems
 
 
@@ -607,6 +608,22 @@ class _Checker:
                         "todo",
                     )
                     break
+
+    def empty_sections(self) -> None:
+        """A heading with no step under it is shown nowhere (`show`, `run` and the pages show
+        a section with its steps), and so is its note: say so rather than lose it."""
+        used = {step.section_id for step in self.all_steps()}
+        for section in self.sop.sections:
+            if section.id in used:
+                continue
+            lost = " (nor its note)" if section.note else ""
+            self.warn(
+                section.where,
+                f"{section.path}.heading",
+                f"heading '{section.title}' has no step under it: no run or page shows it{lost}; "
+                "put its text in a prose step under it, or remove it",
+                "heading",
+            )
 
     def alerts(self) -> None:
         """A step's `alerts` are among the SOP's: an alert no `alerts:` of the SOP answers never

@@ -29,6 +29,7 @@ RULES = {
     "drill": "Drill scenarios name existing steps; SOPs are drilled recently.",
     "metadata": "Each SOP has an owner and a recent review date.",
     "todo": "No step is left unfinished (TODO, TBD, FIXME).",
+    "heading": "Every heading has a step under it (an empty one is shown nowhere).",
 }
 OTHER = "A check of sop lint."
 

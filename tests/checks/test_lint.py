@@ -111,6 +111,21 @@ def test_a_step_that_says_todo_warns(write: Callable[..., Path]) -> None:
     ]
 
 
+def test_a_heading_with_no_step_under_it_warns(write: Callable[..., Path]) -> None:
+    """Its title and note would be shown nowhere: no run, show or page shows an empty section."""
+    text = MINIMAL.replace(
+        "  - id: hello\n",
+        "  - heading: Escalation\n    note: Call the DBA.\n  - heading: Fix\n  - id: hello\n",
+    ).replace("    run: echo hello\n", "    run: echo hello\n  - heading: Afterwards\n")
+    assert lint(write(text)) == [
+        "sop.yaml:7:5: steps[0].heading: warning: heading 'Escalation' has no step under it: "
+        "no run or page shows it (nor its note); put its text in a prose step under it, "
+        "or remove it",
+        "sop.yaml:12:5: steps[3].heading: warning: heading 'Afterwards' has no step under it: "
+        "no run or page shows it; put its text in a prose step under it, or remove it",
+    ]
+
+
 def test_missing_owner_review_and_stale_review(write: Callable[..., Path]) -> None:
     bare = MINIMAL.replace("owner: team\nreviewed: 2026-11-01\n", "")
     stale = MINIMAL.replace("2026-11-01", "2025-01-02").replace("id: minimal", "id: stale")
