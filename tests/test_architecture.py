@@ -79,7 +79,7 @@ LIBRARIES: dict[str, frozenset[str]] = {
     "yaml": frozenset({"sop.format.yamlnodes"}),
     "jinja2": frozenset({"sop.templating"}),
     "markupsafe": frozenset({"sop.templating"}),
-    "paramiko": frozenset({"sop.executors.connections"}),
+    "paramiko": frozenset({"sop.executors.connections", "sop.executors.sshconfig"}),
     "fabric": frozenset({"sop.executors.connections", "sop.executors.ssh"}),
     "invoke": frozenset({"sop.executors.invoking", "sop.executors.local", "sop.executors.tasks"}),
     "markdown_it": frozenset({"sop.render.prose", "sop.importer.markdown"}),

@@ -299,7 +299,8 @@ def _release(version: str) -> tuple[int, ...]:
 
 def check_ssh(ssh_config: Path | None, known_hosts: Path | None) -> Check:
     """The ssh config files a run reads and the known_hosts files it trusts."""
-    from sop.executors.connections import USER_SSH_CONFIG, ssh_setup
+    from sop.executors.connections import ssh_setup
+    from sop.executors.sshconfig import USER_SSH_CONFIG
 
     user_config = USER_SSH_CONFIG.expanduser()
     if ssh_config is None and user_config.exists() and not user_config.is_file():

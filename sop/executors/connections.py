@@ -18,6 +18,7 @@ fabric and paramiko are imported inside functions: `sop --help` must not pay for
 
 from __future__ import annotations
 
+import os
 import shlex
 import socket
 import threading
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sop.errors import SopError
 from sop.events import Reach
+from sop.executors.sshconfig import SshConfigError, default_files, read_ssh_config
 from sop.model import Host
 from sop.text import visible
 
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
 
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
-USER_SSH_CONFIG = Path("~/.ssh/config")  # fabric's defaults, read in this order
-SYSTEM_SSH_CONFIG = Path("/etc/ssh/ssh_config")
 SSH_PORT = 22
 
 
@@ -86,14 +86,13 @@ class SshFiles:
 
     def ssh_config(self, path: Path | None) -> Any:
         """The parsed (paramiko) SSHConfig of `path`, else of ~/.ssh/config and
-        /etc/ssh/ssh_config. Only read (looked up) afterwards, never changed."""
-        from fabric import Config
-
+        /etc/ssh/ssh_config, their `Include`s read in (`sshconfig.py`). Only read (looked up)
+        afterwards, never changed."""
         with self._lock:
             if path not in self._ssh_configs:
-                config = Config(lazy=True, runtime_ssh_path=str(path) if path else None)
-                config.load_ssh_config()
-                self._ssh_configs[path] = config.base_ssh_config
+                if path is not None and not path.expanduser().is_file():
+                    raise SshConfigError(f"{path}: no such file")
+                self._ssh_configs[path] = read_ssh_config(default_files(path))
             return self._ssh_configs[path]
 
     def known_hosts(self, files: Sequence[Path]) -> list[Any]:
@@ -125,20 +124,20 @@ class SshSetup(NamedTuple):
 def ssh_setup(ssh_config: Path | None = None, known_hosts: Path | None = None) -> SshSetup:
     """Read the ssh config and known_hosts files as `connect` would (fabric's default config
     files, or `ssh_config` alone); `SshError` naming the file that cannot be read."""
-    from paramiko import SSHConfig, SSHException
+    from paramiko import SSHException
     from paramiko.hostkeys import HostKeys
 
     if ssh_config is not None and not ssh_config.is_file():
         raise SshError(f"{ssh_config}: no such file")
-    candidates = [ssh_config] if ssh_config else [USER_SSH_CONFIG, SYSTEM_SSH_CONFIG]
+    candidates = default_files(ssh_config)
     configs = tuple(p.expanduser() for p in candidates if p.expanduser().is_file())
-    merged = SSHConfig()
+    try:
+        merged = read_ssh_config(configs)
+    except SshConfigError as exc:
+        raise SshError(str(exc)) from None
     keys: list[tuple[Path, int | None]] = []
     path = Path()
     try:
-        for path in configs:
-            with path.open() as text:
-                merged.parse(text)
         for path in _known_hosts_files(known_hosts, merged.lookup("*")):
             known = HostKeys()
             if path.exists():
@@ -178,7 +177,7 @@ def connect(
     ssh_files = ssh_files or SshFiles()
     try:
         parsed = ssh_files.ssh_config(ssh_config)
-    except OSError as exc:
+    except (OSError, SshConfigError) as exc:
         raise ConnectError(f"{host.name}: cannot read ssh config: {exc}") from exc
     config = Config(  # one per connection: sop sets its runner class on it
         lazy=True, ssh_config=parsed, runtime_ssh_path=str(ssh_config) if ssh_config else None
@@ -255,6 +254,30 @@ def _guard(
     kwargs["channel_timeout"] = timeout
     kwargs["allow_agent"] = conn.ssh_config.get("identitiesonly", "no").lower() != "yes"
     kwargs["look_for_keys"] = not kwargs.get("key_filename")
+    agent = conn.ssh_config.get("identityagent")
+    if agent is not None and kwargs["allow_agent"]:
+        if agent.lower() == "none":
+            kwargs["allow_agent"] = False
+        elif agent != "SSH_AUTH_SOCK":  # that one is the default: $SSH_AUTH_SOCK
+            conn.client._agent = _agent_at(agent)
+
+
+def _agent_at(where: str) -> Any:
+    """The ssh-agent at an `IdentityAgent` socket (`~` and `$VARIABLES` expanded), as paramiko
+    would use `$SSH_AUTH_SOCK`'s. One that cannot be reached offers no key, as with ssh."""
+    from paramiko import SSHException
+    from paramiko.agent import Agent, AgentSSH
+
+    agent = Agent.__new__(Agent)  # Agent() would connect to $SSH_AUTH_SOCK's
+    AgentSSH.__init__(agent)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(os.path.expanduser(os.path.expandvars(where)))
+        agent._connect(sock)
+    except (OSError, SSHException):
+        sock.close()
+        agent._conn, agent._keys = None, ()
+    return agent
 
 
 def _open(conn: Any, host: Host, files: Sequence[Path], timeout: float) -> None:
@@ -279,6 +302,12 @@ def _open(conn: Any, host: Host, files: Sequence[Path], timeout: float) -> None:
         if isinstance(exc, paramiko.AuthenticationException):
             raise ConnectError(
                 f"{where}: authentication failed: {said}", Reach.AUTH_FAILED
+            ) from exc
+        if isinstance(exc, paramiko.SSHException) and "No authentication methods" in said:
+            raise ConnectError(
+                f"{where}: authentication failed: no key to offer (no IdentityFile, no key in "
+                "the agent, none in ~/.ssh)",
+                Reach.AUTH_FAILED,
             ) from exc
         if isinstance(exc, TimeoutError):
             raise ConnectError(f"{where}: timed out after {timeout:g}s", Reach.TIMEOUT) from exc

@@ -128,6 +128,52 @@ class TestConnect:
         finally:
             conn.close()
 
+    def test_reads_the_hosts_an_include_brings_in(
+        self, sshd_hosts: SshdHosts, tmp_path: Path
+    ) -> None:
+        """A config that keeps its hosts in config.d/ (Include, which paramiko does not read):
+        the alias resolves to the host the included file describes."""
+        (tmp_path / "config.d").mkdir()
+        (tmp_path / "config.d" / "50-fleet.conf").write_text(sshd_hosts.ssh_config.read_text())
+        ssh_config = tmp_path / "ssh_config"
+        ssh_config.write_text(f"Include {tmp_path}/config.d/*.conf\n")
+        conn = connect(Host(name="h03", address="h03"), ssh_config=ssh_config)
+        try:
+            entry = sshd_hosts.hosts[2]
+            server = remote(conn, "echo $SSH_CONNECTION").split()[2:]
+            assert server == [entry.address, str(entry.port)]
+        finally:
+            conn.close()
+
+    def test_authenticates_with_the_agent_identity_agent_names(
+        self, sshd_hosts: SshdHosts, agent: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """IdentityAgent (1Password, Secretive, gpg-agent...) is the only way in: no key file,
+        $SSH_AUTH_SOCK's agent holds no key, ~/.ssh has none."""
+        monkeypatch.setenv("HOME", str(tmp_path))
+        subprocess.run(["ssh-add", "-q", str(sshd_hosts.client_key)], check=True, env=os.environ)
+        holder = tmp_path / "agent.sock"
+        os.symlink(agent, holder)  # the agent that holds the key, at a path of its own
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "no-agent-here"))
+        monkeypatch.setenv("AGENT_HOME", str(tmp_path))
+        target = sshd_hosts.hosts[0]
+        block = (
+            f"Host h01\n    HostName {target.address}\n    Port {target.port}\n"
+            f"    User {sshd_hosts.user}\n    UserKnownHostsFile {sshd_hosts.known_hosts}\n"
+        )
+        ssh_config = tmp_path / "ssh_config"
+        ssh_config.write_text(block + "    IdentityAgent $AGENT_HOME/agent.sock\n")
+        conn = connect(Host(name="h01", address="h01"), ssh_config=ssh_config, connect_timeout=5)
+        try:
+            assert remote(conn, "echo in") == "in"
+        finally:
+            close(conn)
+        # `IdentityAgent none`: no agent at all, although $SSH_AUTH_SOCK's holds the key
+        monkeypatch.setenv("SSH_AUTH_SOCK", agent)
+        ssh_config.write_text(block + "    IdentityAgent none\n")
+        with pytest.raises(ConnectError, match="authentication failed"):
+            connect(Host(name="h01", address="h01"), ssh_config=ssh_config, connect_timeout=5)
+
     def test_checks_the_key_of_a_jump_host_too(
         self, sshd_hosts: SshdHosts, opener: Callable[..., Any], tmp_path: Path
     ) -> None:
