@@ -15,7 +15,7 @@ import pytest
 
 from sop import events as ev
 from sop.events import Outcome
-from sop.testing import ScriptedPrompter, run_sop
+from sop.run.testing import ScriptedPrompter, run_sop
 from tests.conftest import REPO
 
 SOP = Path(sys.executable).parent / "sop"

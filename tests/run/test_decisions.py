@@ -9,7 +9,7 @@ import pytest
 
 from sop import events as ev
 from sop.events import Outcome
-from sop.run.options import ConfirmationRequired
+from sop.run.options import ConfirmationRequired, DrillOptions
 from sop.run.testing import ScriptedPrompter, run_sop, write_sop
 
 TRIAGE = """\
@@ -278,8 +278,6 @@ def test_going_back_walks_the_sections_again_at_most_max_times(tmp_path: Path) -
 
 
 def test_a_drill_takes_the_first_answer_that_goes_on(tmp_path: Path) -> None:
-    from sop.run.options import DrillOptions
-
     text = BACK.format(d=tmp_path).replace(
         '"yes": recover\n      "no": contain', '"no": contain\n      "yes": recover'
     )
@@ -288,3 +286,32 @@ def test_a_drill_takes_the_first_answer_that_goes_on(tmp_path: Path) -> None:
     )
     assert result.outcome == Outcome.SUCCESS
     assert [(e.choice, e.how) for e in rec.of(ev.Decided)] == [("yes", "drill")]
+
+
+ASKED = """\
+sop: 1
+id: asked
+title: Asked
+steps:
+  - id: which
+    prose: Which standby?
+    ask:
+      replica: {pattern: '^[a-z0-9-]+$', drill: db-2}
+  - id: show
+    run: echo {{ replica }}
+    confirm: never
+"""
+
+
+@pytest.mark.parametrize(
+    ("drill", "shown"), [(True, "echo db-2"), (False, "echo '<answer:replica>'")]
+)
+def test_a_dry_run_takes_the_drill_value_of_an_unanswered_question_in_a_drill(
+    tmp_path: Path, drill: bool, shown: str
+) -> None:
+    """A drill's dry run answers as the drill would (so a called SOP's input pattern accepts
+    the value); a plain dry run names the question it cannot answer."""
+    extra = {"drill": DrillOptions()} if drill else {}
+    result, rec, _ = run_sop(write_sop(tmp_path, ASKED), dry_run=True, yes=True, **extra)
+    assert result.outcome == Outcome.SUCCESS
+    assert [e.command for e in rec.of(ev.StepShown) if e.command] == [shown]

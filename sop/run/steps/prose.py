@@ -31,7 +31,7 @@ def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, not
     )
     if options.dry_run:
         for q in step.ask:
-            scope.variables[q.name] = q.default if q.default is not None else f"<answer:{q.name}>"
+            scope.variables[q.name] = _unanswered(q, drill=options.drill is not None)
         s.finish(ref, Outcome.DRY_RUN, 0.0)
         return
     if step.confirm != "never" and not options.yes:
@@ -94,3 +94,14 @@ def _default_answers(step: Step, scope: Scope) -> None:
     for q in step.ask:
         if q.default is not None:
             scope.variables[q.name] = validate(q, q.default, "answer")
+
+
+def _unanswered(question: Input, *, drill: bool) -> str:
+    """What a dry run takes for a question nobody answers: its default; in a drill's dry run its
+    drill value, as the drill would answer (a value a called SOP's input pattern accepts);
+    otherwise a placeholder that names it."""
+    if question.default is not None:
+        return question.default
+    if drill and question.drill is not None:
+        return str(question.drill)
+    return f"<answer:{question.name}>"
