@@ -389,7 +389,7 @@ class _Builder:
             links.insert(0, {"title": "Source runbook", "url": self.origin})
         if links:
             document["links"] = links
-        steps = [s for s in self.steps if s != {}]
+        steps = _without_empty_headings([s for s in self.steps if s != {}])
         if not any(_is_step(s) for s in steps):
             comment = self.note(1, "the source has no procedure: write the steps")
             steps.append(Commented((comment,), {"prose": "TODO: write the steps of this SOP.\n"}))
@@ -415,6 +415,17 @@ def _split_todo(block: Block) -> list[Block]:
         Block(Kind.PROSE, after.strip("\n") + "\n", line + note.count("\n") + 1),
     ]
     return [p for p in parts if p.text.strip()]
+
+
+def _without_empty_headings(items: Sequence) -> Sequence:
+    """A heading with no step before the next heading (a section whose sub-sections carry its
+    name: "Mitigation: Restart") or the end would be shown nowhere: it goes."""
+    kept: Sequence = []
+    for i, item in enumerate(items):
+        following = items[i + 1] if i + 1 < len(items) else None
+        if _is_step(item) or (following is not None and _is_step(following)):
+            kept.append(item)
+    return kept
 
 
 def _is_step(item: Value) -> bool:

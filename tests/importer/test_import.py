@@ -75,6 +75,8 @@ def test_headings_map_to_context_impact_and_sections(tmp_path: Path) -> None:
         ("Diagnosis", "prose", "Look at the events."),
         ("Mitigation: Roll back", "prose", "Undo the last deploy."),
     ]
+    # "Mitigation" itself has no step (its sub-section carries its name): no empty heading
+    assert [section.title for section in sop.sections] == ["Diagnosis", "Mitigation: Roll back"]
     assert _lint(sop) == []
 
 
