@@ -32,6 +32,7 @@ from sop.model import Host
 from sop.redact import Redactor
 from sop.run.fanout import FanOut
 from sop.run.preflight import check_hosts
+from sop.run.tracecontext import new_span_id, new_trace_id
 from tests.integration.sshd import start_hosts
 
 COMMAND = "hostname; echo ok"
@@ -64,8 +65,8 @@ class _Variants:
         return Executors({"ssh": ssh_executor(self.known_hosts, self.ssh_config)})
 
     def _step(self, executors: Executors) -> None:
-        fanout = FanOut(executors, _Nowhere(), SystemClock(), Redactor())
-        results = fanout.run(JOB, self.hosts, STEP, 1, len(self.hosts))
+        fanout = FanOut(executors, _Nowhere(), SystemClock(), Redactor(), new_trace_id())
+        results = fanout.run(JOB, self.hosts, STEP, 1, len(self.hosts), new_span_id())
         assert all(r.ok for r in results), [r.error for r in results if not r.ok]
 
     def _check(self, executors: Executors) -> None:

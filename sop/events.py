@@ -241,10 +241,15 @@ class StepConfirmed(Event):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class StepStarted(Event):
+    """An attempt of a step starts its commands (again, for each of its `retries`): all under
+    the attempt's step span, `span_id`, a child of the run span `parent_span_id`."""
+
     step: StepRef
     attempt: int
     hosts: tuple[str, ...]
     command: str
+    span_id: str = ""
+    parent_span_id: str = ""
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -265,6 +270,8 @@ class CommandStarted(Event):
     host: str
     command: str
     attempt: int
+    span_id: str = ""  # the host span (its command's TRACEPARENT), a child of the step span
+    parent_span_id: str = ""
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -287,6 +294,8 @@ class HostFinished(Event):
     stdout: str = ""
     stderr: str = ""
     attempt: int = 1
+    span_id: str = ""  # the host span, as in `CommandStarted`
+    parent_span_id: str = ""
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -297,6 +306,8 @@ class StepFinished(Event):
     attempt: int = 1
     results: tuple[HostFinished, ...] = ()
     reason: str = ""
+    span_id: str = ""  # the attempt's step span (its `StepStarted`'s; a new one if none)
+    parent_span_id: str = ""  # the run span
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -405,6 +416,8 @@ class SessionEnded(Event):
     sha256: str = ""
     size: int = 0
     attempt: int = 1
+    span_id: str = ""  # the host span, as in `CommandStarted`
+    parent_span_id: str = ""
 
 
 @dataclass(frozen=True, eq=False, repr=False)

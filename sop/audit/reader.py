@@ -71,6 +71,8 @@ class AuditEntry(NamedTuple):
     duration_ns: int | None = None
     run_id: str = ""
     trace_id: str = ""
+    span_id: str = ""  # span.id: the run's, a step attempt's or a host's span ("" before spans)
+    parent_span_id: str = ""  # sop.parent_span_id: its parent ("" for a run that began a trace)
     operator: str = ""
     incident: str = ""
     scenario: str = ""
@@ -234,6 +236,8 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         duration_ns=_int(event.get("duration")),
         run_id=run_id,
         trace_id=_text(_group(record, "trace").get("id")),
+        span_id=_text(_group(record, "span").get("id")),
+        parent_span_id=_text(sop.get("parent_span_id")),
         operator=operator,
         incident=incident,
         scenario=scenario,

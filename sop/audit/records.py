@@ -142,6 +142,15 @@ def _step(ref: ev.StepRef, attempt: int | None = None) -> dict[str, Any]:
     return out
 
 
+def _spanned(out: dict[str, Any], span_id: str, parent_span_id: str) -> dict[str, Any]:
+    """`out` with a step's or host's span (ECS `span.id`) and its parent (`sop.parent_span_id`)
+    in place of the run span the common fields give; as it is for an event that has none."""
+    if span_id:
+        out["span"] = {"id": span_id}
+        out["sop"]["parent_span_id"] = parent_span_id
+    return out
+
+
 def _output(stdout: str, stderr: str) -> dict[str, Any]:
     both = stdout + stderr
     return {
@@ -248,17 +257,19 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             "process": {"command_line": event.command},
         }
     if isinstance(event, ev.StepStarted):
-        return {
+        out = {
             "event": {"action": Action.STEP_STARTED},
             "sop": {**_step(event.step, event.attempt), "hosts": list(event.hosts)},
             "process": {"command_line": event.command},
         }
+        return _spanned(out, event.span_id, event.parent_span_id)
     if isinstance(event, ev.CommandStarted):
-        return {
+        out = {
             "event": {"action": Action.COMMAND_STARTED},
             "sop": {**_step(event.step, event.attempt), "target": {"name": event.host}},
             "process": {"command_line": event.command},
         }
+        return _spanned(out, event.span_id, event.parent_span_id)
     if isinstance(event, ev.HostFinished):
         out = {
             "event": {
@@ -277,9 +288,9 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             out["process"] = {"exit_code": event.exit_code}
         if event.error:
             out["error"] = {"message": event.error}
-        return out
+        return _spanned(out, event.span_id, event.parent_span_id)
     if isinstance(event, ev.StepFinished):
-        return {
+        out = {
             "event": {
                 "action": Action.STEP_FINISHED,
                 "outcome": ecs_outcome(event.outcome),
@@ -293,6 +304,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 "results": [_host_result(r) for r in event.results],
             },
         }
+        return _spanned(out, event.span_id, event.parent_span_id)
     if isinstance(event, ev.Deviation):
         return {
             "event": {"action": Action.DEVIATION},
@@ -391,7 +403,7 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         }
         if event.exit_code is not None:
             out["process"] = {"exit_code": event.exit_code}
-        return out
+        return _spanned(out, event.span_id, event.parent_span_id)
     if isinstance(event, ev.RollbackStarted):
         return {"event": {"action": Action.ROLLBACK_STARTED}, "sop": {"reason": event.reason}}
     if isinstance(event, ev.RunFinished):

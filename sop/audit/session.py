@@ -51,6 +51,8 @@ def common_fields(
     *,
     run_id: str,
     trace_id: str,
+    span_id: str,
+    parent_span_id: str = "",
     sop_id: str,
     sha256: str,
     operator: str,
@@ -61,16 +63,21 @@ def common_fields(
     """The fields every record of a run has. `kind` is "drill" for a drill (ECS has no such
     `event.kind`: a drill's records are tagged `drill`); `operator` is the name the responder
     claims ($LOGNAME, `sop.operator`), `user.*` who the OS says runs sop, `host.*` the machine
-    sop runs on (the hosts a step targets are `sop.target.name`)."""
+    sop runs on (the hosts a step targets are `sop.target.name`). `span_id` is the run span,
+    `parent_span_id` the span the run is a child of (an incoming TRACEPARENT's): a step's or a
+    host's record names its own span and parent instead."""
     machine = socket.gethostname()
     out: dict[str, Any] = {
         "ecs": {"version": ECS_VERSION},
         "event": {"kind": "event", "module": "sop", "dataset": "sop.audit"},
         "trace": {"id": trace_id},
+        "span": {"id": span_id},
         "host": {"name": machine, "hostname": machine},
         "user": {**_os_user(os.getuid()), "effective": _os_user(os.geteuid())},
         "sop": {"run_id": run_id, "id": sop_id, "sha256": sha256, "operator": operator},
     }
+    if parent_span_id:
+        out["sop"]["parent_span_id"] = parent_span_id
     if kind == "drill":
         out["tags"] = ["drill"]
     labels = {"incident": incident, "scenario": scenario}

@@ -132,7 +132,7 @@ def _load(raw: bytes) -> dict[str, Any] | None:
 
 
 # the members every reader of records walks into: an sop record holds objects there
-_OBJECT_MEMBERS = ("event", "sop", "host", "user", "process", "trace", "error", "labels")
+_OBJECT_MEMBERS = ("event", "sop", "host", "user", "process", "trace", "span", "error", "labels")
 
 
 @dataclass

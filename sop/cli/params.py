@@ -60,6 +60,22 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
+def _trace_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from sop.run.tracecontext import TraceParentError, check_trace_id
+
+    try:
+        return None if value is None else check_trace_id(value)
+    except TraceParentError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+TRACE_ID = click.option(
+    "--trace-id",
+    metavar="TRACE_ID",
+    callback=_trace_id,
+    help="The trace the run belongs to (32 hex digits; default: $TRACEPARENT's, else new).",
+)
+
 STATE_DIR = path_option(
     "--state-dir", "Where runs are kept (default $SOP_STATE_DIR or ~/.local/state/sop).", True
 )

@@ -9,6 +9,7 @@ import click
 from sop.cli import ui
 from sop.cli.params import (
     FILE,
+    TRACE_ID,
     Settings,
     complete_run,
     complete_sop,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from sop.errors import ExitCode
     from sop.events import Sink
     from sop.run.launch import Launched, RunRequest
+    from sop.run.tracecontext import RunTrace
 
 
 def _request(
@@ -35,9 +37,11 @@ def _request(
     inputs: tuple[str, ...] = (),
     on: tuple[str, ...] = (),
     incident: str | None = None,
+    trace: RunTrace | None = None,
 ) -> RunRequest:
     """The run the command line asks for; `params` are the values of `walk_options` (their
-    defaults from the team configuration), which also gives the notifications."""
+    defaults from the team configuration), which also gives the notifications. `trace`: a new
+    run's (`_trace`); a resumed run keeps its own."""
     from sop.run.inputs import parse_assignments
     from sop.run.launch import RunRequest
     from sop.run.options import PreflightMode, RunOptions, default_operator
@@ -62,9 +66,25 @@ def _request(
             on=on or None,
             incident=incident,
             operator=default_operator(),
+            trace_id=trace.trace_id if trace else "",
+            span_id=trace.span_id if trace else "",
+            parent_span_id=trace.parent_span_id if trace else "",
             preflight=PreflightMode(params["preflight"]),
         ),
     )
+
+
+def _trace(trace_id: str | None) -> RunTrace:
+    """A new run's place in a trace: `--trace-id`, and the span in $TRACEPARENT it is a child
+    of; an invalid TRACEPARENT is ignored, with a warning."""
+    import os
+
+    from sop.run.tracecontext import run_trace
+
+    trace, warning = run_trace(trace_id or "", os.environ)
+    if warning:
+        ui.echo(f"warning: {warning}", err=True)
+    return trace
 
 
 class _Terminal:
@@ -144,6 +164,7 @@ class _Terminal:
     is_flag=True,
     help="Show every step with its command and hosts; run and connect to nothing.",
 )
+@TRACE_ID
 @walk_options
 @format_option("text", "json")
 @click.pass_obj
@@ -158,6 +179,7 @@ def run(
     incident: str | None,
     dry_run: bool,
     fmt: str,
+    trace_id: str | None,
     **params: Any,
 ) -> ExitCode:
     """Walk through an SOP, step by step, running its commands after you confirm them.
@@ -174,7 +196,14 @@ def run(
     terminal = _Terminal(not params["yes"] and not dry_run, settings, fmt)
     sop_ref, given, sources = context_inputs(sop_ref, inputs_file, alert)
     request = _request(
-        sop_ref, params, settings, dry_run=dry_run, inputs=inputs, on=on, incident=incident
+        sop_ref,
+        params,
+        settings,
+        dry_run=dry_run,
+        inputs=inputs,
+        on=on,
+        incident=incident,
+        trace=_trace(trace_id),
     )
     from_context = {k: v for k, v in given.items() if k not in request.inputs}
     request = dataclasses.replace(
@@ -254,6 +283,7 @@ def resume(
     metavar="NAME=VALUE",
     help="An input value (default: its drill value).",
 )
+@TRACE_ID
 @walk_options
 @format_option("text", "json")
 @click.pass_obj
@@ -267,6 +297,7 @@ def drill(
     report: Path | None,
     inputs: tuple[str, ...],
     fmt: str,
+    trace_id: str | None,
     **params: Any,
 ) -> ExitCode:
     """Rehearse an SOP: the same walk-through as `sop run`, with simulated results; nothing
@@ -283,6 +314,7 @@ def drill(
         {**params, "inventory": (sandbox,) if sandbox else params["inventory"]},
         settings,
         inputs=inputs,
+        trace=_trace(trace_id),
     )
     drill_options = DrillOptions(simulate=sandbox is None, scenario=scenario, pace=pace)
     request = dataclasses.replace(

@@ -8,6 +8,7 @@ they do afterwards is reported."""
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import signal
 import threading
@@ -32,6 +33,7 @@ from sop.executors.base import HostResult, Job
 from sop.model import Host
 from sop.redact import Redactor
 from sop.run.liveoutput import LiveOutput
+from sop.run.tracecontext import new_span_id, traceparent
 
 Emit = Callable[[Event], None]
 
@@ -113,24 +115,45 @@ class _CtrlC:
 
 class FanOut:
     def __init__(
-        self, executors: Executors, events: Events, clock: Clock, redactor: Redactor
+        self,
+        executors: Executors,
+        events: Events,
+        clock: Clock,
+        redactor: Redactor,
+        trace_id: str,
     ) -> None:
         self.executors = executors
         self.events = events
         self.clock = clock
         self.redactor = redactor
+        self.trace_id = trace_id
+
+    def host_span(self, job: Job) -> tuple[Job, str]:
+        """A new host span, and `job` with its TRACEPARENT: the command's own tracing joins the
+        run's trace under it."""
+        span = new_span_id()
+        env = {**job.env, "TRACEPARENT": traceparent(self.trace_id, span)}
+        return dataclasses.replace(job, env=env), span
 
     def run(
-        self, job: Job, hosts: Sequence[Host], step: StepRef, attempt: int, parallel: int
+        self,
+        job: Job,
+        hosts: Sequence[Host],
+        step: StepRef,
+        attempt: int,
+        parallel: int,
+        span: str,
     ) -> list[HostResult]:
-        """Results in host order. Raises HostsInterrupted after a Ctrl-C, once every host has
-        stopped, and StoppedWaiting at the third Ctrl-C."""
+        """Results in host order, each host's command under a host span, a child of the step
+        span `span`. Raises HostsInterrupted after a Ctrl-C, once every host has stopped, and
+        StoppedWaiting at the third Ctrl-C."""
         multi = len(hosts) > 1
         report = _Reporter(self.events)
         done: queue.SimpleQueue[HostResult | BaseException] = queue.SimpleQueue()
         slots = threading.Semaphore(max(1, min(parallel, len(hosts))))
         stopping = threading.Event()  # after a Ctrl-C, hosts not started never start
         started: set[str] = set()
+        spanned = {h.name: self.host_span(job) for h in hosts}  # before any thread starts
 
         def work(host: Host) -> None:
             try:
@@ -140,7 +163,7 @@ class FanOut:
                         return
                     started.add(host.name)
                     report(HostStarted(self.clock.now(), step, host.name, attempt))
-                    done.put(self._one(report, job, host, step, attempt, live))
+                    done.put(self._one(report, spanned[host.name], host, step, attempt, live, span))
             except BaseException as exc:  # the run's to handle (an audit write failed, ...)
                 done.put(exc)
 
@@ -203,15 +226,23 @@ class FanOut:
         return escalation
 
     def _one(
-        self, report: Emit, job: Job, host: Host, step: StepRef, attempt: int, live: LiveOutput
+        self,
+        report: Emit,
+        spanned: tuple[Job, str],
+        host: Host,
+        step: StepRef,
+        attempt: int,
+        live: LiveOutput,
+        parent: str,
     ) -> HostResult:
         now = self.clock.now
+        job, span = spanned
 
         def output(stream: str, text: str) -> None:
             live.feed(host.name, stream, text)
 
         def on_command(command: str) -> None:
-            report(CommandStarted(now(), step, host.name, command, attempt))
+            report(CommandStarted(now(), step, host.name, command, attempt, span, parent))
 
         executor = self.executors.for_host(host)
         result = executor.execute(job, host, output, on_command).judged(job.ok_exit)
@@ -228,6 +259,8 @@ class FanOut:
                 result.stdout,
                 result.stderr,
                 attempt,
+                span,
+                parent,
             )
         )
         return result

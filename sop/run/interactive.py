@@ -51,14 +51,18 @@ class _Unrecorded:
         return Recorded("", "", 0)
 
 
-def run_session(s: Services, job: Job, host: Host, ref: ev.StepRef, attempt: int) -> HostResult:
-    """Hand the terminal to `job` on `host` until it exits or the responder detaches."""
+def run_session(
+    s: Services, job: Job, host: Host, ref: ev.StepRef, attempt: int, parent: str
+) -> HostResult:
+    """Hand the terminal to `job` on `host` until it exits or the responder detaches, under a
+    host span that is a child of the step span `parent`."""
     tty = needs_terminal(s, ref)
     executor = s.fanout.executors.for_host(host)
     if not isinstance(executor, Attaching):
         why = "this run's executor cannot hand a terminal to a command"
         return HostResult(host.name, Outcome.FAILURE, None, "", "", 0.0, why)
-    s.emit(ev.CommandStarted(s.clock.now(), ref, host.name, job.command, attempt))
+    job, span = s.fanout.host_span(job)
+    s.emit(ev.CommandStarted(s.clock.now(), ref, host.name, job.command, attempt, span, parent))
     recording: CastRecording | _Unrecorded = _Unrecorded()
     if s.run_dir is not None:
         stem = _UNSAFE.sub("_", f"session-{ref.number}-{ref.id}-{host.name}")
@@ -87,6 +91,8 @@ def run_session(s: Services, job: Job, host: Host, ref: ev.StepRef, attempt: int
             recorded.sha256,
             recorded.size,
             attempt,
+            span,
+            parent,
         )
     )
     s.emit(
@@ -99,6 +105,8 @@ def run_session(s: Services, job: Job, host: Host, ref: ev.StepRef, attempt: int
             result.duration,
             result.error,
             attempt=attempt,
+            span_id=span,
+            parent_span_id=parent,
         )
     )
     return result

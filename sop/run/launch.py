@@ -39,6 +39,7 @@ from sop.run.options import DrillOptions, Prompter, RunOptions, RunResult
 from sop.run.runner import Runner
 from sop.run.scope import Restored
 from sop.run.services import LoadCallee
+from sop.run.tracecontext import new_span_id, new_trace_id
 
 if TYPE_CHECKING:
     from sop.audit.reader import AuditEntry
@@ -274,7 +275,8 @@ def launch(
         request.options,
         run_id=request.options.run_id
         or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
-        trace_id=request.options.trace_id or uuid.uuid4().hex,
+        trace_id=request.options.trace_id or new_trace_id(),
+        span_id=request.options.span_id or new_span_id(),
     )
     request = dataclasses.replace(request, options=options)
     session = None
@@ -283,6 +285,8 @@ def launch(
         common = common_fields(
             run_id=options.run_id,
             trace_id=options.trace_id,
+            span_id=options.span_id,
+            parent_span_id=options.parent_span_id,
             sop_id=sop.id,
             sha256=sop.sha256,
             operator=options.operator,
@@ -444,6 +448,8 @@ def _resume_locked(
         request.options,
         run_id=plan.run_id,
         trace_id=started.trace_id,
+        span_id=started.span_id or new_span_id(),  # a run begun by an sop without spans: new
+        parent_span_id=started.parent_span_id,
         incident=request.options.incident or started.incident or None,
         drill=drill,
     )
@@ -451,6 +457,8 @@ def _resume_locked(
     common = common_fields(
         run_id=plan.run_id,
         trace_id=options.trace_id,
+        span_id=options.span_id,
+        parent_span_id=options.parent_span_id,
         sop_id=sop.id,
         sha256=sop.sha256,
         operator=operator,

@@ -75,7 +75,9 @@ class RunOptions:
     incident: str | None = None
     operator: str = ""
     run_id: str = ""
-    trace_id: str = ""
+    trace_id: str = ""  # --trace-id, an incoming TRACEPARENT's, or the resumed run's
+    span_id: str = ""  # the run span (run/tracecontext.py); "": a new one
+    parent_span_id: str = ""  # the span the run is a child of (TRACEPARENT), "" for none
     drill: DrillOptions | None = None  # None: a real run
     preflight: PreflightMode = PreflightMode.CHECK
 

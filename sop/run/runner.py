@@ -31,6 +31,7 @@ from sop.run.services import LoadCallee, Persist, Services
 from sop.run.steps import HANDLERS
 from sop.run.steps.decide import goto_of
 from sop.run.targets import render_targets, resolve_targets
+from sop.run.tracecontext import new_span_id, new_trace_id
 
 # re-exported: what callers of the runner need
 __all__ = ["ConfirmationRequired", "Restored", "RunOptions", "RunResult", "Runner"]
@@ -71,7 +72,8 @@ class Runner:
         self.executors = executors
         self.restored = restored
         self.run_id = self.options.run_id or uuid.uuid4().hex[:16]
-        self.trace_id = self.options.trace_id or uuid.uuid4().hex
+        self.trace_id = self.options.trace_id or new_trace_id()
+        self.span_id = self.options.span_id or new_span_id()
         self.services = Services(
             options=self.options,
             clock=clock,
@@ -81,6 +83,7 @@ class Runner:
             sinks=sinks,
             run_id=self.run_id,
             trace_id=self.trace_id,
+            span_id=self.span_id,
             environ=environ,
             shared_redactor=shared_redactor,
             load_callee=load_callee,

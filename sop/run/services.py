@@ -32,6 +32,7 @@ from sop.run.scope import (
     save_variables,
 )
 from sop.run.stepresults import step_result
+from sop.run.tracecontext import new_span_id
 
 LoadCallee = Callable[[str, Sop], Sop]
 Persist = Callable[[dict[str, Any], float], None]
@@ -50,6 +51,7 @@ class Services:
         sinks: Sequence[ev.Sink],
         run_id: str,
         trace_id: str,
+        span_id: str,
         environ: Mapping[str, str],
         shared_redactor: Redactor | None,
         load_callee: LoadCallee | None,
@@ -64,6 +66,8 @@ class Services:
         self.inventory = inventory
         self.run_id = run_id
         self.trace_id = trace_id
+        self.span_id = span_id  # the run span: the parent of each step's
+        self._step_spans: dict[str, str] = {}  # step key -> the span of its attempt under way
         self.environ = environ  # what call steps read their callee's inputs from
         self.load_callee = load_callee
         self.run_dir = run_dir  # where interactive sessions are recorded
@@ -83,7 +87,7 @@ class Services:
         self._sinks = list(sinks)
         self._durable = [sink for sink in self._sinks if isinstance(sink, ev.DurableSink)]
         self._lock = threading.Lock()
-        self.fanout = FanOut(executors, self, clock, self.redactor)
+        self.fanout = FanOut(executors, self, clock, self.redactor, trace_id)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -105,6 +109,11 @@ class Services:
         """Wait until what the sinks were given is on disk."""
         for sink in self._durable:
             sink.settle()
+
+    def attempt_span(self, ref: ev.StepRef) -> str:
+        """The span of the step's attempt under way: made at its first `StepStarted`, kept by
+        its retries, ended by its `StepFinished`."""
+        return self._step_spans.setdefault(ref.key, new_span_id())
 
     def finish(
         self,
@@ -140,8 +149,19 @@ class Services:
             )
             for r in results
         )
+        span = self._step_spans.pop(ref.key, None) or new_span_id()
         self.emit(
-            ev.StepFinished(self.clock.now(), ref, outcome, duration, attempt, finished, reason)
+            ev.StepFinished(
+                self.clock.now(),
+                ref,
+                outcome,
+                duration,
+                attempt,
+                finished,
+                reason,
+                span_id=span,
+                parent_span_id=self.span_id,
+            )
         )
 
     # -- secrets and scopes ------------------------------------------------------------------

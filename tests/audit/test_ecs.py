@@ -25,10 +25,14 @@ FLAT: dict[str, Any] = yaml.safe_load((ROOT / "tests/data/ecs/ecs_flat.yml").rea
 TEMPLATE = json.loads((ROOT / "docs/siem/index-template.json").read_text())
 STEP = ev.StepRef("rotate", "2", "Rotate the logs", "run", "disk", depth=1)
 AT = 1_700_000_000.0
+TRACE, PARENT, RUN_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "b7ad6b7169203331"
+STEP_SPAN, HOST_SPAN = "53995c3f42cd8ad8", "5fb397be34d26b51"
 
 
 def events() -> list[ev.Event]:
-    done = ev.HostFinished(AT, STEP, "web1", Outcome.FAILURE, 3, 1.5, "boom", "out", "err", 2)
+    done = ev.HostFinished(
+        AT, STEP, "web1", Outcome.FAILURE, 3, 1.5, "boom", "out", "err", 2, HOST_SPAN, STEP_SPAN
+    )
     return [
         ev.RunStarted(
             AT,
@@ -92,10 +96,12 @@ def events() -> list[ev.Event]:
             excluded={"web2": "dead"},
         ),
         ev.StepConfirmed(AT, STEP, "typed", "rm x", ("web1",), 2, stdin="y"),
-        ev.StepStarted(AT, STEP, 2, ("web1",), "rm x"),
-        ev.CommandStarted(AT, STEP, "web1", "rm x", 2),
+        ev.StepStarted(AT, STEP, 2, ("web1",), "rm x", STEP_SPAN, RUN_SPAN),
+        ev.CommandStarted(AT, STEP, "web1", "rm x", 2, HOST_SPAN, STEP_SPAN),
         done,
-        ev.StepFinished(AT, STEP, Outcome.PARTIAL, 2.0, 2, (done,), "excluded: web2"),
+        ev.StepFinished(
+            AT, STEP, Outcome.PARTIAL, 2.0, 2, (done,), "excluded: web2", STEP_SPAN, RUN_SPAN
+        ),
         ev.Deviation(AT, STEP, "edit", "typo", "rm x", "rm y"),
         ev.Answered(AT, STEP, "culprit", "app.log"),
         ev.Captured(AT, STEP, "usage", {"a": "1"}),
@@ -104,7 +110,16 @@ def events() -> list[ev.Event]:
         ev.Interrupted(AT, STEP),
         ev.Stopping(AT, STEP, Escalation.TERM, ("web1",)),
         ev.SessionEnded(
-            AT, STEP, "web1", ev.SessionEnd.EXIT, 0, "session-2-rotate-web1.cast", "e", 9
+            AT,
+            STEP,
+            "web1",
+            ev.SessionEnd.EXIT,
+            0,
+            "session-2-rotate-web1.cast",
+            "e",
+            9,
+            span_id=HOST_SPAN,
+            parent_span_id=STEP_SPAN,
         ),
         ev.RollbackStarted(AT, "abort"),
         ev.RunPaused(AT, PauseHow.QUIT, STEP, 3.0, "quit", {"rotate": Outcome.FAILURE}),
@@ -120,8 +135,9 @@ def events() -> list[ev.Event]:
 
 
 def written(tmp_path: Path, kind: str) -> list[dict[str, Any]]:
-    common = common_fields(run_id="r1", trace_id="t1", sop_id="disk", sha256="f" * 64,
-                           operator="ana", incident="INC-1", kind=kind, scenario="s")  # fmt: skip
+    common = common_fields(run_id="r1", trace_id=TRACE, span_id=RUN_SPAN, parent_span_id=PARENT,
+                           sop_id="disk", sha256="f" * 64, operator="ana", incident="INC-1",
+                           kind=kind, scenario="s")  # fmt: skip
     key0 = bytes(32)
     log = AuditLog(tmp_path / f"{kind}.jsonl", common, seal=SealState(chain.key_id(key0), 0, key0))
     sink = AuditSink(log)
@@ -184,6 +200,26 @@ def test_every_record_conforms_to_ecs(records: list[dict[str, Any]]) -> None:
             expected = FLAT["event.category"]["allowed_values"]
             types = next(a["expected_event_types"] for a in expected if a["name"] == category)
             assert set(event["type"]) <= set(types), (category, event["type"])
+
+
+def test_each_record_names_its_span_and_the_span_s_parent(records: list[dict[str, Any]]) -> None:
+    """ECS `span.id`: the run span, a step attempt's (a child of the run span) or a host's (a
+    child of the step span); `sop.parent_span_id` the parent, for the run the incoming one."""
+    spans = {
+        (r["event"]["action"], r["trace"]["id"], r["span"]["id"], r["sop"]["parent_span_id"])
+        for r in records
+        if r["event"]["action"] in ("run-started", "seal", "step-started", "host-finished")
+    }
+    assert spans == {
+        ("run-started", TRACE, RUN_SPAN, PARENT),
+        ("seal", TRACE, RUN_SPAN, PARENT),
+        ("step-started", TRACE, STEP_SPAN, RUN_SPAN),
+        ("host-finished", TRACE, HOST_SPAN, STEP_SPAN),
+    }
+    by_span = {r["event"]["action"]: r["span"]["id"] for r in records}
+    assert by_span["step-finished"] == STEP_SPAN
+    assert by_span["command-started"] == by_span["interactive-session"] == HOST_SPAN
+    assert by_span["step-shown"] == by_span["run-finished"] == RUN_SPAN
 
 
 def test_a_drill_is_an_event_tagged_drill(records: list[dict[str, Any]]) -> None:

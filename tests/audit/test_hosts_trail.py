@@ -21,6 +21,7 @@ from sop.run.resume import _restore
 COMMON = common_fields(
     run_id="r1",
     trace_id="t1",
+    span_id="00f067aa0ba902b7",
     sop_id="deploy",
     sha256="f" * 64,
     operator="ana",

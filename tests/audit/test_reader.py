@@ -28,6 +28,7 @@ from tests.render.auditlogs import sealed_log
 COMMON = common_fields(
     run_id="r1",
     trace_id="t1",
+    span_id="00f067aa0ba902b7",
     sop_id="demo",
     sha256="f" * 64,
     operator="ana",

@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
+from sop.audit.reader import read_run
+from sop.audit.state import find_run_dir
+
 from .rundir import RunDir
 from .sshd import SshdHosts
 
@@ -685,7 +688,15 @@ def test_commands_get_the_run_and_trace_ids_in_their_environment(rundir: RunDir)
         "local-task": ("local", run_id, trace_id, "traced"),
         "remote-task": ("h03", run_id, trace_id, "traced"),
     }
-    assert len(spans_seen) == 5  # a span of its own for each step
+    # each command's TRACEPARENT is its host span, as the audit log records it: a child of its
+    # step's span, a child of the run's
+    entries = read_run(find_run_dir(Path(rundir.env()["SOP_STATE_DIR"]), run_id))
+    (run_span,) = {e.span_id for e in entries if e.action == "run-started"}
+    step_spans = {e.step_id: e.span_id for e in entries if e.action == "step-started"}
+    assert {e.parent_span_id for e in entries if e.action == "step-started"} == {run_span}
+    commands = [e for e in entries if e.action == "command-started"]
+    assert {e.span_id for e in commands} == spans_seen and len(spans_seen) == 5
+    assert all(e.parent_span_id == step_spans[e.step_id] for e in commands)
 
 
 # -- the session channel: output as sent, whatever its size, and the exit status ------------

@@ -4,7 +4,6 @@ canary, capture the output; on failure, the failure menu."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -183,10 +182,10 @@ def _attempts(
     while True:
         tries += 1
         env = {**job.env, "SOP_ATTEMPT": str(attempt)}
-        s.emit(
-            ev.StepStarted(s.clock.now(), ref, attempt, tuple(h.name for h in pending), job.command)
-        )
-        for r in _fan(s, dataclasses.replace(job, env=env), pending, step, ref, attempt):
+        span = s.attempt_span(ref)
+        names = tuple(h.name for h in pending)
+        s.emit(ev.StepStarted(s.clock.now(), ref, attempt, names, job.command, span, s.span_id))
+        for r in _fan(s, dataclasses.replace(job, env=env), pending, step, ref, attempt, span):
             latest[r.host] = r
         results = [latest[h.name] for h in hosts]
         failed = [h for h in hosts if not latest[h.name].ok]
@@ -205,16 +204,23 @@ def _attempts(
 
 
 def _fan(
-    s: Services, job: Job, hosts: Sequence[Host], step: Step, ref: ev.StepRef, attempt: int
+    s: Services,
+    job: Job,
+    hosts: Sequence[Host],
+    step: Step,
+    ref: ev.StepRef,
+    attempt: int,
+    span: str,
 ) -> list[HostResult]:
+    """Run `job` on `hosts`, each under a host span that is a child of the step span `span`."""
     done: list[HostResult] = []
     if step.interactive and not s.options.simulated:  # one host: lint and the handler say so
-        return [run_session(s, job, hosts[0], ref, attempt)]
+        return [run_session(s, job, hosts[0], ref, attempt, span)]
     if step.interactive:
         s.emit(ev.StepShown(s.clock.now(), ref, plain=SIMULATED_SESSION))
     try:
         if step.canary and len(hosts) > step.canary:
-            done += s.fanout.run(job, hosts[: step.canary], ref, attempt, step.parallel)
+            done += s.fanout.run(job, hosts[: step.canary], ref, attempt, step.parallel, span)
             rest = hosts[step.canary :]
             if not all(r.ok for r in done):
                 return done + _not_run(rest, "not run: the canary failed")
@@ -228,8 +234,8 @@ def _fan(
                 s.emit(ev.MenuChoice(s.clock.now(), ref, choice))
                 if go != "y":
                     return done + _not_run(rest, "not run: stopped after the canary")
-            return done + s.fanout.run(job, rest, ref, attempt, step.parallel)
-        return s.fanout.run(job, hosts, ref, attempt, step.parallel)
+            return done + s.fanout.run(job, rest, ref, attempt, step.parallel, span)
+        return s.fanout.run(job, hosts, ref, attempt, step.parallel, span)
     except StoppedWaiting:  # the step stays in doubt: the run ends here
         raise
     except KeyboardInterrupt as exc:  # every host has stopped (or never started)
@@ -250,13 +256,8 @@ def _not_run(hosts: Sequence[Host], why: str) -> list[HostResult]:
 
 
 def _job(s: Services, step: Step, scope: Scope) -> Job:
-    span = uuid.uuid4().hex[:16]
-    env = {
-        "SOP_RUN_ID": s.run_id,
-        "SOP_TRACE_ID": s.trace_id,
-        "SOP_STEP": step.id,
-        "TRACEPARENT": f"00-{s.trace_id}-{span}-01",
-    }
+    """The step's job; each host adds the TRACEPARENT of its host span (`run/fanout.py`)."""
+    env = {"SOP_RUN_ID": s.run_id, "SOP_TRACE_ID": s.trace_id, "SOP_STEP": step.id}
     # only the secrets the step names or lists, of its own SOP
     secrets = {name: scope.secrets[name] for name in step_secrets(step, scope.secrets)}
     if step.kind == "task":
