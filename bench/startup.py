@@ -3,7 +3,7 @@
 Floors: `python -c 'import click'` for `--help`, `python -c 'import click, yaml'` for `list`
 (whole processes, same interpreter). Peers for scale: fabric, invoke, ansible. A second check
 asks which heavy libraries each command really imports: fabric, invoke, paramiko, jinja2 and
-rich must load only when a command needs them.
+rich (and OpenTelemetry, protobuf) must load only when a command needs them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,17 @@ import tempfile
 
 from bench.common import BENCH_BIN, PYTHON, REPO, SOP, Section, Target, fmt, interleave
 
-HEAVY = ("fabric", "invoke", "paramiko", "jinja2", "rich", "markdown_it", "cryptography")
+HEAVY = (
+    "fabric",
+    "invoke",
+    "paramiko",
+    "jinja2",
+    "rich",
+    "markdown_it",
+    "cryptography",
+    "opentelemetry",
+    "google",
+)
 
 # Runs a sop command in-process and prints which heavy top-level packages it imported.
 PROBE = """

@@ -536,6 +536,14 @@ class Notified(Event):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class Warned(Event):
+    """Something the responder should know that is no part of the run and not audited: its
+    spans could not be exported (after the audit log closed). One line."""
+
+    message: str
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class AuditNote(Event):
     """Something only the audit trail needs to hear about: a resume, a handover, a repair."""
 

@@ -97,6 +97,21 @@ def show(ref: str, state_dir: Path | None) -> None:
     ui.echo(ui.table(("seq", "time", "action", "step", "host", "outcome", "command"), rows))
 
 
+@audit.command("export-otlp")
+@RUN_OR_FILE
+@STATE_DIR
+def export_otlp(ref: str, state_dir: Path | None) -> None:
+    """Send a run's spans (the run, each step attempt, each host's command) to the tracing
+    backend OTEL_EXPORTER_OTLP_ENDPOINT names, over OTLP/HTTP (needs sop-runbooks[otel])."""
+    import os
+
+    from sop.audit.otlp import export_run_log
+    from sop.audit.state import audit_log_path
+
+    spans = export_run_log(audit_log_path(ref, state_dir), os.environ)
+    ui.echo(f"exported {len(spans)} span(s) of trace {spans[0].trace_id}")
+
+
 @click.command()
 @RUN_OR_FILE
 @format_option("markdown", "json")

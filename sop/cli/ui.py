@@ -390,6 +390,7 @@ class TerminalUI:
             ev.RunFinished: self._run_finished,
             ev.RunPaused: self._run_paused,
             ev.Recap: self._recap,
+            ev.Warned: self._warned,
         }
         self._partial: dict[tuple[str, str], str] = {}
         self._headed: set[str] = set()
@@ -694,6 +695,12 @@ class TerminalUI:
             f"\n[bold yellow]Run paused[/bold yellow] after {e.duration:.1f}s: {_esc(e.reason)}. "
             "Nothing is finished: done steps and answers are kept."
         )
+
+    def _warned(self, e: ev.Warned) -> None:
+        from sop.redact import shared
+
+        self._flush_partial()
+        echo(f"warning: {shared()(e.message)}", err=True)
 
     def _recap(self, e: ev.Recap) -> None:
         """What the run did before this resume, from its audit log."""

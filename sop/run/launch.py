@@ -223,6 +223,8 @@ def _walk(
         for sink in notifications:  # what they delivered goes in the log before it closes
             sink.close()
         head = session.close(clock.now()) if session else None
+        if session is not None:  # finished, aborted or paused (--yes stopping raises)
+            _export_spans(session.run_dir, sinks, clock)
     if blocked:
         raise FatalRunError(f"{_blocked(blocked)}: the drill fails")
     return Launched(result, session.run_dir if session else None, str(head) if head else "", sop)
@@ -238,6 +240,17 @@ def _notifications(
     from sop.run.notify import Notifications  # its thread and urllib: only when it notifies
 
     return [Notifications(request.notifiers, clock, record)]
+
+
+def _export_spans(run_dir: Path, sinks: Sequence[ev.Sink], clock: Clock) -> None:
+    """The spans of the run's last stretch to the tracing backend OTEL_EXPORTER_OTLP_ENDPOINT
+    names, if any; what went wrong is a warning (the run is over either way)."""
+    from sop.audit.otlp import export_last_segment  # OpenTelemetry only if an export is due
+
+    problem = export_last_segment(run_dir, os.environ)
+    if problem:
+        for sink in sinks:
+            sink.emit(ev.Warned(clock.now(), problem))
 
 
 def _blocked(blocked: Sequence[str]) -> str:

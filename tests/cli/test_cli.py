@@ -291,8 +291,11 @@ def test_ctrl_c_outside_a_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None
     assert (code, err.splitlines()[-1]) == (130, "interrupted")
 
 
-# and the TOML parser, which only a configuration file needs (this repository has none)
-HEAVY = ("fabric", "invoke", "paramiko", "jinja2", "rich", "tomllib")
+# and the TOML parser, which only a configuration file needs (this repository has none), and
+# OpenTelemetry and protobuf, which only an OTLP export needs
+HEAVY = (
+    "fabric", "invoke", "paramiko", "jinja2", "rich", "tomllib", "opentelemetry", "google.protobuf"
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("args", [["--help"], ["list", str(REPO / "runbooks")], ["lint", "--help"]])
