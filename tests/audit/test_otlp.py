@@ -243,3 +243,13 @@ def test_a_log_written_before_spans_has_none() -> None:
     """tests/data/audit-v1: read as before, with no span ids, so nothing to export."""
     entries = read_entries(REPO / "tests/data/audit-v1/run.jsonl")
     assert entries and {e.span_id for e in entries} == {""} and run_spans(entries) == []
+
+
+def test_the_test_extra_holds_the_otel_extra_as_it_is() -> None:
+    """The lock (made from the test extra) pins what `sop-runbooks[otel]` installs."""
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert set(extras["otel"]) <= set(extras["test"])
