@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
 import socket
 import subprocess
 import sys
@@ -15,6 +16,9 @@ from pathlib import Path
 import pytest
 
 SOP = Path(sys.executable).parent / "sop"
+# a command that runs until the test kills it, spelled so that `pkill -f` finds this process
+# and no other test's (a resume whose reason says "sleep 30" was killed by another's pkill)
+SLEEP = f"sleep 30.{secrets.randbelow(10**6):06d}"
 
 
 def sop_file(tmp_path: Path, body: str) -> Path:
@@ -237,26 +241,26 @@ steps:
 
 
 def test_resume_continues_after_the_last_finished_step(tmp_path: Path, env: dict[str, str]) -> None:
-    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", "sleep 30"))
+    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", SLEEP))
     proc = subprocess.Popen(
         [str(SOP), "run", "--yes", str(path)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    log = wait_for_text(env, "command-started&sleep 30")
+    log = wait_for_text(env, f"command-started&{SLEEP}")
     proc.kill()  # SIGKILL during step 'stop': 'first' finished, 'stop' is in doubt
     proc.wait()
-    subprocess.run(["pkill", "-f", "sleep 30"], check=False)
+    subprocess.run(["pkill", "-f", SLEEP], check=False)
     run_dir = log.parent
     with log.open("ab") as handle:
         handle.write(b'{"seq": 999, "tor')  # and the crash tore the last line
-    path.write_text(path.read_text().replace("sleep 30", "true"))
+    path.write_text(path.read_text().replace(SLEEP, "true"))
     refused = run(["resume", "--yes", run_dir.name], env)
     assert refused.returncode == 1
     assert "changed since run" in refused.stderr and "--sop-changed REASON" in refused.stderr
     in_doubt = run(
-        ["resume", "--yes", "--sop-changed", "sleep 30 was a mistake", run_dir.name], env
+        ["resume", "--yes", "--sop-changed", "the long sleep was a mistake", run_dir.name], env
     )
     assert in_doubt.returncode == 1
     assert "step 2 (stop) is in doubt: it started and never finished" in in_doubt.stderr
@@ -311,7 +315,7 @@ def wait_for_text(env: dict[str, str], text: str) -> Path:
 
 
 def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[str, str]) -> None:
-    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", "sleep 30"))
+    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", SLEEP))
     holder = subprocess.Popen(
         [str(SOP), "run", "--yes", str(path)],
         env=env,
@@ -319,7 +323,7 @@ def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[st
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_text(env, "sleep 30")
+        wait_for_text(env, SLEEP)
         run_dir = only_run(env)
         second = run(["resume", "--yes", run_dir.name], env)
         assert second.returncode == 1
@@ -331,7 +335,7 @@ def test_a_second_process_cannot_drive_a_locked_run(tmp_path: Path, env: dict[st
     finally:
         holder.kill()
         holder.wait()
-        subprocess.run(["pkill", "-f", "sleep 30"], check=False)
+        subprocess.run(["pkill", "-f", SLEEP], check=False)
     # killed: no end record, and the kernel dropped its lock
     assert run(["runs"], env).stdout.splitlines()[1].endswith("run   crashed")
 
@@ -390,17 +394,17 @@ def test_a_crash_between_recording_the_first_state_and_writing_it_still_resumes(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     """Found by the SIGKILL test: the state-saved record is durable before state.json is written."""
-    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", "sleep 30"))
+    path = sop_file(tmp_path, RESUMABLE.format(d=tmp_path).replace("exit 3", SLEEP))
     proc = subprocess.Popen(
         [str(SOP), "run", "--yes", str(path)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    log = wait_for_text(env, "command-started&sleep 30")
+    log = wait_for_text(env, f"command-started&{SLEEP}")
     proc.kill()
     proc.wait()
-    subprocess.run(["pkill", "-f", "sleep 30"], check=False)
+    subprocess.run(["pkill", "-f", SLEEP], check=False)
     (log.parent / "state.json").unlink()
     lines = log.read_text().splitlines(keepends=True)
     assert sum('"state-saved"' in line for line in lines) == 1
