@@ -210,7 +210,7 @@ class Decided(Event):
     step: StepRef
     choice: str  # an option's label, or "else"
     goto: tuple[str, ...]  # section ids
-    how: str = "interactive"  # "interactive", "--answer", "drill", "dry-run"
+    how: str = "interactive"  # "interactive", "--answer", "scenario", "drill", "dry-run"
 
 
 @dataclass(frozen=True, eq=False, repr=False)

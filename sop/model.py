@@ -75,13 +75,15 @@ class DrillResult(NamedTuple):
 
 
 class DrillScenario(NamedTuple):
-    """Drill overrides: per step id, the results of attempt 1, 2, ... (the last repeats), and
-    hosts that do not answer."""
+    """Drill overrides: per step id, the results of attempt 1, 2, ... (the last repeats);
+    hosts that do not answer; per decide step id, the answers of pass 1, 2, ... of its section
+    (the last repeats) that an unattended drill gives."""
 
     name: str
     summary: str = ""
     steps: Mapping[str, tuple[DrillResult, ...]] = MappingProxyType({})
     unreachable: tuple[str, ...] = ()
+    answers: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 class Link(NamedTuple):

@@ -21,6 +21,7 @@ from sop.format.loader import load_sop
 from sop.format.taskscan import scan_tasks
 from sop.model import (
     BUILTIN_VARIABLES,
+    ELSE,
     LOCAL,
     STEP_RESULTS,
     Inventory,
@@ -682,6 +683,27 @@ class _Checker:
                         f"no step '{step_id}' in this SOP",
                         "drill",
                     )
+            for step_id, answers in scenario.answers.items():
+                self.scenario_answers(name, step_id, answers)
+
+    def scenario_answers(self, name: str, step_id: str, answers: tuple[str, ...]) -> None:
+        """A scenario answers decide steps of this SOP, each with one of the step's answers."""
+        where, path = self.sop.loc("scenarios"), f"scenarios.{name}.answers.{step_id}"
+        step = next((s for s in self.sop.steps if s.id == step_id), None)
+        if step is None or step.kind != "decide":
+            what = f"step '{step_id}' is a {step.kind} step" if step else f"no step '{step_id}'"
+            self.error(where, path, f"{what}: a scenario answers decide steps", "drill")
+            return
+        labels = [o.label for o in step.options] + ([ELSE] if step.otherwise else [])
+        for answer in dict.fromkeys(answers):
+            if answer not in labels:
+                self.error(
+                    where,
+                    path,
+                    f"'{answer}' is not an answer of step {step.number} ({step.id}); "
+                    f"one of: {', '.join(labels)}",
+                    "drill",
+                )
 
     def calls(self) -> None:
         for step in self.all_steps():

@@ -263,6 +263,7 @@ def _build_scenario(name: str, c: Checked) -> DrillScenario:
             for step, results in c.get("steps", {}).items()
         },
         unreachable=tuple(c.get("unreachable", ())),
+        answers={step: tuple(answers) for step, answers in c.get("answers", {}).items()},
     )
 
 

@@ -417,6 +417,13 @@ SCENARIO = Struct(
             key_hint=ID_HINT,
         ),
         "unreachable": ListOf(Str(), "Hosts that do not answer in this scenario."),
+        "answers": MapOf(
+            ListOf(Str(), single_ok=True),
+            "Per decide step id: the answer a drill with --yes gives, or a list of answers for "
+            "pass 1, 2, ... of its section (the last one repeats).",
+            key_pattern=ID,
+            key_hint=ID_HINT,
+        ),
     },
     "A named set of drill overrides: `sop drill SOP --scenario NAME`.",
 )

@@ -227,6 +227,38 @@ def test_drill_scenarios_name_existing_steps(write: Callable[..., Path]) -> None
     ]
 
 
+def test_drill_scenarios_answer_decide_steps_with_their_answers(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+  - id: fork
+    decide: Which way?
+    options: {left: l, right: r}
+  - heading: L
+    id: l
+  - heading: R
+    id: r
+scenarios:
+  lost:
+    answers:
+      fork: [left, straight, straight]
+      hello: left
+      helo: right
+      other: [else]
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:16:1: scenarios.lost.answers.fork: 'straight' is not an answer of step 2 "
+        "(fork); one of: left, right",
+        "sop.yaml:16:1: scenarios.lost.answers.hello: step 'hello' is a run step: a scenario "
+        "answers decide steps",
+        "sop.yaml:16:1: scenarios.lost.answers.helo: no step 'helo': a scenario answers decide "
+        "steps",
+        "sop.yaml:16:1: scenarios.lost.answers.other: no step 'other': a scenario answers decide "
+        "steps",
+    ]
+
+
 SECRET_INPUT = "inputs:\n  token: {secret: true}\n"
 
 

@@ -152,6 +152,91 @@ def test_unknown_scenario_is_a_clear_error(tmp_path: Path, env: dict[str, str]) 
     )
 
 
+DECIDING_SOP = """\
+sop: 1
+id: deciding
+title: Deciding
+owner: t
+reviewed: 2026-11-20
+target_minutes: 1
+steps:
+  - heading: Contain
+    id: contain
+  - id: disable
+    run: echo disable
+    drill: {stdout: "disabled\\n"}
+  - heading: Eradicate
+    id: eradicate
+  - id: more
+    decide: Did you find more keys?
+    options:
+      "yes, contain them too": contain
+      "no": recover
+    else: escalate
+  - heading: Recover
+    id: recover
+  - prose: Issue new keys.
+  - heading: Escalate
+    id: escalate
+  - prose: Page the IR lead.
+scenarios:
+  second-key:
+    summary: The attacker made a second key; one more pass of containment finds no third.
+    answers:
+      more: ["yes, contain them too", "no"]
+  unclear:
+    answers: {more: else}
+"""
+
+
+def decided(env: dict[str, str]) -> list[tuple[str, int, str, str]]:
+    return [
+        (r["sop"]["step"], r["sop"].get("round", 1), r["sop"]["choice"], r["sop"]["confirmation"])  # type: ignore[index,union-attr]
+        for r in records(env)
+        if r["event"]["action"] == "decided"  # type: ignore[index]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), [("more", 1, "no", "drill")]),
+        (
+            ("--scenario", "second-key"),
+            [("more", 1, "yes, contain them too", "scenario"), ("more", 2, "no", "scenario")],
+        ),
+        (("--scenario", "unclear"), [("more", 1, "else", "scenario")]),
+        (("--scenario", "unclear", "-a", "more=no"), [("more", 1, "no", "--answer")]),
+    ],
+)
+def test_a_scenario_answers_decisions_pass_by_pass_and_an_answer_given_wins(
+    args: tuple[str, ...],
+    expected: list[tuple[str, int, str, str]],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    path = tmp_path / "deciding.yaml"
+    path.write_text(DECIDING_SOP)
+    proc = drill(env, str(path), *args)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert decided(env) == expected
+
+
+def test_a_scenario_answer_that_is_not_offered_here_stops_the_drill(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "deciding.yaml"
+    path.write_text(
+        DECIDING_SOP.replace('["yes, contain them too", "no"]', '"yes, contain them too"')
+    )
+    proc = drill(env, str(path), "--scenario", "second-key")
+    assert proc.returncode == 1
+    assert (
+        "step 2 (more): the scenario's answer 'yes, contain them too' is not an answer of this "
+        "decision here; one of: no, else"
+    ) in " ".join(proc.stdout.split()) + proc.stderr
+
+
 def test_a_simulated_drill_runs_under_the_guard_end_to_end(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

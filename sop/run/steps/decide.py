@@ -7,7 +7,7 @@ from sop import events as ev
 from sop import templating
 from sop.events import Outcome
 from sop.model import ELSE, Sop, Step, branches
-from sop.run.options import ConfirmationRequired
+from sop.run.options import ConfirmationRequired, RunOptions
 from sop.run.scope import Scope, Stop
 from sop.run.services import Services
 
@@ -45,6 +45,17 @@ def goto_of(step: Step, choice: str) -> tuple[str, ...]:
     return next(o.goto for o in step.options if o.label == choice)
 
 
+def scripted_answer(step: Step, scope: Scope, options: RunOptions) -> str:
+    """The drill scenario's answer to this decision in this pass of its section (the last one
+    repeats), or "" when it gives none. Only the drilled SOP's own decisions: a called SOP's
+    are its own."""
+    if options.drill is None or scope.depth:
+        return ""
+    scenario = scope.sop.scenarios.get(options.drill.scenario)
+    answers = scenario.answers.get(step.id, ()) if scenario else ()
+    return answers[min(scope.round, len(answers)) - 1] if answers else ""
+
+
 def run_decide(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:
     s, options = services, services.options
     try:
@@ -69,8 +80,15 @@ def run_decide(services: Services, step: Step, scope: Scope, ref: ev.StepRef, no
                 f"step {ref.number} ({step.id}): '{choice}' is not an answer of this decision "
                 f"here; one of: {', '.join(labels)}"
             )
+    elif unattended and options.drill is not None and scripted_answer(step, scope, options):
+        choice, how = scripted_answer(step, scope, options), "scenario"
+        if choice not in labels:
+            raise DecisionError(
+                f"step {ref.number} ({step.id}): the scenario's answer '{choice}' is not an "
+                f"answer of this decision here; one of: {', '.join(labels)}"
+            )
     elif unattended and options.drill is not None:
-        # a drill takes the first answer that goes on, unless -a says another
+        # a drill takes the first answer that goes on, unless -a or its scenario says another
         back = going_back(step, scope.sop)
         choice, how = next((x for x in labels if x not in back), labels[0]), "drill"
     elif unattended:
