@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop import templating
-from sop.checks.paths import decision_problems, only_sometimes, set_on_every_path
+from sop.checks.paths import decision_problems, only_sometimes, run_before, set_on_every_path
 from sop.checks.secretargs import exposed_secrets
 from sop.errors import Location, NotFoundError, Problem, SopError
 from sop.format.alerts import alert_matches
@@ -194,6 +194,7 @@ class _Checker:
         self.sop = sop
         self.known = known
         self.problems: list[Problem] = []
+        self.ran_before: dict[str, set[str]] = {}  # section id -> steps sure to have run
 
     def error(self, where: Location, path: str, message: str, code: str) -> None:
         self.problems.append(Problem(where, path, message, "error", code))
@@ -239,6 +240,7 @@ class _Checker:
         defined.add(STEP_RESULTS)
         before: set[str] = set()
         sometimes = only_sometimes(sop)
+        self.ran_before = run_before(sop)
         maybe: dict[str, list[Step]] = {}  # set only by steps that run on some paths
         for section_id, steps in blocks(sop.steps):
             section = sop.section(section_id)
@@ -341,10 +343,18 @@ class _Checker:
         self, step: Step, used: set[str], maybe: dict[str, list[Step]], sometimes: dict[str, str]
     ) -> None:
         """Warn about a name that only steps running on some paths set, used by a step that
-        runs on a path none of them is on: there it is empty."""
-        for name in sorted(used & maybe.keys()):
+        runs on a path none of them is on: there it is empty. Not when the step's section runs
+        only after one of them (a decision after it chooses the section), nor when the step's
+        own `when:` reads the name: it tests it already."""
+        try:
+            tested = templating.names_used(step.when, expression=True) if step.when else set()
+        except templating.TemplateError:  # reported where the `when` is checked
+            tested = set()
+        for name in sorted((used & maybe.keys()) - tested):
             if set_on_every_path(self.sop, step, maybe[name], sometimes):
                 continue
+            if any(s.id in self.ran_before.get(step.section_id, ()) for s in maybe[name]):
+                continue  # its section runs only on paths through a setter
             setter = maybe[name][0]
             self.warn(
                 step.where,

@@ -86,6 +86,33 @@ def set_on_every_path(
     return False
 
 
+def run_before(sop: Sop) -> dict[str, set[str]]:
+    """Section id -> the ids of steps (without `when:`) that have run whenever the section
+    runs, for the sections only decisions choose: each deciding step runs before it, and so do
+    the steps before the decision in its section and what has run whenever that section runs.
+    A section several decisions choose gets what all their paths share."""
+    deciders: dict[str, list[Step]] = {}
+    for step in sop.steps:
+        for b in branches(sop, step):
+            for target in b.sections:
+                if not b.back and step not in deciders.get(target.id, []):
+                    deciders.setdefault(target.id, []).append(step)
+    out: dict[str, set[str]] = {}
+    for sid, _ in blocks(sop.steps):  # file order: a decision comes before what it chooses
+        paths = []
+        for decider in deciders.get(sid, []):
+            _, steps = next(b for b in blocks(sop.steps) if b[0] == decider.section_id)
+            earlier = steps[: steps.index(decider)]
+            section = sop.section(decider.section_id)
+            if section is not None and section.when:
+                earlier = ()  # its decision may not run: nothing of it is sure
+            ran = {s.id for s in earlier if not s.when} | {decider.id}
+            paths.append(ran | out.get(decider.section_id, set()))
+        if paths:
+            out[sid] = set.intersection(*paths)
+    return out
+
+
 def decision_problems(sop: Sop) -> list[Problem]:
     """A decision must leave a way on: an answer (or `else`) that does not go back, or the
     steps after it can never run once it may not go back again; and going back names one

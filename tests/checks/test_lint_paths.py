@@ -170,6 +170,65 @@ def test_a_value_every_answer_of_a_decision_sets_is_set_after_it(
     assert len(lint(write(text))) == 1
 
 
+CHAINED = (
+    MINIMAL
+    + """\
+  - id: how
+    decide: Which kind of credential?
+    options:
+      key: key
+      role: role
+  - heading: Key
+    id: key
+  - id: find-key
+    run: echo AKIA
+    capture: key_id
+  - id: gone
+    decide: Did the activity stop?
+    options:
+      "yes": [eradicate, recover]
+      "no": key
+  - heading: Role
+    id: role
+  - prose: Which role?
+    ask: {role_name: {default: ""}}
+  - heading: Eradicate
+    id: eradicate
+  - run: echo {{ key_id }}
+  - heading: Recover
+    id: recover
+  - run: echo {{ key_id }}
+  - run: echo {{ role_name }}
+    when: role_name != ''
+  - run: echo {{ role_name }}
+"""
+)
+
+
+def test_a_value_set_on_every_path_to_a_section_or_tested_by_when_is_no_warning(
+    write: Callable[..., Path],
+) -> None:
+    """Eradicate and Recover run only when the decision in Key chooses them, so Key's capture
+    is set whenever they run; a step whose `when:` reads `role_name` has thought of it empty.
+    The last step has not."""
+    assert lint(write(CHAINED)) == [
+        "sop.yaml:36:5: steps[12]: warning: 'role_name' is set only by step 5 (step-5), in "
+        "section 'Role', which runs only when the decision at step 2 (how) chooses it; on other "
+        "paths it is empty here"
+    ]
+
+
+def test_a_value_set_on_only_one_of_two_paths_to_a_section_still_warns(
+    write: Callable[..., Path],
+) -> None:
+    text = CHAINED.replace("      role: role\n", "      role: [role, eradicate]\n")
+    assert lint(write(text))[:1] == [
+        "sop.yaml:30:5: steps[8]: warning: 'key_id' is set only by step 3 (find-key), in section "
+        "'Key', which runs only when the decision at step 2 (how) chooses it; on other paths it "
+        "is empty here"
+    ]
+
+
 def test_a_decision_names_sections_that_exist_and_rollback_has_none(
     write: Callable[..., Path],
 ) -> None:
