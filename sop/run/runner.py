@@ -342,6 +342,7 @@ class Runner:
         its variables left defined (empty)."""
         s = self.services
         ref = step_ref(step, scope)
+        s.entering(ref, scope)  # later steps see it as `steps.ID`, skipped
         if not (self.restored and self.restored.outcomes.get(ref.key) in FINISHED):
             s.finish(ref, Outcome.SKIPPED, 0.0, reason=f"section skipped: {why}")
         s.leave_defined(step, scope)

@@ -222,6 +222,32 @@ def test_a_scenario_answers_decisions_pass_by_pass_and_an_answer_given_wins(
     assert decided(env) == expected
 
 
+def test_a_step_of_a_section_not_chosen_is_a_skipped_step_for_later_steps(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`steps.ID` of a step whose section a decision did not choose reads `skipped` (it was
+    undefined, and the `when:` reading it stopped the run)."""
+    path = tmp_path / "deciding.yaml"
+    path.write_text(
+        DECIDING_SOP.replace(
+            "  - prose: Issue new keys.\n", "  - id: issue\n    prose: Issue new keys.\n"
+        ).replace(
+            "  - prose: Page the IR lead.\n",
+            "  - prose: Page the IR lead.\n"
+            "  - id: undo\n    when: \"steps.issue.outcome != 'skipped'\"\n"
+            "    run: echo undo\n    drill: {stdout: undo}\n",
+        )
+    )
+    proc = drill(env, str(path), "--scenario", "unclear")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    outcomes = {
+        r["sop"]["step"]: r["sop"]["outcome"]  # type: ignore[index]
+        for r in records(env)
+        if r["event"]["action"] == "step-finished"  # type: ignore[index]
+    }
+    assert outcomes["issue"] == outcomes["undo"] == "skipped"
+
+
 def test_a_scenario_answer_that_is_not_offered_here_stops_the_drill(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
