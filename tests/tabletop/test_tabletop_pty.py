@@ -37,7 +37,10 @@ def test_a_tabletop_through_all_its_injects(tmp_path: Path) -> None:
 
         child.expect_exact("Inject 1 · T+0 min · 0:00 elapsed")
         child.expect_exact("UnusualEgressVolume fires for app-2")
-        child.expect_exact("SOPs: botnet-compromised-server, collect-evidence, data-exfiltration")
+        child.expect_exact(
+            "SOPs: aws-iam-credential-compromise, botnet-compromised-server, collect-evidence, "
+            "data-exfiltration"
+        )
         child.expect_exact(PICK)
         child.sendline("")
         child.expect_exact(ACTION)
