@@ -236,8 +236,10 @@ def test_drill_scenarios_answer_decide_steps_with_their_answers(write: Callable[
     options: {left: l, right: r}
   - heading: L
     id: l
+  - prose: Left.
   - heading: R
     id: r
+  - prose: Right.
 scenarios:
   lost:
     answers:
@@ -248,13 +250,13 @@ scenarios:
 """
     )
     assert lint(write(text)) == [
-        "sop.yaml:16:1: scenarios.lost.answers.fork: 'straight' is not an answer of step 2 "
+        "sop.yaml:18:1: scenarios.lost.answers.fork: 'straight' is not an answer of step 2 "
         "(fork); one of: left, right",
-        "sop.yaml:16:1: scenarios.lost.answers.hello: step 'hello' is a run step: a scenario "
+        "sop.yaml:18:1: scenarios.lost.answers.hello: step 'hello' is a run step: a scenario "
         "answers decide steps",
-        "sop.yaml:16:1: scenarios.lost.answers.helo: no step 'helo': a scenario answers decide "
+        "sop.yaml:18:1: scenarios.lost.answers.helo: no step 'helo': a scenario answers decide "
         "steps",
-        "sop.yaml:16:1: scenarios.lost.answers.other: no step 'other': a scenario answers decide "
+        "sop.yaml:18:1: scenarios.lost.answers.other: no step 'other': a scenario answers decide "
         "steps",
     ]
 
