@@ -60,6 +60,12 @@ if TYPE_CHECKING:
     help="With --mkdocs: also write a Backstage catalog-info.yaml (TechDocs from this folder) "
     "owned by OWNER, e.g. group:sre.",
 )
+@click.option(
+    "--plain-lists",
+    is_flag=True,
+    help="With --format confluence: prose steps as plain list items, not task lists (whose "
+    "ticked boxes are saved in the shared page for every reader).",
+)
 def render(
     paths: tuple[Path, ...],
     fmt: str,
@@ -69,6 +75,7 @@ def render(
     runs_dir: Path | None,
     placeholders: str,
     techdocs_owner: str | None,
+    plain_lists: bool,
 ) -> None:
     """Render SOPs as wiki pages: one page per SOP plus an index. Runs nothing.
 
@@ -79,7 +86,15 @@ def render(
     sops = load_every_sop(paths)
     history = read_history(runs_dir) if runs_dir is not None else None
     written = render_library(
-        sops, fmt, out_dir, template_dirs, mkdocs, history, placeholders, techdocs_owner
+        sops,
+        fmt,
+        out_dir,
+        template_dirs,
+        mkdocs,
+        history,
+        placeholders,
+        techdocs_owner,
+        task_lists=not plain_lists,
     )
     ui.echo(f"{len(sops)} SOP(s) rendered: {len(written)} file(s) in {out_dir}", err=True)
 

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-def _renderer(fmt: str) -> Callable[[Site, tuple[str, ...]], dict[str, str]]:
+def _renderer(fmt: str, task_lists: bool) -> Callable[[Site, tuple[str, ...]], dict[str, str]]:
     if fmt == "markdown":
         from sop.render.markdown import render_pages as render_markdown
 
@@ -44,7 +44,7 @@ def _renderer(fmt: str) -> Callable[[Site, tuple[str, ...]], dict[str, str]]:
     if fmt == "confluence":
         from sop.render.confluence import render_pages as render_confluence
 
-        return render_confluence
+        return lambda site, template_dirs: render_confluence(site, template_dirs, task_lists)
     raise UsageError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
 
 
@@ -56,15 +56,20 @@ def render_files(
     history: Mapping[str, SopHistory] | None = None,
     placeholders: str = PLACEHOLDERS[0],
     techdocs_owner: str | None = None,
+    task_lists: bool = True,
 ) -> dict[str, str]:
     """Every output file as relative path -> text, without writing anything. `history` (from
     `read_history`) adds a "Run history" section and step times to each page. `placeholders`
     is how commands show the values they need (one of `PLACEHOLDERS`). `techdocs_owner` adds
-    a Backstage `catalog-info.yaml` (with `mkdocs` only) whose owner it is."""
+    a Backstage `catalog-info.yaml` (with `mkdocs` only) whose owner it is. `task_lists`
+    False makes a Confluence page's prose steps plain list items instead of task lists (whose
+    ticked boxes are saved in the page, for every reader)."""
     if mkdocs and fmt != "markdown":
         raise UsageError("--mkdocs goes with --format markdown")
     if techdocs_owner is not None and not mkdocs:
         raise UsageError("--techdocs goes with --mkdocs")
+    if not task_lists and fmt != "confluence":
+        raise UsageError("--plain-lists goes with --format confluence")
     if placeholders not in PLACEHOLDERS:
         raise UsageError(
             f"unknown placeholder style '{placeholders}'; choose one of {', '.join(PLACEHOLDERS)}"
@@ -74,7 +79,7 @@ def render_files(
             raise UsageError(f"{folder}: no such templates folder")
     with cycle_collector_paused():
         site = build_site(sops, history, placeholders)
-        files = _renderer(fmt)(site, tuple(str(d) for d in template_dirs))
+        files = _renderer(fmt, task_lists)(site, tuple(str(d) for d in template_dirs))
     if not mkdocs:
         return files
     from sop.render.markdown import catalog_info, mkdocs_config
@@ -119,7 +124,10 @@ def render_library(
     history: Mapping[str, SopHistory] | None = None,
     placeholders: str = PLACEHOLDERS[0],
     techdocs_owner: str | None = None,
+    task_lists: bool = True,
 ) -> list[Path]:
     """Render SOPs as wiki pages of format `fmt` into `out_dir`; return the files written."""
-    files = render_files(sops, fmt, template_dirs, mkdocs, history, placeholders, techdocs_owner)
+    files = render_files(
+        sops, fmt, template_dirs, mkdocs, history, placeholders, techdocs_owner, task_lists
+    )
     return write_files(files, out_dir)

@@ -1,5 +1,5 @@
-"""Confluence storage format: one XHTML fragment per page (code macros, task lists, page links
-by title) and a `manifest.json` (title, parent, file) that upload tools read."""
+"""Confluence storage format: one XHTML fragment per page (code macros, task lists or plain
+lists, page links by title) and a `manifest.json` (title, parent, file) that upload tools read."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ def _page(text: str) -> str:
     return xml_text(text.strip() + "\n")
 
 
-def render_pages(site: Site, template_dirs: tuple[str, ...]) -> dict[str, str]:
+def render_pages(
+    site: Site, template_dirs: tuple[str, ...], task_lists: bool = True
+) -> dict[str, str]:
+    """Every page and the manifest. `task_lists` False: prose steps as plain list items."""
     env = templating.page_environment(template_dirs, "sop.render", True, FILTERS)
     index_title = site.index["title"]
     files = {
@@ -45,7 +48,9 @@ def render_pages(site: Site, template_dirs: tuple[str, ...]) -> dict[str, str]:
     manifest = [{"title": index_title, "parent": None, "file": "index.xml"}]
     for page in site.pages:
         name = f"{page['page']}.xml"
-        files[name] = _page(templating.render_page(env, "confluence/page.xml", {"sop": page}))
+        files[name] = _page(templating.render_page(
+                env, "confluence/page.xml", {"sop": page, "task_lists": task_lists}
+            ))
         manifest.append({"title": page["page_title"], "parent": index_title, "file": name})
     files[MANIFEST] = json.dumps({"pages": manifest}, indent=2, ensure_ascii=False) + "\n"
     return files

@@ -68,3 +68,15 @@ def test_help_does_not_load_jinja2_or_the_renderers() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_plain_lists_render_confluence_pages_without_task_lists(tmp_path: Path) -> None:
+    args = ["render", str(SAMPLE), "--format", "confluence", "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, [*args, "--plain-lists"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "restart-api.xml").read_text()
+    assert "<ac:task-list>" not in page
+    assert "<ul>\n<li>" in page
+    result = CliRunner().invoke(cli, [*args[:2], "--out", str(tmp_path / "md"), "--plain-lists"])
+    assert result.exit_code == 2
+    assert "--plain-lists goes with --format confluence" in result.output

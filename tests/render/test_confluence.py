@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from sop.model import Sop
 from sop.render import render_files
 
@@ -80,3 +82,33 @@ def test_cdata_end_marker_in_a_command_survives(sample_sops: tuple[Sop, ...]) ->
     tricky = sop.steps[1]._replace(body="echo ']]>' && echo '<b>'")
     page = render_files([sop._replace(steps=(sop.steps[0], tricky))], "confluence")
     assert code_macros(parse(page["restart-api.xml"]))[0] == "echo ']]>' && echo '<b>'"
+
+
+def test_plain_lists_replace_the_task_lists_and_change_nothing_else(
+    runbook_sops: tuple[Sop, ...],
+) -> None:
+    tasks = render_files(runbook_sops, "confluence")
+    plain = render_files(runbook_sops, "confluence", task_lists=False)
+    assert plain["index.xml"] == tasks["index.xml"]
+    assert plain["manifest.json"] == tasks["manifest.json"]
+    for sop in runbook_sops:
+        root = parse(plain[f"{sop.id}.xml"])
+        assert list(root.iter(f"{{{AC}}}task-list")) == []
+        prose = [s.label for s in (*sop.steps, *sop.rollback) if s.kind == "prose"]
+        items = [f"<ul>\n<li>{label}</li>\n</ul>" for label in prose]
+        page = plain[f"{sop.id}.xml"]
+        assert all(item in page for item in items)
+        # the same page with each task list put back where its plain list is
+        for label in prose:
+            task = tasks[f"{sop.id}.xml"]
+            start = task.index("<ac:task-list>")
+            end = task.index("</ac:task-list>") + len("</ac:task-list>")
+            tasks[f"{sop.id}.xml"] = task[:start] + f"<ul>\n<li>{label}</li>\n</ul>" + task[end:]
+        assert page == tasks[f"{sop.id}.xml"]
+
+
+def test_plain_lists_are_for_confluence_only(sample_sops: tuple[Sop, ...]) -> None:
+    from sop.errors import UsageError
+
+    with pytest.raises(UsageError, match="^--plain-lists goes with --format confluence$"):
+        render_files(sample_sops, "html", task_lists=False)
