@@ -39,6 +39,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "tabletop": frozenset({"checks", "format"}),
     "importer": frozenset(),  # Markdown in, YAML text out: the core only
     "config": frozenset({"audit"}),  # whom files are trusted from (audit/sharing.py)
+    "publish": frozenset({"render"}),  # the pages it puts on a wiki
     "cli": frozenset(
         {
             "audit",
@@ -48,6 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "executors",
             "format",
             "importer",
+            "publish",
             "render",
             "run",
             "tabletop",
@@ -66,6 +68,7 @@ LIBRARIES: dict[str, frozenset[str]] = {
             "sop.cli.importing",
             "sop.cli.library",
             "sop.cli.params",
+            "sop.cli.publish",
             "sop.cli.render",
             "sop.cli.running",
             "sop.cli.setup",

@@ -3,7 +3,7 @@ prints, and returns its exit code or raises. This module holds the group, the on
 turns errors and returned codes into the process's exit status, and `main`.
 
 One module per group of commands: library (lint, list, show, schema, coverage, stats), running
-(run, resume, drill), audit (runs, audit verify/show, report), render, tabletop, importing
+(run, resume, drill), audit (runs, audit verify/show, report), render, publish, tabletop, importing
 (import), setup (init, doctor), config (the team configuration's defaults; config show,
 trust); params holds
 what they share, ui everything printed to a terminal. Exit codes: `sop.errors.ExitCode`.
@@ -18,7 +18,18 @@ from typing import Any, NoReturn
 import click
 
 from sop import __version__
-from sop.cli import audit, config, importing, library, render, running, setup, tabletop, ui
+from sop.cli import (
+    audit,
+    config,
+    importing,
+    library,
+    publish,
+    render,
+    running,
+    setup,
+    tabletop,
+    ui,
+)
 from sop.cli.params import Settings
 
 
@@ -116,6 +127,7 @@ for command in (
     audit.report,
     render.render,
     render.alerts,
+    publish.publish,
     tabletop.tabletop,
     importing.import_runbook,
     setup.init,

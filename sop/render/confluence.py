@@ -48,9 +48,11 @@ def render_pages(
     manifest = [{"title": index_title, "parent": None, "file": "index.xml"}]
     for page in site.pages:
         name = f"{page['page']}.xml"
-        files[name] = _page(templating.render_page(
+        files[name] = _page(
+            templating.render_page(
                 env, "confluence/page.xml", {"sop": page, "task_lists": task_lists}
-            ))
+            )
+        )
         manifest.append({"title": page["page_title"], "parent": index_title, "file": name})
     files[MANIFEST] = json.dumps({"pages": manifest}, indent=2, ensure_ascii=False) + "\n"
     return files

@@ -292,13 +292,24 @@ def test_ctrl_c_outside_a_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 # and the TOML parser, which only a configuration file needs (this repository has none), and
-# OpenTelemetry and protobuf, which only an OTLP export needs
+# OpenTelemetry and protobuf, which only an OTLP export needs, and the HTTP client and TLS that
+# only `sop publish` (and a run's notifications) use
 HEAVY = (
-    "fabric", "invoke", "paramiko", "jinja2", "rich", "tomllib", "opentelemetry", "google.protobuf"
-)  # fmt: skip
+    *("fabric", "invoke", "paramiko", "jinja2", "rich", "tomllib"),
+    *("opentelemetry", "google.protobuf"),
+    *("sop.publish", "urllib.request", "http.client", "ssl"),
+)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list", str(REPO / "runbooks")], ["lint", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["list", str(REPO / "runbooks")],
+        ["lint", "--help"],
+        ["publish", "confluence", "--help"],
+    ],
+)
 def test_light_commands_do_not_import_heavy_libraries(args: list[str]) -> None:
     code = (
         "import sys\nfrom sop.cli import cli\n"

@@ -110,5 +110,5 @@ def test_plain_lists_replace_the_task_lists_and_change_nothing_else(
 def test_plain_lists_are_for_confluence_only(sample_sops: tuple[Sop, ...]) -> None:
     from sop.errors import UsageError
 
-    with pytest.raises(UsageError, match="^--plain-lists goes with --format confluence$"):
+    with pytest.raises(UsageError, match=r"^--plain-lists goes with --format confluence$"):
         render_files(sample_sops, "html", task_lists=False)
