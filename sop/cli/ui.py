@@ -8,13 +8,14 @@ backstop: rich's own styling travels outside the segments' text, so colours surv
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import sys
 import textwrap
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -758,28 +759,24 @@ def _detail(result: ev.HostReached) -> str:
 
 class TerminalPrompter:
     """The responder at a terminal. Ctrl-C at a prompt raises KeyboardInterrupt, Ctrl-D (the end
-    of input) `EndOfInput`: a run pauses at either. Prompts and
-    the defaults they show are made visible (a secret's prompt goes to the tty through
-    getpass, not through any stream a filter could wrap)."""
+    of input) `EndOfInput`: a run pauses at either, a secret's prompt included. Prompts and
+    the defaults they show are made visible."""
 
     def __init__(self, out: Console) -> None:
         self.out = guarded(out)
 
-    def _prompt(self, text: str, **kwargs: Any) -> str:
-        default = kwargs.get("default")
-        if isinstance(default, str) and visible(default) != default:
-            # click would print the default raw: show it visibly in the prompt instead
-            if kwargs.get("show_default", True):
-                text = f"{text} [{default}]"
-            kwargs["show_default"] = False
-        if not kwargs.get("hide_input"):
-            return _read_answer(visible(text), kwargs.get("default"), kwargs.get("show_default"))
-        try:  # a secret: getpass reads the terminal itself, without echo
-            return str(click.prompt(visible(text), **kwargs))
-        except click.Abort as exc:  # click's for both: the key pressed is the context
-            if isinstance(exc.__context__, EOFError):
-                raise _end_of_input() from None
-            raise KeyboardInterrupt from None
+    def _prompt(
+        self,
+        text: str,
+        default: str | None = None,
+        *,
+        show_default: bool = True,
+        secret: bool = False,
+    ) -> str:
+        if default is not None and visible(default) != default and show_default:
+            text = f"{text} [{default}]"  # shown made visible with the prompt, not raw
+            show_default = False
+        return _read_answer(visible(text), default, show_default, secret=secret)
 
     def choose(
         self, prompt: str, choices: Sequence[tuple[str, str]], default: str | None = None
@@ -790,9 +787,7 @@ class TerminalPrompter:
         )
         while True:
             answer = (
-                self._prompt(f"{prompt} {menu}", default=default or "", show_default=False)
-                .strip()
-                .lower()
+                self._prompt(f"{prompt} {menu}", default or "", show_default=False).strip().lower()
             )
             for key, word in choices:
                 if answer in (key, word):
@@ -803,10 +798,9 @@ class TerminalPrompter:
         label = question.help or question.name
         if question.choices:
             label += f" ({', '.join(question.choices)})"
-        kwargs: dict[str, Any] = {"hide_input": question.secret}
-        if question.default is not None and not question.secret:
-            kwargs["default"] = question.default
-        return self._prompt(label, **kwargs)
+        if question.secret:  # a secret has no default: nothing of it is ever shown
+            return self._prompt(label, secret=True)
+        return self._prompt(label, question.default)
 
     def text(self, prompt: str) -> str:
         return self._prompt(prompt)
@@ -822,7 +816,7 @@ class TerminalPrompter:
             return command if edited is None else edited
         if sys.stdin.isatty() and sys.stdout.isatty() and visible(command) == command:
             return _prefilled("New command: ", command)
-        return self._prompt("New command", default=command)
+        return self._prompt("New command", command)
 
     def terminal(self) -> Tty | None:
         """This process's terminal, when its keys come from one."""
@@ -834,24 +828,61 @@ class TerminalPrompter:
         return Tty(sys.stdin.fileno(), sys.stdout.fileno())
 
 
-def _read_answer(prompt: str, default: str | None, show_default: bool | None) -> str:
+def _read_answer(
+    prompt: str, default: str | None, show_default: bool, *, secret: bool = False
+) -> str:
     """click.prompt's question (`PROMPT [DEFAULT]: `, the default for an empty answer, asked
     again when there is none), read so that Ctrl-C always counts: sop waits for the line in
     `select` on stdin and the signal wake-up pipe before it reads. (`input()` checks for a
     signal and then blocks in read(): a Ctrl-C landing between the two is only acted on at the
-    next key, and under load that gap is wide enough to hit.)"""
-    shown = f"{prompt} [{default}]: " if default and show_default is not False else f"{prompt}: "
+    next key, and under load that gap is wide enough to hit; getpass has the same gap.)
+    A `secret` is read the same way with the terminal's echo off (`_echo_off`)."""
+    shown = f"{prompt} [{default}]: " if default and show_default else f"{prompt}: "
     while True:
-        echo(shown, nl=False)
-        _wait_for_line()
-        line = sys.stdin.readline()
+        with _echo_off() if secret else contextlib.nullcontext():
+            try:
+                echo(shown, nl=False)  # after echo is off: nothing typed from now on shows
+                _wait_for_line()
+                line = sys.stdin.readline()
+            except KeyboardInterrupt:
+                if secret:  # no ^C was echoed: end the prompt's line
+                    echo()
+                raise
         if not line:
             raise _end_of_input()
+        if secret:  # nor was the Enter
+            echo()
         answer = line.removesuffix("\n").removesuffix("\r")
         if answer:
             return answer
         if default is not None:
             return default
+
+
+@contextlib.contextmanager
+def _echo_off() -> Iterator[None]:
+    """The terminal on stdin without echo (line editing, Ctrl-C and Ctrl-D work as ever), as it
+    was again however the block ends: the restore runs with SIGINT blocked, so no Ctrl-C can cut
+    it short and leave the responder's shell without echo. Not a terminal: nothing to turn off."""
+    import signal
+    import termios
+
+    try:
+        fd = sys.stdin.fileno()
+        before = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        yield
+        return
+    quiet = [*before[:3], before[3] & ~termios.ECHO, *before[4:]]
+    try:
+        termios.tcsetattr(fd, termios.TCSADRAIN, quiet)  # TCSADRAIN: keys typed ahead stay
+        yield
+    finally:
+        masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            termios.tcsetattr(fd, termios.TCSADRAIN, before)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, masked)
 
 
 _WAKE: list[int] = []  # the read end of the signal wake-up pipe once made; -1: not ours to make
