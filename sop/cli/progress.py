@@ -71,7 +71,7 @@ class Progress:
         self._clock = clock
         self._live = live
         self._width = width
-        self._columns = 80  # the terminal's width when the step started
+        self._columns = 80  # the terminal's width when last measured (`show(measure=True)`)
         self._counts: HostCounts | None = None
         self._drawn = ""  # the line on the terminal now (live)
         self._next_plain = 0.0
@@ -110,9 +110,13 @@ class Progress:
             if flush:
                 self._flush()
 
-    def show(self, at_line_start: bool) -> None:
-        """Live: draw the line as it is now (or take it away when no host runs). Plain: a line
-        when one is due."""
+    def show(self, at_line_start: bool, *, measure: bool = False) -> None:
+        """Live: draw the line as it is now (or take it away when no host runs), cut to the
+        terminal's width, which `measure` reads again (the ticker does, four times a second:
+        a terminal resized while a step runs gets a line that fits). Plain: a line when one is
+        due."""
+        if measure and self._live:
+            self._columns = self._width()
         line = self._line(at_line_start)
         if not self._live:
             if line:

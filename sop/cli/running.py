@@ -105,10 +105,8 @@ class _Terminal:
         self.out = ui.console(stderr=self.json)
         self.prompter = ui.TerminalPrompter(self.out) if interactive else None
         self.asker = ui.TerminalPrompter(self.out) if sys.stdin.isatty() else None
-        self.ui = ui.TerminalUI(self.out)
+        self.ui = ui.TerminalUI(self.out, debug=settings.debug)
         self.sinks: list[Sink] = [self.ui]
-        if settings.debug:
-            self.sinks.append(ui.DebugSink())
 
     def __enter__(self) -> _Terminal:
         return self

@@ -62,13 +62,6 @@ def traceback() -> None:
     echo(shared()(tb.format_exc()), err=True)
 
 
-class DebugSink:
-    """`--debug`: every event as the runner emits it (already redacted) on stderr."""
-
-    def emit(self, event: ev.Event) -> None:
-        echo(f"debug: {event!r}", err=True)
-
-
 def visible_record(value: Any) -> Any:
     """`value` (an event, a record, a tuple, a mapping, a string) with `visible` applied to
     every string inside it; the same object when nothing needed it. Called for every event of a
@@ -360,9 +353,18 @@ def _about(lines: list[str], e: ev.RunStarted) -> RenderableType:
 class TerminalUI:
     """Renders a run's events. Called from several threads (one per host), and from the ticker
     that keeps a running step's progress line current (`sop.cli.progress`); one at a time.
-    `ticking=False`: no ticker (tests call `tick` with a fake clock)."""
+    `ticking=False`: no ticker (tests call `tick` with a fake clock). `debug` (`--debug`):
+    every event as the runner emits it (redacted) on stderr too, each on a line of its own:
+    the progress line is taken away first, as before anything else is printed."""
 
-    def __init__(self, out: Console, clock: Clock | None = None, *, ticking: bool = True) -> None:
+    def __init__(
+        self,
+        out: Console,
+        clock: Clock | None = None,
+        *,
+        ticking: bool = True,
+        debug: bool = False,
+    ) -> None:
         from sop import events as ev
         from sop.cli.progress import Progress
         from sop.clock import SystemClock
@@ -406,11 +408,12 @@ class TerminalUI:
         )
         self._ticking = ticking
         self._ticker: Ticker | None = None
+        self._debug = debug
 
     def tick(self) -> None:
-        """Bring the progress line up to date with the clock."""
+        """Bring the progress line up to date with the clock and the terminal's width."""
         with self._lock:
-            self._progress.show(self._at_line_start)
+            self._progress.show(self._at_line_start, measure=True)
 
     def close(self) -> None:
         """The run is over (or broke off): no progress line any more."""
@@ -430,6 +433,11 @@ class TerminalUI:
                 self._progress.hide()
                 self._at_line_start = True  # what handlers print ends a line; `_output` says
                 handler(visible_record(event))
+            if self._debug:
+                self._progress.hide(flush=True)  # on stdout: gone before stderr has the line
+                self.out.file.flush()
+                echo(f"debug: {event!r}", err=True)
+                self._at_line_start = True
             self._progress.update(event)
             if not self._progress.active:
                 self._stop_ticker()

@@ -5,7 +5,9 @@ every ten seconds elsewhere. Driven by events and a fake clock (`ticking=False`:
 from __future__ import annotations
 
 import io
+import sys
 
+import pytest
 from rich.console import Console
 
 from sop import events as ev
@@ -23,11 +25,11 @@ HOSTS = ("web1", "web2", "web3", "web4", "web5", "web6")
 class Run:
     """A TerminalUI on a fake terminal (or a pipe) and a fake clock."""
 
-    def __init__(self, terminal: bool) -> None:
+    def __init__(self, terminal: bool, *, debug: bool = False) -> None:
         self.buffer = io.StringIO()
         self.clock = FakeClock()
         out = Console(file=self.buffer, width=100, force_terminal=terminal, color_system=None)
-        self.ui = TerminalUI(out, self.clock, ticking=False)
+        self.ui = TerminalUI(out, self.clock, ticking=False, debug=debug)
 
     def emit(self, event: ev.Event) -> None:
         self.ui.emit(event)
@@ -146,6 +148,41 @@ def test_closing_the_ui_takes_the_progress_line_away() -> None:
     run.at(3)
     run.ui.close()
     assert run.screen[-1] == ""
+
+
+def test_a_terminal_resized_while_a_step_runs_gets_a_progress_line_that_fits() -> None:
+    run = Run(terminal=True)
+    run.start()
+    run.at(3)
+    assert run.screen[-1] == "… 0 of 6 done, 6 running — 0:03 (step 4)"
+    run.ui.out.width = 30  # the responder narrows the window: the next tick measures it
+    run.at(4)
+    assert run.screen[-1] == "… 0 of 6 done, 6 running — 0:"  # 29 cells: never wraps
+    run.ui.out.width = 100
+    run.at(5)
+    assert run.screen[-1] == "… 0 of 6 done, 6 running — 0:05 (step 4)"
+
+
+def test_debug_lines_take_the_progress_line_away_and_each_has_a_line_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = Run(terminal=True, debug=True)
+    monkeypatch.setattr(sys, "stderr", run.buffer)  # one terminal for stdout and stderr
+    run.start(hosts=HOSTS[:2])
+    run.at(3)
+    run.output("web1", "pulling\n")
+    run.finish("web1")
+    shown = [line for line in run.screen if line]
+    debug = [line for line in shown if "debug: " in line]
+    assert [line.split("(")[0] for line in debug] == [
+        "debug: StepStarted",
+        "debug: HostStarted",
+        "debug: HostStarted",
+        "debug: Output",
+        "debug: HostFinished",
+    ]
+    assert all(line.startswith("debug: ") for line in debug)  # none after the progress text
+    assert shown[-1] == "… 1 of 2 done, 1 running — 0:03 (step 4)"  # drawn again below
 
 
 HEADER = ev.RunStarted(

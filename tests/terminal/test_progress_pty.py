@@ -62,3 +62,24 @@ def test_without_a_terminal_the_progress_is_a_plain_line(rundir: RunDir) -> None
     progress = lines.index(RUNNING.format(2))
     assert sorted(lines[progress - 3 : progress]) == [f"[h0{n}] start-2" for n in (1, 2, 3)]
     assert sorted(lines[progress + 1 : progress + 4]) == [f"[h0{n}] end-3" for n in (1, 2, 3)]
+
+
+def test_debug_lines_never_land_on_the_progress_line_which_fits_a_resized_terminal(
+    rundir: RunDir,
+) -> None:
+    env = {k: v for k, v in rundir.env().items() if k not in ("COLUMNS", "LINES")}
+    sop = rundir.write_sop(SLOW, "slow.yaml")
+    term = Terminal.spawn(["--debug", *rundir.args(sop)], cwd=rundir.path, env=env)
+    try:
+        term.answer(run_on("h01, h02, h03"), "r")
+        term.expect(RUNNING.format(2), timeout=4)
+        term.child.setwinsize(50, 30)  # the responder narrows the window while hosts run
+        term.expect("… 0 of 3 done, 3 running — 0:\r", timeout=2)  # cut to 29 cells
+        assert term.exit_status() == 0
+    finally:
+        term.close()
+    shown = [line.rstrip() for line in term.screen]
+    debug = [line for line in shown if "debug: " in line]
+    assert any(line.startswith("debug: HostFinished(") for line in debug)
+    assert all(line.startswith("debug: ") for line in debug), debug  # each on a line of its own
+    assert not [line for line in shown if "running —" in line]  # gone once the hosts are done
