@@ -422,7 +422,12 @@ class SessionEnded(Event):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class RollbackStarted(Event):
+    """A rollback starts, at `step` (the step whose failure menu chose it), or, `resumed`,
+    goes on after a resume where it paused."""
+
     reason: str = ""
+    step: StepRef | None = None
+    resumed: bool = False
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -116,6 +116,7 @@ class AuditEntry(NamedTuple):
     session_ended: str = ""  # an interactive session: "exit", "ctrl-c" or "detached"
     recording: str = ""  # its recording's file name in the run's folder
     recording_sha256: str = ""
+    resumed: bool = False  # rollback-started: a rollback going on after a resume
 
     @property
     def step_key(self) -> str:
@@ -280,6 +281,7 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         session_ended=_text(session.get("ended")),
         recording=recording,
         recording_sha256=recording_sha256,
+        resumed=sop.get("resumed") is True,
     )
 
 

@@ -405,7 +405,14 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             out["process"] = {"exit_code": event.exit_code}
         return _spanned(out, event.span_id, event.parent_span_id)
     if isinstance(event, ev.RollbackStarted):
-        return {"event": {"action": Action.ROLLBACK_STARTED}, "sop": {"reason": event.reason}}
+        return {
+            "event": {"action": Action.ROLLBACK_STARTED},
+            "sop": {
+                **(_step(event.step) if event.step else {}),
+                "reason": event.reason,
+                **({"resumed": True} if event.resumed else {}),
+            },
+        }
     if isinstance(event, ev.RunFinished):
         return {
             "event": {

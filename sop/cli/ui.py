@@ -647,7 +647,8 @@ class TerminalUI:
         self.out.print(f"  [dim]{e.name} = {_esc(e.value)}[/dim]")
 
     def _rollback(self, e: ev.RollbackStarted) -> None:
-        self.out.rule("[bold red]Rollback[/bold red]", align="left")
+        again = " (resumed: the steps done before stay done)" if e.resumed else ""
+        self.out.rule(f"[bold red]Rollback{again}[/bold red]", align="left")
 
     def _interrupted(self, e: ev.Interrupted) -> None:
         self._flush_partial()
@@ -744,6 +745,7 @@ _RECAP_NOTES = (
     ("Deviations", ("deviation",)),
     ("Answers", ("answer",)),
     ("Excluded hosts", ("excluded",)),
+    ("Rolling back", ("rollback",)),
     ("Pauses and handovers", ("paused", "handover")),
     ("In doubt (decided next)", ("in-doubt",)),
 )

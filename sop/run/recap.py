@@ -15,6 +15,7 @@ NOTES: Mapping[str, str] = {  # the records a recap notes, and the kind of note 
     Action.DEVIATION: "deviation",
     Action.ANSWERED: "answer",
     Action.HOST_EXCLUDED: "excluded",
+    Action.ROLLBACK_STARTED: "rollback",
     Action.RUN_PAUSED: "paused",
     Action.HANDOVER: "handover",
 }
@@ -36,7 +37,7 @@ def build_recap(
         if e.action == Action.STEP_FINISHED:
             last_finished.pop(e.step_key, None)  # kept in the order steps last finished
             last_finished[e.step_key] = e
-        elif e.action in NOTES:
+        elif e.action in NOTES and not e.resumed:  # a rollback once, where it started
             notes.append(ev.RecapNote(NOTES[e.action], e.number, _note_text(e), e.operator, e.time))
     steps = tuple(
         ev.RecapStep(e.number, e.step_title, e.outcome, e.operator, e.time, e.reason)
@@ -61,6 +62,8 @@ def _note_text(e: AuditEntry) -> str:
         return f"{e.answer_name} = {e.answer_value}"  # a secret's value is masked in the log
     if e.action == Action.HOST_EXCLUDED:
         return f"{e.host} excluded: {e.reason}"
+    if e.action == Action.ROLLBACK_STARTED:
+        return f"rollback chosen ({e.reason}): resume goes on with it"
     return e.message or e.reason
 
 

@@ -195,7 +195,10 @@ def _restore(
     unknown: set[str] = set()
     excluded: dict[str, str] = {}
     decisions: dict[str, str] = {}
+    rollbacks: list[tuple[str, str]] = []
     for e in covered:
+        if e.action == Action.ROLLBACK_STARTED and not e.resumed:
+            rollbacks.append((e.step_key, e.reason))
         if e.action == Action.HOST_EXCLUDED:  # for the rest of the run: the resumed part too
             excluded[e.host] = e.reason
         if e.action == Action.DECIDED:  # the walk goes where the run went (a later one wins)
@@ -251,6 +254,7 @@ def _restore(
         excluded=excluded,
         recap=recap,
         decisions=decisions,
+        rollbacks=rollbacks,
     )
 
 

@@ -94,6 +94,8 @@ class Runner:
         )
         for secret in inputs.secrets.values():
             self.services.mask(secret)
+        # rollbacks the run started before it paused: each goes on where it stopped
+        self._rollbacks = list(restored.rollbacks) if restored else []
 
     def emit(self, event: ev.Event) -> None:
         self.services.emit(event)
@@ -235,7 +237,7 @@ class Runner:
             self._sections(scope, parts, position, owners)
         except Stop as stop:
             if stop.how == "rollback":
-                self._rollback(scope, stop.reason)
+                self._rollback(scope, stop.reason, stop.at)
             raise
 
     def _sections(
@@ -397,10 +399,14 @@ class Runner:
         if choice == "a":
             raise Stop("abort", s.reason("Why abort the run? (it cannot be resumed)"))
         if choice == "b":
-            raise Stop("rollback", reason)
+            raise Stop("rollback", reason, s.at)
 
-    def _rollback(self, scope: Scope, reason: str) -> None:
-        self.emit(ev.RollbackStarted(self.services.clock.now(), reason))
+    def _rollback(self, scope: Scope, reason: str, at: ev.StepRef | None) -> None:
+        """Walk the scope's rollback steps; those a resumed run finished before stay done."""
+        resumed = bool(self._rollbacks)  # this one started before the run paused
+        if resumed:
+            self._rollbacks.pop(0)
+        self.emit(ev.RollbackStarted(self.services.clock.now(), reason, at, resumed))
         if not scope.sop.rollback:
             return
         rollback_scope = dataclasses.replace(scope, prefix=scope.prefix + "R")
@@ -419,6 +425,8 @@ class Runner:
         ref = s.at = step_ref(step, scope)
         s.entering(ref, scope)
         key = ref.key
+        if self._rollbacks and key == self._rollbacks[0][0]:  # a rollback was chosen here
+            raise Stop("rollback", self._rollbacks[0][1], ref)
         if self.restored is not None:
             if self.restored.outcomes.get(key) in FINISHED and not (
                 step.kind == "call" and key in self.restored.in_doubt

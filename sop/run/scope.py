@@ -23,11 +23,13 @@ StopHow = Literal["abort", "quit", "failure", "rollback"]
 
 class Stop(Exception):
     """Unwinds the walk: the responder chose abort/quit/rollback, or a non-interactive run failed.
-    Only a quit leaves the run unfinished (paused); the others end it."""
+    Only a quit leaves the run unfinished (paused); the others end it. `at`: the step a
+    rollback was chosen at."""
 
-    def __init__(self, how: StopHow, reason: str = "") -> None:
+    def __init__(self, how: StopHow, reason: str = "", at: ev.StepRef | None = None) -> None:
         self.how = how
         self.reason = reason
+        self.at = at
 
 
 @dataclass
@@ -45,6 +47,9 @@ class Restored:
     # what the run decided: a decide step's choice by step key, a repeating section's verdict
     # after a pass by section key ("again", "done", "limit")
     decisions: dict[str, str] = field(default_factory=dict)
+    # the rollbacks that started (innermost first: a called SOP's, then its caller's), each as
+    # (the key of the step it was chosen at, why): the resumed walk rolls back from that step
+    rollbacks: list[tuple[str, str]] = field(default_factory=list)
 
 
 def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:

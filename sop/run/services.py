@@ -340,7 +340,7 @@ class Services:
         if choice == "e":
             self.exclude(ref, hosts, reason)
         if choice == "b":
-            raise Stop("rollback", why)
+            raise Stop("rollback", why, ref)
         if choice == "s":
             self.skip(ref, step, reason, results, attempts)
         return names[choice]

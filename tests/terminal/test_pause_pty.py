@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ..integration.rundir import RunDir
-from .session import DONE, WHY_ABORT, Terminal, run_on, running, wait_until
+from .session import DONE, WHY_ABORT, Terminal, failed, run_on, running, wait_until
 
 Start = Callable[..., Terminal]
 
@@ -205,3 +205,55 @@ steps:
     os.kill(term.child.pid, signal.SIGKILL)
     assert term.exit_status() == 128 + signal.SIGKILL
     assert runs(rundir)[run] == ("killed", ME, "run", "crashed")  # no end record, no lock
+
+
+ROLLS_BACK = """\
+steps:
+  - id: clean
+    run: "@MARK@ clean"
+  - id: breaks
+    on: h01
+    run: "@MARK@ breaks; exit 3"
+  - id: tell
+    run: "@MARK@ tell"
+rollback:
+  - id: restore
+    on: h01
+    run: "@MARK@ restore"
+  - id: reopen
+    run: "@MARK@ reopen"
+"""
+
+
+def test_ctrl_c_inside_the_rollback_pauses_it_and_resume_goes_on_with_the_rollback(
+    rundir: RunDir, terminal: Start
+) -> None:
+    term = terminal(write(rundir, "rolls", ROLLS_BACK))
+    term.answer(run_on("local"), "r")
+    term.answer(run_on("h01"), "r")
+    term.answer(failed("h01"), "b")
+    term.answer(run_on("h01"), "r")  # R1
+    term.expect(run_on("local"))  # R2
+    term.interrupt_prompt()
+
+    assert term.exit_status() == 130
+    run = run_id(term)
+    assert runs(rundir) == {run: ("rolls", ME, "run", "paused: Ctrl-C at step R2 (reopen)")}
+    assert rundir.marks() == ["local clean", "h01 breaks", "h01 restore"]
+
+    resumed = resume(rundir, run)
+    try:
+        resumed.expect(run_on("local"))
+        shown = resumed.transcript
+        assert "Rolling back\n  step 2 · rollback chosen (h01: exit 3): resume goes on with it" in (
+            shown
+        )
+        assert "Rollback (resumed: the steps done before stay done)" in shown
+        assert "Step R2 · " in shown.split("Rollback (resumed")[1]
+        assert "Step 2 · " not in shown.split("Recap: so far")[1]  # the failed step stays
+        resumed.child.sendline("r")
+        assert resumed.exit_status() == 1  # rolled back: the SOP did not succeed
+    finally:
+        resumed.close()
+    assert rundir.marks() == ["local clean", "h01 breaks", "h01 restore", "local reopen"]
+    assert runs(rundir)[run][3] == "finished: rolled-back"
