@@ -66,12 +66,13 @@ class RunStatus(StrEnum):
     LIVE = "live"  # a process holds the run's lock: it is being driven now
     PAUSED = "paused"  # its last record is a run-paused: `sop resume` goes on
     CRASHED = "crashed"  # no end record and nobody holds its lock: killed, or sop crashed
+    STOPPED = "stopped"  # it stopped itself: its audit log could not be written (full disk)
     ABORTED = "aborted"  # finished: the responder aborted it, with a reason
     FINISHED = "finished"  # finished: the end of the SOP (success, failure, rolled back)
 
     @property
     def resumable(self) -> bool:
-        return self in (RunStatus.PAUSED, RunStatus.CRASHED)
+        return self in (RunStatus.PAUSED, RunStatus.CRASHED, RunStatus.STOPPED)
 
 
 class PauseHow(StrEnum):

@@ -165,19 +165,28 @@ class AuditLog:
             try:
                 os.fsync(self.fd)  # never retried: after a failure the page cache state is unknown
             except OSError as exc:
-                self._break(f"cannot write the audit log {self.path}: {exc.strerror or exc}")
+                self.break_off(f"cannot write the audit log {self.path}: {exc.strerror or exc}")
             if escrowed is not self._told and escrowed is not None and self.escrow is not None:
                 try:
-                    write_head(self.escrow, str(self.common["sop"]["run_id"]), escrowed)
+                    write_head(self.escrow, self.run_id, escrowed)
                 except OSError as exc:
-                    self._break(
+                    self.break_off(
                         f"cannot keep the audit log's head in {self.escrow}: {exc.strerror or exc}"
                     )
                 self._told = escrowed
             self._durable = written
 
-    def _break(self, why: str) -> None:
-        self.broken = f"{why}; the run stopped before the next command"
+    @property
+    def run_id(self) -> str:
+        return str(self.common["sop"]["run_id"])
+
+    def break_off(self, why: str) -> None:
+        """The run cannot be audited any more: nothing more is written (every later write
+        raises), and the run stops before its next command. Raises AuditWriteError."""
+        self.broken = (
+            f"{why}; the run stopped before the next command. The records written before are "
+            f"kept: once the log can be written again, `sop resume {self.run_id}` goes on"
+        )
         raise AuditWriteError(self.broken) from None
 
     def _line(self, at: float, fields: dict[str, Any], prev: Head) -> tuple[dict[str, Any], bytes]:
@@ -202,7 +211,7 @@ class AuditLog:
             while written < len(line):
                 written += os.write(self.fd, line[written:])
         except OSError as exc:
-            self._break(f"cannot write the audit log {self.path}: {exc.strerror or exc}")
+            self.break_off(f"cannot write the audit log {self.path}: {exc.strerror or exc}")
 
     def _sealed(self, state: SealState) -> None:
         """A seal is written: evolve the key (forgetting this one); the key folder hears of the

@@ -11,7 +11,7 @@ from pathlib import Path
 from sop.audit.actions import Action
 from sop.audit.escrow import KeyFolder, key_folder
 from sop.audit.reader import AuditEntry, check_log, log_path, read_log
-from sop.audit.state import LOCK
+from sop.audit.state import LOCK, stop_note
 from sop.audit.verify import AuditReadError
 from sop.events import Outcome, RunStatus
 
@@ -63,10 +63,13 @@ def is_locked(run_dir: Path) -> bool:
     return False
 
 
-def run_status(entries: Sequence[AuditEntry], locked: bool) -> tuple[RunStatus, str]:
+def run_status(
+    entries: Sequence[AuditEntry], locked: bool, stopped: str = ""
+) -> tuple[RunStatus, str]:
     """A run's status and its detail: finished or aborted by its run-finished record; else live
     while a process holds its lock; else paused when its last start, resume or pause record is a
-    run-paused, and crashed when it is not (the process ended without saying so)."""
+    run-paused; else stopped when its lock file says why it stopped itself (`stopped`: its log
+    could not be written), and crashed when nothing says (the process ended without a word)."""
     finished = [e for e in entries if e.action == Action.RUN_FINISHED]
     if finished:
         end = finished[-1]
@@ -78,6 +81,8 @@ def run_status(entries: Sequence[AuditEntry], locked: bool) -> tuple[RunStatus, 
     last = [e for e in entries if e.action in _SEGMENT]
     if last and last[-1].action == Action.RUN_PAUSED:
         return RunStatus.PAUSED, last[-1].reason
+    if stopped:
+        return RunStatus.STOPPED, stopped
     return RunStatus.CRASHED, ""
 
 
@@ -96,7 +101,8 @@ def summarize(run_dir: Path, keys: KeyFolder) -> RunSummary | None:
     if not entries:
         return None
     first = entries[0]
-    status, detail = run_status(entries, is_locked(run_dir))
+    locked = is_locked(run_dir)
+    status, detail = run_status(entries, locked, "" if locked else stop_note(run_dir))
     return RunSummary(
         run_id=first.run_id or run_dir.name,
         sop_id=first.sop_id or "?",

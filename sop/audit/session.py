@@ -37,12 +37,19 @@ class AuditSession:
         self.log.append(
             at, {"event": {"action": Action.STATE_SAVED}, "sop": {"state_sha256": digest}}
         )
-        write_private(self.run_dir / STATE, text)
+        try:
+            write_private(self.run_dir / STATE, text)
+        except OSError as exc:  # the log names this state: resume takes the one before
+            self.log.break_off(f"cannot save the run state {self.run_dir / STATE}: {exc.strerror}")
 
     def close(self, at: float) -> Head:
+        """Seal and close the log, and let go of the run. A run whose log broke says why in
+        its lock file, which `sop runs` shows (the log itself cannot say it)."""
         try:
             self.log.close(at)
         finally:
+            if self.log.broken:
+                self.lock.note_stop(self.log.broken)
             self.lock.release()
         return self.log.head
 

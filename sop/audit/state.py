@@ -2,7 +2,9 @@
 
 STATE_DIR/runs/RUN_ID/audit.jsonl   the audit log (0600)
 STATE_DIR/runs/RUN_ID/state.json    variables and progress for resume (no secrets)
-STATE_DIR/runs/RUN_ID/lock          held (flock) by the process driving the run
+STATE_DIR/runs/RUN_ID/lock          held (flock) by the process driving the run, whom it names;
+                                    after a run stopped because its log could not be written,
+                                    why (`sop runs` shows it; the next holder overwrites it)
 
 The run's verification key and latest sealed head are kept elsewhere (escrow.py). Folders are
 made 0700 and files 0600, or, in a state directory shared with a group (sharing.py), 2770 and
@@ -149,6 +151,32 @@ class RunLock:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def note_stop(self, why: str) -> None:
+        """Say in the lock file why the run stopped, for `sop runs`: best effort, and written
+        over the holder's line at the start of the file, whose block the file has already (a
+        full disk has no new one to give)."""
+        text = f"{STOPPED}{' '.join(why.split())}"[:NOTE_BYTES].encode(errors="replace")
+        try:
+            os.pwrite(self.fd, text + b"\n", 0)
+            os.ftruncate(self.fd, len(text) + 1)
+        except OSError:
+            pass
+
+
+STOPPED = "stopped: "  # a lock file that starts so says why its run stopped itself
+NOTE_BYTES = 1000  # at most so much of it, within the file's first block
+
+
+def stop_note(run_dir: Path) -> str:
+    """Why a run that is not driven now stopped itself (its audit log could not be written),
+    as its lock file says; "" when it does not say."""
+    try:
+        data = read_regular_file(run_dir / LOCK, NOTE_BYTES + 1, follow_symlinks=False)
+    except FileReadError:
+        return ""
+    text = data.decode(errors="replace").strip()
+    return text.removeprefix(STOPPED) if text.startswith(STOPPED) else ""
 
 
 def read_json(path: Path) -> dict[str, Any]:

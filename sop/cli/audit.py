@@ -23,7 +23,7 @@ RUN_OR_FILE = click.argument("ref", metavar="RUN|FILE", shell_complete=complete_
 @format_option("text", "json")
 def runs(state_dir: Path | None, sop_id: str | None, fmt: str) -> None:
     """List runs: SOP, start, operator, incident, kind (run or drill), status (live, paused,
-    crashed, aborted, finished)."""
+    stopped, crashed, aborted, finished)."""
     import json
 
     from sop.audit.runs import list_runs

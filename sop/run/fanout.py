@@ -198,7 +198,8 @@ class FanOut:
                     item = done.get(timeout=POLL)
                 except queue.Empty:
                     continue
-                if isinstance(item, BaseException):
+                if isinstance(item, BaseException):  # no host starts after it
+                    stopping.set()
                     raise item
                 results[item.host] = item
         ordered = [results[h.name] for h in hosts]

@@ -113,7 +113,8 @@ def test_a_failed_fsync_breaks_the_log_for_every_waiter_and_later_writes(
     log.write(1_700_000_000, {"event": {"action": "command-started"}})
     message = (
         f"cannot write the audit log {log.path}: No space left on device; "
-        "the run stopped before the next command"
+        "the run stopped before the next command. The records written before are kept: once "
+        "the log can be written again, `sop resume r1` goes on"
     )
     with pytest.raises(audit_log.AuditWriteError) as first:
         log.sync()
@@ -140,3 +141,34 @@ def test_the_key_folder_hears_of_each_seal_once_not_at_every_sync(tmp_path: Path
     assert head_file.stat().st_ino != first
     assert json.loads(head_file.read_text())["seq"] == log.head.seq
     log.close(time.time())
+
+
+def test_a_state_that_cannot_be_saved_stops_the_run_and_the_lock_file_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sop.audit import session as audit_session
+    from sop.audit.runs import run_status
+    from sop.audit.state import stop_note
+    from sop.events import RunStatus
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "runs").mkdir(mode=0o700)
+    monkeypatch.setenv("SOP_AUDIT_KEYS", str(tmp_path / "keys"))
+    session = audit_session.start_session(state, "r2", {"sop": {"run_id": "r2"}})
+
+    def full(path: Path, text: str, *, sync: bool = True) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(audit_session, "write_private", full)
+    with pytest.raises(audit_log.AuditWriteError) as stopped:
+        session.persist({"variables": {}}, 1_700_000_000)
+    why = (
+        f"cannot save the run state {session.run_dir / 'state.json'}: No space left on device; "
+        "the run stopped before the next command. The records written before are kept: once "
+        "the log can be written again, `sop resume r2` goes on"
+    )
+    assert str(stopped.value) == why
+    session.close(1_700_000_001)
+    assert stop_note(session.run_dir) == why
+    assert run_status([], locked=False, stopped=why) == (RunStatus.STOPPED, why)

@@ -211,16 +211,39 @@ def test_full_disk_stops_the_run_before_the_next_command(
 
     proc = run(["run", "--yes", str(path)], env, preexec_fn=small_files)
     assert proc.returncode == 1
-    log = only_run(env) / "audit.jsonl"
-    assert (
-        f"sop: error: cannot write the audit log {log}: File too large; the run stopped before the next command"
-        in proc.stderr
+    run_dir = only_run(env)
+    log = run_dir / "audit.jsonl"
+    why = (
+        f"cannot write the audit log {log}: File too large; the run stopped before the next "
+        "command. The records written before are kept: once the log can be written again, "
+        f"`sop resume {run_dir.name}` goes on"
     )
-    records = [json.loads(line) for line in log.read_bytes().splitlines() if line.endswith(b"}")]
+    assert proc.stderr == f"sop: error: {why}\n"
+    written = log.read_bytes()
+    records = [json.loads(line) for line in written.splitlines() if line.endswith(b"}")]
     announced = {r["sop"]["step"] for r in records if r["event"]["action"] == "command-started"}
     ran = {name for name in ("one", "two", "three") if (tmp_path / name).exists()}
     assert ran <= announced  # every command that ran was announced by a durable record first
     assert ran != {"one", "two", "three"}
+
+    # not "crashed" without a word: `sop runs` says why it stopped, and that it can go on
+    listing = run(["runs"], env)
+    assert listing.stdout.splitlines()[1].endswith(f"  run   stopped: {why}")
+    # what was written stays: every whole record verifies, only the cut-off last line is torn
+    verify = run(["audit", "verify", run_dir.name], env)
+    if not written.endswith(b"\n"):  # the write the limit cut short (unless it fell between two)
+        assert verify.returncode == 1
+        assert verify.stdout + verify.stderr == (
+            f"{log}: line {len(records) + 1}: torn: the last line is incomplete (a crash while "
+            "writing?)\n"
+        )
+    # once the log can be written, resume goes on from those records (the torn line cut off)
+    resumed = run(["resume", run_dir.name, "--yes"], env)
+    assert "is in doubt: it started and never finished" in resumed.stdout  # decided at a terminal
+    kept = written[: written.rindex(b"\n") + 1]
+    assert log.read_bytes().startswith(kept)
+    assert run(["audit", "verify", run_dir.name], env).returncode == 0
+    assert "  run   paused: --yes stopped at step " in run(["runs"], env).stdout
 
 
 RESUMABLE = """\
