@@ -35,6 +35,20 @@ steps:
     run: "@MARK@ after"
 """
 
+# a script step: its own `sh` runs it (`set -eu`), the same escalation reaches it
+STUBBORN_SCRIPT = """\
+steps:
+  - id: nap
+    on: {target}
+    script: |
+      trap '' TERM
+      @MARK@ nap
+      {nap} 30
+      @MARK@ woke
+  - id: after
+    run: "@MARK@ after"
+"""
+
 STUBBORN_TASK = """\
 steps:
   - id: nap
@@ -73,10 +87,12 @@ def naps(nap: Path) -> list[str]:
     [
         (STUBBORN_RUN, "h01"),
         (STUBBORN_RUN, "local"),
+        (STUBBORN_SCRIPT, "h01"),
+        (STUBBORN_SCRIPT, "local"),
         (STUBBORN_TASK, "local"),
         (STUBBORN_TASK, "h01"),
     ],
-    ids=["remote-run", "local-run", "local-task", "remote-task"],
+    ids=["remote-run", "local-run", "remote-script", "local-script", "local-task", "remote-task"],
 )
 def test_a_command_that_ignores_term_is_killed_at_the_second_ctrl_c(
     rundir: RunDir, terminal: Start, nap: Path, body: str, target: str
