@@ -550,6 +550,18 @@ class Warned(Event):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class LimitRaised(Event):
+    """sop raised one of the process's soft limits before connecting to `hosts` remote hosts
+    (`run/openfiles.py`). Not audited: `--debug` shows it."""
+
+    limit: str  # "RLIMIT_NOFILE"
+    soft_before: int
+    soft: int
+    hard: int
+    hosts: int
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class AuditNote(Event):
     """Something only the audit trail needs to hear about: a resume, a handover, a repair."""
 

@@ -910,11 +910,14 @@ def _wait_for_line() -> None:
         _WAKE.append(_wake_up_pipe())
     if _WAKE[0] < 0:
         return
+    waiting = select.poll()  # not select(): a run on many hosts holds descriptors past 1024
+    waiting.register(sys.stdin, select.POLLIN)
+    waiting.register(_WAKE[0], select.POLLIN)
     while True:
-        ready, _, _ = select.select([sys.stdin, _WAKE[0]], [], [])
+        ready = {fd for fd, _ in waiting.poll()}
         if _WAKE[0] in ready:  # a signal: its handler runs (Ctrl-C raises) before the next line
             _drain(_WAKE[0])
-        if sys.stdin in ready:
+        if sys.stdin.fileno() in ready:
             return
 
 

@@ -125,7 +125,7 @@ def relay(peer: Peer, tty: Tty, watcher: Watcher) -> Relayed:
     ctrl_c = False
     with _window_changes() as resized, _raw(tty.input):
         while True:
-            ready, _, _ = select.select([peer.fileno(), tty.input, resized], [], [], POLL)
+            ready = _ready([peer.fileno(), tty.input, resized])
             if resized in ready:
                 os.read(resized, 64)
                 columns, rows = tty.size()
@@ -144,11 +144,19 @@ def relay(peer: Peer, tty: Tty, watcher: Watcher) -> Relayed:
             if peer.fileno() in ready and not _show(peer.read(), tty, watcher):
                 return Relayed(False, ctrl_c)
             if not ready and peer.ended():  # exited; a child may hold its terminal open
-                while select.select([peer.fileno()], [], [], POLL)[0] and _show(
-                    peer.read(), tty, watcher
-                ):
+                while _ready([peer.fileno()]) and _show(peer.read(), tty, watcher):
                     pass
                 return Relayed(False, ctrl_c)
+
+
+def _ready(fds: list[int]) -> set[int]:
+    """Those of `fds` with something to read (or at their end), after at most POLL seconds.
+    poll(), not select(): a run on many hosts holds descriptors numbered past 1024, which
+    select() refuses."""
+    waiting = select.poll()
+    for fd in fds:
+        waiting.register(fd, select.POLLIN)
+    return {fd for fd, _ in waiting.poll(POLL * 1000)}
 
 
 def _show(data: bytes, tty: Tty, watcher: Watcher) -> bool:

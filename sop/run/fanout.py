@@ -33,6 +33,7 @@ from sop.executors.base import HostResult, Job
 from sop.model import Host
 from sop.redact import Redactor
 from sop.run.liveoutput import LiveOutput
+from sop.run.openfiles import OpenFiles
 from sop.run.tracecontext import new_span_id, traceparent
 
 Emit = Callable[[Event], None]
@@ -121,11 +122,13 @@ class FanOut:
         clock: Clock,
         redactor: Redactor,
         trace_id: str,
+        open_files: OpenFiles,
     ) -> None:
         self.executors = executors
         self.events = events
         self.clock = clock
         self.redactor = redactor
+        self.open_files = open_files
         self.trace_id = trace_id
 
     def host_span(self, job: Job) -> tuple[Job, str]:
@@ -146,7 +149,11 @@ class FanOut:
     ) -> list[HostResult]:
         """Results in host order, each host's command under a host span, a child of the step
         span `span`. Raises HostsInterrupted after a Ctrl-C, once every host has stopped, and
-        StoppedWaiting at the third Ctrl-C."""
+        StoppedWaiting at the third Ctrl-C. Raises Stop, before any host is contacted, when the
+        process may not open the files they need (`openfiles.py`)."""
+        raised = self.open_files.make_room(hosts, self.clock.now())
+        if raised is not None:
+            self.events.emit(raised)
         multi = len(hosts) > 1
         report = _Reporter(self.events)
         done: queue.SimpleQueue[HostResult | BaseException] = queue.SimpleQueue()

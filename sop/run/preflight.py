@@ -193,7 +193,7 @@ def preflight(
     """Check the hosts before the first step, as the run's options say; raises Stop when the
     responder quits or aborts, or a run without one (`--yes`) finds a host not ok."""
     s, options = services, services.options
-    if options.preflight == PreflightMode.OFF or not options.executes:
+    if not options.executes:
         return
     targets = preflight_targets(
         scope.sop,
@@ -204,6 +204,11 @@ def preflight(
         excluded=s.excluded,
     )
     hosts = list(targets.hosts.values())
+    raised = s.open_files.make_room(hosts, s.clock.now())  # with the pre-flight off too
+    if raised is not None:
+        s.emit(raised)
+    if options.preflight == PreflightMode.OFF:
+        return
     if not hosts and not targets.unresolvable and not targets.unchecked:
         return  # the responder's machine only
     unresolvable = tuple(targets.unresolvable.values())

@@ -22,6 +22,7 @@ from sop.model import LOCAL, STEP_RESULTS, Inventory, Sop, Step
 from sop.redact import Redactor
 from sop.run.fanout import FanOut
 from sop.run.inputs import ResolvedInputs, validate
+from sop.run.openfiles import OpenFiles
 from sop.run.options import ConfirmationRequired, Prompter, RunOptions
 from sop.run.scope import (
     Restored,
@@ -87,7 +88,8 @@ class Services:
         self._sinks = list(sinks)
         self._durable = [sink for sink in self._sinks if isinstance(sink, ev.DurableSink)]
         self._lock = threading.Lock()
-        self.fanout = FanOut(executors, self, clock, self.redactor, trace_id)
+        self.open_files = OpenFiles(options.executes)
+        self.fanout = FanOut(executors, self, clock, self.redactor, trace_id, self.open_files)
 
     # -- events ------------------------------------------------------------------------------
 
