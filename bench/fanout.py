@@ -1,4 +1,4 @@
-"""Fan-out: one command (`hostname; echo ok`) on 1, 8, 32 and 64 real sshd hosts, whole process.
+"""Fan-out: one command (`hostname; echo ok`) on 1 to 250 real sshd hosts, whole process.
 
 Timed in interleaved rounds, for the same hosts and command:
 
@@ -10,6 +10,12 @@ Timed in interleaved rounds, for the same hosts and command:
 - `ansible gN -m shell -f N` (bench/.venv) in its best configuration: pipelining,
   ControlPersist, the control masters warmed by an untimed round.
 
+At 128 and 250 hosts (issue 18's scale), only `sop run`, fabric and OpenSSH with curve25519 are
+timed, 3 runs each: Ansible takes 11 s at 64 hosts and grows linearly, the five-step and
+default-key-exchange variants add nothing there, and `make bench` must stay short. One more
+`sop run` at the largest size, whose command sleeps a second, is watched through /proc: its
+open files, threads and virtual size, for "Beyond one machine".
+
 The hosts are the sshd fixture of the integration tests (tests/integration/sshd.py): one fixture
 of the largest size, each size using its first N hosts. Every SSH client trusts only the
 fixture's known_hosts except fabric, which is run bare (it checks no host key at all).
@@ -18,15 +24,18 @@ fixture's known_hosts except fabric, which is run bare (it checks no host key at
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from bench import beyond
 from bench.common import (
     BENCH_BIN,
     PYTHON,
@@ -37,6 +46,7 @@ from bench.common import (
     Target,
     fmt,
     interleave,
+    markdown_table,
     sop_on_hosts,
 )
 from bench.common import progress as note
@@ -45,9 +55,49 @@ from tests.integration.sshd import SshdHosts, start_hosts
 COMMAND = "hostname; echo ok"
 CURVE = "ssh via xargs -P, curve25519"
 STEPS = 5
+SIZES = (1, 8, 32, 64, 128, 250)
+LARGE = 128  # from this size on: sop, fabric and OpenSSH curve25519 only, LARGE_RUNS runs
+LARGE_RUNS = 3
+AT_LARGE = ("sop run", "fabric ThreadingGroup", CURVE)
+FLAT_FROM = 8  # CPU per host is compared from this size to the largest
 
 
-def sop_file(path: Path, group: str, count: int, steps: int) -> Path:
+@dataclass(frozen=True)
+class Usage:
+    """What `sop run` held at its peak on `hosts` hosts, read from /proc while it ran."""
+
+    hosts: int
+    open_files: int
+    threads: int
+    virtual_mb: float
+    resident_mb: float
+
+
+def watch(argv: Sequence[str], env: dict[str, str], cwd: Path, hosts: int) -> Usage:
+    """Run `argv`, reading its open files, threads and memory every 20 ms; the peaks."""
+    process = subprocess.Popen(
+        list(argv), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+    )
+    files = threads = 0
+    virtual = resident = 0
+    while process.poll() is None:
+        try:
+            count = len(os.listdir(f"/proc/{process.pid}/fd"))
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except OSError:
+            break
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        files = max(files, count)
+        threads = max(threads, int(fields.get("Threads", "0")))
+        virtual = max(virtual, int(fields.get("VmSize", "0 kB").split()[0]))
+        resident = max(resident, int(fields.get("VmRSS", "0 kB").split()[0]))
+        time.sleep(0.02)
+    if process.wait() != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}")
+    return Usage(hosts, files, threads, virtual / 1024, resident / 1024)
+
+
+def sop_file(path: Path, group: str, count: int, steps: int, command: str = COMMAND) -> Path:
     data = {
         "sop": 1,
         "id": path.stem,
@@ -56,7 +106,7 @@ def sop_file(path: Path, group: str, count: int, steps: int) -> Path:
         "reviewed": dt.date.today().isoformat(),
         "on": group,
         "steps": [
-            {"id": f"s{n + 1}", "run": COMMAND, "confirm": "never", "parallel": count}
+            {"id": f"s{n + 1}", "run": command, "confirm": "never", "parallel": count}
             for n in range(steps)
         ],
     }
@@ -116,7 +166,8 @@ def logins(fixture: SshdHosts) -> int:
     )
 
 
-def bench(runs: int, sizes: Sequence[int] = (1, 8, 32, 64), smoke: bool = False) -> Section:
+def bench(runs: int, sizes: Sequence[int] = SIZES, smoke: bool = False) -> list[Section]:
+    """The fan-out section and, from the same measurements, "Beyond one machine"."""
     with_ansible = not smoke and (BENCH_BIN / "ansible").exists()
     work = Path(tempfile.mkdtemp(prefix="sop-bench-fanout-"))
     fixture = start_hosts(max(sizes), work / "sshd")
@@ -163,7 +214,9 @@ def bench(runs: int, sizes: Sequence[int] = (1, 8, 32, 64), smoke: bool = False)
                     f"-o KexAlgorithms=curve25519-sha256 @ '{COMMAND}' >/dev/null",
                 ],
             }
-            if not smoke:
+            if n >= LARGE:
+                variants = {name: variants[name] for name in AT_LARGE}
+            if not smoke and n < LARGE:
                 variants[f"sop run, {STEPS} steps"] = [str(SOP), "run", str(five), *sop_args]
                 variants[f"fabric, {STEPS} commands"] = [
                     *fabric[:2],
@@ -171,7 +224,7 @@ def bench(runs: int, sizes: Sequence[int] = (1, 8, 32, 64), smoke: bool = False)
                     str(STEPS),
                     *fabric[2:],
                 ]
-            if with_ansible:
+            if with_ansible and n < LARGE:
                 variants["ansible (pipelining, ControlPersist)"] = [
                     str(BENCH_BIN / "ansible"),
                     f"g{n}",
@@ -182,9 +235,10 @@ def bench(runs: int, sizes: Sequence[int] = (1, 8, 32, 64), smoke: bool = False)
                     "-f",
                     str(n),
                 ]
-            note(f"fan-out: {n} host(s), {len(variants)} variants x {runs} runs")
-            results[n] = interleave(variants, runs, env=env, cwd=work, warmup=0 if smoke else 1)
-            if n == max(sizes):
+            n_runs = min(runs, LARGE_RUNS) if n >= LARGE else runs
+            note(f"fan-out: {n} host(s), {len(variants)} variants x {n_runs} runs")
+            results[n] = interleave(variants, n_runs, env=env, cwd=work, warmup=0 if smoke else 1)
+            if n == max(n for n in sizes if n < LARGE):
                 time.sleep(1)  # sshd writes its log lines after the client has gone
                 before = logins(fixture)
                 subprocess.run(
@@ -196,7 +250,22 @@ def bench(runs: int, sizes: Sequence[int] = (1, 8, 32, 64), smoke: bool = False)
                 )
                 time.sleep(1)
                 reuse = (n, logins(fixture) - before)
-        return _section(results, sizes, runs, reuse, with_ansible)
+        big = max(sizes)
+        slow = sop_file(work / f"slow-{big}.yaml", f"g{big}", big, 1, f"sleep 1; {COMMAND}")
+        note(f"fan-out: {big} host(s), open files, threads and memory of `sop run`")
+        usage = watch([str(SOP), "run", str(slow), *sop_args], env, work, big)
+        section = _section(results, sizes, runs, reuse, with_ansible)
+        section.notes.append(
+            f"`sop run` on {big} hosts, watched through /proc (its command sleeps 1 s): "
+            f"{usage.open_files} open files, {usage.threads} threads, "
+            f"{usage.virtual_mb:,.0f} MB virtual size, {usage.resident_mb:.0f} MB resident at "
+            "the peak. Open files: one socket per host and a few besides; threads: two per "
+            "host (its fan-out thread, paramiko's transport thread); the virtual size is "
+            "mostly the threads' stacks (8 MB of address space each, not memory). sop raises "
+            "its soft limit on open files to what a run needs (`sop/run/openfiles.py`, "
+            "docs/run.md#large-fleets)."
+        )
+        return [section, beyond.section(results, sizes, usage, smoke)]
     finally:
         fixture.close()
         if ansible_env:
@@ -211,44 +280,55 @@ def _section(
     reuse: tuple[int, int],
     with_ansible: bool,
 ) -> Section:
-    variants = list(results[sizes[0]])
+    mid = max(n for n in sizes if n < LARGE)  # issue 7's and 18's one-command targets
+    big = max(sizes)
     rows = []
-    for name in variants:
+    for name in results[sizes[0]]:
         row = [name]
         for n in sizes:
-            row.append(f"{results[n][name].wall:.2f}")
-        n_max = max(sizes)
-        row.append(f"{results[n_max][name].cpu / n_max * 1000:.0f}")
+            row.append(f"{results[n][name].wall:.2f}" if name in results[n] else "-")
+        row.append(f"{results[mid][name].cpu / mid * 1000:.0f}")
         rows.append(row)
     ratio_rows = []
     for n in sizes:
         r = results[n]
         sop = r["sop run"].wall
-        cells = [
-            str(n),
-            fmt(sop / r["fabric ThreadingGroup"].wall),
-            fmt(sop / r["ssh via xargs -P"].wall),
-            fmt(sop / r[CURVE].wall),
-        ]
-        if f"sop run, {STEPS} steps" in r:
-            cells.append(
-                fmt(r[f"sop run, {STEPS} steps"].wall / r[f"fabric, {STEPS} commands"].wall)
-            )
-            cells.append(fmt(r[f"sop run, {STEPS} steps"].wall / sop))
+        cells = [str(n), fmt(sop / r["fabric ThreadingGroup"].wall)]
+        cells.append(fmt(sop / r["ssh via xargs -P"].wall) if "ssh via xargs -P" in r else "-")
+        cells.append(fmt(sop / r[CURVE].wall))
+        if f"sop run, {STEPS} steps" in results[sizes[0]]:
+            if f"sop run, {STEPS} steps" in r:
+                five = r[f"sop run, {STEPS} steps"].wall
+                cells += [fmt(five / r[f"fabric, {STEPS} commands"].wall), fmt(five / sop)]
+            else:
+                cells += ["-", "-"]
         if with_ansible:
-            cells.append(fmt(r["ansible (pipelining, ControlPersist)"].wall / sop))
+            ansible = r.get("ansible (pipelining, ControlPersist)")
+            cells.append(fmt(ansible.wall / sop) if ansible else "-")
         ratio_rows.append(cells)
     ratio_headers = ["hosts", "sop / fabric", "sop / ssh", "sop / ssh curve25519"]
     if f"sop run, {STEPS} steps" in results[sizes[0]]:
         ratio_headers += [f"sop {STEPS} steps / fabric {STEPS}", f"sop {STEPS} steps / 1 step"]
     if with_ansible:
         ratio_headers.append("ansible / sop")
-    big = max(sizes)
     rss = results[big]["sop run"].max_rss_mb
+    large = [n for n in sizes if n >= LARGE]
     notes = [
-        f"Median wall seconds of the whole process over {runs} interleaved runs; "
-        f"`CPU ms/host` is the client's user+system CPU at {big} hosts divided by {big}.",
-        "Ratios (same run):\n\n" + _indent(_table(ratio_headers, ratio_rows)),
+        f"Median wall seconds of the whole process over {runs} interleaved runs"
+        + (
+            f" ({min(runs, LARGE_RUNS)} at {' and '.join(map(str, large))} hosts, where only "
+            "`sop run`, fabric and OpenSSH with curve25519 run: Ansible beyond 64 hosts is too "
+            "slow for `make bench`, 11 s a run at 64 and growing linearly)"
+            if large
+            else ""
+        )
+        + f"; `CPU ms/host` is the client's user+system CPU at {mid} hosts divided by {mid}.",
+        "Ratios (same run):\n\n" + _indent(markdown_table(ratio_headers, ratio_rows)),
+        "CPU per further host, ms: (CPU(N hosts) - CPU(1 host)) / (N - 1). The 1-host run's CPU "
+        "is the start-up (interpreter, imports, the SOP, the audit log, one host): a fixed "
+        "cost that, divided by N, would make any client look cheaper per host the more hosts "
+        "it has; what is left is what each further host costs, which is what must stay flat."
+        "\n\n" + _indent(markdown_table(*_per_host_table(results, sizes))),
         f"Peak RSS of `sop run` on {big} hosts: {rss:.0f} MB.",
     ]
     if reuse[1]:
@@ -258,7 +338,7 @@ def _section(
         )
     targets: list[Target] = []
     for n in sizes:
-        if n < 32:
+        if n < 32 or n >= LARGE:
             continue
         r = results[n]
         targets.append(
@@ -279,30 +359,71 @@ def _section(
                     at_most=False,
                 )
             )
+    first = min(sizes)
     if len(sizes) > 1:
         targets.append(
             Target(
                 "fan-out",
-                f"`sop run`: time({big} hosts) / time({min(sizes)} host)",
-                results[big]["sop run"].wall / results[min(sizes)]["sop run"].wall,
+                f"`sop run`: time({mid} hosts) / time({first} host)",
+                results[mid]["sop run"].wall / results[first]["sop run"].wall,
                 4,
             )
         )
-    targets += _round_two(results, big)
+    targets += _round_two(results, mid)
     if reuse[1]:
         targets.append(
             Target(
                 "fan-out", f"SSH logins per host, {STEPS}-step SOP", reuse[1] / reuse[0], 1, unit=""
             )
         )
-    targets.append(Target("memory", f"peak RSS, `sop run` on {big} hosts", rss, 150, unit=" MB"))
+    targets += _scale(results, sizes)
+    area = "memory #18" if big >= LARGE else "memory"
+    targets.append(Target(area, f"peak RSS, `sop run` on {big} hosts", rss, 150, unit=" MB"))
     return Section(
         "Fan-out: `hostname; echo ok` on N hosts",
-        ["command", *(f"{n} host(s), s" for n in sizes), "CPU ms/host"],
+        ["command", *(f"{n} host(s), s" for n in sizes), f"CPU ms/host, {mid}"],
         rows,
         notes,
         targets,
     )
+
+
+def per_host_cpu(results: dict[int, dict[str, Series]], name: str, n: int) -> float:
+    """Seconds of CPU each host beyond the first costs, at `n` hosts."""
+    return (results[n][name].cpu - results[1][name].cpu) / (n - 1)
+
+
+def _per_host_table(
+    results: dict[int, dict[str, Series]], sizes: Sequence[int]
+) -> tuple[list[str], list[list[str]]]:
+    shown = [n for n in sizes if n > 1]
+    rows = [
+        [name, *(f"{per_host_cpu(results, name, n) * 1000:.1f}" for n in shown)]
+        for name in AT_LARGE
+    ]
+    return ["command", *(f"{n} hosts" for n in shown)], rows
+
+
+def _scale(results: dict[int, dict[str, Series]], sizes: Sequence[int]) -> list[Target]:
+    """Issue 18's scale targets, from FLAT_FROM (or the smallest size above 1) to the largest."""
+    big = max(sizes)
+    small = min((n for n in sizes if n >= FLAT_FROM), default=0) or min(n for n in sizes if n > 1)
+    if big <= small:
+        return []
+    return [
+        Target(
+            "scale #18",
+            f"`sop run`: time({big} hosts) / time(1 host)",
+            results[big]["sop run"].wall / results[1]["sop run"].wall,
+            8,
+        ),
+        Target(
+            "scale #18",
+            f"`sop run` CPU per further host, {big} / {small} hosts",
+            per_host_cpu(results, "sop run", big) / per_host_cpu(results, "sop run", small),
+            1.25,
+        ),
+    ]
 
 
 def _round_two(results: dict[int, dict[str, Series]], n: int) -> list[Target]:
@@ -342,12 +463,6 @@ def _round_two(results: dict[int, dict[str, Series]], n: int) -> list[Target]:
             )
         )
     return targets
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    from bench.common import markdown_table
-
-    return markdown_table(headers, rows)
 
 
 def _indent(text: str) -> str:

@@ -31,6 +31,7 @@ from sop.executors.base import Job
 from sop.model import Host
 from sop.redact import Redactor
 from sop.run.fanout import FanOut
+from sop.run.openfiles import OpenFiles
 from sop.run.preflight import check_hosts
 from sop.run.tracecontext import new_span_id, new_trace_id
 from tests.integration.sshd import start_hosts
@@ -65,7 +66,14 @@ class _Variants:
         return Executors({"ssh": ssh_executor(self.known_hosts, self.ssh_config)})
 
     def _step(self, executors: Executors) -> None:
-        fanout = FanOut(executors, _Nowhere(), SystemClock(), Redactor(), new_trace_id())
+        fanout = FanOut(
+            executors,
+            _Nowhere(),
+            SystemClock(),
+            Redactor(),
+            new_trace_id(),
+            OpenFiles(connects=True),
+        )
         results = fanout.run(JOB, self.hosts, STEP, 1, len(self.hosts), new_span_id())
         assert all(r.ok for r in results), [r.error for r in results if not r.ok]
 

@@ -93,7 +93,7 @@ def make_run(folder: Path, records: int) -> tuple[Path, int]:
     sop, inventory = write_folder(folder, max(1, records // RECORDS_PER_STEP))
     instant = InstantHosts()
     real_executors, real_fsync = launching._executors, os.fsync
-    launching._executors = lambda *_: Executors({"local": local_executor, "ssh": lambda: instant})  # type: ignore[assignment]
+    launching._executors = lambda *_: Executors({"local": local_executor, "ssh": lambda: instant})
     os.fsync = lambda fd: None
     keys = os.environ.get("SOP_AUDIT_KEYS")
     os.environ["SOP_AUDIT_KEYS"] = str(folder / "keys")  # never the user's own key folder
@@ -115,7 +115,7 @@ def make_run(folder: Path, records: int) -> tuple[Path, int]:
     except ConfirmationRequired:
         pass  # the typed step: the run is paused there
     finally:
-        launching._executors, os.fsync = real_executors, real_fsync  # type: ignore[assignment]
+        launching._executors, os.fsync = real_executors, real_fsync
         if keys is None:
             del os.environ["SOP_AUDIT_KEYS"]
         else:
@@ -149,7 +149,9 @@ def bench(runs: int, records: int = 10_000) -> Section:
         def resume() -> None:
             proc = subprocess.run(argv, env=env, cwd=work, capture_output=True, text=True)
             if proc.returncode == 0 or "typed confirmation" not in proc.stdout + proc.stderr:
-                raise RuntimeError(f"sop resume exited {proc.returncode}: {proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+                raise RuntimeError(
+                    f"sop resume exited {proc.returncode}: {proc.stdout[-1500:]}{proc.stderr[-1500:]}"
+                )
 
         variants = {f"`sop resume` to its first step, {count:,} records": resume}
         note(f"resume: {runs} runs")

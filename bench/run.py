@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import audit_log, fanout, latency, lint_render, preflight, startup, why
+from bench import audit_log, fanout, latency, lint_render, preflight, resume, startup, why
 from bench.common import REPO, Section, machine, markdown_table
 
 TARGET_HEADERS = ["area", "target", "measured", "limit", ""]
@@ -27,18 +27,20 @@ def run_all(runs: int, smoke: bool) -> list[Section]:
     if smoke:
         return [
             startup.bench(runs, smoke=True),
-            fanout.bench(runs, sizes=(1,), smoke=True),
+            *fanout.bench(runs, sizes=(1, 2, 3), smoke=True),
             preflight.bench(runs, sizes=(2,), smoke=True),
             latency.bench(runs, sizes=(1,), smoke=True),
             audit_log.bench(runs, block=50, verify_records=2_000),
+            resume.bench(runs, records=1_000),
             lint_render.bench(runs, count=20),
         ]
     return [
         startup.bench(runs),
-        fanout.bench(runs),
+        *fanout.bench(runs),
         preflight.bench(runs),
         latency.bench(runs),
         audit_log.bench(runs),
+        resume.bench(runs),
         lint_render.bench(runs),
     ]
 
