@@ -7,6 +7,7 @@ template in the sandbox cannot reach anything but the page's text.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -197,12 +198,20 @@ def sop_view(
     }
     variables = placeholder.Variables.of(sop)
     stdin = {step.id: step.stdin for step in (*sop.steps, *sop.rollback)}
+    text = functools.partial(placeholder.in_text, style=placeholders)
+    view["context"], view["impact"] = text(view["context"]), text(view["impact"])
     for section in [*view["sections"], *view["rollback"]]:
+        section["note"] = text(section["note"])
         for step in section["steps"]:
             if step["kind"] in ("run", "script"):
                 filled = placeholder.fill(step["body"], placeholders, variables, stdin[step["id"]])
                 step["body"], step["set_first"] = filled.body, filled.set_first
                 step["stdin"] = filled.stdin.rstrip("\n")
+            elif step["kind"] in ("prose", "decide"):
+                step["body"] = text(step["body"])
+            step["title"], step["note"] = text(step["title"]), text(step["note"])
+            for item in [*step["facts"], *step["args"], *step["with"]]:
+                item["value"] = text(item["value"])
     if history is not None:
         view["history"] = history_view(history)
         for section in [*view["sections"], *view["rollback"]]:

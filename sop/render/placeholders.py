@@ -143,6 +143,14 @@ def run_placeholder(name: str, item: Input, style: str) -> str:
     return f"<{name}>" if style == "angle" else f"{{{{ {name} }}}}"
 
 
+def in_text(text: str, style: str) -> str:
+    """Prose, a title, a note or a fact for a reader, not a terminal: `{{ name }}` as `<name>`
+    (in the shell and angle styles; as written in the jinja style). An expression stays."""
+    if style == "jinja" or "{{" not in text:
+        return text
+    return _PLACEHOLDER.sub(lambda found: f"<{found[1]}>", text)
+
+
 def run_set_first(items: Iterable[Input]) -> tuple[str, ...]:
     """The lines that set the variables of the "Run it" commands' inputs (shell style)."""
     lines = []

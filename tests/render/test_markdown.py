@@ -37,10 +37,10 @@ def test_page_has_metadata_inputs_checklist_rollback_and_run_commands(
     # prose as a task-list item, its second paragraph inside the item
     assert "- [ ] Open the dashboard. Is the error rate above 5%?\n\n    If not, stop" in page
     assert "```bash\nsystemctl status api --no-pager\n```" in page
-    assert "**On:** `{{ host }}` · **Confirm:** never · **Saves output as:** `status`" in page
+    assert "**On:** `<host>` · **Confirm:** never · **Saves output as:** `status`" in page
     assert "Runs the task `restart_service` with `mode=graceful`, `wait=30`." in page
     assert "> Restart the API with systemd and wait until it answers its health check." in page
-    assert "Follow the SOP `disk-full` with `host={{ host }}`." in page
+    assert "Follow the SOP `disk-full` with `host=<host>`." in page
     assert "## Rollback" in page and "systemctl start api-previous" in page
     run = (
         'sop run restart-api --input host="${SOP_HOST:?}"'

@@ -43,7 +43,7 @@ def test_the_sql_shows_as_written_and_the_exits_that_are_findings_are_named() ->
     assert "select * from pg_replication_slots;" in page
     assert "select pg_drop_replication_slot({{ slot | sql_literal }});" in page
     assert "**Succeeds with exit:** `0, 2`" in page
-    assert "**Confirm:** typed: \\{\\{ slot \\}\\}" in page  # the word to type: the slot
+    assert "**Confirm:** typed: &lt;slot&gt;" in page  # the word to type: the slot
     html = render_files([sop], "html")["postgres-disk-space.html"]
     assert "<h3>Don't panic</h3>" in html
 

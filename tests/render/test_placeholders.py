@@ -314,3 +314,14 @@ def test_a_pasted_run_it_command_passes_the_values_once_set(
         "--secret-file",
         "token=/run/t",
     ]
+
+
+def test_text_for_a_reader_shows_a_value_as_its_name_in_angles() -> None:
+    """Titles, notes, prose and facts are read, not pasted: `<node>`, not Jinja (jinja style:
+    as written); an expression stays as written."""
+    from sop.render.placeholders import in_text
+
+    text = "Restart chronyd on {{ node }} ({{ node | choice }}), not {{ node ~ 'x' }}"
+    assert in_text(text, "shell") == "Restart chronyd on <node> (<node>), not {{ node ~ 'x' }}"
+    assert in_text(text, "angle") == in_text(text, "shell")
+    assert in_text(text, "jinja") == text
