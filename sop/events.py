@@ -166,6 +166,9 @@ class RunStarted(Event):
     context: str = ""  # the SOP's context and impact (Markdown, rendered with the inputs)
     impact: str = ""
     links: tuple[tuple[str, str], ...] = ()  # its links: (title, url)
+    severity: str = ""  # the run's severity (--severity, else the SOP's)
+    status_every: float = 0.0  # seconds of run time between status updates (0: none asked)
+    skips: Mapping[str, str] = field(default_factory=dict)  # --skip: step id -> reason
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -448,6 +451,41 @@ class RunPaused(Event):
     duration: float
     reason: str  # what paused it, in words
     steps: Mapping[str, Outcome] = field(default_factory=dict)  # step key -> outcome so far
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class StatusUpdateDue(Event):
+    """A status update came due while a step ran: the run asks for it at the next prompt (or
+    before the next step). Not audited (the update's record says when it came due)."""
+
+    every: float  # seconds of run time between updates
+    step: StepRef | None = None
+    running: bool = False  # a step's command runs: asked for once it is done
+
+
+class StatusHow(StrEnum):
+    """How a status update that came due was answered (`sop.status.how`)."""
+
+    GIVEN = "given"  # the responder wrote it
+    DECLINED = "declined"  # the responder gave none (an empty answer)
+    UNATTENDED = "unattended"  # a --yes run: nobody was asked
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class StatusUpdate(Event):
+    """A status update the run asked for, every `every` seconds of run time: its text, or
+    that none was given (`how`)."""
+
+    text: str  # "" when none was given
+    due: float  # when it came due (epoch seconds)
+    every: float
+    how: StatusHow = StatusHow.GIVEN
+    severity: str = ""
+    step: StepRef | None = None  # the step the run was at (None: before the first)
+
+    @property
+    def given(self) -> bool:
+        return self.how == StatusHow.GIVEN
 
 
 @dataclass(frozen=True, eq=False, repr=False)

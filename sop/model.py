@@ -222,6 +222,8 @@ class Sop(NamedTuple):
     rollback: tuple[Step, ...] = ()
     sections: tuple[Section, ...] = ()
     scenarios: Mapping[str, DrillScenario] = MappingProxyType({})
+    # seconds between status updates by severity ("" for every severity): `status_updates`
+    status_updates: Mapping[str, float] = MappingProxyType({})
     where: Location = NOWHERE
     locs: Mapping[str, Location] = NO_LOCS
 
@@ -233,6 +235,10 @@ class Sop(NamedTuple):
 
     def section(self, section_id: str) -> Section | None:
         return next((s for s in self.sections if s.id == section_id), None)
+
+    def status_every(self, severity: str) -> float | None:
+        """Seconds between the status updates a run at `severity` owes (None: it owes none)."""
+        return self.status_updates.get(severity, self.status_updates.get(""))
 
     @property
     def phases(self) -> tuple[str, ...]:
@@ -405,7 +411,7 @@ def step_secrets(step: Step, available: Iterable[str]) -> tuple[str, ...]:
 
 # -- team configuration (sop.toml, ~/.config/sop/config.toml) ------------------------------------
 
-NOTIFY_EVENTS = ("run-started", "step-failed", "run-paused", "run-finished")
+NOTIFY_EVENTS = ("run-started", "step-failed", "status-update", "run-paused", "run-finished")
 NOTIFY_FORMATS = ("slack", "json")
 
 

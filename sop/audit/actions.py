@@ -36,6 +36,8 @@ class Action(StrEnum):
     ROLLBACK_STARTED = "rollback-started"
     RUN_FINISHED = "run-finished"
     RUN_PAUSED = "run-paused"  # stopped to go on later (quit, Ctrl-C, Ctrl-D): not finished
+    STATUS_UPDATE = "status-update"  # a status update the SOP asks for on a clock: its text
+    STATUS_UPDATE_MISSED = "status-update-missed"  # one came due and none was given
     SEAL = "seal"  # an HMAC of the chain head (chain.py)
     STATE_SAVED = "state-saved"  # the hash of the resumable state, before it is written
     HANDOVER = "handover"  # a resume by another operator

@@ -117,6 +117,12 @@ class AuditEntry(NamedTuple):
     recording: str = ""  # its recording's file name in the run's folder
     recording_sha256: str = ""
     resumed: bool = False  # rollback-started: a rollback going on after a resume
+    severity: str = ""  # run-started: the run's severity
+    status_every: float = 0.0  # run-started: seconds of run time between status updates
+    status_text: str = ""  # a status update's text ("" when none was given)
+    status_how: str = ""  # "given", "declined" or "unattended"
+    status_due: str = ""  # when it came due (ISO 8601, UTC)
+    skips: Mapping[str, str] = _NO_INPUTS  # run-started: the steps --skip names, with reasons
 
     @property
     def step_key(self) -> str:
@@ -218,6 +224,9 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
     session = _group(sop, "session")
     recording, recording_sha256 = _texts(_group(session, "recording"), "file", "sha256")
     tags = record.get("tags")
+    status = _group(sop, "status")
+    status_text, status_how, status_due = _texts(status, "text", "how", "due")
+    every = status.get("every")
     if "seq" in record:  # the first format (docs/audit.md)
         host = _text(_group(record, "host").get("name"))
         operator = _text(_group(record, "user").get("name"))
@@ -282,7 +291,26 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         recording=recording,
         recording_sha256=recording_sha256,
         resumed=sop.get("resumed") is True,
+        severity=_text(sop.get("severity")),
+        status_every=float(every)
+        if isinstance(every, int | float) and not isinstance(every, bool)
+        else 0.0,
+        status_text=status_text,
+        status_how=status_how,
+        status_due=status_due,
+        skips=_skips(sop.get("skip")),
     )
+
+
+def _skips(value: Any) -> Mapping[str, str]:
+    """`sop.skip`: [{step, reason}] as step -> reason."""
+    if not isinstance(value, list):
+        return _NO_INPUTS
+    return {
+        _text(item.get("step")): _text(item.get("reason"))
+        for item in value
+        if isinstance(item, dict)
+    }
 
 
 # reading one log -------------------------------------------------------------------------

@@ -57,6 +57,7 @@ _WARNINGS = frozenset(
         Action.REPAIRED,
         Action.SOP_CHANGED,
         Action.UNPROVEN,
+        Action.STATUS_UPDATE_MISSED,
     }
 )
 
@@ -212,6 +213,13 @@ def body(event: ev.Event) -> dict[str, Any] | None:
                 **(
                     {"inventory_notes": list(event.inventory_notes)}
                     if event.inventory_notes
+                    else {}
+                ),
+                **({"severity": event.severity} if event.severity else {}),
+                **({"status": {"every": event.status_every}} if event.status_every else {}),
+                **(
+                    {"skip": [{"step": k, "reason": v} for k, v in event.skips.items()]}
+                    if event.skips
                     else {}
                 ),
                 **drill,
@@ -457,6 +465,8 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         if event.error:
             out["error"] = {"message": event.error}
         return out
+    if isinstance(event, ev.StatusUpdate):
+        return _status_update(event)
     if isinstance(event, ev.AuditNote):
         return {
             "event": {"action": event.action},
@@ -464,3 +474,25 @@ def body(event: ev.Event) -> dict[str, Any] | None:
             "message": event.message,
         }
     return None
+
+
+def _status_update(event: ev.StatusUpdate) -> dict[str, Any]:
+    """A status update's record: its text (masked like all free text), or that none was given."""
+    status = {
+        "text": event.text,
+        "how": event.how,
+        "due": timestamp(event.due),
+        "every": event.every,
+        **({"severity": event.severity} if event.severity else {}),
+    }
+    when = f" at step {event.step.number} {event.step.title}" if event.step else ""
+    message = (
+        f"status update{when}: {event.text}"
+        if event.given
+        else f"status update due {status['due']}{when}: none given ({event.how})"
+    )
+    return {
+        "event": {"action": Action.STATUS_UPDATE if event.given else Action.STATUS_UPDATE_MISSED},
+        "sop": {**(_step(event.step) if event.step else {}), "status": status},
+        "message": message,
+    }

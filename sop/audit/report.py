@@ -38,6 +38,8 @@ SHOWN_ACTIONS = frozenset(
         Action.HANDOVER,
         Action.REPAIRED,
         Action.SOP_CHANGED,
+        Action.STATUS_UPDATE,
+        Action.STATUS_UPDATE_MISSED,
     }
 )
 
@@ -104,6 +106,10 @@ def _detail(e: AuditEntry) -> str:
         return f"{e.deviation_kind}: {e.reason}{extra}"
     if e.action == Action.HOST_EXCLUDED:
         return f"excluded for the rest of the run: {e.reason}"
+    if e.action == Action.STATUS_UPDATE:
+        return e.status_text
+    if e.action == Action.STATUS_UPDATE_MISSED:
+        return f"due {e.status_due}: none given ({e.status_how})"
     if e.action == Action.STEP_FINISHED and e.outcome == Outcome.PARTIAL:
         hosts = "; ".join(
             f"{r.host} {r.outcome}" + (f" (exit {r.exit_code})" if r.exit_code else "")
@@ -183,6 +189,15 @@ def markdown(entries: Sequence[AuditEntry], verification: Verification) -> str:
         if d.action in (Action.DEVIATION, Action.HOST_EXCLUDED)
         or (d.action == Action.STEP_FINISHED and d.outcome in NOTED_OUTCOMES)
     )
+    updates = [r for r in rows if r.action in (Action.STATUS_UPDATE, Action.STATUS_UPDATE_MISSED)]
+    if updates:  # a run whose SOP asks for status updates and one came due
+        lines += ["", "## Status updates", ""]
+        lines += markdown_list(
+            f"{u.time} ({u.who}): {u.detail}"
+            if u.action == Action.STATUS_UPDATE
+            else f"{u.time}: {u.detail}"
+            for u in updates
+        )
     return "\n".join(lines) + "\n"
 
 

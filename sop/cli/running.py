@@ -18,6 +18,7 @@ from sop.cli.params import (
     to_path,
     walk_options,
 )
+from sop.model import SEVERITIES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -70,6 +71,7 @@ def _request(
             span_id=trace.span_id if trace else "",
             parent_span_id=trace.parent_span_id if trace else "",
             preflight=PreflightMode(params["preflight"]),
+            **_step_requests(params),
         ),
     )
 
@@ -85,6 +87,40 @@ def _trace(trace_id: str | None) -> RunTrace:
     if warning:
         ui.echo(f"warning: {warning}", err=True)
     return trace
+
+
+def _step_requests(params: dict[str, Any]) -> dict[str, Any]:
+    """--severity, --skip and --start-at, for the commands that have them."""
+    from sop.run.unattended import step_reasons
+
+    start = step_reasons((params["start_at"],), "--start-at") if params.get("start_at") else {}
+    return {
+        "severity": params.get("severity") or "",
+        "skip": step_reasons(params.get("skips", ()), "--skip"),
+        "start_at": next(iter(start), ""),
+        "start_at_reason": next(iter(start.values()), ""),
+    }
+
+
+SKIP = click.option(
+    "--skip",
+    "skips",
+    multiple=True,
+    metavar="STEP=REASON",
+    help="Skip this step of the SOP (repeatable), recorded as a deviation with the reason.",
+)
+START_AT = click.option(
+    "--start-at",
+    metavar="STEP=REASON",
+    help="Start at this step of the SOP: each step before it is skipped, recorded as a "
+    "deviation with the reason.",
+)
+SEVERITY = click.option(
+    "--severity",
+    type=click.Choice(SEVERITIES),
+    help="The incident's severity: how often the SOP's status_updates ask for an update "
+    "(default: the SOP's severity).",
+)
 
 
 class _Terminal:
@@ -163,6 +199,9 @@ class _Terminal:
     help="Show every step with its command and hosts; run and connect to nothing.",
 )
 @TRACE_ID
+@SEVERITY
+@SKIP
+@START_AT
 @walk_options
 @format_option("text", "json")
 @click.pass_obj
@@ -228,6 +267,7 @@ def run(
     metavar="REASON",
     help="Go on although the SOP file changed, for this reason (logged).",
 )
+@SKIP
 @walk_options
 @format_option("text", "json")
 @click.pass_obj
@@ -282,6 +322,9 @@ def resume(
     help="An input value (default: its drill value).",
 )
 @TRACE_ID
+@SEVERITY
+@SKIP
+@START_AT
 @walk_options
 @format_option("text", "json")
 @click.pass_obj

@@ -394,6 +394,8 @@ class TerminalUI:
             ev.RunPaused: self._run_paused,
             ev.Recap: self._recap,
             ev.Warned: self._warned,
+            ev.StatusUpdateDue: self._status_due,
+            ev.StatusUpdate: self._status_update,
         }
         self._partial: dict[tuple[str, str], str] = {}
         self._headed: set[str] = set()
@@ -457,6 +459,9 @@ class TerminalUI:
         if e.incident:
             lines.append(f"incident {_esc(e.incident)}")
         lines.append(f"targets: {_esc(', '.join(e.targets))}")
+        if e.status_every:
+            severity = f" ({e.severity})" if e.severity else ""
+            lines.append(f"status updates every {_minutes(e.status_every)} of run time{severity}")
         for note in e.inventory_notes:
             lines.append(f"[yellow]inventory: {_esc(note)}[/yellow]")
         for name, value in e.inputs.items():
@@ -635,8 +640,27 @@ class TerminalUI:
                 self.out.out(textwrap.indent(more, "  "), highlight=False)
 
     def _deviation(self, e: ev.Deviation) -> None:
+        if e.step.key not in self._headed:  # skipped unseen: --skip, --start-at
+            self._headed.add(e.step.key)
+            self.out.print(f"\n[bold]Step {e.step.number} · {_esc(e.step.title)}[/bold]")
         if e.kind == "edit":
             self.out.print(f"[yellow]deviation: command edited ({_esc(e.reason)})[/yellow]")
+
+    def _status_due(self, e: ev.StatusUpdateDue) -> None:
+        self._flush_partial()
+        when = " sop asks for it when this step is done." if e.running else ""
+        self.out.print(
+            f"[bold yellow]⏰ Status update due[/bold yellow] (every {_minutes(e.every)} of "
+            f"run time): tell the team where things stand.{when}"
+        )
+
+    def _status_update(self, e: ev.StatusUpdate) -> None:
+        if e.given:
+            self.out.print(f"[dim]status update recorded at {_clock(e.at)}[/dim]")
+        else:
+            self.out.print(
+                f"[yellow]status update due at {_clock(e.due)}: none given ({e.how})[/yellow]"
+            )
 
     def _excluded(self, e: ev.HostExcluded) -> None:
         self.out.print(
@@ -749,6 +773,18 @@ _RECAP_NOTES = (
     ("Pauses and handovers", ("paused", "handover")),
     ("In doubt (decided next)", ("in-doubt",)),
 )
+
+
+def _minutes(seconds: float) -> str:
+    """`30m`, `1.5m`, `45s`: how often status updates come due."""
+    return f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"
+
+
+def _clock(at: float) -> str:
+    """The local time of day, as a responder reads it on their screen."""
+    import time
+
+    return time.strftime("%H:%M:%S", time.localtime(at))
 
 
 def _when(time: str) -> str:

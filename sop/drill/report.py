@@ -47,6 +47,18 @@ class DeviationRow:
 
 
 @dataclass(frozen=True)
+class StatusRow:
+    """A status update the drill asked for: its time, the step it came at, and its text, or
+    how none was given ("declined", "unattended")."""
+
+    time: str
+    step: str
+    text: str
+    how: str
+    due: str
+
+
+@dataclass(frozen=True)
 class Hesitation:
     step: str
     title: str
@@ -75,6 +87,7 @@ class DrillReport:
     answers: Mapping[str, str]
     hesitations: tuple[Hesitation, ...]  # the three longest, longest first
     median_step_seconds: float
+    status_updates: tuple[StatusRow, ...] = ()
 
 
 @dataclass
@@ -178,6 +191,11 @@ def build_report(entries: Sequence[AuditEntry], target_minutes: int | None) -> D
         answers=walk.answers,
         hesitations=tuple(Hesitation(s.number, s.title, s.hesitation) for s in longest),
         median_step_seconds=round(statistics.median([s.seconds for s in rows]), 3) if rows else 0.0,
+        status_updates=tuple(
+            StatusRow(e.time, e.number, e.status_text, e.status_how, e.status_due)
+            for e in entries
+            if e.action in (Action.STATUS_UPDATE, Action.STATUS_UPDATE_MISSED)
+        ),
     )
 
 
@@ -260,6 +278,16 @@ def report_markdown(report: DrillReport) -> str:
                 ),
                 *(f"Step {d.step} {d.title}: {d.kind}: {d.reason}" for d in report.deviations),
             ]
+        ),
+        "",
+        "## Status updates",
+        "",
+        *markdown_list(
+            f"{u.time}"
+            + (f" (at step {u.step})" if u.step else "")
+            + ": "
+            + (u.text if u.how == "given" else f"due {u.due}, none given ({u.how})")
+            for u in report.status_updates
         ),
         "",
         "## Answers",

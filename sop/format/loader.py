@@ -129,9 +129,17 @@ def _build_sop(c: Checked, path: Path, name: str, digest: str, problems: list[Pr
         rollback=rollback,
         sections=sections,
         scenarios={name: _build_scenario(name, v) for name, v in c.get("scenarios", {}).items()},
+        status_updates=_status_updates(c.get("status_updates")),
         where=c.where,
         locs=c.locs,
     )
+
+
+def _status_updates(value: float | dict[str, float] | None) -> dict[str, float]:
+    """`status_updates: 30m` is every severity's ("" in the record), a mapping by severity."""
+    if value is None:
+        return {}
+    return dict(value) if isinstance(value, dict) else {"": value}
 
 
 def _build_steps(

@@ -437,6 +437,16 @@ SOP = Struct(
         "summary": Str("One or two sentences: when to use this SOP."),
         "owner": Str("The team that keeps the SOP true."),
         "severity": Str("The incident severity it is written for.", choices=SEVERITIES),
+        "status_updates": ScalarOr(
+            Duration(positive=True),
+            MapOf(
+                Duration(positive=True),
+                key_pattern="|".join(SEVERITIES),
+                key_hint=f"a severity: {', '.join(SEVERITIES)}",
+            ),
+            "How often a run asks for a status update (`30m`), or how often by the run's "
+            "severity (`{sev1: 15m, sev2: 30m}`; `sop run --severity`, default `severity`).",
+        ),
         "phase": Str("NIST CSF function.", choices=PHASES),
         "tags": ListOf(Str(), "Free-form tags."),
         "alerts": ListOf(

@@ -157,24 +157,33 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class Duration(Spec):
-    """Seconds as a number, or a string such as `500ms`, `10s`, `5m`, `1h`."""
+    """Seconds as a number, or a string such as `500ms`, `10s`, `5m`, `1h`. `positive`: zero is
+    an error too."""
 
-    def __init__(self, description: str = "") -> None:
+    def __init__(self, description: str = "", *, positive: bool = False) -> None:
         self.description = description
+        self.positive = positive
 
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if isinstance(node, Scalar) and not isinstance(node.value, bool):
+            seconds: float | None = None
             if isinstance(node.value, (int, float)) and node.value >= 0:
-                return float(node.value)
-            match = _DURATION.fullmatch(str(node.value).strip())
-            if match:
-                return float(match[1]) * _UNITS[match[2]]
+                seconds = float(node.value)
+            elif match := _DURATION.fullmatch(str(node.value).strip()):
+                seconds = float(match[1]) * _UNITS[match[2]]
+            if seconds is not None and not (self.positive and seconds == 0):
+                return seconds
+            if seconds is not None:
+                return _bad(problems, node, path, "expected a duration longer than 0")
         return _bad(problems, node, path, "expected a duration such as 30, 500ms, 10s, 5m or 1h")
 
     def json(self) -> JsonSchema:
+        number: JsonSchema = {"type": "number", "minimum": 0}
+        if self.positive:
+            number = {"type": "number", "exclusiveMinimum": 0}
         return {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                number,
                 {"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)$"},
             ]
         }
@@ -438,9 +447,10 @@ class Either(Spec):
 
 
 class ScalarOr(Spec):
-    """A scalar, or a mapping that says more (`confirm: typed` or `confirm: {type: WORD}`)."""
+    """A scalar, or a mapping that says more (`confirm: typed` or `confirm: {type: WORD}`,
+    `status_updates: 30m` or `{sev1: 15m}`)."""
 
-    def __init__(self, scalar: Spec, record: Struct, description: str = "") -> None:
+    def __init__(self, scalar: Spec, record: Struct | MapOf, description: str = "") -> None:
         self.scalar = scalar
         self.record = record
         self.description = description

@@ -130,6 +130,7 @@ class FanOut:
         self.redactor = redactor
         self.open_files = open_files
         self.trace_id = trace_id
+        self.waiting: Callable[[], None] | None = None  # called while hosts run (main thread)
 
     def host_span(self, job: Job) -> tuple[Job, str]:
         """A new host span, and `job` with its TRACEPARENT: the command's own tracing joins the
@@ -201,6 +202,8 @@ class FanOut:
                         self._escalate(Escalation.STOP_WAITING, step, hosts, started, results)
                 if escalation is Escalation.TERM and self.clock.monotonic() - termed_at >= GRACE:
                     escalation = self._escalate(Escalation.KILL, step, hosts, started, results)
+                if self.waiting is not None and escalation is None:
+                    self.waiting()
                 try:
                     item = done.get(timeout=POLL)
                 except queue.Empty:

@@ -40,11 +40,13 @@ from sop.run.runner import Runner
 from sop.run.scope import Restored
 from sop.run.services import LoadCallee
 from sop.run.tracecontext import new_span_id, new_trace_id
+from sop.run.unattended import check_step_requests
 
 if TYPE_CHECKING:
     from sop.audit.reader import AuditEntry
     from sop.audit.runs import RunSummary
     from sop.run.notify import Notifications
+    from sop.run.resume import ResumePlan
 
 Guard = Callable[[], Sequence[str]]  # what a drill guard has blocked so far
 
@@ -270,6 +272,7 @@ def launch(
     recorded in its audit log."""
     sop = checked_sop(request.sop, request.inventory)
     refuse_secret_answers(sop, request.options.answers)
+    check_step_requests(sop, request.options)
     scenario = request.options.drill.scenario if request.options.drill else ""
     if scenario and scenario not in sop.scenarios:
         known = ", ".join(sorted(sop.scenarios)) or "none"
@@ -330,7 +333,9 @@ def run_or_resume(
 ) -> Launched:
     """`sop run`: with a responder at hand (`prompter`), first offer to resume the last
     unfinished run of the same SOP; else, or when they decline, launch a new run."""
-    last = unfinished_run(request) if prompter is not None else None
+    # --start-at starts a new run: a resumed one goes on where it stopped
+    offer = prompter is not None and not request.options.start_at
+    last = unfinished_run(request) if offer else None
     if prompter is not None and last is not None:
         answer = prompter.choose(
             f"Run {last.run_id} of {last.sop_id} (started {last.started} by {last.operator}) "
@@ -412,6 +417,9 @@ def _resume_locked(
     started = plan.started
     sop = checked_sop(started.sop_path, request.inventory)
     refuse_secret_answers(sop, request.options.answers)
+    if request.options.start_at:
+        raise UsageError("--start-at starts a new run: a resumed run goes on where it stopped")
+    check_step_requests(sop, request.options)
     notes: list[ev.AuditNote] = []
     now = clock.now()
     if (
@@ -465,6 +473,8 @@ def _resume_locked(
         parent_span_id=started.parent_span_id,
         incident=request.options.incident or started.incident or None,
         drill=drill,
+        severity=_latest(plan).severity,  # the schedule of status updates goes on
+        skip={**_latest(plan).skips, **request.options.skip},
     )
     request = dataclasses.replace(request, options=options)
     common = common_fields(
@@ -500,6 +510,10 @@ def _resume_locked(
         notes=notes,
         guard=guard,
     )
+
+
+def _latest(plan: ResumePlan) -> AuditEntry:
+    return plan.latest or plan.started
 
 
 def _real(options: RunOptions) -> bool:

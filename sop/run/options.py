@@ -80,6 +80,10 @@ class RunOptions:
     parent_span_id: str = ""  # the span the run is a child of (TRACEPARENT), "" for none
     drill: DrillOptions | None = None  # None: a real run
     preflight: PreflightMode = PreflightMode.CHECK
+    severity: str = ""  # --severity: which of the SOP's status_updates applies ("": its own)
+    skip: Mapping[str, str] = field(default_factory=dict)  # --skip STEP=REASON
+    start_at: str = ""  # --start-at STEP=REASON: the first step walked; those before skipped
+    start_at_reason: str = ""
 
     @property
     def event_kind(self) -> str:

@@ -32,6 +32,9 @@ STEP_ACTIONS = frozenset(
         Action.STOPPING,
     }
 )
+STARTS = frozenset({Action.RUN_STARTED, Action.RUN_RESUMED})
+# what a resume records before its run-resumed record: no part of the paused run's time
+RESUME_NOTES = frozenset({Action.HANDOVER, Action.SOP_CHANGED, Action.REPAIRED, Action.UNPROVEN})
 RUNNING = frozenset(
     {Action.STEP_STARTED, Action.COMMAND_STARTED, Action.HOST_FINISHED, Action.STOPPING}
 )
@@ -55,6 +58,8 @@ class ResumePlan:
     next_seal: int
     torn: bool = False  # the last line is torn: `repair` cuts it off, once every check passed
 
+    latest: AuditEntry | None = None  # the last run-started or run-resumed record: its
+    # severity and --skip go on
     sop_sha256: str = ""  # the SOP file's hash in the run's last record
     operator: str = ""  # who drove the run last (the last record a verified seal covers)
     unproven: tuple[int, int] | None = None  # the seqs after the last verified seal
@@ -136,6 +141,7 @@ def plan_resume(run_dir: Path) -> ResumePlan:
         key0,
         result.next_seal,
         torn=not result.ok,
+        latest=[e for e in covered if e.action in STARTS][-1],
         sop_sha256=entries[-1].sop_sha256,
         operator=covered[-1].operator,
         unproven=(first, last) if first is not None and last is not None else None,
@@ -255,7 +261,32 @@ def _restore(
         recap=recap,
         decisions=decisions,
         rollbacks=rollbacks,
+        status_since=run_time_since_status(covered),
     )
+
+
+def run_time_since_status(entries: Sequence[AuditEntry]) -> float:
+    """Seconds of run time since the last status update (or the start): each part of the run
+    counts from its run-started (or run-resumed) record, or the last update in it, to its
+    run-paused record (a part that crashed: to its last record); the time it was paused does
+    not count."""
+    total = 0.0
+    start: float | None = None  # the part being counted: its start, and its end so far
+    end = 0.0
+    for e in entries:
+        if e.action in STARTS:
+            total += end - start if start is not None else 0.0
+            start = end = e.at
+        elif start is None or e.action in RESUME_NOTES:
+            continue
+        elif e.action in (Action.STATUS_UPDATE, Action.STATUS_UPDATE_MISSED):
+            total, start, end = 0.0, e.at, e.at
+        else:
+            end = e.at
+            if e.action == Action.RUN_PAUSED:
+                total += end - start
+                start = None
+    return total + (end - start if start is not None else 0.0)
 
 
 def _evidence(e: AuditEntry) -> list[str]:

@@ -26,6 +26,7 @@ from sop.run.fanout import StoppedWaiting
 from sop.run.inputs import ResolvedInputs
 from sop.run.options import ConfirmationRequired, EndOfInput, Prompter, RunOptions, RunResult
 from sop.run.preflight import preflight
+from sop.run.reminders import Reminders, RemindingPrompter, run_severity, status_every
 from sop.run.scope import Restored, Scope, Stop, StopHow, section_key, step_ref
 from sop.run.services import LoadCallee, Persist, Services
 from sop.run.steps import HANDLERS
@@ -71,9 +72,22 @@ class Runner:
         self.options = options or RunOptions()
         self.executors = executors
         self.restored = restored
+        self._starting = bool(self.options.start_at) and restored is None  # before --start-at
         self.run_id = self.options.run_id or uuid.uuid4().hex[:16]
         self.trace_id = self.options.trace_id or new_trace_id()
         self.span_id = self.options.span_id or new_span_id()
+        self.severity = run_severity(sop, self.options)
+        every = status_every(sop, self.options)
+        self.reminders = (
+            Reminders(
+                every, self.severity, clock, self.emit, restored.status_since if restored else 0.0
+            )
+            if every
+            else None
+        )
+        self._responder = prompter  # asked for status updates; the walk asks through a wrapper
+        if self.reminders is not None and prompter is not None:
+            prompter = RemindingPrompter(prompter, self._remind)
         self.services = Services(
             options=self.options,
             clock=clock,
@@ -92,6 +106,9 @@ class Runner:
             run_dir=run_dir,
             walk=self._walk,
         )
+        if self.reminders is not None:
+            reminders = self.reminders
+            self.services.fanout.waiting = lambda: reminders.announce(self.services.at, True)
         for secret in inputs.secrets.values():
             self.services.mask(secret)
         # rollbacks the run started before it paused: each goes on where it stopped
@@ -99,6 +116,12 @@ class Runner:
 
     def emit(self, event: ev.Event) -> None:
         self.services.emit(event)
+
+    def _remind(self) -> None:
+        """Ask for a status update if one is due (a run nobody answers records none given)."""
+        if self.reminders is not None:
+            unattended = self.options.yes or self._responder is None
+            self.reminders.remind(None if unattended else self._responder, self.services.at)
 
     # -- the walk ----------------------------------------------------------------------------
 
@@ -135,6 +158,9 @@ class Runner:
                 context=self._about(self.sop.context, top),
                 impact=self._about(self.sop.impact, top),
                 links=tuple((link.title, link.url) for link in self.sop.links),
+                severity=self.severity,
+                status_every=self.reminders.every if self.reminders else 0.0,
+                skips=dict(options.skip),
                 **self._inventory_fields(),
             )
         )
@@ -261,7 +287,12 @@ class Runner:
             streak = streak + 1 if again else 1
             again = False
             here = dataclasses.replace(scope, round=passes[sid])
-            why_not = self._why_not(section, sid, owners, chosen, here)
+            starting = self._before_start(steps, here)
+            why_not = (
+                f"the run starts at step {self.options.start_at} (--start-at)"
+                if starting
+                else self._why_not(section, sid, owners, chosen, here)
+            )
             if section is not None and why_not:
                 if not self._restored_all(steps, here):  # a resumed walk skips it again, quietly
                     s.emit(
@@ -270,7 +301,11 @@ class Runner:
                         )
                     )
                 for step in steps:
-                    self._skip_unchosen(step, here, why_not)
+                    if starting:  # each step skipped as --start-at skips it, a deviation
+                        self._step(step, here)
+                        s.leave_defined(step, here)
+                    else:
+                        self._skip_unchosen(step, here, why_not)
                 i += 1
                 continue
             if section is not None:
@@ -436,6 +471,13 @@ class Runner:
             evidence = self.restored.in_doubt.pop(key, None)
             if evidence is not None and step.kind != "call" and self._in_doubt(ref, step, evidence):
                 return key
+        self._remind()
+        requested = self._requested_skip(step, scope)
+        if requested is not None:
+            kind, reason = requested
+            self.emit(ev.Deviation(s.clock.now(), ref, kind, reason))
+            s.finish(ref, Outcome.SKIPPED, 0.0, reason=reason)
+            return key
         if step.when and not self.options.dry_run:
             try:
                 go = templating.evaluate(step.when, scope.variables)
@@ -457,6 +499,28 @@ class Runner:
             return key
         HANDLERS[step.kind](s, step, scope, ref, note)
         return key
+
+    def _requested_skip(self, step: Step, scope: Scope) -> tuple[str, str] | None:
+        """A step of the run's own SOP that the command line skips: one before `--start-at`,
+        or one `--skip` names. The deviation's kind and reason; None for the others."""
+        options = self.options
+        if scope.depth:
+            return None
+        if self._starting:
+            if step.id != options.start_at:
+                return "start-at", f"{options.start_at_reason} (--start-at {options.start_at})"
+            self._starting = False
+        if step.id in options.skip:
+            return "skip", f"{options.skip[step.id]} (--skip)"
+        return None
+
+    def _before_start(self, steps: Sequence[Step], scope: Scope) -> bool:
+        """A section walked before the `--start-at` step, which is not in it: skipped whole."""
+        return (
+            self._starting
+            and not scope.depth
+            and all(step.id != self.options.start_at for step in steps)
+        )
 
     def _in_doubt(self, ref: ev.StepRef, step: Step, evidence: str) -> bool:
         """A step that started and never finished. True when it is settled (marked done)."""

@@ -50,6 +50,7 @@ class Restored:
     # the rollbacks that started (innermost first: a called SOP's, then its caller's), each as
     # (the key of the step it was chosen at, why): the resumed walk rolls back from that step
     rollbacks: list[tuple[str, str]] = field(default_factory=list)
+    status_since: float = 0.0  # seconds of run time since the last status update (or start)
 
 
 def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:

@@ -52,6 +52,9 @@ def events() -> list[ev.Event]:
             inventories=("inv.yaml",),
             hosts={"web1": "u@10.0.0.1:22"},
             inventory_notes=("ansible_user ignored",),
+            severity="sev1",
+            status_every=900.0,
+            skips={"verify": "checked by hand"},
         ),
         ev.RunStarted(
             AT,
@@ -129,6 +132,8 @@ def events() -> list[ev.Event]:
         ev.AuditNote(AT, *unproven_note(3, 4)),
         ev.AuditNote(AT, Action.REPAIRED, "cut", {"line": 9, "bytes": 12, "sha256": "c"}),
         ev.AuditNote(AT, "drill-guard", "blocked", {"blocked": ["curl"]}),
+        ev.StatusUpdate(AT, "web1 drained, rotating", AT - 30, 900.0, severity="sev1", step=STEP),
+        ev.StatusUpdate(AT, "", AT - 30, 900.0, ev.StatusHow.UNATTENDED),
         ev.Notified(AT, "run-started", "https://hooks.slack.com", True, 1, 0.2),
         ev.Notified(AT, "step-failed", "pager", False, 4, 7.5, "pager exited with 2"),
     ]
@@ -171,7 +176,7 @@ def flat(value: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 TYPES = {
     "keyword": str, "wildcard": str, "match_only_text": str, "date": str, "long": int,
-    "boolean": bool,
+    "boolean": bool, "double": float,
 }  # fmt: skip
 
 

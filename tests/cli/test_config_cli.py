@@ -55,7 +55,13 @@ def test_show_says_what_an_untrusted_file_asked_for_and_trust_makes_it_count(rep
             {
                 "target": "https://hooks.example.com",
                 "kind": "json",
-                "events": ["run-finished", "run-paused", "run-started", "step-failed"],
+                "events": [
+                    "run-finished",
+                    "run-paused",
+                    "run-started",
+                    "status-update",
+                    "step-failed",
+                ],
                 "from": f"{toml}:2:1",
             }
         ],

@@ -275,3 +275,31 @@ def test_a_simulated_drill_runs_under_the_guard_end_to_end(
     assert "blocked" not in proc.stdout + proc.stderr
     assert "step 1 (check) failed: web-1: exit 7" in proc.stdout
     assert not list(tmp_path.glob("RAN*"))
+
+
+def test_a_drill_paces_its_status_updates_and_reports_them(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """--pace 0.1: a 6 s simulated step waits 0.6 s, and an update every 5 s comes due every
+    0.5 s: during the step, so the drill records it missed before the next one."""
+    path = tmp_path / "paced.yaml"
+    path.write_text(
+        "sop: 1\nid: paced\ntitle: Paced\nowner: team\nstatus_updates: 5s\nsteps:\n"
+        "  - {id: slow, run: make-it-so, confirm: never, drill: {delay: 6}}\n"
+        "  - {id: next, run: check, confirm: never, drill: {}}\n"
+    )
+    proc = drill(env, str(path), "--pace", "0.1", "--report", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    [missed] = [r for r in records(env) if r["event"]["action"] == "status-update-missed"]
+    status = missed["sop"]["status"]  # type: ignore[index]
+    assert (status["every"], status["how"]) == (0.5, "unattended")
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["status_updates"] == [
+        {"time": missed["@timestamp"], "step": "2", "text": "", "how": "unattended",
+         "due": status["due"]}
+    ]  # fmt: skip
+    markdown = (tmp_path / "r" / "report.md").read_text()
+    assert (
+        f"- {missed['@timestamp']} (at step 2): due {status['due']}, none given (unattended)"
+        in markdown
+    )

@@ -227,3 +227,30 @@ def test_what_is_still_undelivered_when_the_run_ends_is_recorded_as_such() -> No
         ("run-started", False, why),
         ("run-finished", False, why),
     ]
+
+
+def test_a_status_update_the_responder_gave_is_news_and_a_missed_one_is_not() -> None:
+    from sop.audit.records import timestamp
+    from sop.run.notify import news
+
+    run: dict[str, Any] = {
+        "run_id": "r1",
+        "sop": {"id": "rotate", "title": "Rotate"},
+        "operator": "ana",
+        "incident": "INC-7",
+    }
+    step = ev.StepRef("use", "1", "Use the token", "run", "rotate")
+    given = ev.StatusUpdate(1_700_000_000.0, "web1 drained", 1_699_999_990.0, 900.0,
+                            severity="sev1", step=step)  # fmt: skip
+    assert news(given, run) == (
+        "status-update",
+        {
+            "event": "status-update",
+            "@timestamp": timestamp(1_700_000_000.0),
+            "text": "sop: status update on rotate (run r1 for INC-7): web1 drained",
+            **run,
+            "status": {"text": "web1 drained", "severity": "sev1"},
+        },
+    )
+    missed = ev.StatusUpdate(1_700_000_000.0, "", 1_699_999_990.0, 900.0, ev.StatusHow.UNATTENDED)
+    assert news(missed, run) is None
