@@ -83,6 +83,7 @@ class PauseHow(StrEnum):
     CTRL_D = "ctrl-d"  # Ctrl-D (the end of input) at a prompt
     STOPPED_WAITING = "stopped-waiting"  # the third Ctrl-C while commands ran: hosts in doubt
     NEEDS_RESPONDER = "needs-responder"  # --yes reached a step only a responder may confirm
+    AWAITING_APPROVAL = "awaiting-approval"  # --yes waited --approval-timeout for an approval
 
 
 class Frozen:
@@ -597,6 +598,49 @@ class LimitRaised(Event):
     soft: int
     hard: int
     hosts: int
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ApprovalRequested(Event):
+    """A step waits for someone other than the operator (`approval`, or a `role` the run does
+    not hold): what they are shown, and its `binding`, the hash an approval must carry."""
+
+    step: StepRef
+    binding: str  # sop.audit.approvals.binding() of what follows
+    command: str
+    hosts: tuple[str, ...]
+    stdin: str | None
+    inputs: Mapping[str, str]  # the run's inputs as shown (secrets masked)
+    role: str = ""  # the role the approver must state ("" anyone)
+    task: str = ""  # the step's own role when it is someone else's task ("" an approval)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ApprovalAnswered(Event):
+    """Someone other than the operator approved (or refused) a step: who (the OS account that
+    owns the answer), the role they stated, when they answered, and the binding it approves."""
+
+    step: StepRef
+    approved: bool
+    approver: str  # user name (as the password database says), or "uid N"
+    approver_id: int
+    binding: str
+    role: str = ""
+    given: float = 0.0  # when the approver answered (epoch seconds)
+    reason: str = ""  # a refusal's reason
+    simulated: bool = False  # a drill's: nobody was asked
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ApprovalRejected(Event):
+    """An answer the run does not accept (the operator's own, for something else, writable by
+    others ...): recorded, and the run goes on waiting."""
+
+    step: StepRef
+    file: str
+    reason: str
+    approver: str = ""
+    approver_id: int = -1
 
 
 @dataclass(frozen=True, eq=False, repr=False)

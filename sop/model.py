@@ -19,6 +19,7 @@ from sop.errors import NOWHERE, Location
 STEP_KINDS = ("prose", "run", "script", "task", "call", "decide")
 EXECUTABLE_KINDS = ("run", "script", "task")
 CONFIRM_LEVELS = ("never", "auto", "always", "typed")
+APPROVAL_ANYONE = "required"  # `approval: required`: anyone but the operator may approve
 PHASES = ("identify", "protect", "detect", "respond", "recover")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 INPUT_TYPES = ("string", "integer", "boolean")
@@ -122,6 +123,8 @@ class Step(NamedTuple):
     strict: bool = True  # a script step runs with `set -eu` unless it says `strict: false`
     stdin: str | None = None  # text (a template, never shell-quoted) the command reads on stdin
     interactive: bool = False  # a run step that gets the responder's terminal (one host)
+    role: str = ""  # who does the step (`ir-lead`): another person's task unless the run holds it
+    approval: str = ""  # "" none, APPROVAL_ANYONE, or the role whose holder must approve
     ask: tuple[Input, ...] = ()
     args: Mapping[str, object] = NO_VALUES
     with_inputs: Mapping[str, object] = NO_VALUES
@@ -220,6 +223,7 @@ class Sop(NamedTuple):
     links: tuple[Link, ...] = ()
     steps: tuple[Step, ...] = ()
     rollback: tuple[Step, ...] = ()
+    roles: tuple[str, ...] = ()  # the roles the SOP declares (besides those its steps name)
     sections: tuple[Section, ...] = ()
     scenarios: Mapping[str, DrillScenario] = MappingProxyType({})
     # seconds between status updates by severity ("" for every severity): `status_updates`
@@ -411,7 +415,14 @@ def step_secrets(step: Step, available: Iterable[str]) -> tuple[str, ...]:
 
 # -- team configuration (sop.toml, ~/.config/sop/config.toml) ------------------------------------
 
-NOTIFY_EVENTS = ("run-started", "step-failed", "status-update", "run-paused", "run-finished")
+NOTIFY_EVENTS = (
+    "run-started",
+    "step-failed",
+    "approval-needed",
+    "status-update",
+    "run-paused",
+    "run-finished",
+)
 NOTIFY_FORMATS = ("slack", "json")
 
 

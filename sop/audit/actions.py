@@ -44,4 +44,8 @@ class Action(StrEnum):
     REPAIRED = "repaired"  # a torn last line was cut off on resume
     SOP_CHANGED = "sop-changed"  # resumed though the SOP file changed, with the reason
     UNPROVEN = "unproven"
+    APPROVAL_REQUESTED = "approval-requested"  # a step waits for someone else's go-ahead
+    APPROVED = "approved"  # someone other than the operator approved it: who, when, what
+    REFUSED = "refused"  # ... or refused it, with a reason
+    APPROVAL_REJECTED = "approval-rejected"  # an answer the run does not believe, and why
     NOTIFICATION = "notification"  # a [[notify]] delivery: delivered or given up, never the URL  # resumed after records no verified seal covered: names them

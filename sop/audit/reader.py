@@ -123,6 +123,14 @@ class AuditEntry(NamedTuple):
     status_how: str = ""  # "given", "declined" or "unattended"
     status_due: str = ""  # when it came due (ISO 8601, UTC)
     skips: Mapping[str, str] = _NO_INPUTS  # run-started: the steps --skip names, with reasons
+    user_id: str = ""  # the OS account that wrote the record (`user.id`)
+    stdin: str | None = None  # the text a step's command reads on stdin, as shown
+    role: str = ""  # an approval's: the role its approver must state (or stated)
+    task: str = ""  # an approval request's: the step's role when it is someone else's task
+    binding: str = ""  # an approval's: the SHA-256 of what it approves
+    approver: str = ""  # an answer's: who approved or refused (the OS account)
+    approver_id: str = ""
+    given: str = ""  # an answer's: when it was given (ISO 8601, UTC)
 
     @property
     def step_key(self) -> str:
@@ -227,6 +235,10 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
     status = _group(sop, "status")
     status_text, status_how, status_due = _texts(status, "text", "how", "due")
     every = status.get("every")
+    approval = _group(sop, "approval")
+    role, task, binding, given = _texts(approval, "role", "task", "binding", "given")
+    approver, approver_id = _texts(_group(approval, "approver"), "name", "id")
+    stdin = sop.get("stdin")
     if "seq" in record:  # the first format (docs/audit.md)
         host = _text(_group(record, "host").get("name"))
         operator = _text(_group(record, "user").get("name"))
@@ -299,6 +311,14 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         status_how=status_how,
         status_due=status_due,
         skips=_skips(sop.get("skip")),
+        user_id=_text(_group(record, "user").get("id")),
+        stdin=stdin if isinstance(stdin, str) else None,
+        role=role,
+        task=task,
+        binding=binding,
+        approver=approver,
+        approver_id=approver_id,
+        given=given,
     )
 
 

@@ -46,6 +46,10 @@ _CATEGORY_TYPE: dict[str, tuple[str, str]] = {
     Action.PREFLIGHT: ("network", "connection"),
     Action.PREFLIGHT_CHOICE: ("process", "info"),
     Action.NOTIFICATION: ("network", "info"),
+    Action.APPROVAL_REQUESTED: ("iam", "info"),
+    Action.APPROVED: ("iam", "info"),
+    Action.REFUSED: ("iam", "info"),
+    Action.APPROVAL_REJECTED: ("iam", "info"),
 }
 _WARNINGS = frozenset(
     {
@@ -58,6 +62,8 @@ _WARNINGS = frozenset(
         Action.SOP_CHANGED,
         Action.UNPROVEN,
         Action.STATUS_UPDATE_MISSED,
+        Action.REFUSED,
+        Action.APPROVAL_REJECTED,
     }
 )
 
@@ -97,10 +103,10 @@ def ecs_fields(fields: dict[str, Any]) -> dict[str, Any]:
     action = event["action"]
     category, kind = _CATEGORY_TYPE.get(action, ("process", "info"))
     level = (
-        "error"
+        "warning"
+        if action in _WARNINGS  # a refusal fails the request, and is no error of sop's
+        else "error"
         if event.get("outcome") == "failure"
-        else "warning"
-        if action in _WARNINGS
         else "info"
     )
     return {
@@ -467,6 +473,53 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         return out
     if isinstance(event, ev.StatusUpdate):
         return _status_update(event)
+    if isinstance(event, ev.ApprovalRequested):
+        request = {"binding": event.binding, "role": event.role, "task": event.task}
+        return {
+            "event": {"action": Action.APPROVAL_REQUESTED},
+            "sop": {
+                **_step(event.step),
+                "hosts": list(event.hosts),
+                **({"stdin": event.stdin} if event.stdin is not None else {}),
+                "inputs": [{"name": k, "value": v} for k, v in event.inputs.items()],
+                "approval": request,
+            },
+            "process": {"command_line": event.command},
+        }
+    if isinstance(event, ev.ApprovalAnswered):
+        approval: dict[str, Any] = {
+            "binding": event.binding,
+            "role": event.role,
+            "approver": {"name": event.approver, "id": str(event.approver_id)},
+            "given": timestamp(event.given),
+            "simulated": event.simulated,
+        }
+        verb = "approved" if event.approved else "refused"
+        out = {
+            "event": {
+                "action": Action.APPROVED if event.approved else Action.REFUSED,
+                "outcome": "success" if event.approved else "failure",
+            },
+            "sop": {**_step(event.step), "approval": approval, "reason": event.reason},
+            "related": {"user": [event.approver]},
+            "message": f"step {event.step.number} {event.step.title} {verb} by "
+            f"{event.approver}"
+            + (f" as {event.role}" if event.role else "")
+            + (f": {event.reason}" if event.reason else ""),
+        }
+        return out
+    if isinstance(event, ev.ApprovalRejected):
+        approver = {"name": event.approver, "id": str(event.approver_id)}
+        return {
+            "event": {"action": Action.APPROVAL_REJECTED},
+            "sop": {
+                **_step(event.step),
+                "approval": {"file": event.file, "approver": approver},
+                "reason": event.reason,
+            },
+            "message": f"an answer for step {event.step.number} not accepted ({event.file}): "
+            f"{event.reason}",
+        }
     if isinstance(event, ev.AuditNote):
         return {
             "event": {"action": event.action},

@@ -873,6 +873,37 @@ class TerminalPrompter:
         self.out.file.flush()  # what sop printed shows before the command's output
         return Tty(sys.stdin.fileno(), sys.stdout.fileno())
 
+    def wait(self, prompt: str, ready: Callable[[], bool]) -> bool:
+        """Show `prompt` and look again every half second until `ready()`; q and Enter pause
+        (False), Ctrl-C raises KeyboardInterrupt, Ctrl-D `EndOfInput`; other lines are ignored."""
+        echo(visible(f"{prompt}  (q and Enter to pause)"))
+        while not ready():
+            if not _line_within(WAIT_POLL):
+                continue
+            line = sys.stdin.readline()
+            if not line:
+                raise _end_of_input()
+            if line.strip().lower() in ("q", "quit"):
+                return False
+        return True
+
+
+WAIT_POLL = 0.5  # seconds between looks while waiting for something outside the terminal
+
+
+def _line_within(seconds: float) -> bool:
+    """Whether stdin has a line to read within `seconds` (a Ctrl-C meanwhile raises
+    KeyboardInterrupt, as at a prompt)."""
+    import select
+
+    if not _WAKE and threading.current_thread() is threading.main_thread():
+        _WAKE.append(_wake_up_pipe() if sys.stdin.isatty() else -1)
+    wake = [_WAKE[0]] if _WAKE and _WAKE[0] >= 0 else []
+    ready, _, _ = select.select([sys.stdin, *wake], [], [], seconds)
+    if wake and wake[0] in ready:
+        _drain(wake[0])
+    return sys.stdin in ready
+
 
 def _read_answer(
     prompt: str, default: str | None, show_default: bool, *, secret: bool = False

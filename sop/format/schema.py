@@ -199,6 +199,8 @@ def _check_step(checked: Checked, problems: list[Problem], path: str) -> None:
         )
 
 
+ROLE = Str("A role: who does a step.", pattern=ID, pattern_hint=ID_HINT)
+
 SECTION_ID = Str("A section's id (its heading's `id`).", pattern=ID, pattern_hint=ID_HINT)
 SECTIONS = ListOf(SECTION_ID, "A section id, or a list of them.", min_items=1, single_ok=True)
 
@@ -237,6 +239,8 @@ ONLY_WITH: dict[str, str | tuple[str, ...]] = {
     "ok_exit": RUNS_COMMANDS,
     "stdin": RUNS_COMMANDS,
     "confirm": ("prose", *EXECUTABLE_KINDS),
+    "role": ("prose", *EXECUTABLE_KINDS),
+    "approval": ("prose", *EXECUTABLE_KINDS),
     "options": "decide",
     "else": "decide",
     "max": "decide",
@@ -346,6 +350,19 @@ STEP = Struct(
             CONFIRM_TYPED,
             "How the responder confirms before it runs: a level, or `{type: WORD}` for a typed "
             "confirmation of WORD.",
+        ),
+        "role": Str(
+            "Who does this step (`ir-lead`, `account-owner`, `comms`): a run whose operator "
+            "does not hold the role (`--role`) waits for that person's go-ahead "
+            "(`sop approve RUN STEP --role ROLE`).",
+            pattern=ID,
+            pattern_hint=ID_HINT,
+        ),
+        "approval": Str(
+            "Two-person rule: someone other than the operator approves before it runs "
+            "(`sop approve RUN STEP`): `required` (anyone), or the role whose holder must.",
+            pattern=ID,
+            pattern_hint=ID_HINT,
         ),
         "ok_exit": ListOf(
             Int(minimum=0, maximum=255),
@@ -463,6 +480,11 @@ SOP = Struct(
         "links": ListOf(LINK, "Dashboards, other runbooks, documentation."),
         "steps": STEPS,
         "rollback": ListOf(STEP, "Steps that undo the SOP's changes, walked on request."),
+        "roles": ListOf(
+            ROLE,
+            "The roles of the people who take part (those steps name with `role` need not be "
+            "listed); `approval: ROLE` must name one of them or a step's role.",
+        ),
         "scenarios": MapOf(
             SCENARIO,
             "Fire-drill scenarios: failures to rehearse.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -17,6 +17,12 @@ from sop.model import Input
 
 class ConfirmationRequired(SopError):
     """A non-interactive run reached a step that `--yes` does not answer."""
+
+
+class AwaitingApproval(SopError):
+    """An unattended run waited `--approval-timeout` for someone else's go-ahead: it pauses."""
+
+    exit_code = ExitCode.PAUSED
 
 
 class EndOfInput(SopError):
@@ -45,6 +51,10 @@ class Prompter(Protocol):
     def terminal(self) -> Tty | None:
         """The responder's terminal, for an interactive step to hand to its command (None:
         there is none to hand over)."""
+
+    def wait(self, prompt: str, ready: Callable[[], bool]) -> bool:
+        """Show `prompt` and wait until `ready()` (asked about twice a second) is true: True;
+        False when the responder asks to pause (q and Enter)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ class RunOptions:
     skip: Mapping[str, str] = field(default_factory=dict)  # --skip STEP=REASON
     start_at: str = ""  # --start-at STEP=REASON: the first step walked; those before skipped
     start_at_reason: str = ""
+    roles: frozenset[str] = frozenset()  # the roles the operator holds (--role)
+    approval_timeout: float = 900.0  # seconds an unattended run waits for an approval
 
     @property
     def event_kind(self) -> str:

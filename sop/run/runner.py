@@ -24,7 +24,14 @@ from sop.model import Inventory, Section, Sop, Step, blocks, section_conditions
 from sop.redact import Redactor
 from sop.run.fanout import StoppedWaiting
 from sop.run.inputs import ResolvedInputs
-from sop.run.options import ConfirmationRequired, EndOfInput, Prompter, RunOptions, RunResult
+from sop.run.options import (
+    AwaitingApproval,
+    ConfirmationRequired,
+    EndOfInput,
+    Prompter,
+    RunOptions,
+    RunResult,
+)
 from sop.run.preflight import preflight
 from sop.run.reminders import Reminders, RemindingPrompter, run_severity, status_every
 from sop.run.scope import Restored, Scope, Stop, StopHow, section_key, step_ref
@@ -109,6 +116,7 @@ class Runner:
         if self.reminders is not None:
             reminders = self.reminders
             self.services.fanout.waiting = lambda: reminders.announce(self.services.at, True)
+        self.services.shown_inputs = dict(inputs.shown)
         for secret in inputs.secrets.values():
             self.services.mask(secret)
         # rollbacks the run started before it paused: each goes on where it stopped
@@ -182,6 +190,8 @@ class Runner:
             return self._pause(PauseHow.CTRL_C, started)
         except EndOfInput:
             return self._pause(PauseHow.CTRL_D, started)
+        except AwaitingApproval as exc:  # it says what it waits for, and how to go on
+            return self._pause(PauseHow.AWAITING_APPROVAL, started, str(exc))
         except ConfirmationRequired as exc:  # the error says how to go on: resume
             self._pause(PauseHow.NEEDS_RESPONDER, started, str(exc))
             raise
@@ -204,6 +214,7 @@ class Runner:
             PauseHow.CTRL_D: f"Ctrl-D (end of input){where}",
             PauseHow.STOPPED_WAITING: f"stopped waiting for {detail}{where}: in doubt",
             PauseHow.NEEDS_RESPONDER: f"--yes stopped{where}: {detail}",
+            PauseHow.AWAITING_APPROVAL: f"--yes {detail}",
         }[how]
         s.emit(
             ev.RunPaused(

@@ -71,7 +71,8 @@ class Services:
         self._step_spans: dict[str, str] = {}  # step key -> the span of its attempt under way
         self.environ = environ  # what call steps read their callee's inputs from
         self.load_callee = load_callee
-        self.run_dir = run_dir  # where interactive sessions are recorded
+        self.run_dir = run_dir  # where interactive sessions are recorded, approvals received
+        self.shown_inputs: Mapping[str, str] = {}  # the run's inputs as shown (secrets masked)
         self.walk = walk
         self.redactor = Redactor()
         self._shared_redactor = shared_redactor

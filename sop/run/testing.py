@@ -8,7 +8,7 @@ Commands run for real on this machine (the local executor); `dry_run=True` runs 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,17 @@ class ScriptedPrompter:
 
     def terminal(self) -> Tty | None:
         return self.tty
+
+    def wait(self, prompt: str, ready: Callable[[], bool]) -> bool:
+        """The script's answer: "q" pauses; a callable (say, one that writes an approval) is
+        called, then `ready()` is asked once and must hold."""
+        answer = self._next("wait", prompt)
+        if answer == "q":
+            return False
+        answer()
+        if not ready():
+            raise AssertionError(f"still waiting after the scripted answer: {prompt!r}")
+        return True
 
 
 class Recorder:

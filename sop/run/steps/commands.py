@@ -13,6 +13,7 @@ from sop.errors import SopError
 from sop.events import Outcome
 from sop.executors.base import HostResult, Job
 from sop.model import Host, Sop, Step, step_secrets
+from sop.run.approval import await_approval, gate_of
 from sop.run.fanout import HostsInterrupted, StoppedWaiting
 from sop.run.interactive import needs_terminal, run_session
 from sop.run.options import ConfirmationRequired
@@ -79,6 +80,8 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
         return
     if not hosts:
         s.finish(ref, Outcome.SKIPPED, 0.0, reason="every host it targets is excluded")
+        return
+    if not await_approval(s, step, ref, command=job.command, hosts=host_names, stdin=job.stdin).go:
         return
     confirmed = _confirm(s, step, ref, job, word, host_names)
     if confirmed is None:
@@ -335,7 +338,9 @@ def _confirm(
         return job
     prompter = s.prompt()
     choices = [("r", "run"), ("s", "skip")]
-    choices += [("e", "edit")] if step.kind != "task" else []
+    # an approved command runs as approved: a changed one would need another approval
+    editable = step.kind != "task" and gate_of(step, options) is None
+    choices += [("e", "edit")] if editable else []
     choices += [("o", "off-script"), ("q", "quit"), ("a", "abort")]
     while True:
         choice = prompter.choose(f"Run on {', '.join(hosts)}?", choices)

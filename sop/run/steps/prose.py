@@ -8,6 +8,7 @@ from sop.errors import SopError
 from sop.events import Outcome
 from sop.model import Input, Step
 from sop.redact import MASK
+from sop.run.approval import await_approval, gate_of
 from sop.run.inputs import validate
 from sop.run.options import ConfirmationRequired
 from sop.run.scope import Scope, Stop
@@ -34,6 +35,14 @@ def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, not
             scope.variables[q.name] = _unanswered(q, drill=options.drill is not None)
         s.finish(ref, Outcome.DRY_RUN, 0.0)
         return
+    verdict = await_approval(s, step, ref)
+    if not verdict.go:
+        _default_answers(step, scope)
+        return
+    gate = gate_of(step, options)
+    if gate is not None and gate.task and verdict.answer is not None:
+        _done_by(s, step, scope, ref, verdict.answer, started)
+        return
     if step.confirm != "never" and not options.yes:
         choices = [("d", "done"), ("s", "skip"), ("o", "off-script"), ("q", "quit"), ("a", "abort")]
         choice = s.prompt().choose("Done?", choices, "d")
@@ -55,6 +64,23 @@ def run_prose(services: Services, step: Step, scope: Scope, ref: ev.StepRef, not
         s.finish(ref, Outcome.UNATTENDED, 0.0, reason=UNATTENDED)
         return
     s.finish(ref, Outcome.DONE, s.clock.monotonic() - started)
+
+
+def _done_by(
+    s: Services,
+    step: Step,
+    scope: Scope,
+    ref: ev.StepRef,
+    answer: ev.ApprovalAnswered,
+    started: float,
+) -> None:
+    """Someone else's task, confirmed done by them (`sop approve`): the operator records the
+    answers to its questions, if it asks any."""
+    by = f"{answer.approver} as {answer.role}" if answer.role else answer.approver
+    s.emit(ev.StepConfirmed(s.clock.now(), ref, f"approved by {by}"))
+    for q in step.ask:
+        _answer(s, q, scope, ref)
+    s.finish(ref, Outcome.DONE, s.clock.monotonic() - started, reason=f"done by {by}")
 
 
 def _answer(s: Services, q: Input, scope: Scope, ref: ev.StepRef) -> None:
