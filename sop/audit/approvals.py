@@ -228,3 +228,111 @@ def why_not(
         stated = f"states the role {answer.role}" if answer.role else "states no role"
         return f"it {stated}; this step needs {role}"
     return ""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A step of a run that waits for an answer, as its approval-requested record says."""
+
+    run_id: str
+    sop_id: str
+    step_key: str
+    step_id: str
+    number: str
+    title: str
+    command: str
+    hosts: tuple[str, ...]
+    stdin: str | None
+    inputs: Mapping[str, str]
+    role: str
+    task: str
+    operator: str  # the name the operator claims
+    operator_id: str  # the OS account that runs the step (`user.id`)
+    time: str
+
+    def bound(self) -> str:
+        """The binding of what this request shows, computed here (never read from the log)."""
+        return binding(
+            run_id=self.run_id,
+            step_key=self.step_key,
+            command=self.command,
+            hosts=self.hosts,
+            stdin=self.stdin,
+            inputs=self.inputs,
+            role=self.role,
+        )
+
+
+def pending_requests(run_dir: Path) -> list[Request]:
+    """The steps of the run in `run_dir` that wait for an answer: each step's latest request
+    that no approval and no end of the step followed."""
+    from sop.audit.actions import Action
+    from sop.audit.reader import log_path, read_log
+
+    log = read_log(log_path(run_dir))
+    waiting: dict[str, Request] = {}
+    for e in log.entries:
+        if e.action == Action.APPROVAL_REQUESTED:
+            waiting[e.step_key] = Request(
+                log.run_id, e.sop_id, e.step_key, e.step_id, e.number, e.step_title, e.command,
+                e.hosts, e.stdin, dict(e.inputs), e.role, e.task, e.operator, e.user_id, e.time,
+            )  # fmt: skip
+        elif e.action in (Action.APPROVED, Action.STEP_FINISHED):
+            waiting.pop(e.step_key, None)
+    return list(waiting.values())
+
+
+def choose_request(requests: Sequence[Request], run_id: str, step: str | None) -> Request:
+    """The request `step` names (its id, key or number), or the only one."""
+    if not requests:
+        raise ApprovalError(f"no step of run {run_id} waits for an approval")
+    if step is None:
+        if len(requests) > 1:
+            named = ", ".join(f"{r.step_id} (step {r.number})" for r in requests)
+            raise ApprovalError(f"several steps of run {run_id} wait: name one of {named}")
+        return requests[0]
+    for request in requests:
+        if step in (request.step_id, request.step_key, request.number):
+            return request
+    named = ", ".join(r.step_id for r in requests)
+    raise ApprovalError(
+        f"step {step} of run {run_id} does not wait for an approval (these do: {named})"
+    )
+
+
+def check_approver(request: Request, role: str) -> None:
+    """Refuse, before asking anything, an answer the run would not accept: the operator's
+    own, or one that does not state the role the step needs."""
+    if request.operator_id == str(os.geteuid()):
+        raise ApprovalError(
+            f"you ({account_name(os.geteuid())}) are the operator of run {request.run_id}: the "
+            "two-person rule needs someone else to answer"
+        )
+    if request.role and role != request.role:
+        raise ApprovalError(
+            f"step {request.number} ({request.step_id}) needs the {request.role}: answer with "
+            f"--role {request.role} if that is you"
+        )
+
+
+def answer(
+    run_dir: Path, request: Request, *, approved: bool, role: str, given: float, reason: str = ""
+) -> Path:
+    """Write this user's answer to `request`, bound to what it shows."""
+    check_approver(request, role)
+    try:
+        return write_answer(
+            run_dir,
+            run_id=request.run_id,
+            step_key=request.step_key,
+            bound=request.bound(),
+            approved=approved,
+            role=request.role,
+            given=given,
+            reason=reason,
+        )
+    except PermissionError as exc:
+        raise ApprovalError(
+            f"cannot write your answer in {run_dir} ({exc.strerror}): approvals go through a "
+            "state directory shared with your team's group (docs/audit.md, Handover)"
+        ) from None

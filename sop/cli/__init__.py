@@ -19,6 +19,7 @@ import click
 
 from sop import __version__
 from sop.cli import (
+    approving,
     audit,
     config,
     importing,
@@ -122,6 +123,7 @@ for command in (
     running.run,
     running.resume,
     running.drill,
+    approving.approve,
     audit.runs,
     audit.audit,
     audit.report,

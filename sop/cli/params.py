@@ -120,6 +120,22 @@ def walk_options(function: F) -> F:
                 help="With --yes: confirm this typed/always step too.",
             ),
             click.option(
+                "--role",
+                "roles",
+                multiple=True,
+                metavar="ROLE",
+                help="A role you hold (repeatable): a step of another role waits for its "
+                "holder's go-ahead (sop approve).",
+            ),
+            click.option(
+                "--approval-timeout",
+                type=click.FloatRange(min=0),
+                default=900.0,
+                show_default=True,
+                metavar="SECONDS",
+                help="With --yes: how long to wait for an approval before pausing the run.",
+            ),
+            click.option(
                 "--preflight",
                 type=click.Choice(["check", "warn", "off"]),
                 default="check",

@@ -72,6 +72,8 @@ def _request(
             parent_span_id=trace.parent_span_id if trace else "",
             preflight=PreflightMode(params["preflight"]),
             **_step_requests(params),
+            roles=frozenset(params["roles"]),
+            approval_timeout=params["approval_timeout"],
         ),
     )
 

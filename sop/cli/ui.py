@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from rich.markdown import Markdown
 
     from sop import events as ev
+    from sop.audit.approvals import Request
     from sop.cli.progress import Ticker
     from sop.clock import Clock
     from sop.drill.report import DrillReport
@@ -396,6 +397,9 @@ class TerminalUI:
             ev.Warned: self._warned,
             ev.StatusUpdateDue: self._status_due,
             ev.StatusUpdate: self._status_update,
+            ev.ApprovalRequested: self._approval_requested,
+            ev.ApprovalAnswered: self._approval_answered,
+            ev.ApprovalRejected: self._approval_rejected,
         }
         self._partial: dict[tuple[str, str], str] = {}
         self._headed: set[str] = set()
@@ -723,6 +727,31 @@ class TerminalUI:
         if e.reason:
             self.out.print(f"[{colour}]{_esc(e.reason)}[/{colour}]")
 
+    def _approval_requested(self, e: ev.ApprovalRequested) -> None:
+        who = (
+            f"someone else's task: the {e.task}'s go-ahead"
+            if e.task
+            else f"approval by the {e.role}"
+            if e.role
+            else "approval by someone other than you"
+        )
+        self.out.print(
+            f"[bold yellow]⏸ Needs {_esc(who)}[/bold yellow] "
+            f"[dim](what they approve: {e.binding[:16]})[/dim]"
+        )
+
+    def _approval_answered(self, e: ev.ApprovalAnswered) -> None:
+        by = _esc(e.approver) + (f" as {_esc(e.role)}" if e.role else "")
+        if e.simulated:
+            self.out.print(f"[green]✔ approved[/green] [dim](simulated: {by})[/dim]")
+        elif e.approved:
+            self.out.print(f"[green]✔ approved by {by}[/green] [dim]{_when_at(e.given)}[/dim]")
+        else:
+            self.out.print(f"[red]✘ refused by {by}[/red]: {_esc(e.reason)}")
+
+    def _approval_rejected(self, e: ev.ApprovalRejected) -> None:
+        self.out.print(f"[yellow]⚠ answer not accepted ({_esc(e.file)}): {_esc(e.reason)}[/yellow]")
+
     def _run_paused(self, e: ev.RunPaused) -> None:
         self._flush_partial()
         self.out.print(
@@ -790,6 +819,12 @@ def _clock(at: float) -> str:
 def _when(time: str) -> str:
     """An audit record's time as a recap shows it: `2026-11-28 14:06:12 UTC`."""
     return f"{time[:10]} {time[11:19]} UTC" if len(time) >= 19 else time
+
+
+def _when_at(at: float) -> str:
+    import datetime as dt
+
+    return f"{dt.datetime.fromtimestamp(at, tz=dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _detail(result: ev.HostReached) -> str:
@@ -1038,6 +1073,32 @@ def _end_of_input() -> Exception:
 
     echo()  # the prompt's line ends here, as after Enter
     return EndOfInput("end of input (Ctrl-D) at a prompt")
+
+
+def approval_request(out: Console, request: Request) -> None:
+    """What a step that waits for an approval will do, exactly as it will run: the second
+    person approves this (its binding is computed from what is printed here)."""
+    who = f"the {request.role}" if request.role else "someone other than its operator"
+    task = f" (the {request.task}'s task)" if request.task else ""
+    out.print(
+        f"[bold]Run {request.run_id}[/bold] · SOP {_esc(request.sop_id)} · operator "
+        f"{_esc(request.operator)} · waiting since {_when(request.time)}"
+    )
+    out.print(
+        f"[bold]Step {_esc(request.number)} · {_esc(request.title)}[/bold]{_esc(task)} needs "
+        f"{_esc(who)}"
+    )
+    if request.command:
+        out.print("[dim]command:[/dim]")
+        out.out(visible(request.command.rstrip("\n")), highlight=False)
+    if request.stdin is not None:
+        out.print("[dim]with stdin:[/dim]")
+        out.out(visible(request.stdin.rstrip("\n")), highlight=False)
+    if request.hosts:
+        out.print(f"[dim]on:[/dim] {_esc(', '.join(request.hosts))}")
+    for name, value in request.inputs.items():
+        out.print(f"  {_esc(name)} = {_esc(value)}")
+    out.print(f"[dim]binding {request.bound()}[/dim]")
 
 
 def audit_footer(out: Console, run_dir: Path, head: str, outcome: str) -> None:

@@ -6,6 +6,7 @@ ignored, and each ignored key becomes a warning that says how to trust the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from sop.config.trust import is_trusted
 from sop.errors import Location, Problem, SopFileError
 from sop.model import NOTIFY_EVENTS, NOTIFY_FORMATS, Notifier
 
-# setting -> (kind, choices); kinds: path, paths (one or a list), choice
+# setting -> (kind, choices); kinds: path, paths (one or a list), choice, names (a list)
 SETTINGS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "library": ("paths", ()),  # where SOPs are found by id (as $SOP_PATH)
     "inventory": ("paths", ()),
@@ -30,9 +31,11 @@ SETTINGS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "known_hosts": ("path", ()),
     "ssh_config": ("path", ()),
     "preflight": ("choice", ("check", "warn", "off")),
+    "roles": ("names", ()),  # the roles the user holds (--role): sop run/resume's default
 }
 # what can run a program, send data, or decide whom sop trusts: from trusted files only
-TRUSTED_ONLY = frozenset({"inventory", "state_dir", "known_hosts", "ssh_config", "notify"})
+# (roles: a step of a role the operator holds waits for nobody else)
+TRUSTED_ONLY = frozenset({"inventory", "state_dir", "known_hosts", "ssh_config", "notify", "roles"})
 NOTIFY_KEYS = ("url", "command", "format", "events", "name", "timeout", "retries")
 
 
@@ -150,6 +153,11 @@ def _setting(
             problems.append(Problem(where, key, f"must be one of {', '.join(choices)}"))
             return None
         return Setting(key, value, where)
+    if kind == "names":
+        if not _strings(value) or not all(_ROLE.fullmatch(v) for v in value):
+            problems.append(Problem(where, key, "must be a list of names (a-z, 0-9, - and _)"))
+            return None
+        return Setting(key, tuple(value), where)
     paths = [value] if isinstance(value, str) and kind == "paths" else value
     if kind == "path" and not isinstance(value, str):
         problems.append(Problem(where, key, "must be a path (a string)"))
@@ -163,6 +171,9 @@ def _setting(
     if kind == "path":
         return Setting(key, str(base / Path(value).expanduser()), where)
     return Setting(key, tuple(str(base / Path(p).expanduser()) for p in paths), where)
+
+
+_ROLE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 def _notifiers(config: ConfigFile, value: Any, problems: list[Problem]) -> list[Notifier]:
