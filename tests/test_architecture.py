@@ -63,6 +63,7 @@ LIBRARIES: dict[str, frozenset[str]] = {
     "click": frozenset(
         {
             "sop.cli",
+            "sop.cli.approving",
             "sop.cli.audit",
             "sop.cli.config",
             "sop.cli.importing",

@@ -40,8 +40,13 @@ SHOWN_ACTIONS = frozenset(
         Action.SOP_CHANGED,
         Action.STATUS_UPDATE,
         Action.STATUS_UPDATE_MISSED,
+        Action.APPROVAL_REQUESTED,
+        Action.APPROVED,
+        Action.REFUSED,
+        Action.APPROVAL_REJECTED,
     }
 )
+APPROVAL_ACTIONS = (Action.APPROVED, Action.REFUSED, Action.APPROVAL_REJECTED)
 
 
 def run_report(path: Path, fmt: str = "markdown", key: Path | None = None) -> str:
@@ -110,6 +115,15 @@ def _detail(e: AuditEntry) -> str:
         return e.status_text
     if e.action == Action.STATUS_UPDATE_MISSED:
         return f"due {e.status_due}: none given ({e.status_how})"
+    if e.action == Action.APPROVAL_REQUESTED:
+        who = f"the {e.role}" if e.role else "someone other than the operator"
+        return f"waits for {who} (binding {e.binding[:16]})"
+    if e.action in (Action.APPROVED, Action.REFUSED):
+        by = e.approver + (f" as {e.role}" if e.role else "")
+        verb = "approved" if e.action == Action.APPROVED else "refused"
+        return f"{verb} by {by} at {e.given}" + (f": {e.reason}" if e.reason else "")
+    if e.action == Action.APPROVAL_REJECTED:
+        return f"answer by {e.approver or 'unknown'} not accepted: {e.reason}"
     if e.action == Action.STEP_FINISHED and e.outcome == Outcome.PARTIAL:
         hosts = "; ".join(
             f"{r.host} {r.outcome}" + (f" (exit {r.exit_code})" if r.exit_code else "")
@@ -181,6 +195,10 @@ def markdown(entries: Sequence[AuditEntry], verification: Verification) -> str:
             )
             for row in rows
         ),
+    )
+    lines += ["", "## Approvals", ""]
+    lines += markdown_list(
+        f"{d.time} step {d.step}: {d.detail}" for d in rows if d.action in APPROVAL_ACTIONS
     )
     lines += ["", "## Deviations", ""]
     lines += markdown_list(

@@ -797,6 +797,7 @@ class TerminalUI:
 _RECAP_NOTES = (
     ("Deviations", ("deviation",)),
     ("Answers", ("answer",)),
+    ("Approvals", ("approval",)),
     ("Excluded hosts", ("excluded",)),
     ("Rolling back", ("rollback",)),
     ("Pauses and handovers", ("paused", "handover")),
@@ -1088,17 +1089,17 @@ def approval_request(out: Console, request: Request) -> None:
         f"[bold]Step {_esc(request.number)} · {_esc(request.title)}[/bold]{_esc(task)} needs "
         f"{_esc(who)}"
     )
+    lines = []  # plain text: exactly what is approved
     if request.command:
-        out.print("[dim]command:[/dim]")
-        out.out(visible(request.command.rstrip("\n")), highlight=False)
+        lines += ["command:", request.command.rstrip("\n")]
     if request.stdin is not None:
-        out.print("[dim]with stdin:[/dim]")
-        out.out(visible(request.stdin.rstrip("\n")), highlight=False)
+        lines += ["with stdin:", request.stdin.rstrip("\n")]
     if request.hosts:
-        out.print(f"[dim]on:[/dim] {_esc(', '.join(request.hosts))}")
-    for name, value in request.inputs.items():
-        out.print(f"  {_esc(name)} = {_esc(value)}")
-    out.print(f"[dim]binding {request.bound()}[/dim]")
+        lines.append(f"on: {', '.join(request.hosts)}")
+    lines += [f"  {name} = {value}" for name, value in request.inputs.items()]
+    lines.append(f"binding {request.bound()}")
+    for line in lines:
+        out.out(visible(line), highlight=False)
 
 
 def audit_footer(out: Console, run_dir: Path, head: str, outcome: str) -> None:

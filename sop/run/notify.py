@@ -1,5 +1,6 @@
 """Notifications: the team hears of a run where it already talks. A sink that turns the run's
-news (started, a step failed, a status update, paused, finished) into messages for each `[[notify]]` of the
+news (started, a step failed, an approval needed, a status update, paused, finished) into
+messages for each `[[notify]]` of the
 trusted configuration, a webhook (Slack-compatible `{"text": ...}` or sop's plain JSON) or a
 command (the JSON on its stdin, no shell).
 
@@ -154,7 +155,8 @@ class Notifications:
 
 
 def news(event: ev.Event, run: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The notice an event is (run-started, step-failed, status-update, run-paused,
+    """The notice an event is (run-started, step-failed, approval-needed, status-update,
+    run-paused,
     run-finished) and its
     message, or None. `run` keeps what run-started said for the later ones."""
     if isinstance(event, ev.RunStarted):
@@ -186,6 +188,19 @@ def news(event: ev.Event, run: dict[str, Any]) -> tuple[str, dict[str, Any]] | N
         text = f"status update on {_sop(run)}: {event.text}"
         fields = {"status": {"text": event.text, "severity": event.severity}}
         return _message("status-update", run, text, fields, event.at)
+    if isinstance(event, ev.ApprovalRequested):
+        step = event.step
+        who = f"the {event.role}" if event.role else "someone other than the operator"
+        text = (
+            f"step {step.number} ({step.title}) of {_sop(run)} waits for {who}: "
+            f"sop approve {run['run_id']} {step.id}"
+        )
+        fields = {
+            "step": {"id": step.id, "number": step.number, "title": step.title},
+            "role": event.role,
+            "hosts": list(event.hosts),
+        }
+        return _message("approval-needed", run, text, fields, event.at)
     if isinstance(event, ev.RunPaused):
         text = f"{_sop(run)} paused: {event.reason}"
         return _message("run-paused", run, text, {"reason": event.reason}, event.at)

@@ -18,6 +18,8 @@ NOTES: Mapping[str, str] = {  # the records a recap notes, and the kind of note 
     Action.ROLLBACK_STARTED: "rollback",
     Action.RUN_PAUSED: "paused",
     Action.HANDOVER: "handover",
+    Action.APPROVED: "approval",
+    Action.REFUSED: "approval",
 }
 
 
@@ -64,6 +66,10 @@ def _note_text(e: AuditEntry) -> str:
         return f"{e.host} excluded: {e.reason}"
     if e.action == Action.ROLLBACK_STARTED:
         return f"rollback chosen ({e.reason}): resume goes on with it"
+    if e.action in (Action.APPROVED, Action.REFUSED):
+        verb = "approved" if e.action == Action.APPROVED else "refused"
+        by = e.approver + (f" as {e.role}" if e.role else "")
+        return f"{e.step_title}: {verb} by {by}" + (f" ({e.reason})" if e.reason else "")
     return e.message or e.reason
 
 

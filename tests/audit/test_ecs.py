@@ -136,6 +136,12 @@ def events() -> list[ev.Event]:
         ev.StatusUpdate(AT, "", AT - 30, 900.0, ev.StatusHow.UNATTENDED),
         ev.Notified(AT, "run-started", "https://hooks.slack.com", True, 1, 0.2),
         ev.Notified(AT, "step-failed", "pager", False, 4, 7.5, "pager exited with 2"),
+        ev.ApprovalRequested(
+            AT, STEP, "b" * 64, "rm x", ("web1",), "y", {"host": "web1"}, "ir-lead"
+        ),
+        ev.ApprovalAnswered(AT, STEP, True, "bob", 1001, "b" * 64, "ir-lead", AT),
+        ev.ApprovalAnswered(AT, STEP, False, "bob", 1001, "b" * 64, "", AT, "not now"),
+        ev.ApprovalRejected(AT, STEP, "rotate.1002.json", "for something else", "eve", 1002),
     ]
 
 

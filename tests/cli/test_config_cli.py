@@ -56,6 +56,7 @@ def test_show_says_what_an_untrusted_file_asked_for_and_trust_makes_it_count(rep
                 "target": "https://hooks.example.com",
                 "kind": "json",
                 "events": [
+                    "approval-needed",
                     "run-finished",
                     "run-paused",
                     "run-started",
@@ -121,5 +122,5 @@ def test_a_broken_config_file_stops_every_command_at_its_line(repo: Path) -> Non
         1,
         "",
         f"{repo / 'sop.toml'}:2:1: prefligth: unknown setting (known: library, inventory, "
-        "state_dir, known_hosts, ssh_config, preflight, notify)\n",
+        "state_dir, known_hosts, ssh_config, preflight, roles, notify)\n",
     )
