@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pexpect
 
-from .test_handover import RUN_ON_LOCAL, Team, records, spawn, team  # noqa: F401 (fixture)
+from .test_handover import Team, records, spawn, team  # noqa: F401 (fixture)
 
 WAITING = "Waiting for an approval by someone else: sop approve "
 ASK = "Approve it? [a]pprove / [r]efuse / [c]ancel: "
+# an approved command runs as approved: no [e]dit
+RUN_ON_LOCAL = "Run on local? [r]un / [s]kip / [o]ff-script / [q]uit / [a]bort: "
 
 
 def write_sop(team: Team) -> Path:
