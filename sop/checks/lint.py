@@ -20,6 +20,7 @@ from sop.format.gcpause import cycle_collector_paused
 from sop.format.loader import load_sop
 from sop.format.taskscan import scan_tasks
 from sop.model import (
+    APPROVAL_ANYONE,
     BUILTIN_VARIABLES,
     ELSE,
     LOCAL,
@@ -161,6 +162,7 @@ def lint_sop(
         )
     checker.calls()
     checker.alerts()
+    checker.roles()
     checker.not_templates()
     checker.scenarios()
     checker.todos()
@@ -653,6 +655,22 @@ class _Checker:
                     f"alert '{alert}' is not among the SOP's alerts ({known}): "
                     "add it to `alerts:` at the top, or remove it here",
                     "alert",
+                )
+
+    def roles(self) -> None:
+        """An `approval: ROLE` names a role of the SOP (its `roles:`, or a step's `role`): a
+        misspelt role would wait for an approver nobody can be."""
+        steps = list(self.all_steps())
+        known = sorted({*self.sop.roles, *(step.role for step in steps if step.role)})
+        for step in steps:
+            if step.approval not in ("", APPROVAL_ANYONE) and step.approval not in known:
+                self.error(
+                    step.locs.get("approval", step.where),
+                    f"{step.path}.approval",
+                    f"approval by '{step.approval}': no step has that role and the SOP's "
+                    f"`roles:` do not name it (roles: {', '.join(known) or 'none'}); name "
+                    "one, or `approval: required` for anyone but the operator",
+                    "role",
                 )
 
     def not_templates(self) -> None:

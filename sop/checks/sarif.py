@@ -25,6 +25,7 @@ RULES = {
     "target": "Targets name `local` or a host or group of the inventory.",
     "call": "Called SOPs exist, get known inputs and do not loop.",
     "alert": "A step names only alerts its SOP answers.",
+    "role": "An approval names a role of the SOP (declared, or a step's role).",
     "path": "Every path through the decisions goes on and sets what later steps read.",
     "drill": "Drill scenarios name existing steps; SOPs are drilled recently.",
     "metadata": "Each SOP has an owner and a recent review date.",

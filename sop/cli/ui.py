@@ -224,6 +224,10 @@ def show_sop(sop: Sop, out: Console) -> None:
                 confirm += f" {step.confirm_word}"
             if step.ok_exit != (0,):
                 loose += f"; succeeds with exit {', '.join(map(str, step.ok_exit))}"
+            if step.role:
+                loose += f"; role {step.role}"
+            if step.approval:
+                loose += f"; approval {step.approval}"
             tags = f" [dim]({_esc(step.kind + confirm + loose)})[/dim]"
             out.print(f"\n[bold]{prefix}{step.number}. {_esc(step.label)}[/bold]{tags}{where}")
             if step.when:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sop.audit.history import SopHistory, history_view, last_drilled, step_median
 from sop.errors import SopError
-from sop.model import Input, Link, Sop, Step, branches, section_conditions
+from sop.model import APPROVAL_ANYONE, Input, Link, Sop, Step, branches, section_conditions
 from sop.render import placeholders as placeholder
 from sop.render.docstrings import task_docstring
 from sop.render.flow import mermaid
@@ -316,6 +316,11 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
     def fact(label: str, value: str, code: bool = False) -> None:
         facts.append({"label": label, "value": value, "code": code})
 
+    if step.role:
+        fact("Role", step.role)
+    if step.approval:
+        fact("Approval", "by someone other than the operator" if step.approval == APPROVAL_ANYONE
+             else f"by the {step.approval}")  # fmt: skip
     if step.executable:
         fact("On", ", ".join(step.on if step.on is not None else sop.on), code=True)
         fact("Confirm", f"typed: {step.confirm_word}" if step.confirm_word else step.confirm)

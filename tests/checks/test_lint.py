@@ -483,6 +483,28 @@ alerts: [KubePod*, "[ab]x"]
     ]
 
 
+def test_an_approval_names_a_role_of_the_sop(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+    approval: ir-laed
+  - id: tell
+    role: comms
+    prose: Tell the customers.
+    approval: account-owner
+  - id: check
+    prose: Check.
+    approval: required
+roles: [account-owner]
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:9:5: steps[0].approval: approval by 'ir-laed': no step has that role and the "
+        "SOP's `roles:` do not name it (roles: account-owner, comms); name one, or `approval: "
+        "required` for anyone but the operator",
+    ]
+
+
 def test_braces_in_text_that_is_no_template_warn(write: Callable[..., Path]) -> None:
     """Titles, the summary, headings and links are shown as written everywhere."""
     text = (

@@ -189,3 +189,25 @@ def test_techdocs_writes_a_catalog_entity_beside_mkdocs_yml(
     refused = CliRunner().invoke(cli, [*args[:-3], "--techdocs", "group:sre"])
     assert refused.exit_code != 0
     assert "--techdocs goes with --mkdocs" in refused.output
+
+
+def test_each_step_shows_its_role_and_who_approves_it(tmp_path: Path) -> None:
+    from sop.format.loader import load_sop
+
+    path = tmp_path / "roles.yaml"
+    path.write_text(
+        "sop: 1\nid: roles\ntitle: Roles\nowner: t\nreviewed: 2026-11-01\n"
+        "roles: [account-owner]\nsteps:\n"
+        "  - {id: tell, role: comms, prose: Tell the customers.}\n"
+        "  - {id: revoke, role: ir-lead, approval: account-owner, run: echo revoke}\n"
+        "  - {id: check, approval: required, run: echo check}\n"
+    )
+    sop = load_sop(path)
+    page = render_files((sop,), "markdown")["roles.md"]
+    assert "**Role:** comms" in page
+    assert "**Role:** ir-lead · **Approval:** by the account-owner · **On:** `local`" in page
+    assert "**Approval:** by someone other than the operator · **On:** `local`" in page
+    for fmt in ("html", "confluence"):
+        (name,) = [n for n in render_files((sop,), fmt) if n.startswith("roles")]
+        text = render_files((sop,), fmt)[name]
+        assert "comms" in text and "by the account-owner" in text, fmt
