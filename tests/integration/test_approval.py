@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (tests take the `team` fixture this module imports)
 """The two-person rule between two real Unix users, against the real CLI at a terminal: alice
 runs an SOP whose step needs an approval, bob (same group, shared state directory) approves
 or refuses it with `sop approve` from his own account; alice cannot approve her own; an
@@ -12,7 +13,12 @@ from pathlib import Path
 
 import pexpect
 
-from .test_handover import Team, records, spawn, team  # noqa: F401 (fixture)
+from .test_handover import (
+    Team,
+    records,
+    spawn,
+    team,  # noqa: F401 (the fixture: two users, a shared state directory)
+)
 
 WAITING = "Waiting for an approval by someone else: sop approve "
 ASK = "Approve it? [a]pprove / [r]efuse / [c]ancel: "
