@@ -63,6 +63,10 @@ class Setup:
     state_dir: Path | None = None
     ssh_config: Path | None = None
     known_hosts: Path | None = None
+    # the effective team configuration: each file and value with where it came from, and
+    # what was ignored (the CLI reads it: checks do not import the config wing)
+    configuration: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
 
 
 def diagnose(setup: Setup) -> Diagnosis:
@@ -72,6 +76,7 @@ def diagnose(setup: Setup) -> Diagnosis:
         check_python,
         lambda: check_package(Path(sop.__file__), metadata.distributions()),
         check_libraries,
+        lambda: check_configuration(setup.configuration, setup.ignored),
         lambda: check_ssh(setup.ssh_config, setup.known_hosts),
         lambda: check_inventory(setup.inventory),
         lambda: check_state_dir(setup.state_dir),
@@ -91,6 +96,17 @@ def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> Chec
         f"Python {text} ({sys.executable}) is not one sop is tested on ({supported}); "
         "if something breaks, install sop with one of those",
     )
+
+
+def check_configuration(lines: tuple[str, ...], ignored: tuple[str, ...]) -> Check:
+    """The effective configuration (sop.toml, the user's config.toml) and where each value
+    came from; a warning for what an untrusted project file asked for."""
+    if not lines:
+        return Check("config", Status.OK, "no configuration file: sop's defaults")
+    text = "; ".join(lines)
+    if ignored:
+        return Check("config", Status.WARN, f"{text}; ignored: {'; '.join(ignored)}")
+    return Check("config", Status.OK, text)
 
 
 # --- is `import sop` this distribution? -------------------------------------------------------

@@ -118,6 +118,27 @@ def show(settings: Any, fmt: str) -> None:
         ui.echo(str(problem))
 
 
+def described(team: TeamConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The effective configuration as `sop doctor` reports it: each file (trusted or not) and
+    each value with the `file:line` it came from (or the environment variable that overrides
+    it), and what an untrusted project file asked for (ignored)."""
+    lines = [
+        f"{source.kind} {source.path}" + ("" if source.trusted else " (not trusted)")
+        for source in team.sources
+    ]
+    for name, setting in team.settings.items():
+        value = " ".join(setting.value) if isinstance(setting.value, tuple) else setting.value
+        variable = _ENVIRONMENT.get(name, "")
+        where = (
+            f"${variable} overrides it"
+            if variable and os.environ.get(variable)
+            else str(setting.where)
+        )
+        lines.append(f"{name} = {value} ({where})")
+    lines += [f"notify {n.label} ({n.where})" for n in team.notifiers]
+    return tuple(lines), tuple(str(problem) for problem in team.ignored)
+
+
 def _as_dict(team: TeamConfig) -> dict[str, Any]:
     return {
         "sources": [

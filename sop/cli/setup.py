@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sop.cli import ui
-from sop.cli.params import FILE, FOLDER, STATE_DIR, format_option, path_option
+from sop.cli.params import FILE, FOLDER, STATE_DIR, Settings, format_option, path_option
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,7 +46,10 @@ def init(folder: Path) -> None:
 @path_option("--ssh-config", "ssh config file (default ~/.ssh/config).")
 @path_option("--known-hosts", "known_hosts file to trust (default ~/.ssh/known_hosts).")
 @format_option("text", "json")
+@click.pass_obj
 def doctor(
+    settings: Settings,
+    /,
     inventory: tuple[Path, ...],
     state_dir: Path | None,
     ssh_config: Path | None,
@@ -54,15 +57,17 @@ def doctor(
     fmt: str,
 ) -> ExitCode:
     """Check that this machine can run SOPs: Python and library versions, that `sop` is this
-    package (not another one of the same name), the SSH files, the inventory, the state and
-    audit key folders. One line per check: ok, warn or fail with what to do. Exit 1 on a
+    package (not another one of the same name), the effective configuration and where each value
+    came from, the SSH files, the inventory, the state and audit key folders. One line per check: ok, warn or fail with what to do. Exit 1 on a
     fail."""
     import json
 
     from sop.checks.doctor import Setup, diagnose
+    from sop.cli.config import described
     from sop.errors import ExitCode
 
-    found = diagnose(Setup(inventory, state_dir, ssh_config, known_hosts))
+    configuration, ignored = described(settings.config) if settings.config else ((), ())
+    found = diagnose(Setup(inventory, state_dir, ssh_config, known_hosts, configuration, ignored))
     if fmt == "json":
         ui.echo(json.dumps(found.as_dict(), indent=2))
     else:

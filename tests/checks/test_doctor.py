@@ -430,12 +430,14 @@ def test_doctor_prints_one_line_per_check_and_fails_on_a_fail(
         "ok    python      ",
         "ok    package     ",
         "ok    libraries   ",
+        "ok    config      ",
         "warn  ssh         ",
         "warn  inventory   ",
         "ok    state dir   ",
         "ok    audit keys  ",
     ]
-    assert lines[5] == f"ok    state dir   {in_tmp / 'state'} (made by the first run)"
+    assert lines[3] == "ok    config      no configuration file: sop's defaults"
+    assert lines[6] == f"ok    state dir   {in_tmp / 'state'} (made by the first run)"
     (in_tmp / "state").mkdir(mode=0o777)
     (in_tmp / "state").chmod(0o777)
     result = CliRunner().invoke(cli, ["doctor", "--format", "json"])
@@ -446,8 +448,32 @@ def test_doctor_prints_one_line_per_check_and_fails_on_a_fail(
         "ok",
         "ok",
         "ok",
+        "ok",
         "warn",
         "warn",
         "fail",
         "ok",
     ]
+
+
+def test_doctor_says_where_each_configuration_value_came_from(
+    in_tmp: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOP_STATE_DIR", str(in_tmp / "state"))
+    (in_tmp / "sop.toml").write_text('preflight = "warn"\nstate_dir = "elsewhere"\n')
+    result = CliRunner().invoke(cli, ["doctor"])
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("warn  config")]
+    toml = in_tmp / "sop.toml"
+    assert line == (
+        f"warn  config      project {toml} (not trusted); preflight = warn ({toml}:1:1); "
+        f"ignored: {toml}:2:1: state_dir: warning: ignored: sop.toml is a project configuration "
+        "you have not trusted, and `state_dir` could make sop run or send something; read the "
+        f"file, then `sop config trust {toml}`"
+    )
+    assert CliRunner().invoke(cli, ["config", "trust", str(toml)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["doctor"])
+    (line,) = [line for line in result.stdout.splitlines() if " config " in line]
+    assert line == (
+        f"ok    config      project {toml}; preflight = warn ({toml}:1:1); state_dir = "
+        f"{in_tmp / 'elsewhere'} ($SOP_STATE_DIR overrides it)"
+    )
