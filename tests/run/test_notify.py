@@ -119,6 +119,36 @@ def test_a_slack_webhook_gets_text_only_for_the_events_it_wants(tmp_path: Path) 
     ]
 
 
+def test_a_step_waiting_for_an_approval_is_announced_with_how_to_give_it(tmp_path: Path) -> None:
+    sop = tmp_path / "gated.yaml"
+    sop.write_text(
+        "sop: 1\nid: gated\ntitle: Gated\nowner: t\nreviewed: 2026-11-01\n"
+        "steps:\n  - id: wipe\n    title: Wipe\n    approval: required\n    run: 'true'\n"
+    )
+    wants = frozenset({"approval-needed", "run-paused"})
+    with webhook() as hook:
+        launched = launch(
+            RunRequest(
+                sop=str(sop),
+                state_dir=tmp_path / "state",
+                notifiers=(Notifier(url=hook.url, format="json", events=wants),),
+                options=RunOptions(yes=True, operator="ana", approval_timeout=0.0),
+            ),
+            prompter=None, asker=None, sinks=[], clock=SystemClock(),
+        )  # fmt: skip
+    run_id = launched.result.run_id
+    needed, paused = hook.received
+    assert {k: needed[k] for k in ("event", "text", "step", "role", "hosts")} == {
+        "event": "approval-needed",
+        "text": f"sop: step 1 (Wipe) of gated (run {run_id}) waits for someone other than the "
+        f"operator: sop approve {run_id} wipe",
+        "step": {"id": "wipe", "number": "1", "title": "Wipe"},
+        "role": "",
+        "hosts": ["local"],
+    }
+    assert paused["event"] == "run-paused" and launched.result.exit_code == 4
+
+
 def test_a_failing_webhook_is_retried_with_backoff_until_it_answers(tmp_path: Path) -> None:
     with webhook(500, 503, 200) as hook:
         launched = run(
