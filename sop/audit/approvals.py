@@ -171,8 +171,13 @@ def read_answers(run_dir: Path, step_key: str) -> list[Answer | Unreadable]:
 def _read(path: Path) -> Answer | Unreadable:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        return Unreadable(path.name, f"cannot be opened ({exc.strerror})", -1, (0, 0))
+    except OSError as exc:  # a link (ELOOP), a FIFO nobody writes to ...
+        try:
+            info = path.lstat()
+        except OSError:
+            return Unreadable(path.name, f"cannot be opened ({exc.strerror})", -1, (0, 0))
+        identity = (info.st_ino, info.st_mtime_ns)
+        return Unreadable(path.name, f"cannot be opened ({exc.strerror})", info.st_uid, identity)
     try:
         info = os.fstat(fd)
         identity = (info.st_ino, info.st_mtime_ns)
