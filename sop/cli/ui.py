@@ -938,11 +938,14 @@ def _line_within(seconds: float) -> bool:
 
     if not _WAKE and threading.current_thread() is threading.main_thread():
         _WAKE.append(_wake_up_pipe() if sys.stdin.isatty() else -1)
-    wake = [_WAKE[0]] if _WAKE and _WAKE[0] >= 0 else []
-    ready, _, _ = select.select([sys.stdin, *wake], [], [], seconds)
-    if wake and wake[0] in ready:
-        _drain(wake[0])
-    return sys.stdin in ready
+    waiting = select.poll()  # not select(): a run on many hosts holds descriptors past 1024
+    waiting.register(sys.stdin, select.POLLIN)
+    if _WAKE and _WAKE[0] >= 0:
+        waiting.register(_WAKE[0], select.POLLIN)
+    ready = {fd for fd, _ in waiting.poll(int(seconds * 1000))}
+    if _WAKE and _WAKE[0] in ready:  # a signal: its handler runs (Ctrl-C raises)
+        _drain(_WAKE[0])
+    return sys.stdin.fileno() in ready
 
 
 def _read_answer(
