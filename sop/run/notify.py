@@ -156,9 +156,7 @@ class Notifications:
 
 def news(event: ev.Event, run: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """The notice an event is (run-started, step-failed, approval-needed, status-update,
-    run-paused,
-    run-finished) and its
-    message, or None. `run` keeps what run-started said for the later ones."""
+    run-paused, run-finished) and its message, or None. `run` keeps what run-started said for the later ones."""
     if isinstance(event, ev.RunStarted):
         run.update(
             run_id=event.run_id,

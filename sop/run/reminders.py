@@ -124,3 +124,8 @@ class RemindingPrompter:
 
     def terminal(self) -> Tty | None:
         return self.inner.terminal()
+
+    def wait(self, prompt: str, ready: Callable[[], bool]) -> bool:
+        """Waiting for an approval: a status update due first (none is asked during the wait)."""
+        self._remind()
+        return self.inner.wait(prompt, ready)
