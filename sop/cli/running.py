@@ -18,7 +18,6 @@ from sop.cli.params import (
     to_path,
     walk_options,
 )
-from sop.model import SEVERITIES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -117,11 +116,23 @@ START_AT = click.option(
     help="Start at this step of the SOP: each step before it is skipped, recorded as a "
     "deviation with the reason.",
 )
+
+
+def _severity(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A severity of the format (checked here: `sop --help` does not load the model)."""
+    from sop.model import SEVERITIES
+
+    if value is not None and value not in SEVERITIES:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(SEVERITIES)}")
+    return value
+
+
 SEVERITY = click.option(
     "--severity",
-    type=click.Choice(SEVERITIES),
-    help="The incident's severity: how often the SOP's status_updates ask for an update "
-    "(default: the SOP's severity).",
+    metavar="SEV",
+    callback=_severity,
+    help="The incident's severity, sev1 to sev5: how often the SOP's status_updates ask for an "
+    "update (default: the SOP's severity).",
 )
 
 

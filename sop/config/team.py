@@ -6,22 +6,23 @@ ignored, and each ignored key becomes a warning that says how to trust the file.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sop.audit.sharing import Sharing
 from sop.config.files import (
     ConfigFile,
     find_project_config,
     read_config_file,
     user_config_path,
 )
-from sop.config.trust import is_trusted
 from sop.errors import Location, Problem, SopFileError
-from sop.model import NOTIFY_EVENTS, NOTIFY_FORMATS, Notifier
+
+if TYPE_CHECKING:
+    from sop.model import Notifier
 
 # setting -> (kind, choices); kinds: path, paths (one or a list), choice, names (a list)
 SETTINGS: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -76,12 +77,18 @@ def load_team_config(cwd: Path, environ: Mapping[str, str]) -> TeamConfig:
     ignored: list[Problem] = []
     problems: list[Problem] = []
     user = user_config_path(environ)
+    project = _project_file(cwd, environ)
+    if project is None and not os.path.lexists(user):  # most commands: no file, nothing to load
+        return TeamConfig({})
+    from sop.audit.sharing import Sharing
+
     if Sharing().check(user, "your sop configuration"):  # yours, and nobody else can write it
         config = read_config_file(user)
         _merge(config, True, settings, notifiers, ignored, problems)
         sources.append(Source(user, "user", True))
-    project = _project_file(cwd, environ)
     if project is not None and project.resolve() != user.resolve():
+        from sop.config.trust import is_trusted
+
         config = read_config_file(project)
         trusted = is_trusted(config, environ)
         _merge(config, trusted, settings, notifiers, ignored, problems)
@@ -184,14 +191,16 @@ def _notifiers(config: ConfigFile, value: Any, problems: list[Problem]) -> list[
     out = []
     for index, table in enumerate(value):
         found = _notifier(config, index, table)
-        if isinstance(found, Notifier):
-            out.append(found)
-        else:
+        if isinstance(found, list):
             problems.extend(found)
+        else:
+            out.append(found)
     return out
 
 
 def _notifier(config: ConfigFile, index: int, table: Mapping[str, Any]) -> Notifier | list[Problem]:
+    from sop.model import NOTIFY_EVENTS, NOTIFY_FORMATS, Notifier
+
     def at(key: str = "") -> Location:
         return config.where("notify", index, key)
 

@@ -412,3 +412,13 @@ def test_the_step_screen_says_which_exits_count_and_the_word_to_type(
         "exit 0 or 3 counts as success",
     ]
     assert "on local  (confirm: typed: you will type AKIAEXAMPLE)" in lines
+
+
+def test_a_severity_outside_the_format_is_refused_by_name() -> None:
+    code, _, err = invoke(
+        "run", str(REPO / "runbooks" / "demo.yaml"), "--yes", "--severity", "sev9"
+    )
+    assert code == 2
+    assert (
+        "Invalid value for '--severity': 'sev9' is not one of sev1, sev2, sev3, sev4, sev5" in err
+    )
