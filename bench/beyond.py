@@ -16,13 +16,21 @@ import resource
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bench.common import Section, Series, fmt
 from sop.run.openfiles import BASE, PER_HOST
 
-if TYPE_CHECKING:
-    from bench.fanout import Usage
+
+@dataclass(frozen=True)
+class Usage:
+    """What `sop run` held at its peak on `hosts` hosts, read from /proc while it ran."""
+
+    hosts: int
+    open_files: int
+    threads: int
+    virtual_mb: float
+    resident_mb: float
+
 
 FLEETS = (1_000, 5_000)
 STEP_BUDGET = 60.0  # seconds: the longest a responder should wait for one command on every host

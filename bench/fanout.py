@@ -30,12 +30,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from bench import beyond
+from bench.beyond import Usage
 from bench.common import (
     BENCH_BIN,
     PYTHON,
@@ -60,17 +60,6 @@ LARGE = 128  # from this size on: sop, fabric and OpenSSH curve25519 only, LARGE
 LARGE_RUNS = 3
 AT_LARGE = ("sop run", "fabric ThreadingGroup", CURVE)
 FLAT_FROM = 8  # CPU per host is compared from this size to the largest
-
-
-@dataclass(frozen=True)
-class Usage:
-    """What `sop run` held at its peak on `hosts` hosts, read from /proc while it ran."""
-
-    hosts: int
-    open_files: int
-    threads: int
-    virtual_mb: float
-    resident_mb: float
 
 
 def watch(argv: Sequence[str], env: dict[str, str], cwd: Path, hosts: int) -> Usage:
