@@ -197,3 +197,28 @@ def complete_run(ctx: click.Context, param: click.Parameter, incomplete: str) ->
     except OSError:
         return []
     return [CompletionItem(n) for n in sorted(names, reverse=True) if n.startswith(incomplete)]
+
+
+# the page options of `sop render` and `sop publish` (the styles: render/placeholders.py)
+TEMPLATES = click.option(
+    "--templates",
+    "template_dirs",
+    type=EXISTING_FOLDER,
+    multiple=True,
+    help="Folder of templates that override the built-in ones by name (repeatable).",
+)
+RUNS_DIR = click.option(
+    "--runs",
+    "runs_dir",
+    metavar="STATE_DIR",
+    type=EXISTING_FOLDER,
+    help="Add run history from the audit logs in this state directory to each page.",
+)
+PLACEHOLDERS = click.option(
+    "--placeholders",
+    type=click.Choice(["shell", "angle", "jinja"]),
+    default="shell",
+    show_default=True,
+    help='How commands show the values they need: "${SOP_HOST:?}" with a "Set these first" '
+    "block (fails before it runs until set), <host>, or {{ host }} as written.",
+)

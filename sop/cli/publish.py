@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sop.cli import ui
-from sop.cli.params import EXISTING_FOLDER, FILE, PATHS
+from sop.cli.params import FILE, PATHS, PLACEHOLDERS, RUNS_DIR, TEMPLATES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -88,27 +88,9 @@ def publish() -> None:
 )
 @click.option("--adopt", is_flag=True, help="Replace a page of the same title sop did not make.")
 @click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
-@click.option(
-    "--templates",
-    "template_dirs",
-    type=EXISTING_FOLDER,
-    multiple=True,
-    help="Folder of templates that override the built-in ones by name (repeatable).",
-)
-@click.option(
-    "--placeholders",
-    type=click.Choice(["shell", "angle", "jinja"]),
-    default="shell",
-    show_default=True,
-    help="How commands show the values they need (as in `sop render`).",
-)
-@click.option(
-    "--runs",
-    "runs_dir",
-    metavar="STATE_DIR",
-    type=EXISTING_FOLDER,
-    help="Add run history from the audit logs in this state directory to each page.",
-)
+@TEMPLATES
+@PLACEHOLDERS
+@RUNS_DIR
 def confluence(
     paths: tuple[Path, ...],
     url: str,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sop.cli import ui
-from sop.cli.params import EXISTING_FOLDER, FILE, FOLDER, PATHS
+from sop.cli.params import FILE, FOLDER, PATHS, PLACEHOLDERS, RUNS_DIR, TEMPLATES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,29 +30,10 @@ if TYPE_CHECKING:
     required=True,
     help="Folder to write the pages into (created if needed).",
 )
-@click.option(
-    "--templates",
-    "template_dirs",
-    type=EXISTING_FOLDER,
-    multiple=True,
-    help="Folder of templates that override the built-in ones by name (repeatable).",
-)
+@TEMPLATES
 @click.option("--mkdocs", is_flag=True, help="Also write mkdocs.yml; pages go into OUT/docs/.")
-@click.option(
-    "--runs",
-    "runs_dir",
-    metavar="STATE_DIR",
-    type=EXISTING_FOLDER,
-    help="Add run history from the audit logs in this state directory to each page.",
-)
-@click.option(
-    "--placeholders",
-    type=click.Choice(["shell", "angle", "jinja"]),
-    default="shell",
-    show_default=True,
-    help='How commands show the values they need: "${SOP_HOST:?}" with a "Set these first" '
-    "block (fails before it runs until set), <host>, or {{ host }} as written.",
-)
+@RUNS_DIR
+@PLACEHOLDERS
 @click.option(
     "--techdocs",
     "techdocs_owner",
