@@ -20,6 +20,7 @@ STEP_KINDS = ("prose", "run", "script", "task", "call", "decide")
 EXECUTABLE_KINDS = ("run", "script", "task")
 CONFIRM_LEVELS = ("never", "auto", "always", "typed")
 APPROVAL_ANYONE = "required"  # `approval: required`: anyone but the operator may approve
+INTERACTIVE = "takes your terminal"  # how pages and `sop show` mark an `interactive: true` step
 PHASES = ("identify", "protect", "detect", "respond", "recover")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 INPUT_TYPES = ("string", "integer", "boolean")

@@ -165,7 +165,7 @@ def show_sop(sop: Sop, out: Console) -> None:
     """The checklist as a responder will see it; nothing is rendered or run."""
     from rich.markdown import Markdown
 
-    from sop.model import branches, section_conditions
+    from sop.model import INTERACTIVE, branches, section_conditions
 
     sop = visible_record(sop)
     guarded(out)
@@ -228,6 +228,8 @@ def show_sop(sop: Sop, out: Console) -> None:
                 loose += f"; role {step.role}"
             if step.approval:
                 loose += f"; approval {step.approval}"
+            if step.interactive:
+                loose += f"; interactive: {INTERACTIVE}"
             tags = f" [dim]({_esc(step.kind + confirm + loose)})[/dim]"
             out.print(f"\n[bold]{prefix}{step.number}. {_esc(step.label)}[/bold]{tags}{where}")
             if step.when:

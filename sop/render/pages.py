@@ -17,7 +17,16 @@ from typing import Any
 
 from sop.audit.history import SopHistory, history_view, last_drilled, step_median
 from sop.errors import SopError
-from sop.model import APPROVAL_ANYONE, Input, Link, Sop, Step, branches, section_conditions
+from sop.model import (
+    APPROVAL_ANYONE,
+    INTERACTIVE,
+    Input,
+    Link,
+    Sop,
+    Step,
+    branches,
+    section_conditions,
+)
 from sop.render import placeholders as placeholder
 from sop.render.docstrings import task_docstring
 from sop.render.flow import mermaid
@@ -321,6 +330,8 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
     if step.approval:
         fact("Approval", "by someone other than the operator" if step.approval == APPROVAL_ANYONE
              else f"by the {step.approval}")  # fmt: skip
+    if step.interactive:
+        fact("Interactive", INTERACTIVE)
     if step.executable:
         fact("On", ", ".join(step.on if step.on is not None else sop.on), code=True)
         fact("Confirm", f"typed: {step.confirm_word}" if step.confirm_word else step.confirm)

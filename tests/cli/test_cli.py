@@ -177,6 +177,18 @@ def test_show_prints_the_checklist_and_runs_nothing(
         assert text in out
 
 
+def test_show_marks_the_step_that_takes_the_terminal(write: Callable[..., Path]) -> None:
+    write(
+        "sop: 1\nid: x\ntitle: X\nsteps:\n"
+        "  - {id: top, title: Watch top, run: top, interactive: true, confirm: never}\n"
+        "  - {id: uptime, run: uptime}\n"
+    )
+    code, out, _ = invoke("show", "sop.yaml")
+    assert code == 0
+    assert "1. Watch top (run; confirm never; interactive: takes your terminal)" in out
+    assert out.count("interactive") == 1
+
+
 def test_show_of_a_broken_sop_executes_nothing(write: Callable[..., Path], in_tmp: Path) -> None:
     marker = in_tmp / "pwned"
     write(f"sop: 1\nid: x\ntitle: !!python/object/apply:os.system ['touch {marker}']\nsteps: []\n")

@@ -54,3 +54,19 @@ def test_every_page_names_its_original() -> None:
         assert sop.links[0].title.startswith("Original: "), name
         page = render_files([sop], "markdown")[f"{name}.md"]
         assert f"[Original: {sop.links[0].title[len('Original: ') :]}" in page.replace("\\", "")
+
+
+def test_an_interactive_step_says_it_takes_the_terminal_in_every_format(tmp_path: Path) -> None:
+    (sop,) = load(RUNBOOKS / "linux-perf-60s.yaml")
+    markdown = render_files((sop,), "markdown")["linux-perf-60s.md"]
+    top = markdown[markdown.index("top: anything wildly different?") :]
+    assert "**Interactive:** takes your terminal · **On:** `<host>` · **Confirm:** never" in top
+    assert markdown.count("**Interactive:**") == 1  # top; vmstat and the others are not
+    html = render_files((sop,), "html")["linux-perf-60s.html"]
+    assert "<dt>Interactive:</dt> <dd>takes your terminal</dd>" in html
+    (page,) = [t for n, t in render_files((sop,), "confluence").items() if "linux" in n]
+    assert "<strong>Interactive:</strong> takes your terminal" in page
+    render_library((sop,), "markdown", tmp_path, mkdocs=True)
+    subprocess.run([str(MKDOCS), "build", "--strict", "--quiet"], cwd=tmp_path, check=True)
+    built = (tmp_path / "site" / "linux-perf-60s" / "index.html").read_text()
+    assert "<strong>Interactive:</strong> takes your terminal" in built
