@@ -64,6 +64,7 @@ class Option(NamedTuple):
 
 
 ELSE = "else"  # the choice that takes a decision's `else:` sections
+GOES_ON = "on, no section"  # where an answer that names no section (`[]`) leads, for readers
 BACK_MAX = 3  # how many times a decision may send the run back, unless it says `max:`
 
 

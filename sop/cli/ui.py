@@ -165,7 +165,7 @@ def show_sop(sop: Sop, out: Console) -> None:
     """The checklist as a responder will see it; nothing is rendered or run."""
     from rich.markdown import Markdown
 
-    from sop.model import INTERACTIVE, branches, section_conditions
+    from sop.model import GOES_ON, INTERACTIVE, branches, section_conditions
 
     sop = visible_record(sop)
     guarded(out)
@@ -238,7 +238,7 @@ def show_sop(sop: Sop, out: Console) -> None:
                 if step.body != step.label:
                     out.print(Markdown(step.body))
                 for b in branches(sop, step):
-                    titles = ", ".join(s.title for s in b.sections)
+                    titles = ", ".join(s.title for s in b.sections) or GOES_ON
                     back = f"back to {titles} (at most {step.max_back} times)" if b.back else titles
                     out.print(f"  • [bold]{_esc(b.label)}[/bold] → {_esc(back)}")
             elif step.kind == "prose":
@@ -527,7 +527,10 @@ class TerminalUI:
         self.out.print(f"[bold]{mark}[/bold] {_esc(e.title)}: {_esc(e.reason)}")
 
     def _decided(self, e: ev.Decided) -> None:
-        self.out.print(f"  [dim]→ {_esc(e.choice)}: {_esc(', '.join(e.goto))}[/dim]")
+        from sop.model import GOES_ON
+
+        goto = ", ".join(e.goto) or GOES_ON
+        self.out.print(f"  [dim]→ {_esc(e.choice)}: {_esc(goto)}[/dim]")
 
     def _shown(self, e: ev.StepShown) -> None:
         if e.step.key not in self._headed or e.prose or e.command:

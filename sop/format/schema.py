@@ -202,7 +202,6 @@ def _check_step(checked: Checked, problems: list[Problem], path: str) -> None:
 ROLE = Str("A role: who does a step.", pattern=ID, pattern_hint=ID_HINT)
 
 SECTION_ID = Str("A section's id (its heading's `id`).", pattern=ID, pattern_hint=ID_HINT)
-SECTIONS = ListOf(SECTION_ID, "A section id, or a list of them.", min_items=1, single_ok=True)
 
 DRILL = Struct(
     "drill",
@@ -315,9 +314,10 @@ STEP = Struct(
             "which sections come next."
         ),
         "options": MapOf(
-            SECTIONS,
+            ListOf(SECTION_ID, "A section id, a list of them, or [] for none.", single_ok=True),
             "A decide step's answers, each naming the section(s) it leads to: later sections run "
-            "only when chosen, an earlier one means going back to it.",
+            "only when chosen, an earlier one means going back to it; `[]` chooses none of them "
+            "and goes on.",
         ),
         "else": ListOf(
             SECTION_ID,

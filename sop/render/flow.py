@@ -34,7 +34,9 @@ def mermaid(sop: Sop) -> str:
         title = _text(section.title) if section else "Steps"
         extra = f"<br/><i>{_text(conditions[sid])}</i>" if sid in conditions else ""
         lines.append(f'  {node[sid]}["{title}{extra}"]')
+    ends = False
     for i, (sid, steps) in enumerate(parts):
+        after = next((later for later, _ in parts[i + 1 :] if later not in chosen), None)
         decides = [s for s in steps if s.kind == "decide"]
         for step in decides:
             diamond = f"d{step.number}"
@@ -42,17 +44,20 @@ def mermaid(sop: Sop) -> str:
             lines.append(f"  {node[sid]} --> {diamond}")
             for b in branches(sop, step):
                 arrow = "-.->" if b.back else "-->"
+                label = _text(b.label, 40)
                 for target in b.sections:
                     if target.id in node:
-                        lines.append(
-                            f'  {diamond} {arrow}|"{_text(b.label, 40)}"| {node[target.id]}'
-                        )
+                        lines.append(f'  {diamond} {arrow}|"{label}"| {node[target.id]}')
+                if not b.sections:  # no section chosen: on to where the branches meet again
+                    ends = ends or after is None
+                    lines.append(f'  {diamond} -->|"{label}"| {node[after] if after else "done"}')
         section = sop.section(sid)
         if section is not None and section.until:
             lines.append(f'  {node[sid]} -->|"again until {_text(section.until, 40)}"| {node[sid]}')
         if decides:
             continue
-        after = next((later for later, _ in parts[i + 1 :] if later not in chosen), None)
         if after is not None:
             lines.append(f"  {node[sid]} --> {node[after]}")
+    if ends:
+        lines.append('  done(["end"])')
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from sop.audit.history import SopHistory, history_view, last_drilled, step_media
 from sop.errors import SopError
 from sop.model import (
     APPROVAL_ANYONE,
+    GOES_ON,
     INTERACTIVE,
     Input,
     Link,
@@ -372,6 +373,7 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
             {
                 "label": b.label,
                 "back": b.back,
+                "goes_on": "" if b.sections else GOES_ON,
                 "targets": [
                     {"title": t.title, "anchor": "section-" + safe_name(t.id)} for t in b.sections
                 ],

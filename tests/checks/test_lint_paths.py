@@ -285,3 +285,37 @@ def test_schema_of_decisions_and_sections(write: Callable[..., Path]) -> None:
         "sop.yaml:17:5: steps[4]: a decide step needs 'options': the answers to choose from",
         "sop.yaml:19:5: steps[5].options: 'options' goes only with 'decide' steps",
     ]
+
+
+def test_an_answer_that_names_no_section_goes_on(write: Callable[..., Path]) -> None:
+    """`[]`: none of the sections applies; it goes on, so a decision whose other answers all go
+    back still leaves a way on, and a value its sections set is empty on that path."""
+    text = (
+        MINIMAL
+        + """\
+  - heading: Check
+    id: check
+  - id: again
+    decide: Still broken?
+    options:
+      "yes": check
+      "no, or not this": []
+  - id: found
+    decide: Which one?
+    options:
+      "none of these": []
+      disk: disk
+  - heading: Disk
+    id: disk
+  - run: df -h
+    capture: usage
+  - heading: Close
+    id: close
+  - run: echo {{ usage }}
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:27:5: steps[7]: warning: 'usage' is set only by step 4 (step-4), in section "
+        "'Disk', which runs only when the decision at step 3 (found) chooses it; on other paths "
+        "it is empty here"
+    ]

@@ -189,6 +189,20 @@ def test_show_marks_the_step_that_takes_the_terminal(write: Callable[..., Path])
     assert out.count("interactive") == 1
 
 
+def test_show_and_a_dry_run_say_where_an_answer_that_names_no_section_leads(
+    write: Callable[..., Path],
+) -> None:
+    from tests.run.test_decisions import NONE_APPLY
+
+    write(NONE_APPLY)
+    code, out, _ = invoke("show", "sop.yaml")
+    assert code == 0
+    assert "  • none of these → on, no section\n  • disk → Disk\n" in out
+    code, out, _ = invoke("run", "sop.yaml", "--dry-run")
+    assert code == 0
+    assert " • none of these → on, no section " in out
+
+
 def test_show_of_a_broken_sop_executes_nothing(write: Callable[..., Path], in_tmp: Path) -> None:
     marker = in_tmp / "pwned"
     write(f"sop: 1\nid: x\ntitle: !!python/object/apply:os.system ['touch {marker}']\nsteps: []\n")

@@ -146,3 +146,28 @@ def test_mkdocs_builds_the_etcd_runbook_strictly(tmp_path: Path) -> None:
     assert '<code class="language-mermaid">flowchart TD' in built
     assert '<a id="section-restore"></a>' in built
     assert '<a href="#section-restore">Restore from a snapshot</a>' in built
+
+
+def test_an_answer_that_names_no_section_goes_on_in_the_flow_and_the_lists(
+    tmp_path: Path,
+) -> None:
+    from tests.run.test_decisions import NONE_APPLY
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "findings.yaml").write_text(NONE_APPLY)
+    (sop,) = load(tmp_path / "a" / "findings.yaml")
+    page = render_files([sop], "markdown")["findings.md"]
+    flow = page[page.index("```mermaid") : page.index("## Checklist")]
+    assert '  d1 -->|"none of these"| s3\n' in flow and "done" not in flow  # on to Close
+    assert "- **none of these** → on, no section\n- **disk** → [Disk](#section-disk)\n" in page
+    html = render_files([sop], "html")["findings.html"]
+    assert "<li><strong>none of these</strong> → on, no section</li>" in html
+    xml = render_files([sop], "confluence")["findings.xml"]
+    assert "<li><strong>none of these</strong> → on, no section</li>" in xml
+    # with nothing after the branches, the answer leads to the end
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "findings.yaml").write_text(NONE_APPLY.split("  - heading: Close")[0])
+    (last,) = load(tmp_path / "b" / "findings.yaml")
+    page = render_files([last], "markdown")["findings.md"]
+    assert '  d1 -->|"none of these"| done\n' in page
+    assert '  done(["end"])\n```' in page

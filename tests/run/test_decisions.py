@@ -315,3 +315,59 @@ def test_a_dry_run_takes_the_drill_value_of_an_unanswered_question_in_a_drill(
     result, rec, _ = run_sop(write_sop(tmp_path, ASKED), dry_run=True, yes=True, **extra)
     assert result.outcome == Outcome.SUCCESS
     assert [e.command for e in rec.of(ev.StepShown) if e.command] == [shown]
+
+
+NONE_APPLY = """\
+sop: 1
+id: findings
+title: Findings
+steps:
+  - heading: Diagnosis
+    id: diagnose
+  - id: found
+    decide: Which finding applies?
+    options:
+      "none of these": []
+      disk: disk
+      memory: memory
+  - heading: Disk
+    id: disk
+  - id: disk-fix
+    run: echo disk
+    confirm: never
+  - heading: Memory
+    id: memory
+  - id: memory-fix
+    run: echo memory
+    confirm: never
+  - heading: Close
+    id: close
+  - id: close-it
+    run: echo closed
+    confirm: never
+"""
+
+
+def test_an_answer_that_names_no_section_skips_the_branches_and_goes_on(tmp_path: Path) -> None:
+    path = write_sop(tmp_path, NONE_APPLY)
+    result, rec, _ = run_sop(path, yes=True, answers={"found": "none of these"})
+    assert result.outcome == Outcome.SUCCESS
+    assert outcomes(rec) == {
+        "found": "done",
+        "disk-fix": "skipped",
+        "memory-fix": "skipped",
+        "close-it": "success",
+    }
+    (decided,) = rec.of(ev.Decided)
+    assert (decided.choice, decided.goto) == ("none of these", ())
+    shown = next(e for e in rec.of(ev.StepShown) if e.step.id == "found")
+    assert shown.prose == (
+        "- **none of these** → on, no section\n- **disk** → Disk\n- **memory** → Memory"
+    )
+    # a drill takes the first answer that goes on: this one
+    drilled, rec, _ = run_sop(path, yes=True, drill=DrillOptions())
+    assert drilled.outcome == Outcome.SUCCESS
+    assert [e.choice for e in rec.of(ev.Decided)] == ["none of these"]
+    assert outcomes(rec)["close-it"] == "success" and outcomes(rec)["disk-fix"] == "skipped"
+    _, rec, _ = run_sop(path, yes=True, answers={"found": "disk"})
+    assert (outcomes(rec)["disk-fix"], outcomes(rec)["memory-fix"]) == ("success", "skipped")

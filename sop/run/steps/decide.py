@@ -6,7 +6,7 @@ from __future__ import annotations
 from sop import events as ev
 from sop import templating
 from sop.events import Outcome
-from sop.model import ELSE, Sop, Step, branches
+from sop.model import ELSE, GOES_ON, Sop, Step, branches
 from sop.run.options import ConfirmationRequired, RunOptions
 from sop.run.scope import Scope, Stop
 from sop.run.services import Services
@@ -25,7 +25,7 @@ def answers_text(step: Step, sop: Sop) -> str:
     """The answers as a Markdown list: where each leads, in the sections' titles."""
     lines = []
     for b in branches(sop, step):
-        titles = ", ".join(s.title for s in b.sections)
+        titles = ", ".join(s.title for s in b.sections) or GOES_ON
         lines.append(f"- **{b.label}** → {'back to ' if b.back else ''}{titles}")
     return "\n".join(lines)
 
