@@ -41,6 +41,20 @@ class DashOk(str):
     """An input value that may begin with '-' because its input says `allow_dash: true`."""
 
 
+class Placeholder(str):
+    """What a dry run puts where the run will have a value (an answer nobody gives, a command's
+    captured output): shown as itself (`<answer:replica>`), never checked as a real value
+    (against an input's pattern or the inventory) and never run. Only a dry run makes one."""
+
+
+def placeholder_in(text: str, variables: Mapping[str, Any]) -> str:
+    """`text` as a `Placeholder` when it holds one of the placeholders in `variables` (a value
+    rendered from one: `{{ replica }}`), else as it is."""
+    if any(isinstance(v, Placeholder) and v in text for v in variables.values()):
+        return Placeholder(text)
+    return text
+
+
 class Secret:
     """Stands for a secret input in templates: rendering it anywhere is an error, because text
     and commands are shown, logged and put in argv. Commands read secrets from the environment."""

@@ -15,7 +15,7 @@ from sop.files import FileReadError, read_regular_file
 from sop.format.alerts import Alert
 from sop.model import Input, Sop
 from sop.redact import MASK, MIN_SECRET_LENGTH
-from sop.templating import Choice, DashOk
+from sop.templating import Choice, DashOk, Placeholder
 
 TRUE = ("true", "yes", "y", "1", "on")
 FALSE = ("false", "no", "n", "0", "off")
@@ -155,6 +155,9 @@ def resolve_inputs(
         source = (sources or {}).get(inp.name) if inp.name in given else None
         while True:
             try:
+                if isinstance(raw, Placeholder):  # a dry run's: shown, never checked or run
+                    value: object = raw
+                    break
                 value = validate(inp, raw) if raw != "" or inp.required else ""
                 break
             except InputError as exc:

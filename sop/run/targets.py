@@ -48,7 +48,10 @@ def render_targets(
         if not is_data_target(source):
             names.append(source)
             continue
-        value = templating.render(source, variables).strip()
+        value = templating.placeholder_in(templating.render(source, variables).strip(), variables)
+        if isinstance(value, templating.Placeholder):  # a dry run's answer or capture
+            names.append(value)
+            continue
         _check_data_target(source, value, inventory, allow, simulate)
         names.append(value)
     return tuple(names)
@@ -99,6 +102,9 @@ def resolve_targets(
     drill makes up hosts the inventory does not know (nothing will connect to them)."""
     hosts: dict[str, Host] = {}
     for name in names:
+        if isinstance(name, templating.Placeholder):  # a dry run shows it, connects nowhere
+            hosts.setdefault(name, Host(name=name, address="placeholder.invalid"))
+            continue
         name = name.strip()
         known = inventory is not None and (name in inventory.hosts or name in inventory.groups)
         if simulate and name != LOCAL and not known:

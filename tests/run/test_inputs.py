@@ -15,6 +15,7 @@ from sop.format.loader import load_sop
 from sop.model import Sop
 from sop.run.inputs import InputError, resolve_inputs
 from sop.run.testing import ScriptedPrompter
+from sop.templating import Placeholder
 
 SOP_TEXT = """\
 sop: 1
@@ -79,6 +80,19 @@ def test_without_anyone_to_ask_a_bad_value_ends_the_run_with_the_reason(sop: Sop
         )
     assert str(refused.value) == "input 'host': 'web;reboot' does not match ^[a-z0-9.-]+$"
     assert refused.value.exit_code == ExitCode.FAILED
+
+
+def test_a_dry_runs_placeholder_passes_unchecked_and_the_same_text_as_a_value_does_not(
+    sop: Sop,
+) -> None:
+    environ = {"TOKEN": "x" * 8}
+    given = {"host": Placeholder("<answer:host>")}
+    resolved = resolve_inputs(sop, given, secret_files={}, environ=environ, asker=None)
+    assert resolved.values["host"] == "<answer:host>"
+    assert isinstance(resolved.values["host"], Placeholder)
+    with pytest.raises(InputError) as refused:
+        resolve_inputs(sop, {"host": "<answer:host>"}, secret_files={}, environ=environ, asker=None)
+    assert str(refused.value) == "input 'host': '<answer:host>' does not match ^[a-z0-9.-]+$"
 
 
 def test_the_command_line_without_a_terminal_exits_1_before_anything_runs(

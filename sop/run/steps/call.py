@@ -19,7 +19,13 @@ def run_call(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note
         raise SopError(f"step {ref.number} calls '{step.body}', but this runner cannot load SOPs")
     try:
         callee = s.load_callee(step.body, scope.sop)
-        given = {k: templating.render(str(v), scope.variables) for k, v in step.with_inputs.items()}
+        # a dry run's placeholders pass through as placeholders, never checked as values
+        given = {
+            k: templating.placeholder_in(
+                templating.render(str(v), scope.variables), scope.variables
+            )
+            for k, v in step.with_inputs.items()
+        }
         inputs = resolve_inputs(
             callee,
             given,

@@ -75,7 +75,7 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
     )
     if s.options.dry_run:
         if step.capture:
-            scope.variables[step.capture] = f"<output of step {ref.number}>"
+            scope.variables[step.capture] = templating.Placeholder(f"<output of step {ref.number}>")
         s.finish(ref, Outcome.DRY_RUN, 0.0)
         return
     if not hosts:

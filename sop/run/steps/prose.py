@@ -130,4 +130,4 @@ def _unanswered(question: Input, *, drill: bool) -> str:
         return question.default
     if drill and question.drill is not None:
         return str(question.drill)
-    return f"<answer:{question.name}>"
+    return templating.Placeholder(f"<answer:{question.name}>")
