@@ -79,14 +79,23 @@ class DrillResult(NamedTuple):
 
 class DrillScenario(NamedTuple):
     """Drill overrides: per step id, the results of attempt 1, 2, ... (the last repeats);
-    hosts that do not answer; per decide step id, the answers of pass 1, 2, ... of its section
-    (the last repeats) that an unattended drill gives."""
+    hosts that do not answer; inputs' values; per decide step id or question name, the answers
+    of pass 1, 2, ... of its section (the last repeats) that an unattended drill gives. `locs`:
+    where each key stands, by `steps.ID`, `inputs.NAME` and `answers.NAME`."""
 
     name: str
     summary: str = ""
     steps: Mapping[str, tuple[DrillResult, ...]] = MappingProxyType({})
     unreachable: tuple[str, ...] = ()
     answers: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+    inputs: Mapping[str, str] = MappingProxyType({})
+    locs: Mapping[str, Location] = MappingProxyType({})
+
+    def answer(self, name: str, round_: int) -> str:
+        """The answer to decision or question `name` in pass `round_` of its section (the last
+        one repeats), "" when the scenario gives none."""
+        answers = self.answers.get(name, ())
+        return answers[min(round_, len(answers)) - 1] if answers else ""
 
 
 class Link(NamedTuple):

@@ -25,6 +25,8 @@ from sop.model import (
     ELSE,
     LOCAL,
     STEP_RESULTS,
+    DrillScenario,
+    Input,
     Inventory,
     Link,
     Section,
@@ -702,25 +704,48 @@ class _Checker:
     def scenarios(self) -> None:
         ids = {step.id for step in self.all_steps()}
         for name, scenario in self.sop.scenarios.items():
-            where = self.sop.loc("scenarios")
+            here = self.sop.loc("scenarios")
             for step_id in scenario.steps:
                 if step_id not in ids:
                     self.error(
-                        where,
+                        scenario.locs.get(f"steps.{step_id}", here),
                         f"scenarios.{name}.steps.{step_id}",
                         f"no step '{step_id}' in this SOP",
                         "drill",
                     )
-            for step_id, answers in scenario.answers.items():
-                self.scenario_answers(name, step_id, answers)
+            for input_name, value in scenario.inputs.items():
+                where = scenario.locs.get(f"inputs.{input_name}", here)
+                path = f"scenarios.{name}.inputs.{input_name}"
+                inp = self.sop.input(input_name)
+                if inp is None:
+                    known = ", ".join(i.name for i in self.sop.inputs) or "none"
+                    self.error(where, path, f"no input '{input_name}' (inputs: {known})", "drill")
+                else:
+                    self.scenario_value(inp, value, where, path)
+            for answered, answers in scenario.answers.items():
+                self.scenario_answers(name, scenario, answered, answers)
 
-    def scenario_answers(self, name: str, step_id: str, answers: tuple[str, ...]) -> None:
-        """A scenario answers decide steps of this SOP, each with one of the step's answers."""
-        where, path = self.sop.loc("scenarios"), f"scenarios.{name}.answers.{step_id}"
-        step = next((s for s in self.sop.steps if s.id == step_id), None)
+    def scenario_answers(
+        self, name: str, scenario: DrillScenario, answered: str, answers: tuple[str, ...]
+    ) -> None:
+        """A scenario answers decide steps of this SOP, each with one of the step's answers,
+        and its questions, each with a value the question accepts."""
+        where = scenario.locs.get(f"answers.{answered}", self.sop.loc("scenarios"))
+        path = f"scenarios.{name}.answers.{answered}"
+        step = next((s for s in self.sop.steps if s.id == answered), None)
+        question = next((q for s in self.all_steps() for q in s.ask if q.name == answered), None)
+        if question is not None and (step is None or step.kind != "decide"):
+            for answer in dict.fromkeys(answers):
+                self.scenario_value(question, answer, where, path)
+            return
         if step is None or step.kind != "decide":
-            what = f"step '{step_id}' is a {step.kind} step" if step else f"no step '{step_id}'"
-            self.error(where, path, f"{what}: a scenario answers decide steps", "drill")
+            what = f"step '{answered}' is a {step.kind} step" if step else f"no step '{answered}'"
+            self.error(
+                where,
+                path,
+                f"{what}: a scenario answers decide steps (by id) and questions (by name)",
+                "drill",
+            )
             return
         labels = [o.label for o in step.options] + ([ELSE] if step.otherwise else [])
         for answer in dict.fromkeys(answers):
@@ -732,6 +757,16 @@ class _Checker:
                     f"one of: {', '.join(labels)}",
                     "drill",
                 )
+
+    def scenario_value(self, inp: Input, value: str, where: Location, path: str) -> None:
+        """A scenario's value for an input or a question: one it accepts, and never a secret
+        (a drill makes secrets up; a value in the SOP file is no secret)."""
+        if inp.secret:
+            self.error(where, path, f"'{inp.name}' is secret: a drill makes up its value", "drill")
+        elif inp.choices and value not in inp.choices:
+            self.error(where, path, f"'{value}' is not one of {', '.join(inp.choices)}", "drill")
+        elif inp.pattern and not re.fullmatch(inp.pattern, value):
+            self.error(where, path, f"'{value}' does not match {inp.pattern}", "drill")
 
     def calls(self) -> None:
         for step in self.all_steps():

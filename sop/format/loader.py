@@ -13,7 +13,7 @@ from typing import Any
 from sop.errors import Location, Problem, SopFileError
 from sop.files import special_kind
 from sop.format import schema, yamlnodes
-from sop.format.schemakit import BAD, Checked
+from sop.format.schemakit import BAD, Checked, Keyed
 from sop.model import (
     BACK_MAX,
     LOCAL,
@@ -266,6 +266,12 @@ def _build_step(
 
 
 def _build_scenario(name: str, c: Checked) -> DrillScenario:
+    locs = {
+        f"{key}.{k}": where
+        for key in ("steps", "inputs", "answers")
+        if isinstance(mapping := c.get(key), Keyed)
+        for k, where in mapping.key_where.items()
+    }
     return DrillScenario(
         name=name,
         summary=c.get("summary", ""),
@@ -275,6 +281,8 @@ def _build_scenario(name: str, c: Checked) -> DrillScenario:
         },
         unreachable=tuple(c.get("unreachable", ())),
         answers={step: tuple(answers) for step, answers in c.get("answers", {}).items()},
+        inputs=dict(c.get("inputs", {})),
+        locs=locs,
     )
 
 

@@ -434,12 +434,18 @@ SCENARIO = Struct(
             key_hint=ID_HINT,
         ),
         "unreachable": ListOf(Str(), "Hosts that do not answer in this scenario."),
+        "inputs": MapOf(
+            Value(),
+            "Per input name: its value in this scenario, over its `drill:` value (-i still wins).",
+            key_pattern=NAME,
+            key_hint=NAME_HINT,
+        ),
         "answers": MapOf(
-            ListOf(Str(), single_ok=True),
-            "Per decide step id: the answer a drill with --yes gives, or a list of answers for "
-            "pass 1, 2, ... of its section (the last one repeats).",
-            key_pattern=ID,
-            key_hint=ID_HINT,
+            ListOf(Value(), single_ok=True),
+            "Per decide step id or `ask` question name: the answer a drill with --yes gives, or "
+            "a list of answers for pass 1, 2, ... of its section (the last one repeats).",
+            key_pattern=f"{ID}|{NAME}",
+            key_hint=f"{ID_HINT}; or {NAME_HINT}",
         ),
     },
     "A named set of drill overrides: `sop drill SOP --scenario NAME`.",

@@ -275,6 +275,17 @@ class ListOf(Spec):
         return out
 
 
+class Keyed(dict[str, Any]):
+    """The values of a checked `MapOf`, and where each key stands (`key_where`): a check
+    after the schema's (lint) can point at the key it is about."""
+
+    __slots__ = ("key_where",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_where: dict[str, Location] = {}
+
+
 class MapOf(Spec):
     def __init__(
         self,
@@ -291,7 +302,7 @@ class MapOf(Spec):
     def check(self, node: Node, path: str, problems: list[Problem]) -> Any:
         if not isinstance(node, Map):
             return _expected(problems, node, path, "a mapping")
-        out: dict[str, Any] = {}
+        out = Keyed()
         for key, child in node.entries.items():
             if self.key_pattern and not re.fullmatch(self.key_pattern, key):
                 problems.append(
@@ -299,6 +310,7 @@ class MapOf(Spec):
                 )
                 continue
             out[key] = self.value.check(child, f"{path}.{key}", problems)
+            out.key_where[key] = node.key_where[key]
         return out
 
     def json(self) -> JsonSchema:

@@ -277,14 +277,19 @@ def launch(
     if scenario and scenario not in sop.scenarios:
         known = ", ".join(sorted(sop.scenarios)) or "none"
         raise SopError(f"'{sop.id}' has no drill scenario '{scenario}' (it has: {known})")
+    given, sources = dict(request.inputs), dict(request.input_sources)
+    if scenario:  # the scenario's inputs, under what the command line gives
+        preset = {k: v for k, v in sop.scenarios[scenario].inputs.items() if k not in given}
+        given |= preset
+        sources |= {k: f"scenario '{scenario}'" for k in preset}
     inputs = resolve_inputs(
         sop,
-        request.inputs,
+        given,
         secret_files=request.secret_files,
         environ=os.environ,
         asker=asker,
         drill=request.options.drill is not None,
-        sources=request.input_sources,
+        sources=sources,
         run_commands=_real(request.options),
     )
     options = dataclasses.replace(

@@ -223,7 +223,7 @@ def test_drill_scenarios_name_existing_steps(write: Callable[..., Path]) -> None
         + "scenarios:\n  flaky:\n    steps:\n      hello: [{exit: 1}, {exit: 0}]\n      helo: {exit: 2}\n"
     )
     assert lint(write(text)) == [
-        "sop.yaml:9:1: scenarios.flaky.steps.helo: no step 'helo' in this SOP"
+        "sop.yaml:13:7: scenarios.flaky.steps.helo: no step 'helo' in this SOP"
     ]
 
 
@@ -249,15 +249,54 @@ scenarios:
       other: [else]
 """
     )
+    also = "a scenario answers decide steps (by id) and questions (by name)"
     assert lint(write(text)) == [
-        "sop.yaml:18:1: scenarios.lost.answers.fork: 'straight' is not an answer of step 2 "
+        "sop.yaml:21:7: scenarios.lost.answers.fork: 'straight' is not an answer of step 2 "
         "(fork); one of: left, right",
-        "sop.yaml:18:1: scenarios.lost.answers.hello: step 'hello' is a run step: a scenario "
-        "answers decide steps",
-        "sop.yaml:18:1: scenarios.lost.answers.helo: no step 'helo': a scenario answers decide "
-        "steps",
-        "sop.yaml:18:1: scenarios.lost.answers.other: no step 'other': a scenario answers decide "
-        "steps",
+        f"sop.yaml:22:7: scenarios.lost.answers.hello: step 'hello' is a run step: {also}",
+        f"sop.yaml:23:7: scenarios.lost.answers.helo: no step 'helo': {also}",
+        f"sop.yaml:24:7: scenarios.lost.answers.other: no step 'other': {also}",
+    ]
+
+
+def test_drill_scenarios_set_inputs_and_answer_questions_with_values_they_accept(
+    write: Callable[..., Path],
+) -> None:
+    text = MINIMAL.replace(
+        "steps:\n",
+        "inputs:\n"
+        "  host: {required: true, pattern: '^[a-z0-9-]+$', drill: web-1}\n"
+        "  token: {secret: true}\n"
+        "steps:\n",
+    ) + (
+        """\
+  - prose: How bad?
+    ask:
+      severity: {choices: [low, high], drill: low}
+      pin: {secret: true}
+scenarios:
+  bad:
+    inputs:
+      host: web-2
+      hots: web-3
+      token: abcdefgh
+    answers:
+      severity: [high, urgent]
+      pin: "1234"
+      sevrity: high
+  fine:
+    inputs: {host: Web_2}
+    answers: {severity: high}
+"""
+    )
+    also = "a scenario answers decide steps (by id) and questions (by name)"
+    assert lint(write(text)) == [
+        "sop.yaml:20:7: scenarios.bad.inputs.hots: no input 'hots' (inputs: host, token)",
+        "sop.yaml:21:7: scenarios.bad.inputs.token: 'token' is secret: a drill makes up its value",
+        "sop.yaml:23:7: scenarios.bad.answers.severity: 'urgent' is not one of low, high",
+        "sop.yaml:24:7: scenarios.bad.answers.pin: 'pin' is secret: a drill makes up its value",
+        f"sop.yaml:25:7: scenarios.bad.answers.sevrity: no step 'sevrity': {also}",
+        "sop.yaml:27:14: scenarios.fine.inputs.host: 'Web_2' does not match ^[a-z0-9-]+$",
     ]
 
 

@@ -184,3 +184,39 @@ def test_ransomware_goes_back_to_investigate_and_to_containment(tmp_path: Path) 
     outcomes = {e.step.key: e.outcome for e in rec.of(ev.StepFinished)}
     assert outcomes["type@2"] == outcomes["quarantine-systems@2"] == outcomes["watch@2"] == "done"
     assert outcomes["consider-ransom"] == "skipped" and outcomes["after-action"] == "done"
+
+
+def test_two_scenarios_take_two_branches_of_an_answer_and_set_inputs(tmp_path: Path) -> None:
+    """aws-iam-credential-compromise escalates by the priority the responder answers: the
+    drill's `drill:` value (P2) escalates to the account owner and AWS, the scenario
+    `legitimate-after-all` answers P3 and names the user, and -i still wins over it."""
+
+    def escalation(report: dict[str, Any]) -> dict[str, str]:
+        return {s["id"]: s["outcome"] for s in report["steps"] if s["id"].startswith("escalate")}
+
+    plain = drill(tmp_path / "a", "aws-iam-credential-compromise")
+    assert plain["answers"]["priority"] == "P2"
+    assert escalation(plain) == {"escalate-high": "unattended", "escalate-low": "skipped"}
+    scripted = drill(
+        tmp_path / "b", "aws-iam-credential-compromise", "--scenario", "legitimate-after-all"
+    )
+    assert scripted["answers"]["priority"] == "P3"
+    assert escalation(scripted) == {"escalate-high": "skipped", "escalate-low": "unattended"}
+    assert inputs(tmp_path / "b")["user_name"] == "oncall-engineer"
+    given = drill(
+        tmp_path / "c",
+        "aws-iam-credential-compromise",
+        "--scenario",
+        "legitimate-after-all",
+        "-i",
+        "user_name=someone-else",
+    )
+    assert escalation(given) == escalation(scripted)
+    assert inputs(tmp_path / "c")["user_name"] == "someone-else"
+
+
+def inputs(drilled: Path) -> dict[str, str]:
+    """The inputs the drill in `drilled` started with, from its audit log."""
+    (log,) = (drilled / "state").rglob("audit.jsonl")
+    started = json.loads(log.read_text().splitlines()[0])
+    return {i["name"]: i["value"] for i in started["sop"]["inputs"]}

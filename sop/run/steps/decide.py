@@ -52,8 +52,7 @@ def scripted_answer(step: Step, scope: Scope, options: RunOptions) -> str:
     if options.drill is None or scope.depth:
         return ""
     scenario = scope.sop.scenarios.get(options.drill.scenario)
-    answers = scenario.answers.get(step.id, ()) if scenario else ()
-    return answers[min(scope.round, len(answers)) - 1] if answers else ""
+    return scenario.answer(step.id, scope.round) if scenario else ""
 
 
 def run_decide(services: Services, step: Step, scope: Scope, ref: ev.StepRef, note: str) -> None:

@@ -10,7 +10,7 @@ from sop.model import Input, Step
 from sop.redact import MASK
 from sop.run.approval import await_approval, gate_of
 from sop.run.inputs import validate
-from sop.run.options import ConfirmationRequired
+from sop.run.options import ConfirmationRequired, RunOptions
 from sop.run.scope import Scope, Stop
 from sop.run.services import Services
 
@@ -87,8 +87,11 @@ def _answer(s: Services, q: Input, scope: Scope, ref: ev.StepRef) -> None:
     options = s.options
     unattended = options.yes or s.prompter is None
     while True:
+        scripted = _scenario_answer(q, scope, options) if unattended else ""
         if q.name in options.answers:
             raw = options.answers[q.name]
+        elif scripted:
+            raw = scripted
         elif options.drill is not None and q.drill is not None and unattended:
             raw = q.drill
         elif unattended:
@@ -114,6 +117,15 @@ def _answer(s: Services, q: Input, scope: Scope, ref: ev.StepRef) -> None:
     else:
         scope.variables[q.name] = value
     s.emit(ev.Answered(s.clock.now(), ref, q.name, MASK if q.secret else raw))
+
+
+def _scenario_answer(q: Input, scope: Scope, options: RunOptions) -> str:
+    """The drill scenario's answer to question `q` in this pass of its section, or "": only
+    the drilled SOP's own questions (a called SOP's are its own)."""
+    if options.drill is None or scope.depth:
+        return ""
+    scenario = scope.sop.scenarios.get(options.drill.scenario)
+    return scenario.answer(q.name, scope.round) if scenario else ""
 
 
 def _default_answers(step: Step, scope: Scope) -> None:
