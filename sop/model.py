@@ -20,7 +20,17 @@ STEP_KINDS = ("prose", "run", "script", "task", "call", "decide")
 EXECUTABLE_KINDS = ("run", "script", "task")
 CONFIRM_LEVELS = ("never", "auto", "always", "typed")
 APPROVAL_ANYONE = "required"  # `approval: required`: anyone but the operator may approve
-INTERACTIVE = "takes your terminal"  # how pages and `sop show` mark an `interactive: true` step
+INTERACTIVE = "takes your terminal"
+# the lint warnings a step may acknowledge (`acknowledge: {CODE: reason}`), as a reader says them
+ACKNOWLEDGEABLE = {
+    "target": "a target built from run data",
+    "path": "a value set only on some paths",
+    "quoting": "a template inside quotes",
+    "secret": "a secret in a command's arguments",
+    "task": "a task sop cannot see statically",
+    "template": "`{{ }}` in text that is no template",
+    "todo": "a TODO",
+}  # how pages and `sop show` mark an `interactive: true` step
 PHASES = ("identify", "protect", "detect", "respond", "recover")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 INPUT_TYPES = ("string", "integer", "boolean")
@@ -136,6 +146,9 @@ class Step(NamedTuple):
     interactive: bool = False  # a run step that gets the responder's terminal (one host)
     role: str = ""  # who does the step (`ir-lead`): another person's task unless the run holds it
     approval: str = ""  # "" none, APPROVAL_ANYONE, or the role whose holder must approve
+    acknowledge: Mapping[str, str] = MappingProxyType(
+        {}
+    )  # lint warning code -> why it is fine here
     ask: tuple[Input, ...] = ()
     args: Mapping[str, object] = NO_VALUES
     with_inputs: Mapping[str, object] = NO_VALUES

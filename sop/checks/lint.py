@@ -38,6 +38,7 @@ from sop.model import (
 )
 
 REVIEW_MAX_DAYS = 180
+_STEP_PATH = re.compile(r"(?:steps|rollback)\[\d+\]")  # the step a problem's key path is in
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def lint_sop(
     checker.scenarios()
     checker.todos()
     checker.empty_sections()
-    return checker.problems
+    return checker.unacknowledged()
 
 
 class _Inventories:
@@ -205,6 +206,35 @@ class _Checker:
 
     def warn(self, where: Location, path: str, message: str, code: str) -> None:
         self.problems.append(Problem(where, path, message, "warning", code))
+
+    def unacknowledged(self) -> list[Problem]:
+        """The problems, without the warnings a step acknowledges (`acknowledge: {CODE:
+        reason}`); an acknowledgement that matches no warning of its step is one itself: it
+        would hide the next warning of that kind, which nobody has weighed."""
+        steps = {step.path: step for step in self.all_steps()}
+        used: set[tuple[str, str]] = set()
+        kept: list[Problem] = []
+        for problem in self.problems:
+            match = _STEP_PATH.match(problem.path)
+            step = steps.get(match.group(0)) if match else None
+            if problem.severity == "warning" and step and problem.code in step.acknowledge:
+                used.add((step.path, problem.code))
+                continue
+            kept.append(problem)
+        for step in steps.values():
+            for code in step.acknowledge:
+                if (step.path, code) not in used:
+                    kept.append(
+                        Problem(
+                            step.locs.get("acknowledge", step.where),
+                            f"{step.path}.acknowledge.{code}",
+                            f"acknowledges no `{code}` warning of this step: remove it, or it "
+                            "hides the next one nobody has weighed",
+                            "warning",
+                            "acknowledge",
+                        )
+                    )
+        return kept
 
     def all_steps(self) -> Iterator[Step]:
         yield from self.sop.steps
@@ -520,7 +550,8 @@ class _Checker:
                     f"{path}[{i}]",
                     f"target '{target}' is built from run data ({what}): a host's output or an "
                     f"answer decides where the step runs. When it runs it must name {may}, else "
-                    "nothing runs (`on_data: group` or `on_data: local` allows more)",
+                    "nothing runs (`on_data: group` or `on_data: local` allows more; "
+                    "`acknowledge: {target: REASON}` on the step says why it is fine)",
                     "target",
                 )
 

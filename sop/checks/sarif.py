@@ -27,10 +27,11 @@ RULES = {
     "alert": "A step names only alerts its SOP answers.",
     "role": "An approval names a role of the SOP (declared, or a step's role).",
     "path": "Every path through the decisions goes on and sets what later steps read.",
-    "drill": "Drill scenarios name existing steps; SOPs are drilled recently.",
+    "drill": "Drill scenarios name existing steps, inputs and questions; SOPs are drilled recently.",
     "metadata": "Each SOP has an owner and a recent review date.",
     "todo": "No step is left unfinished (TODO, TBD, FIXME).",
     "heading": "Every heading has a step under it (an empty one is shown nowhere).",
+    "acknowledge": "A step acknowledges only warnings it has (with the reason).",
 }
 OTHER = "A check of sop lint."
 

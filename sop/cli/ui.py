@@ -165,7 +165,7 @@ def show_sop(sop: Sop, out: Console) -> None:
     """The checklist as a responder will see it; nothing is rendered or run."""
     from rich.markdown import Markdown
 
-    from sop.model import GOES_ON, INTERACTIVE, branches, section_conditions
+    from sop.model import ACKNOWLEDGEABLE, GOES_ON, INTERACTIVE, branches, section_conditions
 
     sop = visible_record(sop)
     guarded(out)
@@ -267,6 +267,10 @@ def show_sop(sop: Sop, out: Console) -> None:
                 passed = ", ".join(f"{k}={v}" for k, v in step.with_inputs.items())
                 out.print(f"  runs SOP [cyan]{_esc(step.body)}[/cyan] ({_esc(passed)})")
             _print_links(out, step.links)
+            for code, reason in step.acknowledge.items():
+                out.print(
+                    f"  [dim]acknowledged: {_esc(ACKNOWLEDGEABLE[code])}: {_esc(reason)}[/dim]"
+                )
             if step.note:
                 out.print(Markdown(step.note), style="dim")
 

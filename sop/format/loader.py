@@ -256,6 +256,7 @@ def _build_step(
         interactive=v.get("interactive", False),
         role=v.get("role", ""),
         approval=v.get("approval", ""),
+        acknowledge=dict(v.get("acknowledge", {})),
         ask=tuple(_build_input(k, q) for k, q in ask.items()) if ask else (),
         args=dict(v.get("args", {})),
         with_inputs=dict(v.get("with", {})),

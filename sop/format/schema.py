@@ -29,6 +29,7 @@ from sop.format.schemakit import (
     document_schema,
 )
 from sop.model import (
+    ACKNOWLEDGEABLE,
     CONFIRM_LEVELS,
     EXECUTABLE_KINDS,
     FORMAT_VERSION,
@@ -350,6 +351,14 @@ STEP = Struct(
             CONFIRM_TYPED,
             "How the responder confirms before it runs: a level, or `{type: WORD}` for a typed "
             "confirmation of WORD.",
+        ),
+        "acknowledge": MapOf(
+            Str("Why the warning is fine here: the reason a reviewer reads."),
+            "Lint warnings of this step that the author has weighed, each with the reason: "
+            + ", ".join(f"`{code}` ({what})" for code, what in ACKNOWLEDGEABLE.items())
+            + ".",
+            key_pattern="|".join(ACKNOWLEDGEABLE),
+            key_hint="a warning a step may acknowledge: " + ", ".join(ACKNOWLEDGEABLE),
         ),
         "role": Str(
             "Who does this step (`ir-lead`, `account-owner`, `comms`): a run whose operator "

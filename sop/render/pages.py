@@ -18,6 +18,7 @@ from typing import Any
 from sop.audit.history import SopHistory, history_view, last_drilled, step_median
 from sop.errors import SopError
 from sop.model import (
+    ACKNOWLEDGEABLE,
     APPROVAL_ANYONE,
     GOES_ON,
     INTERACTIVE,
@@ -350,6 +351,8 @@ def _step(sop: Sop, step: Step, names: dict[str, str], titles: dict[str, str]) -
         fact("Timeout", _seconds(step.timeout))
     if step.canary:
         fact("Canary hosts first", str(step.canary))
+    for code, reason in step.acknowledge.items():  # a lint warning the author weighed
+        fact("Acknowledged", f"{ACKNOWLEDGEABLE[code]}: {reason}")
     view: View = {
         "id": step.id,
         "anchor": "step-" + safe_name(step.id),

@@ -368,11 +368,47 @@ def test_a_target_from_a_capture_or_an_answer_warns(write: Callable[..., Path]) 
         "sop.yaml:13:5: steps[2].on[0]: warning: target '{{ out }}' is built from run data "
         "(capture 'out'): a host's output or an answer decides where the step runs. When it runs "
         "it must name one host of the inventory, else nothing runs (`on_data: group` or "
-        "`on_data: local` allows more)",
+        f"`on_data: local` allows more; {ACK})",
         "sop.yaml:15:5: steps[3].on[0]: warning: target '{{ host }}' is built from run data "
         "(answer 'host'): a host's output or an answer decides where the step runs. When it runs "
         "it must name one host of the inventory or a group or `local`, else nothing runs "
-        "(`on_data: group` or `on_data: local` allows more)",
+        f"(`on_data: group` or `on_data: local` allows more; {ACK})",
+    ]
+
+
+ACK = "`acknowledge: {target: REASON}` on the step says why it is fine"
+
+
+def test_a_step_acknowledges_a_warning_with_its_reason(write: Callable[..., Path]) -> None:
+    text = (
+        MINIMAL
+        + """\
+  - prose: Which standby?
+    ask: {replica: {}}
+  - run: uptime
+    on: "{{ replica }}"
+    acknowledge:
+      target: the responder names the standby; sop runs only on a host of the inventory
+  - run: uptime
+    acknowledge: {todo: nothing here is unfinished}
+"""
+    )
+    assert lint(write(text)) == [
+        "sop.yaml:16:5: steps[3].acknowledge.todo: warning: acknowledges no `todo` warning of "
+        "this step: remove it, or it hides the next one nobody has weighed"
+    ]
+    weighed = "    acknowledge:\n      target: the responder names the standby; sop runs only"
+    unweighed = text.replace(weighed, "    note: the responder names the standby; sop runs only")
+    assert "steps[2].on[0]: warning: target '{{ replica }}' is built from run data" in "".join(
+        lint(write(unweighed))
+    )
+    broken = (
+        MINIMAL + "    acknowledge: {target: ''}\n  - run: uptime\n    acknowledge: {metadata: x}\n"
+    )
+    assert lint(write(broken)) == [
+        "sop.yaml:9:27: steps[0].acknowledge.target: must not be empty",
+        "sop.yaml:11:19: steps[1].acknowledge.metadata: a warning a step may acknowledge: "
+        "target, path, quoting, secret, task, template, todo",
     ]
 
 

@@ -211,3 +211,33 @@ def test_each_step_shows_its_role_and_who_approves_it(tmp_path: Path) -> None:
         (name,) = [n for n in render_files((sop,), fmt) if n.startswith("roles")]
         text = render_files((sop,), fmt)[name]
         assert "comms" in text and "by the account-owner" in text, fmt
+
+
+def test_a_step_shows_the_lint_warning_it_acknowledges_and_why(tmp_path: Path) -> None:
+    from sop.format.loader import load_sop
+
+    path = tmp_path / "ack.yaml"
+    path.write_text(
+        "sop: 1\nid: ack\ntitle: Ack\nsteps:\n"
+        "  - {id: which, prose: Which standby?, ask: {replica: {}}}\n"
+        "  - id: check\n    run: uptime\n    on: '{{ replica }}'\n"
+        "    acknowledge: {target: the responder names the standby}\n"
+    )
+    sop = load_sop(path)
+    fact = "Acknowledged:** a target built from run data: the responder names the standby"
+    assert f"**{fact}" in render_files((sop,), "markdown")["ack.md"]
+    html = render_files((sop,), "html")["ack.html"]
+    assert (
+        "<dt>Acknowledged:</dt> <dd>a target built from run data: the responder names the "
+        "standby</dd>"
+    ) in html
+    (xml,) = [t for n, t in render_files((sop,), "confluence").items() if n.startswith("ack")]
+    assert "<strong>Acknowledged:</strong> a target built from run data: the responder" in xml
+    from click.testing import CliRunner
+
+    from sop.cli import cli
+
+    shown = CliRunner().invoke(cli, ["show", str(path)])
+    assert (
+        "  acknowledged: a target built from run data: the responder names the standby\n"
+    ) in shown.stdout
