@@ -89,8 +89,8 @@ def test_merge_key_is_not_a_way_to_smuggle_keys(attack: Attack) -> None:
         """
     )
     assert refused(attack, text) == (
-        "attack.yaml:8:5: steps[0].<<: unknown key; expected one of alerts, approval, args, ask, "
-        "call, canary, capture, confirm, decide, delay, drill, else, id, interactive, links, max, "
+        "attack.yaml:8:5: steps[0].<<: unknown key; expected one of acknowledge, alerts, approval, "
+        "args, ask, call, canary, capture, confirm, decide, delay, drill, else, id, interactive, links, max, "
         "note, ok_exit, on, on_data, options, parallel, prose, retries, role, run, script, "
         "secrets, stdin, strict, task, timeout, title, when, with\n"
     )
