@@ -34,6 +34,8 @@ _AUTOLINK = re.compile(
     r"<(?:https?://[^\s<>\"'`]*|mailto:[^\s<>\"'`!@]+@[^\s<>\"'`@]+)>", re.IGNORECASE
 )
 _BACKTICKS = re.compile(r"`+")
+# a code span both readings agree on: one backtick each side, no backtick, line end or pipe
+_PLAIN_SPAN = re.compile(r"(?<!`)`[^`\n\r|]+`(?!`)")
 # what a link destination keeps as it is; anything that could end it or open HTML is encoded
 URL_SAFE = "/:?#[]@!$&*+,;=%~-._"
 # what escaping stops at: a backslash escape, a run of backticks, `<`, `[` and braces
@@ -298,14 +300,28 @@ def _escape_brackets(text: str) -> str:
 def _checked(text: str) -> str:
     """`text`, unless CommonMark still finds raw HTML or an unsafe link in it (a pipe in a code
     span splits a table cell...): then with every `<` and `[` escaped, code included. Without
-    a `<` there is no raw HTML nor autolink, and a link with a safe scheme is no risk: such text
-    is returned unparsed."""
-    if "<" not in text and ("[" not in text or not _has_unsafe_destination(text)):
+    a `<` outside plain code spans there is no raw HTML nor autolink, and a link with a safe
+    scheme is no risk: such text is returned unparsed."""
+    if "<" not in _outside_plain_spans(text) and (
+        "[" not in text or not _has_unsafe_destination(text)
+    ):
         return text
     tokens = _source_parser().parse(text)
     if _has_raw_html(tokens) or _has_unsafe_link(tokens):
         return _escape_brackets(_escape_every_lt(text))
     return text
+
+
+def _outside_plain_spans(text: str) -> str:
+    """`text` without its plain code spans (one backtick each side, on one line, no pipe
+    inside), when every backtick of `text` is in one and none is escaped: CommonMark pairs
+    those backticks the same way and reads no tag in them (a code span is taken before a tag
+    that would start inside it). Otherwise `text` as it is: whether its backticks make spans is
+    for the parser to say."""
+    if "`" not in text or "\\`" in text:
+        return text
+    rest = _PLAIN_SPAN.sub("", text)
+    return text if "`" in rest else rest
 
 
 def _is_inert(text: str) -> bool:

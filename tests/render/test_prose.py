@@ -235,3 +235,32 @@ def test_prose_is_mdx_outside_code(text: str, expected: str) -> None:
     """MDX reads braces as expressions, `<` before a letter, `=` or digit as a tag, and has no
     autolinks; the escapes read the same to CommonMark and Python-Markdown."""
     assert prose.neutralise(text) == expected
+
+
+SPAN_PIECES = ("`", "``", "<b>", "<", "x", " ", "|", "\n", "\\", "\\`", "<b x='`'>", "&lt;")
+
+
+def test_prose_is_left_unparsed_only_where_commonmark_reads_no_raw_html() -> None:
+    """The check skips the parse when every `<` is in a plain code span: for random mixes of
+    backticks, tags, pipes, escapes and line ends, it never skips one that holds raw HTML, and it
+    does skip the plain ones."""
+    rng = random.Random(5)
+    skipped = 0
+    for _ in range(4000):
+        text = "".join(rng.choice(SPAN_PIECES) for _ in range(rng.randint(1, 9)))
+        if "<" in prose._outside_plain_spans(text):
+            continue
+        skipped += "<" in text
+        tokens = prose._source_parser().parse(text)
+        assert not prose._has_raw_html(tokens), repr(text)
+        assert prose._checked(text) == text
+    assert skipped > 20  # the texts do reach the fast path with a `<` in them
+
+
+def test_placeholders_in_code_spans_are_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_parse() -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(prose, "_source_parser", no_parse)
+    text = "`<service>` on `<host>` fails; see [the board](https://example.com/1)."
+    assert prose.neutralise(text) == text
