@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sop.audit.history import SopHistory, read_history
 from sop.errors import UsageError
+from sop.files import FileReadError, read_regular_file
 from sop.format.gcpause import cycle_collector_paused
 from sop.model import Sop
 from sop.render.pages import RenderError, Site, build_site
@@ -94,7 +95,8 @@ def render_files(
 def write_files(files: Mapping[str, str], out_dir: Path) -> list[Path]:
     """Write the files below `out_dir` (created if needed); return their paths, sorted. A name
     that would land outside `out_dir` (also through a symbolic link) is refused before anything
-    is written."""
+    is written. A file that already holds its text is left as it is (its time too: a site
+    server or a sync sees only the pages that changed)."""
     root = os.path.realpath(out_dir)
     targets: list[tuple[str, str]] = []
     for name, text in sorted(files.items()):
@@ -109,10 +111,21 @@ def write_files(files: Mapping[str, str], out_dir: Path) -> list[Path]:
         if folder not in folders:
             os.makedirs(folder, exist_ok=True)
             folders.add(folder)
-        with open(target, "wb") as file:
-            file.write(text.encode("utf-8"))
+        data = text.encode("utf-8")
+        if not _holds(target, data):
+            with open(target, "wb") as file:
+                file.write(data)
         written.append(out_dir / target[len(root) :].lstrip(os.sep))
     return written
+
+
+def _holds(target: str, data: bytes) -> bool:
+    """Whether the regular file at `target` holds exactly `data`; reading it is several times
+    cheaper than writing it again."""
+    try:
+        return read_regular_file(target, len(data), follow_symlinks=False) == data
+    except FileReadError:  # missing, larger, not a regular file...
+        return False
 
 
 def render_library(

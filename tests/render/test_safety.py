@@ -119,3 +119,21 @@ def test_rendering_leaves_the_cycle_collector_as_it_was(sample_sops: tuple[Sop, 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_writing_again_leaves_the_files_that_hold_their_text(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_files({"a.md": "same\n", "b.md": "old\n", "c.md": "longer than before\n"}, out)
+    before = {p.name: p.stat() for p in out.iterdir()}
+    (out / "c.md").write_text("longer than before, and edited by hand\n")
+    paths = write_files({"a.md": "same\n", "b.md": "new\n", "c.md": "longer than before\n"}, out)
+    assert [p.name for p in paths] == ["a.md", "b.md", "c.md"]
+    assert {p.name: p.read_text() for p in paths} == {
+        "a.md": "same\n",
+        "b.md": "new\n",
+        "c.md": "longer than before\n",
+    }
+    after = (out / "a.md").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before["a.md"].st_ino, before["a.md"].st_mtime_ns)
+    assert (out / "b.md").stat().st_mtime_ns >= before["b.md"].st_mtime_ns
+    assert (out / "b.md").stat().st_size == len("new\n")
