@@ -96,3 +96,26 @@ def test_an_undefined_name_is_an_error(sample_sops: tuple[Sop, ...], tmp_path: P
     folder = override(tmp_path / "tpl", "markdown/page.md", "{{ sop.no_such_field }}")
     with pytest.raises(TemplateError, match="undefined variable"):
         render_files(sample_sops, "markdown", [folder])
+
+
+def test_the_page_sandbox_answers_for_a_loop_as_the_immutable_sandbox_does() -> None:
+    from jinja2 import StrictUndefined
+    from jinja2.runtime import LoopContext
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    from sop.templating import page_sandbox
+
+    loop = LoopContext(iter([1, 2]), undefined=lambda *a, **k: None)
+    page = page_sandbox()(undefined=StrictUndefined)
+    plain = ImmutableSandboxedEnvironment()
+    names = dir(loop)
+    assert {"first", "index", "cycle", "__class__", "_iterator"} <= set(names)
+    for name in names:
+        value = getattr(loop, name)
+        assert page.is_safe_attribute(loop, name, value) == plain.is_safe_attribute(
+            loop, name, value
+        ), name
+    rendered = page.from_string("{% for x in xs %}{{ loop.index }}{{ loop.last }};{% endfor %}")
+    assert rendered.render(xs=[1, 2]) == "1False;2True;"
+    with pytest.raises(SecurityError, match="unsafe"):
+        page.from_string("{% for x in xs %}{{ loop._iterator }}{% endfor %}").render(xs=[1])
