@@ -172,6 +172,31 @@ def test_the_wings_form_no_cycle() -> None:
     assert cycles == []
 
 
+def test_no_module_imports_itself_through_others() -> None:
+    """Issue 12: no import cycles between modules either (lazy imports inside functions count:
+    a circle is a circle whenever it closes). A package's `__init__` is left out: importing
+    `sop.run.x` runs it, which is no edge of anyone's making."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for module, path in MODULES.items():
+        if path.name == "__init__.py":
+            continue
+        for name in _imports(path):
+            if name in MODULES and name != module and MODULES[name].name != "__init__.py":
+                edges[module].add(name)
+    circles = []
+    for start in sorted(edges):
+        stack, seen = [(start, (start,))], {start}
+        while stack:
+            here, trail = stack.pop()
+            for nxt in sorted(edges[here]):
+                if nxt == start:
+                    circles.append(" -> ".join((*trail, start)))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, (*trail, nxt)))
+    assert circles == []
+
+
 def _calls(path: Path) -> list[tuple[str, str]]:
     """(enclosing function, dotted name) of every call and raise in a file."""
     out: list[tuple[str, str]] = []

@@ -345,7 +345,8 @@ def check_ssh(ssh_config: Path | None, known_hosts: Path | None) -> Check:
 
 
 def check_inventory(explicit: Sequence[Path]) -> Check:
-    from sop.format.discovery import find_inventory, search_dirs
+    from sop.format.discovery import find_inventory
+    from sop.format.sopfiles import search_dirs
 
     try:
         inventory = find_inventory(None, explicit)

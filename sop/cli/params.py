@@ -167,8 +167,8 @@ def complete_sop(ctx: click.Context, param: click.Parameter, incomplete: str) ->
     if _looks_like_path(incomplete):
         return [CompletionItem(incomplete, type="file")]
     from sop.errors import SopError
-    from sop.format.discovery import search_dirs
     from sop.format.listcache import catalog
+    from sop.format.sopfiles import search_dirs
 
     folders = [d for d in search_dirs() if d.is_dir()]
     try:

@@ -1,65 +1,24 @@
-"""Finding SOP files: by path, or by id under `runbooks/` (or the folders in `$SOP_PATH`).
+"""Loading SOPs: a library of them, one by path or by id under `runbooks/` (or the folders in
+`$SOP_PATH`), the SOP a step calls, the inventory beside them.
 
-The loader (and with it PyYAML) is imported by the functions that load: finding the files is
-all that `sop list` needs when its cache holds every SOP (sop/format/listcache.py)."""
+The loader (and with it PyYAML) is imported by the functions that load: finding the files
+(sop/format/sopfiles.py) is all that `sop list` needs when its cache holds every SOP
+(sop/format/listcache.py)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from sop.errors import NotFoundError, Problem, SopFileError, UsageError
 from sop.format.gcpause import cycle_collector_paused
+from sop.format.sopfiles import INVENTORY_NAMES, SUFFIXES, search_dirs, sop_files
 
 if TYPE_CHECKING:
     from sop.format.inventories import RunDynamic
     from sop.model import Inventory, Sop
-
-DEFAULT_DIR = "runbooks"
-INVENTORY_NAMES = ("inventory.yaml", "inventory.yml")
-NOT_SOPS = ("scenarios",)  # folders of other YAML files (tabletop scenarios)
-SUFFIXES = (".yaml", ".yml")
-
-
-def search_dirs() -> list[Path]:
-    """Where SOPs are looked up by id: `$SOP_PATH` (separated by ':'), else `./runbooks`."""
-    value = os.environ.get("SOP_PATH", "")
-    dirs = [Path(p) for p in value.split(os.pathsep) if p]
-    return dirs or [Path(DEFAULT_DIR)]
-
-
-def is_sop_file(path: Path) -> bool:
-    return (
-        path.suffix in SUFFIXES
-        and path.name not in INVENTORY_NAMES
-        and not path.name.startswith((".", "_"))
-    )
-
-
-def sop_files(paths: Iterable[Path]) -> list[Path]:
-    """Every SOP file named or found below the given paths (default: the search folders)."""
-    out: list[Path] = []
-    for path in list(paths) or search_dirs():
-        if path.is_dir():
-            out.extend(_walk(path))
-        elif path.parent.name in NOT_SOPS:
-            continue  # a tabletop scenario named directly: `sop lint` checks it as one
-        elif path.exists():
-            out.append(path)
-        else:
-            raise NotFoundError(f"{path}: no such file or folder")
-    return list(dict.fromkeys(out))
-
-
-def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in NOT_SOPS and not d.startswith((".", "_")))
-        for name in sorted(files):
-            path = Path(root, name)
-            if is_sop_file(path):
-                yield path
 
 
 class Library(NamedTuple):

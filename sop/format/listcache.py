@@ -92,7 +92,7 @@ def _id(row: Row) -> str:
 
 def catalog(paths: Iterable[Path]) -> Catalog:
     """The listing of every SOP under `paths`, from the cache where it is still true."""
-    from sop.format.discovery import sop_files
+    from sop.format.sopfiles import sop_files
 
     files = sop_files(paths)
     cache = _Cache.open()

@@ -24,7 +24,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
 from sop.errors import SopError
-from sop.format.discovery import SUFFIXES
+from sop.format.sopfiles import SUFFIXES
 
 SCHEMA_FILE = ".vscode/sop.schema.json"
 SETTINGS_FILE = ".vscode/settings.json"

@@ -27,7 +27,6 @@ from pathlib import Path
 
 from sop.errors import NOWHERE, Location, NotFoundError, Problem, SopFileError
 from sop.format import yamlnodes
-from sop.format.discovery import SUFFIXES, search_dirs
 from sop.format.loader import read_document
 from sop.format.schema import ID, ID_HINT
 from sop.format.schemakit import (
@@ -41,6 +40,7 @@ from sop.format.schemakit import (
     Struct,
     document_schema,
 )
+from sop.format.sopfiles import SUFFIXES, search_dirs
 from sop.model import PHASES
 
 FORMAT_VERSION = 1

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from sop.errors import SopFileError
 from sop.format.alerts import Alert, AlertError, alert_matches, read_alert_payload
-from sop.format.discovery import find_sop, search_dirs, sop_files
+from sop.format.discovery import find_sop
 from sop.format.loader import load_sop
+from sop.format.sopfiles import search_dirs, sop_files
 from sop.model import Sop
 
 
