@@ -232,6 +232,7 @@ class StepShown(Event):
     links: tuple[Link, ...] = ()  # the step's own links (dashboards, documents)
     ok_exit: tuple[int, ...] = (0,)  # the exit codes that count as success
     confirm_word: str = ""  # what a typed confirmation will ask for (rendered)
+    interactive: bool = False  # the command gets the responder's terminal
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -20,7 +20,9 @@ STEP_KINDS = ("prose", "run", "script", "task", "call", "decide")
 EXECUTABLE_KINDS = ("run", "script", "task")
 CONFIRM_LEVELS = ("never", "auto", "always", "typed")
 APPROVAL_ANYONE = "required"  # `approval: required`: anyone but the operator may approve
-INTERACTIVE = "takes your terminal"
+INTERACTIVE = (
+    "takes your terminal"  # how pages, `sop show` and a run mark an `interactive: true` step
+)
 # the lint warnings a step may acknowledge (`acknowledge: {CODE: reason}`), as a reader says them
 ACKNOWLEDGEABLE = {
     "target": "a target built from run data",
@@ -30,7 +32,7 @@ ACKNOWLEDGEABLE = {
     "task": "a task sop cannot see statically",
     "template": "`{{ }}` in text that is no template",
     "todo": "a TODO",
-}  # how pages and `sop show` mark an `interactive: true` step
+}
 PHASES = ("identify", "protect", "detect", "respond", "recover")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 INPUT_TYPES = ("string", "integer", "boolean")

@@ -556,6 +556,10 @@ class TerminalUI:
             if e.ok_exit != (0,):
                 codes = " or ".join(str(code) for code in e.ok_exit)
                 self.out.print(f"  [dim]exit {codes} counts as success[/dim]")
+            if e.interactive:
+                from sop.model import INTERACTIVE
+
+                self.out.print(f"  [dim]interactive: {INTERACTIVE}[/dim]")
         for host, reason in e.excluded.items():
             self.out.print(f"  [yellow]{_esc(host)} excluded: {_esc(reason)}[/yellow]")
         _print_links(self.out, e.links)

@@ -44,3 +44,19 @@ def test_an_unanswered_question_reaches_the_called_sop_as_a_placeholder() -> Non
     )
     assert code == 1
     assert "input 'replica': '<answer:replica>' does not match ^[a-z0-9.-]+$" in out
+
+
+def test_a_dry_run_marks_the_steps_that_take_the_terminal() -> None:
+    """linux-perf-60s: `top` is `interactive: true`, `uptime` is not; the walk says which."""
+    code, out = dry_run(REPO / "runbooks" / "linux-perf-60s.yaml", "-ihost=web-1")
+    assert code == 0, out[-3000:]
+    steps = {block.split("\n", 1)[0]: block for block in out.split("\nStep ")[1:]}
+    top = next(
+        block for title, block in steps.items() if title.endswith("top: anything wildly different?")
+    )
+    assert "  on web-1  (confirm: never)\n  interactive: takes your terminal\n" in top
+    marked = [
+        title for title, block in steps.items() if "interactive: takes your terminal" in block
+    ]
+    sop = next(s for s in LIBRARY.sops if s.id == "linux-perf-60s")
+    assert len(marked) == sum(1 for step in sop.steps if step.interactive) >= 1

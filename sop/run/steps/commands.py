@@ -71,6 +71,7 @@ def run_commands(services: Services, step: Step, scope: Scope, ref: ev.StepRef, 
             excluded=excluded,
             ok_exit=step.ok_exit,
             confirm_word=word if step.confirm == "typed" else "",
+            interactive=step.interactive,
         )
     )
     if s.options.dry_run:
