@@ -19,6 +19,7 @@ from sop.audit.approvals import (
     read_answers,
     why_not,
 )
+from sop.audit.records import timestamp
 from sop.errors import SopError
 from sop.model import APPROVAL_ANYONE, Step
 from sop.run.options import AwaitingApproval, RunOptions
@@ -140,6 +141,9 @@ def _wait(
         for found in read_answers(run_dir, ref.key):
             if found.identity in seen:
                 continue
+            if isinstance(found, Answer) and _refused_before(s, ref, found):
+                seen.add(found.identity)  # shown and recorded before the resume: not again
+                continue
             if isinstance(found, Unreadable):
                 why = found.reason
             else:
@@ -173,12 +177,19 @@ def _unattended(
 ) -> None:
     deadline = s.clock.monotonic() + s.options.approval_timeout
     while not ready():
+        s.remind()  # an update due meanwhile: recorded as none given, and the wait goes on
         if s.clock.monotonic() >= deadline:
             raise AwaitingApproval(
                 f"waited {s.options.approval_timeout:g}s for {gate.who()} at step {ref.number} "
                 f"({ref.id}): `{command}` from another account, then sop resume {s.run_id}"
             )
         s.clock.sleep(POLL)
+
+
+def _refused_before(s: Services, ref: ev.StepRef, found: Answer) -> bool:
+    """Whether `found` is a refusal the run recorded (and showed) before it was resumed."""
+    recorded = (ref.key, str(found.approver_id), found.binding, timestamp(found.given))
+    return not found.approved and recorded in s.refusals
 
 
 def _who(found: Answer | Unreadable) -> tuple[str, int]:

@@ -3,8 +3,9 @@ many minutes of run time (by the run's severity), and the audit log records each
 
 The clock counts run time: from the start (or the last update) while the run is live; a pause
 does not count, and a resumed run goes on from where the schedule stood (`since`, rebuilt from
-the audit log). An update that comes due is asked for at the next question the run asks, or
-before the next step, never while a step's command runs: then a line says it is due. A run
+the audit log). An update that comes due is asked for at the next question the run asks, before
+the next step, or while the run waits for an approval (the wait goes on after it), never while a
+step's command runs: then a line says it is due. A run
 nobody answers (`--yes`) records that it came due and none was given; either way the next one
 is due a whole interval later. A simulated drill scales the interval by its `--pace`, as it
 does its simulated delays (`--pace 0`: no update comes due)."""
@@ -97,9 +98,13 @@ class Reminders:
 class RemindingPrompter:
     """The responder, asked for a status update that is due before any other question."""
 
-    def __init__(self, inner: Prompter, remind: Callable[[], None]) -> None:
+    def __init__(
+        self, inner: Prompter, remind: Callable[[], None], due: Callable[[], bool]
+    ) -> None:
+        """`remind`: ask for the update if one is due; `due`: whether one is."""
         self.inner = inner
         self._remind = remind
+        self._due = due
 
     def ask(self, question: Input) -> str:
         self._remind()
@@ -126,6 +131,20 @@ class RemindingPrompter:
         return self.inner.terminal()
 
     def wait(self, prompt: str, ready: Callable[[], bool]) -> bool:
-        """Waiting for an approval: a status update due first (none is asked during the wait)."""
-        self._remind()
-        return self.inner.wait(prompt, ready)
+        """Waiting for an approval: a status update that falls due meanwhile is asked for,
+        then the wait goes on (False: the responder paused)."""
+        while True:
+            self._remind()
+            came_due = False
+
+            def ready_or_due() -> bool:
+                nonlocal came_due
+                if ready():
+                    return True
+                came_due = self._due()
+                return came_due
+
+            if not self.inner.wait(prompt, ready_or_due):
+                return False
+            if not came_due:
+                return True

@@ -202,7 +202,10 @@ def _restore(
     excluded: dict[str, str] = {}
     decisions: dict[str, str] = {}
     rollbacks: list[tuple[str, str]] = []
+    refusals: set[tuple[str, str, str, str]] = set()
     for e in covered:
+        if e.action == Action.REFUSED:
+            refusals.add((e.step_key, e.approver_id, e.binding, e.given))
         if e.action == Action.ROLLBACK_STARTED and not e.resumed:
             rollbacks.append((e.step_key, e.reason))
         if e.action == Action.HOST_EXCLUDED:  # for the rest of the run: the resumed part too
@@ -262,6 +265,7 @@ def _restore(
         decisions=decisions,
         rollbacks=rollbacks,
         status_since=run_time_since_status(covered),
+        refusals=frozenset(refusals),
     )
 
 

@@ -94,7 +94,7 @@ class Runner:
         )
         self._responder = prompter  # asked for status updates; the walk asks through a wrapper
         if self.reminders is not None and prompter is not None:
-            prompter = RemindingPrompter(prompter, self._remind)
+            prompter = RemindingPrompter(prompter, self._remind, self._update_due)
         self.services = Services(
             options=self.options,
             clock=clock,
@@ -116,6 +116,7 @@ class Runner:
         if self.reminders is not None:
             reminders = self.reminders
             self.services.fanout.waiting = lambda: reminders.announce(self.services.at, True)
+            self.services.remind = self._remind
         self.services.shown_inputs = dict(inputs.shown)
         for secret in inputs.secrets.values():
             self.services.mask(secret)
@@ -130,6 +131,9 @@ class Runner:
         if self.reminders is not None:
             unattended = self.options.yes or self._responder is None
             self.reminders.remind(None if unattended else self._responder, self.services.at)
+
+    def _update_due(self) -> bool:
+        return self.reminders is not None and self.reminders.overdue() is not None
 
     # -- the walk ----------------------------------------------------------------------------
 

@@ -51,6 +51,9 @@ class Restored:
     # (the key of the step it was chosen at, why): the resumed walk rolls back from that step
     rollbacks: list[tuple[str, str]] = field(default_factory=list)
     status_since: float = 0.0  # seconds of run time since the last status update (or start)
+    # the refusals the run recorded and showed, as (step key, approver id, binding, given): an
+    # answer file still there after the resume is not shown again
+    refusals: frozenset[tuple[str, str, str, str]] = frozenset()
 
 
 def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:

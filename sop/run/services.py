@@ -81,8 +81,12 @@ class Services:
         self.excluded: dict[str, str] = dict(restored.excluded) if restored else {}
         # decide steps' choices (by step key) and repeating sections' verdicts (by section key)
         self.decisions: dict[str, str] = dict(restored.decisions) if restored else {}
+        # refusals of approvals shown before a resume (`Restored.refusals`)
+        self.refusals = restored.refusals if restored else frozenset()
         self.scopes: dict[str, Scope] = {}
         self.at: ev.StepRef | None = None  # the step being walked (where a pause happens)
+        # a status update due while the run waits (an approval): asked, or recorded as missed
+        self.remind: Callable[[], None] = _nothing
         self._scope_of: dict[str, Scope] = {}  # step key -> the scope walking it
         self._restored = restored
         self._persist_state = persist
@@ -370,3 +374,7 @@ class Services:
                     f"({', '.join(failed)})",
                 )
             )
+
+
+def _nothing() -> None:
+    """No status updates in this run."""

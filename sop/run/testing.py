@@ -21,6 +21,7 @@ from sop.model import Input
 from sop.run.inputs import resolve_inputs
 from sop.run.options import RunOptions, RunResult
 from sop.run.runner import Runner
+from sop.run.scope import Restored
 
 
 @dataclass
@@ -124,15 +125,19 @@ def run_sop(
     environ: dict[str, str] | None = None,
     load_callee: Any = None,
     run_dir: Path | None = None,
+    clock: FakeClock | None = None,
+    restored: Restored | None = None,
     **options: Any,
 ) -> tuple[RunResult, Recorder, FakeClock]:
-    """`run_dir`: where interactive sessions are recorded (default: nowhere)."""
+    """`run_dir`: where interactive sessions are recorded and approvals received (default:
+    nowhere); `clock`: the clock the run reads (default: a new FakeClock); `restored`: what a
+    resumed run knows from before."""
     sop = load_sop(path)
     resolved = resolve_inputs(
         sop, inputs or {}, secret_files={}, environ=environ or {}, asker=prompter
     )
     recorder = Recorder()
-    clock = FakeClock()
+    clock = clock or FakeClock()
     runner = Runner(
         sop,
         resolved,
@@ -145,6 +150,7 @@ def run_sop(
         options=RunOptions(operator="tester", **options),
         load_callee=load_callee,
         run_dir=run_dir,
+        restored=restored,
     )
     result = runner.run()
     if prompter is not None and prompter.script:

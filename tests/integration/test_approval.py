@@ -3,7 +3,7 @@
 runs an SOP whose step needs an approval, bob (same group, shared state directory) approves
 or refuses it with `sop approve` from his own account; alice cannot approve her own; an
 approval for something other than what will run is not accepted; waiting survives a pause
-and resume; an unattended run waits --approval-timeout, then pauses."""
+and resume, and a refusal is shown once; an unattended run waits --approval-timeout, then pauses."""
 
 from __future__ import annotations
 
@@ -164,6 +164,31 @@ def test_waiting_survives_pause_and_resume(team: Team) -> None:
     alice.close()
     assert alice.exitstatus == 0, alice.before
     assert actions(run_dir).count("approval-requested") == 2
+
+
+def test_a_refusal_is_shown_once_and_the_resumed_run_waits_for_a_new_answer(team: Team) -> None:
+    alice, run_dir = waiting(team)
+    refused = team.sop(team.bob, "approve", run_dir.name, "revoke", "--refuse", "not yet")
+    assert refused.returncode == 0, refused.stderr
+    alice.expect_exact(f"{team.bob} refused. What now? [w]ait again / [s]kip / [q]uit / [a]bort: ")
+    alice.sendline("q")
+    alice.expect(pexpect.EOF)
+    alice.close()
+    assert alice.exitstatus == 4, alice.before
+    alice = spawn(team, team.alice, "resume", run_dir.name)
+    alice.expect_exact(WAITING)  # bob's refusal, still in the approvals folder, is not shown
+    assert alice.before.count(f"refused by {team.bob}") == 1  # once: in the recap of the run
+    assert "What now?" not in alice.before
+    approved = team.sop(team.bob, "approve", run_dir.name, "revoke", "--yes")
+    assert approved.returncode == 0, approved.stderr
+    alice.expect_exact(f"approved by {team.bob}")
+    assert "refused" not in alice.before
+    alice.expect_exact(RUN_ON_LOCAL)
+    alice.sendline("r")
+    alice.expect(pexpect.EOF)
+    alice.close()
+    assert alice.exitstatus == 0, alice.before
+    assert [a for a in actions(run_dir) if a in ("refused", "approved")] == ["refused", "approved"]
 
 
 def test_an_unattended_run_waits_its_timeout_then_pauses(team: Team) -> None:

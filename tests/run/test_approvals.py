@@ -22,8 +22,10 @@ from sop.audit.approvals import (
     why_not,
     write_answer,
 )
-from sop.events import Outcome, PauseHow
-from sop.run.testing import ScriptedPrompter, run_sop, write_sop
+from sop.audit.records import timestamp
+from sop.events import Outcome, PauseHow, StatusHow
+from sop.run.scope import Restored
+from sop.run.testing import FakeClock, ScriptedPrompter, run_sop, write_sop
 
 OTHER = 4242  # the approver's uid (no such account: named "uid 4242")
 
@@ -264,3 +266,97 @@ def test_a_role_the_operator_holds_waits_for_nobody(tmp_path: Path) -> None:
     )
     assert result.outcome == Outcome.SUCCESS
     assert [e.step.id for e in recorder.of(ev.ApprovalRequested)] == ["revoke"]
+
+
+def test_a_refusal_shown_before_a_resume_is_not_shown_again(tmp_path: Path) -> None:
+    """The responder saw the refusal and paused; the resumed run waits for a new answer (its
+    record stays in the log from before), and shows the next one."""
+    path, run_dir, out = _gated(tmp_path)
+    _approve_revoke(run_dir, out, approved=False, reason="not during the sale")
+    first = ScriptedPrompter(("choose", "uid 4242 refused. What now?", "q"))
+    result, recorder, _ = run_sop(path, prompter=first, run_dir=run_dir, run_id="r1")
+    assert result.paused == PauseHow.QUIT
+    (refused,) = recorder.of(ev.ApprovalAnswered)
+    restored = Restored(
+        refusals=frozenset({("revoke", str(OTHER), refused.binding, timestamp(refused.given))})
+    )
+    again = ScriptedPrompter(
+        ("wait", "Waiting for an approval", lambda: _approve_revoke(run_dir, out)),
+        ("choose", "Run on local?", "r"),
+        ("wait", "Waiting for the comms", "q"),
+    )
+    result, recorder, _ = run_sop(
+        path, prompter=again, run_dir=run_dir, run_id="r1", restored=restored
+    )
+    assert result.paused == PauseHow.QUIT and out.read_text() == "revoked web1\n"
+    assert [(a.approved, a.approver) for a in recorder.of(ev.ApprovalAnswered)] == [
+        (True, "uid 4242")
+    ]
+    assert recorder.of(ev.ApprovalRejected) == []
+
+
+def test_a_refusal_given_anew_after_a_resume_is_shown(tmp_path: Path) -> None:
+    path, run_dir, out = _gated(tmp_path)
+    bound = binding(
+        run_id="r1", step_key="revoke", command=f"echo revoked web1 > {out}", hosts=["local"],
+        stdin=None, inputs={"host": "web1"}, role="",
+    )  # fmt: skip
+    shown = ("revoke", str(OTHER), bound, "2023-11-14T22:13:19.000Z")  # another refusal's time
+    _approve_revoke(run_dir, out, approved=False, reason="still no")
+    prompter = ScriptedPrompter(("choose", "uid 4242 refused. What now?", "q"))
+    result, recorder, _ = run_sop(
+        path, prompter=prompter, run_dir=run_dir, run_id="r1",
+        restored=Restored(refusals=frozenset({shown})),
+    )  # fmt: skip
+    assert result.paused == PauseHow.QUIT
+    assert [(a.approved, a.reason) for a in recorder.of(ev.ApprovalAnswered)] == [
+        (False, "still no")
+    ]
+
+
+STATUS_GATED = GATED.replace(
+    "reviewed: 2026-11-01\n", "reviewed: 2026-11-01\nseverity: sev2\nstatus_updates: {{sev2: 5m}}\n"
+)
+
+
+def test_a_status_update_due_while_waiting_is_asked_and_the_wait_goes_on(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    path, run_dir = write_sop(tmp_path, STATUS_GATED.format(out=out)), _run_dir(tmp_path)
+    clock = FakeClock()
+    prompter = ScriptedPrompter(
+        ("wait", "Waiting for an approval", lambda: clock.sleep(301)),  # bob takes his time
+        ("text", "Status update for the team", "waiting for bob's go-ahead"),
+        ("wait", "Waiting for an approval", lambda: _approve_revoke(run_dir, out)),
+        ("choose", "Run on local?", "r"),
+        ("wait", "Waiting for the comms", "q"),
+    )
+    result, recorder, _ = run_sop(
+        path, prompter=prompter, run_dir=run_dir, run_id="r1", clock=clock
+    )
+    assert result.paused == PauseHow.QUIT and out.read_text() == "revoked web1\n"
+    (update,) = recorder.of(ev.StatusUpdate)
+    assert (update.text, update.how, update.step and update.step.id) == (
+        "waiting for bob's go-ahead",
+        StatusHow.GIVEN,
+        "revoke",
+    )
+    kinds = [type(e).__name__ for e in recorder.events]
+    assert kinds.index("ApprovalRequested") < kinds.index("StatusUpdate")
+    assert kinds.index("StatusUpdate") < kinds.index("ApprovalAnswered")
+
+
+def test_an_unattended_run_records_an_update_missed_while_it_waits(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    path, run_dir = write_sop(tmp_path, STATUS_GATED.format(out=out)), _run_dir(tmp_path)
+    result, recorder, clock = run_sop(
+        path, run_dir=run_dir, run_id="r1", yes=True, approval_timeout=660.0
+    )
+    assert (result.paused, sum(clock.slept)) == (PauseHow.AWAITING_APPROVAL, 660.0)
+    updates = recorder.of(ev.StatusUpdate)
+    assert [(u.how, u.text, u.step and u.step.id) for u in updates] == [
+        (StatusHow.UNATTENDED, "", "revoke"),
+        (StatusHow.UNATTENDED, "", "revoke"),
+    ]
+    kinds = [type(e).__name__ for e in recorder.events]
+    assert kinds.index("ApprovalRequested") < kinds.index("StatusUpdate")
+    assert kinds.index("StatusUpdate") < kinds.index("RunPaused")
