@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
-from sop.errors import NOWHERE, Location
+from sop.errors import NOWHERE, Location, UsageError
 
 STEP_KINDS = ("prose", "run", "script", "task", "call", "decide")
 EXECUTABLE_KINDS = ("run", "script", "task")
@@ -450,6 +450,27 @@ NOTIFY_EVENTS = (
     "run-finished",
 )
 NOTIFY_FORMATS = ("slack", "json")
+
+# an incident's id as a run records it (`--incident`): a ticket id, one word a shell, a chat and
+# a wiki show as it is; `incident_prefix` (sop.toml) is the start of one
+TICKET_ID_RULE = "letters, digits and . _ : # / + -, at most 64, as INC-4711"
+_TICKET_ID = re.compile(r"[A-Za-z0-9#][A-Za-z0-9._:#/+-]{0,63}")
+
+
+def is_ticket_id(text: str) -> bool:
+    return _TICKET_ID.fullmatch(text) is not None
+
+
+def incident_id(given: str, prefix: str = "") -> str:
+    """The incident id a run records for `--incident given`: the team's `prefix` put before it
+    (`4711` -> `INC-4711`), unless it starts with the prefix already, in any case (`inc-4711`
+    -> `INC-4711`: the team's spelling). Raises `UsageError` for what is no ticket id."""
+    number = given
+    if prefix and given[: len(prefix)].upper() == prefix.upper():
+        number = given[len(prefix) :]
+    if not is_ticket_id(number) or not is_ticket_id(prefix + number):
+        raise UsageError(f"--incident {given!r}: not a ticket id ({TICKET_ID_RULE})")
+    return prefix + number
 
 
 class Notifier(NamedTuple):

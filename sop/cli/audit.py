@@ -12,6 +12,7 @@ from sop.cli.params import STATE_DIR, complete_run, format_option, path_option
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from sop.cli.params import Settings
     from sop.errors import ExitCode
 
 RUN_OR_FILE = click.argument("ref", metavar="RUN|FILE", shell_complete=complete_run)
@@ -20,16 +21,30 @@ RUN_OR_FILE = click.argument("ref", metavar="RUN|FILE", shell_complete=complete_
 @click.command()
 @STATE_DIR
 @click.option("--sop", "sop_id", help="Only runs of this SOP.")
+@click.option(
+    "--incident",
+    metavar="ID",
+    help="Only runs of this incident (as `sop run --incident` records it: with incident_prefix).",
+)
 @format_option("text", "json")
-def runs(state_dir: Path | None, sop_id: str | None, fmt: str) -> None:
+@click.pass_obj
+def runs(
+    settings: Settings, state_dir: Path | None, sop_id: str | None, incident: str | None, fmt: str
+) -> None:
     """List runs: SOP, start, operator, incident, kind (run or drill), status (live, paused,
     stopped, crashed, aborted, finished)."""
     import json
 
     from sop.audit.runs import list_runs
     from sop.audit.state import default_state_dir
+    from sop.model import incident_id
 
-    found = [r for r in list_runs(state_dir or default_state_dir()) if sop_id in (None, r.sop_id)]
+    incidents = {incident, incident_id(incident, settings.incident_prefix)} if incident else set()
+    found = [
+        r
+        for r in list_runs(state_dir or default_state_dir())
+        if sop_id in (None, r.sop_id) and (not incidents or r.incident in incidents)
+    ]
     headers = ("run", "sop", "started", "operator", "incident", "kind", "status")
     if fmt == "json":
         ui.echo(json.dumps([dict(zip(headers, r.as_row(), strict=True)) for r in found], indent=2))

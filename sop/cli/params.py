@@ -21,6 +21,12 @@ class Settings(NamedTuple):
     debug: bool = False  # --debug: every run event and tracebacks on stderr
     config: TeamConfig | None = None  # sop.toml and the user's config.toml (cli/config.py)
 
+    @property
+    def incident_prefix(self) -> str:
+        """What the team puts before a bare `--incident` number (`incident_prefix`; "": none)."""
+        prefix = self.config.value("incident_prefix") if self.config else None
+        return prefix if isinstance(prefix, str) else ""
+
 
 def to_path(value: str) -> Path:
     from pathlib import Path

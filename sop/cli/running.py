@@ -64,7 +64,7 @@ def _request(
             confirm=frozenset(params["confirm_ids"]),
             answers=parse_assignments(params["answers"], "-a"),
             on=on or None,
-            incident=incident,
+            incident=_incident(incident, settings),
             operator=default_operator(),
             trace_id=trace.trace_id if trace else "",
             span_id=trace.span_id if trace else "",
@@ -75,6 +75,13 @@ def _request(
             approval_timeout=params["approval_timeout"],
         ),
     )
+
+
+def _incident(given: str | None, settings: Settings) -> str | None:
+    """`--incident` as the run records it: a ticket id, with the team's `incident_prefix`."""
+    from sop.model import incident_id
+
+    return None if given is None else incident_id(given, settings.incident_prefix)
 
 
 def _trace(trace_id: str | None) -> RunTrace:
@@ -205,7 +212,12 @@ class _Terminal:
     metavar="TARGET",
     help="Run on this host or group instead of the SOP's default.",
 )
-@click.option("--incident", metavar="ID", help="The incident this run belongs to (ticket id).")
+@click.option(
+    "--incident",
+    metavar="ID",
+    help="The incident this run belongs to (ticket id; incident_prefix in sop.toml is put "
+    "before a bare number).",
+)
 @click.option(
     "--dry-run",
     is_flag=True,

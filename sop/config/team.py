@@ -24,7 +24,8 @@ from sop.errors import Location, Problem, SopFileError
 if TYPE_CHECKING:
     from sop.model import Notifier
 
-# setting -> (kind, choices); kinds: path, paths (one or a list), choice, names (a list)
+# setting -> (kind, choices); kinds: path, paths (one or a list), choice, names (a list),
+# prefix (the start of a ticket id)
 SETTINGS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "library": ("paths", ()),  # where SOPs are found by id (as $SOP_PATH)
     "inventory": ("paths", ()),
@@ -33,6 +34,7 @@ SETTINGS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "ssh_config": ("path", ()),
     "preflight": ("choice", ("check", "warn", "off")),
     "roles": ("names", ()),  # the roles the user holds (--role): sop run/resume's default
+    "incident_prefix": ("prefix", ()),  # put before a bare --incident number (INC-)
 }
 # what can run a program, send data, or decide whom sop trusts: from trusted files only
 # (roles: a step of a role the operator holds waits for nobody else)
@@ -158,6 +160,15 @@ def _setting(
     if kind == "choice":
         if value not in choices:
             problems.append(Problem(where, key, f"must be one of {', '.join(choices)}"))
+            return None
+        return Setting(key, value, where)
+    if kind == "prefix":
+        from sop.model import TICKET_ID_RULE, is_ticket_id
+
+        if not isinstance(value, str) or not is_ticket_id(value):
+            problems.append(
+                Problem(where, key, f"must be the start of a ticket id ({TICKET_ID_RULE}), as INC-")
+            )
             return None
         return Setting(key, value, where)
     if kind == "names":

@@ -4,6 +4,7 @@ them: one sop.toml, trusted or not."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -122,5 +123,68 @@ def test_a_broken_config_file_stops_every_command_at_its_line(repo: Path) -> Non
         1,
         "",
         f"{repo / 'sop.toml'}:2:1: prefligth: unknown setting (known: library, inventory, "
-        "state_dir, known_hosts, ssh_config, preflight, roles, notify)\n",
+        "state_dir, known_hosts, ssh_config, preflight, roles, incident_prefix, notify)\n",
+    )
+
+
+def test_the_incident_prefix_makes_a_bare_number_the_teams_ticket_id_everywhere(
+    repo: Path,
+) -> None:
+    """An untrusted file may set it (it names no program, URL or host); the notification comes
+    from the user's own file."""
+    (repo / "sop.toml").write_text('incident_prefix = "INC-"\n')
+    mine = Path(os.environ["XDG_CONFIG_HOME"]) / "sop" / "config.toml"
+    mine.parent.mkdir(parents=True)
+    state = repo / "state"
+    with webhook() as hook:
+        mine.write_text(
+            f'state_dir = "{state}"\n[[notify]]\nurl = "{hook.url}"\nevents = ["run-started"]\n'
+        )
+        mine.chmod(0o600)
+        code, out, err = invoke("run", "--yes", "minimal", "--incident", "4711")
+        assert code == 0, err
+        assert "incident INC-4711" in out
+        assert [b["incident"] for b in hook.received] == ["INC-4711"]
+    (run_dir,) = (state / "runs").iterdir()
+    log = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
+    assert {r["labels"]["incident"] for r in log} == {"INC-4711"}
+    assert "- Incident: INC-4711" in invoke("report", run_dir.name)[1]
+
+    assert invoke("run", "--yes", "minimal", "--incident", "inc-4711")[0] == 0  # prefixed: kept
+    assert invoke("run", "--yes", "minimal", "--incident", "4712")[0] == 0
+    code, out, _ = invoke("runs", "--incident", "4711", "--format", "json")
+    assert (code, [r["incident"] for r in json.loads(out)]) == (0, ["INC-4711", "INC-4711"])
+    assert [r["incident"] for r in json.loads(invoke("runs", "--format", "json")[1])] == [
+        "INC-4711",
+        "INC-4711",
+        "INC-4712",
+    ]
+
+    code, out, err = invoke("config", "show")
+    assert f"incident_prefix = INC-  ({repo / 'sop.toml'}:1:1)" in out.splitlines()
+
+
+@pytest.mark.parametrize("given", ["47 11", "4711\n", "", "INC-", "-x", "4711;rm"])
+def test_an_incident_that_is_no_ticket_id_is_refused_before_anything_runs(
+    repo: Path, given: str
+) -> None:
+    (repo / "sop.toml").write_text('incident_prefix = "INC-"\n')
+    code, _, err = invoke("run", "--yes", "--state-dir", "state", "minimal", "--incident", given)
+    assert (code, err) == (
+        2,
+        f"sop: error: --incident {given!r}: not a ticket id (letters, digits and . _ : # / + -, "
+        "at most 64, as INC-4711)\n",
+    )
+    assert not (repo / "state").exists()
+
+
+def test_an_incident_prefix_that_could_start_no_ticket_id_is_an_error_at_its_line(
+    repo: Path,
+) -> None:
+    (repo / "sop.toml").write_text('preflight = "warn"\nincident_prefix = "INC "\n')
+    assert invoke("list") == (
+        1,
+        "",
+        f"{repo / 'sop.toml'}:2:1: incident_prefix: must be the start of a ticket id (letters, "
+        "digits and . _ : # / + -, at most 64, as INC-4711), as INC-\n",
     )

@@ -152,7 +152,7 @@ def test_every_problem_is_named_at_its_line(tmp_path: Path, home: dict[str, str]
     assert str(caught.value).splitlines() == [
         f"{mine}:1:1: preflight: must be one of check, warn, off",
         f"{mine}:2:1: statedir: unknown setting (known: library, inventory, state_dir, "
-        "known_hosts, ssh_config, preflight, roles, notify)",
+        "known_hosts, ssh_config, preflight, roles, incident_prefix, notify)",
         f"{mine}:5:1: notify[0].url: must be an http:// or https:// URL",
         f"{mine}:6:1: notify[0].events: must be a list of: run-started, step-failed, "
         "approval-needed, status-update, run-paused, run-finished",
