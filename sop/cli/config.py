@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 _ENVIRONMENT = {"library": "SOP_PATH", "state_dir": "SOP_STATE_DIR"}
 # the commands that would use what an untrusted project file asked for: they say it was ignored
 WARN_FOR = frozenset({"run", "resume", "drill"})
+# the commands that connect to nothing and run no inventory program: an untrusted project's
+# inventories are their default (`TeamConfig.data_only`; a dry run and a simulated drill take
+# them in cli/running.py, as `sop run` is also a real run)
+AS_DATA_FOR = frozenset({"lint", "doctor"})
 
 
 def load_config() -> TeamConfig:
@@ -47,26 +51,35 @@ def apply_config(ctx: click.Context, config: TeamConfig) -> None:
         for name, s in config.settings.items()
         if name != "library" and not os.environ.get(_ENVIRONMENT.get(name, ""))
     }
+    as_data = {
+        name: list(s.value) if isinstance(s.value, tuple) else s.value
+        for name, s in config.data_only.items()
+        if name not in values
+    }
     assert isinstance(ctx.command, click.Group)
-    ctx.default_map = _defaults(ctx.command, values)
+    ctx.default_map = _defaults(ctx.command, values, as_data)
     if ctx.invoked_subcommand in WARN_FOR:
         for problem in config.ignored:
             ui.echo(f"sop: {problem}", err=True)
 
 
-def _defaults(group: click.Group, values: dict[str, Any]) -> dict[str, Any]:
-    """{command: {option: value}} for every option, in every command, named as a setting."""
+def _defaults(
+    group: click.Group, values: dict[str, Any], as_data: dict[str, Any]
+) -> dict[str, Any]:
+    """{command: {option: value}} for every option, in every command, named as a setting (and,
+    for the commands in `AS_DATA_FOR`, as a setting `as_data` holds)."""
     out: dict[str, Any] = {}
     for name, command in group.commands.items():
         if isinstance(command, click.Group):
-            nested = _defaults(command, values)
+            nested = _defaults(command, values, as_data)
             if nested:
                 out[name] = nested
             continue
+        given = {**as_data, **values} if name in AS_DATA_FOR else values
         mine = {
-            p.name: values[p.name]
+            p.name: given[p.name]
             for p in command.params
-            if isinstance(p, click.Option) and p.name in values and _fits(p, values[p.name])
+            if isinstance(p, click.Option) and p.name in given and _fits(p, given[p.name])
         }
         if mine:
             out[name] = mine
@@ -101,8 +114,9 @@ def show(settings: Any, fmt: str) -> None:
         trust = (
             "trusted"
             if source.trusted
-            else f"not trusted: its notifications, inventory, SSH files and state directory are "
-            f"ignored until `sop config trust {source.path}`"
+            else f"not trusted: its notifications, SSH files, state directory and roles are "
+            f"ignored, its inventory is data for lint, doctor, dry runs and drills only, until "
+            f"`sop config trust {source.path}`"
         )
         ui.echo(f"{source.kind:<8} {source.path} ({trust})")
     if not team.sources:
@@ -110,6 +124,9 @@ def show(settings: Any, fmt: str) -> None:
     for name, setting in team.settings.items():
         value = " ".join(setting.value) if isinstance(setting.value, tuple) else setting.value
         ui.echo(f"{name} = {value}  ({setting.where})")
+    for name, setting in team.data_only.items():
+        value = " ".join(setting.value) if isinstance(setting.value, tuple) else setting.value
+        ui.echo(f"{name} = {value}  ({setting.where}; {_AS_DATA})")
     for notifier in team.notifiers:
         kind = notifier.format if notifier.url else "command"
         events = ", ".join(sorted(notifier.events))
@@ -135,8 +152,14 @@ def described(team: TeamConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
             else str(setting.where)
         )
         lines.append(f"{name} = {value} ({where})")
+    for name, setting in team.data_only.items():
+        value = " ".join(setting.value) if isinstance(setting.value, tuple) else setting.value
+        lines.append(f"{name} = {value} ({setting.where}; {_AS_DATA})")
     lines += [f"notify {n.label} ({n.where})" for n in team.notifiers]
     return tuple(lines), tuple(str(problem) for problem in team.ignored)
+
+
+_AS_DATA = "not trusted: read as data by lint, doctor, dry runs and drills, never by a run"
 
 
 def _as_dict(team: TeamConfig) -> dict[str, Any]:
@@ -161,6 +184,13 @@ def _as_dict(team: TeamConfig) -> dict[str, Any]:
             for n in team.notifiers
         ],
         "ignored": [p.as_dict() for p in team.ignored],
+        "data_only": {
+            name: {
+                "value": list(s.value) if isinstance(s.value, tuple) else s.value,
+                "from": str(s.where),
+            }
+            for name, s in team.data_only.items()
+        },
     }
 
 

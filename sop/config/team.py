@@ -2,14 +2,15 @@
 checked against the one declaration below. Unknown keys are errors at their `file:line` (a typo
 must never pass silently). A project file the user has not trusted gives only the settings that
 cannot run or send anything (`TRUSTED_ONLY` lists the others); what it asks beyond them is
-ignored, and each ignored key becomes a warning that says how to trust the file."""
+ignored, and each ignored key becomes a warning that says how to trust the file. Its inventories
+(`AS_DATA`) still count as data for the commands that connect to nothing (`data_only`)."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -39,6 +40,9 @@ SETTINGS: Mapping[str, tuple[str, tuple[str, ...]]] = {
 # what can run a program, send data, or decide whom sop trusts: from trusted files only
 # (roles: a step of a role the operator holds waits for nobody else)
 TRUSTED_ONLY = frozenset({"inventory", "state_dir", "known_hosts", "ssh_config", "notify", "roles"})
+# of those, what an untrusted file still gives as data to the commands that connect to nothing
+# (lint, doctor, dry runs, simulated drills): its inventories, whose programs these never run
+AS_DATA = frozenset({"inventory"})
 NOTIFY_KEYS = ("url", "command", "format", "events", "name", "timeout", "retries")
 
 
@@ -64,6 +68,8 @@ class TeamConfig:
     notifiers: tuple[Notifier, ...] = ()
     sources: tuple[Source, ...] = ()
     ignored: tuple[Problem, ...] = ()  # warnings: what an untrusted project file asked for
+    # what an untrusted project file gave that counts only as data (`AS_DATA`), never for a run
+    data_only: Mapping[str, Setting] = field(default_factory=dict)
 
     def value(self, name: str) -> str | tuple[str, ...] | None:
         setting = self.settings.get(name)
@@ -74,6 +80,7 @@ def load_team_config(cwd: Path, environ: Mapping[str, str]) -> TeamConfig:
     """The user's configuration and the nearest project `sop.toml` above `cwd` (else above the
     first `$SOP_PATH` folder), merged. Raises `SopFileError` with every problem found."""
     settings: dict[str, Setting] = {}
+    data_only: dict[str, Setting] = {}
     notifiers: list[Notifier] = []
     sources: list[Source] = []
     ignored: list[Problem] = []
@@ -86,24 +93,24 @@ def load_team_config(cwd: Path, environ: Mapping[str, str]) -> TeamConfig:
 
     if Sharing().check(user, "your sop configuration"):  # yours, and nobody else can write it
         config = read_config_file(user)
-        _merge(config, True, settings, notifiers, ignored, problems)
+        _merge(config, True, settings, {}, notifiers, ignored, problems)
         sources.append(Source(user, "user", True))
     if project is not None and project.resolve() != user.resolve():
         from sop.config.trust import is_trusted
 
         config = read_config_file(project)
         trusted = is_trusted(config, environ)
-        _merge(config, trusted, settings, notifiers, ignored, problems)
+        _merge(config, trusted, settings, data_only, notifiers, ignored, problems)
         sources.append(Source(project, "project", trusted))
     if problems:
         raise SopFileError(problems)
-    return TeamConfig(settings, tuple(notifiers), tuple(sources), tuple(ignored))
+    return TeamConfig(settings, tuple(notifiers), tuple(sources), tuple(ignored), data_only)
 
 
 def check_config_file(config: ConfigFile) -> None:
     """Refuse `config` with every problem it has, as if it were trusted (before trusting it)."""
     problems: list[Problem] = []
-    _merge(config, True, {}, [], [], problems)
+    _merge(config, True, {}, {}, [], [], problems)
     if problems:
         raise SopFileError(problems)
 
@@ -120,6 +127,7 @@ def _merge(
     config: ConfigFile,
     trusted: bool,
     settings: dict[str, Setting],
+    data_only: dict[str, Setting],
     notifiers: list[Notifier],
     ignored: list[Problem],
     problems: list[Problem],
@@ -132,6 +140,8 @@ def _merge(
             continue
         if key in TRUSTED_ONLY and not trusted:
             ignored.append(_untrusted(config, where, key))
+            if key in AS_DATA and (as_data := _setting(config, key, value, where, problems)):
+                data_only[key] = as_data
             continue
         if key == "notify":
             notifiers.extend(_notifiers(config, value, problems))
@@ -142,12 +152,17 @@ def _merge(
 
 
 def _untrusted(config: ConfigFile, where: Location, key: str) -> Problem:
+    why = (
+        f"`{key}` decides where a run connects and may be a program (lint, doctor, dry runs "
+        "and drills read its files as data, and run no program)"
+        if key in AS_DATA
+        else f"`{key}` could make sop run or send something"
+    )
     return Problem(
         where,
         key,
         f"ignored: {config.path.name} is a project configuration you have not trusted, and "
-        f"`{key}` could make sop run or send something; read the file, then "
-        f"`sop config trust {config.path}`",
+        f"{why}; read the file, then `sop config trust {config.path}`",
         severity="warning",
         code="untrusted",
     )

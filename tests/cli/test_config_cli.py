@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,8 +42,9 @@ def test_show_says_what_an_untrusted_file_asked_for_and_trust_makes_it_count(rep
     assert code == 0
     ignored = "is a project configuration you have not trusted, and"
     assert out.splitlines()[0] == (
-        f"project  {toml} (not trusted: its notifications, inventory, SSH files and state "
-        f"directory are ignored until `sop config trust {toml}`)"
+        f"project  {toml} (not trusted: its notifications, SSH files, state directory and "
+        "roles are ignored, its inventory is data for lint, doctor, dry runs and drills only, "
+        f"until `sop config trust {toml}`)"
     )
     assert [ignored in line for line in out.splitlines()[1:]] == [True, True]
 
@@ -68,6 +71,7 @@ def test_show_says_what_an_untrusted_file_asked_for_and_trust_makes_it_count(rep
             }
         ],
         "ignored": [],
+        "data_only": {},
     }
 
 
@@ -187,4 +191,89 @@ def test_an_incident_prefix_that_could_start_no_ticket_id_is_an_error_at_its_lin
         "",
         f"{repo / 'sop.toml'}:2:1: incident_prefix: must be the start of a ticket id (letters, "
         "digits and . _ : # / + -, at most 64, as INC-4711), as INC-\n",
+    )
+
+
+TARGETED = """\
+sop: 1
+id: targeted
+title: Targeted
+owner: team
+reviewed: 2026-11-01
+on: web
+steps:
+  - id: hello
+    run: echo hello
+"""
+
+
+@pytest.fixture
+def untrusted_inventories(repo: Path) -> Path:
+    """An untrusted sop.toml naming an Ansible INI inventory and a dynamic one that leaves a
+    mark when it is run; an SOP that targets the INI's group."""
+    (repo / "runbooks" / "targeted.yaml").write_text(TARGETED)
+    (repo / "hosts.ini").write_text("[web]\nweb1 ansible_host=192.0.2.1\nweb2\n")
+    mark = repo / "cmdb-ran"
+    program = repo / "cmdb.py"
+    program.write_text(f"#!/bin/sh\ntouch {mark}\necho '{{}}'\n")
+    program.chmod(0o755)
+    (repo / "sop.toml").write_text('inventory = ["hosts.ini", "cmdb.py"]\n')
+    return mark
+
+
+def test_an_untrusted_projects_static_inventory_is_data_for_lint_and_a_dry_run(
+    repo: Path, untrusted_inventories: Path
+) -> None:
+    code, out, err = invoke("lint", "runbooks/targeted.yaml")
+    assert (code, err) == (0, "1 file(s) checked: 0 error(s), 0 warning(s)\n"), out
+
+    code, out, err = invoke("run", "--dry-run", "targeted")  # the static files: cmdb.py is left
+    assert code == 0, err
+    assert "web1" in out and "web2" in out
+
+    drill = subprocess.run(  # in a process of its own: the drill guard goes on first
+        [sys.executable, "-m", "sop", "drill", "--yes", "--pace=0", "--state-dir=s", "targeted"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert drill.returncode == 0, drill.stderr
+    assert "web1" in drill.stdout and "web2" in drill.stdout
+
+    code, out, _ = invoke("config", "show")
+    assert (
+        f"inventory = {repo / 'hosts.ini'} {repo / 'cmdb.py'}  ({repo / 'sop.toml'}:1:1; not "
+        "trusted: read as data by lint, doctor, dry runs and drills, never by a run)"
+    ) in out.splitlines()
+    assert not untrusted_inventories.exists()  # the dynamic inventory never ran
+
+
+def test_an_untrusted_projects_inventory_never_chooses_where_a_real_run_connects(
+    repo: Path, untrusted_inventories: Path
+) -> None:
+    code, out, err = invoke("run", "--yes", "--state-dir", "state", "targeted")
+    assert code == 1, out
+    assert err.startswith(
+        f"sop: {repo / 'sop.toml'}:1:1: inventory: warning: ignored: sop.toml is a project "
+        "configuration you have not trusted, and `inventory` decides where a run connects"
+    )
+    assert "target 'web' needs an inventory" in err
+    assert not untrusted_inventories.exists() and not (repo / "state").exists()
+
+    assert invoke("config", "trust")[0] == 0  # read and trusted: a real run runs the program
+    code, out, err = invoke("run", "--dry-run", "targeted")
+    assert code == 2 and "cmdb.py is a dynamic inventory: sop runs it only for a real run" in err
+
+
+def test_lint_checks_targets_against_an_untrusted_projects_static_inventory(repo: Path) -> None:
+    (repo / "runbooks" / "dbs.yaml").write_text(TARGETED.replace("on: web", "on: db"))
+    (repo / "hosts.ini").write_text("[web]\nweb1\n")
+    (repo / "sop.toml").write_text('inventory = "hosts.ini"\n')
+
+    code, out, _ = invoke("lint", "runbooks/dbs.yaml")
+
+    assert (code, out) == (
+        1,
+        f"runbooks/dbs.yaml:6:1: on[0]: target 'db' is not a host or group of "
+        f"{repo / 'hosts.ini'}\n",
     )

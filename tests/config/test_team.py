@@ -59,13 +59,22 @@ def test_an_untrusted_project_file_gives_only_what_cannot_run_or_send(
     toml = repo / "sop.toml"
     assert config.settings == {"preflight": Setting("preflight", "warn", Location(str(toml), 1, 1))}
     assert config.notifiers == ()
-    hint = f"could make sop run or send something; read the file, then `sop config trust {toml}`"
+    hint = f"read the file, then `sop config trust {toml}`"
     assert [str(p) for p in config.ignored] == [
         f"{toml}:2:1: inventory: warning: ignored: sop.toml is a project configuration you have "
-        f"not trusted, and `inventory` {hint}",
+        "not trusted, and `inventory` decides where a run connects and may be a program (lint, "
+        f"doctor, dry runs and drills read its files as data, and run no program); {hint}",
         f"{toml}:4:1: notify: warning: ignored: sop.toml is a project configuration you have "
-        f"not trusted, and `notify` {hint}",
+        f"not trusted, and `notify` could make sop run or send something; {hint}",
     ]
+    # its inventories count as data only (lint, doctor, dry runs, drills), never for a run
+    assert config.data_only == {
+        "inventory": Setting(
+            "inventory",
+            (str(repo / "inventories/prod.ini"), "/etc/sop/extra.yaml"),
+            Location(str(toml), 2, 1),
+        )
+    }
 
 
 def test_a_trusted_project_file_counts_until_it_changes(
@@ -89,7 +98,7 @@ def test_a_trusted_project_file_counts_until_it_changes(
         Notifier(command=("/usr/local/bin/page", "--team", "ops"), where=Location(str(toml), 9, 1)),
     )
     assert config.notifiers[0].label == "https://hooks.example.com"  # never the token's path
-    assert config.ignored == ()
+    assert config.ignored == () and config.data_only == {}
 
     toml.write_text(PROJECT.replace("ops", "all"))  # a pull request changes it
     changed = load_team_config(repo, home)
