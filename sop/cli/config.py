@@ -26,8 +26,8 @@ _ENVIRONMENT = {"library": "SOP_PATH", "state_dir": "SOP_STATE_DIR"}
 # the commands that would use what an untrusted project file asked for: they say it was ignored
 WARN_FOR = frozenset({"run", "resume", "drill"})
 # the commands that connect to nothing and run no inventory program: an untrusted project's
-# inventories are their default (`TeamConfig.data_only`; a dry run and a simulated drill take
-# them in cli/running.py, as `sop run` is also a real run)
+# inventories are their default (`TeamConfig.data_only`; a simulated drill takes them in
+# cli/running.py, as `sop drill --sandbox` is a real run)
 AS_DATA_FOR = frozenset({"lint", "doctor"})
 
 
@@ -115,7 +115,7 @@ def show(settings: Any, fmt: str) -> None:
             "trusted"
             if source.trusted
             else f"not trusted: its notifications, SSH files, state directory and roles are "
-            f"ignored, its inventory is data for lint, doctor, dry runs and drills only, until "
+            f"ignored, its inventory is data for lint, doctor and simulated drills only, until "
             f"`sop config trust {source.path}`"
         )
         ui.echo(f"{source.kind:<8} {source.path} ({trust})")
@@ -159,7 +159,7 @@ def described(team: TeamConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(lines), tuple(str(problem) for problem in team.ignored)
 
 
-_AS_DATA = "not trusted: read as data by lint, doctor, dry runs and drills, never by a run"
+_AS_DATA = "not trusted: read as data by lint, doctor and simulated drills, never by a run"
 
 
 def _as_dict(team: TeamConfig) -> dict[str, Any]:

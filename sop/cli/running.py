@@ -84,18 +84,15 @@ def _incident(given: str | None, settings: Settings) -> str | None:
     return None if given is None else incident_id(given, settings.incident_prefix)
 
 
-def _as_data(settings: Settings, *, static_only: bool) -> tuple[Path, ...]:
-    """An untrusted project's inventories (`TeamConfig.data_only`), for a walk that connects to
-    nothing and was given no inventory: a dry run takes the static files (it runs no inventory
-    program), a simulated drill all of them (it makes up a dynamic one's hosts). A real run
-    never takes them: an untrusted file does not choose where a run connects."""
+def _as_data(settings: Settings) -> tuple[Path, ...]:
+    """An untrusted project's inventories (`TeamConfig.data_only`), for a simulated drill given
+    no inventory: it connects to nothing and runs no inventory program (it makes up a dynamic
+    one's hosts). A real run, and a dry run that shows what one would do, never take them: an
+    untrusted file does not choose where a run connects."""
     from pathlib import Path
 
-    from sop.format.inventories import is_program
-
     setting = settings.config.data_only.get("inventory") if settings.config else None
-    paths = tuple(Path(p) for p in setting.value) if setting else ()
-    return tuple(p for p in paths if not (static_only and is_program(p)))
+    return tuple(Path(p) for p in setting.value) if setting else ()
 
 
 def _trace(trace_id: str | None) -> RunTrace:
@@ -271,8 +268,6 @@ def run(
         raise click.UsageError("give the SOP to run, or --alert PAYLOAD to find it")
     terminal = _Terminal(not params["yes"] and not dry_run, settings, fmt)
     sop_ref, given, sources = context_inputs(sop_ref, inputs_file, alert)
-    if dry_run and not params["inventory"]:
-        params = {**params, "inventory": _as_data(settings, static_only=True)}
     request = _request(
         sop_ref,
         params,
@@ -395,9 +390,7 @@ def drill(
         sop_ref,
         {
             **params,
-            "inventory": (sandbox,)
-            if sandbox
-            else params["inventory"] or _as_data(settings, static_only=False),
+            "inventory": (sandbox,) if sandbox else params["inventory"] or _as_data(settings),
         },
         settings,
         inputs=inputs,

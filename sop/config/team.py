@@ -41,7 +41,7 @@ SETTINGS: Mapping[str, tuple[str, tuple[str, ...]]] = {
 # (roles: a step of a role the operator holds waits for nobody else)
 TRUSTED_ONLY = frozenset({"inventory", "state_dir", "known_hosts", "ssh_config", "notify", "roles"})
 # of those, what an untrusted file still gives as data to the commands that connect to nothing
-# (lint, doctor, dry runs, simulated drills): its inventories, whose programs these never run
+# (lint, doctor, simulated drills): its inventories, whose programs these never run
 AS_DATA = frozenset({"inventory"})
 NOTIFY_KEYS = ("url", "command", "format", "events", "name", "timeout", "retries")
 
@@ -153,8 +153,8 @@ def _merge(
 
 def _untrusted(config: ConfigFile, where: Location, key: str) -> Problem:
     why = (
-        f"`{key}` decides where a run connects and may be a program (lint, doctor, dry runs "
-        "and drills read its files as data, and run no program)"
+        f"`{key}` decides where a run connects and may be a program (lint, doctor and "
+        "simulated drills read it as data, and run no program)"
         if key in AS_DATA
         else f"`{key}` could make sop run or send something"
     )

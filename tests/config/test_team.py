@@ -63,11 +63,11 @@ def test_an_untrusted_project_file_gives_only_what_cannot_run_or_send(
     assert [str(p) for p in config.ignored] == [
         f"{toml}:2:1: inventory: warning: ignored: sop.toml is a project configuration you have "
         "not trusted, and `inventory` decides where a run connects and may be a program (lint, "
-        f"doctor, dry runs and drills read its files as data, and run no program); {hint}",
+        f"doctor and simulated drills read it as data, and run no program); {hint}",
         f"{toml}:4:1: notify: warning: ignored: sop.toml is a project configuration you have "
         f"not trusted, and `notify` could make sop run or send something; {hint}",
     ]
-    # its inventories count as data only (lint, doctor, dry runs, drills), never for a run
+    # its inventories count as data only (lint, doctor, simulated drills), never for a run
     assert config.data_only == {
         "inventory": Setting(
             "inventory",
