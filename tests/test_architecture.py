@@ -69,6 +69,7 @@ LIBRARIES: dict[str, frozenset[str]] = {
             "sop.cli.importing",
             "sop.cli.library",
             "sop.cli.params",
+            "sop.cli.prompter",
             "sop.cli.publish",
             "sop.cli.render",
             "sop.cli.running",

@@ -49,7 +49,9 @@ def approve(
     approved = refusal is None
     reason = refusal or ""
     if not yes and refusal is None:
-        prompter = ui.TerminalPrompter(out)
+        from sop.cli.prompter import TerminalPrompter
+
+        prompter = TerminalPrompter(out)
         choice = prompter.choose(
             "Approve it?", [("a", "approve"), ("r", "refuse"), ("c", "cancel")]
         )

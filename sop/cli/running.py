@@ -168,10 +168,12 @@ class _Terminal:
             raise UsageError(
                 "sop asks you at every step: run it in a terminal, or pass --yes (or --dry-run)"
             )
+        from sop.cli.prompter import TerminalPrompter
+
         self.json = fmt == "json"
         self.out = ui.console(stderr=self.json)
-        self.prompter = ui.TerminalPrompter(self.out) if interactive else None
-        self.asker = ui.TerminalPrompter(self.out) if sys.stdin.isatty() else None
+        self.prompter = TerminalPrompter(self.out) if interactive else None
+        self.asker = TerminalPrompter(self.out) if sys.stdin.isatty() else None
         self.ui = ui.TerminalUI(self.out, debug=settings.debug)
         self.sinks: list[Sink] = [self.ui]
 

@@ -16,7 +16,7 @@ from ..integration.rundir import SOP
 TIMEOUT = 20  # seconds to wait for any one prompt or line
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
-# The prompts of sop.cli.ui.TerminalPrompter, as the responder sees them.
+# The prompts of sop.cli.prompter.TerminalPrompter, as the responder sees them.
 DONE = "Done? [d]one / [s]kip / [o]ff-script / [q]uit / [a]bort: "
 FAILED = "The step failed. What now? [r]etry / [s]kip / [o]ff-script / [a]bort / [b] rollback: "
 
@@ -130,7 +130,7 @@ class Terminal:
 
     def interrupt_prompt(self) -> None:
         """Ctrl-C at a prompt the moment it shows: sop must act on it even when it lands
-        between Python's last look for signals and the wait for the answer (`ui._read_answer`)."""
+        between Python's last look for signals and the wait for the answer (`prompter._read_answer`)."""
         self.child.sendintr()
 
     def exit_status(self, timeout: float = TIMEOUT) -> int:
