@@ -6,17 +6,15 @@ emoji in mkdocs.yml as a pair of `\\u` surrogate escapes, which broke the build.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from tests.render import browser
+from tests.render.mkdocs import build_strict
 
 from .conftest import Attack
 
-MKDOCS = Path(sys.executable).parent / "mkdocs"
 TITLE = "Disk 🔥 full on 𝄞 𠜎 hosts"
 HEADING = "Diagnose 🩺 first"
 STEP = "Look at 𠀋 the 🇳🇴 flag"
@@ -58,14 +56,7 @@ def test_an_emoji_title_builds_with_mkdocs_strict_and_shows_in_the_browser(
     config = (out / "mkdocs.yml").read_bytes()
     assert f'  - "{TITLE}": "unicode.md"'.encode() in config  # UTF-8, not surrogate escapes
     assert yaml.safe_load(config)["nav"][1] == {TITLE: "unicode.md"}
-    result = subprocess.run(
-        [str(MKDOCS), "build", "--strict", "--quiet"],
-        cwd=out,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    build_strict(out)
     page = out / "site" / "unicode" / "index.html"
     shows_the_text(browser.dump_dom(page, attack.path / "profile"))
     index = browser.dump_dom(out / "site" / "index.html", attack.path / "profile")

@@ -23,6 +23,7 @@ from sop.audit.reader import AuditEntry, CheckedLog, entry, read_entries
 from sop.audit.runs import list_runs
 from sop.cli import cli
 from tests.render.auditlogs import as_drill, tamper
+from tests.render.mkdocs import build_strict
 from tests.render.test_confluence import parse
 
 SOP_FILE = """\
@@ -217,12 +218,7 @@ def test_mkdocs_builds_strictly_with_run_history(runs: Runs) -> None:
     files = runs.render("markdown", "--mkdocs")
     assert "Run history" in files["docs/hist-demo.md"]
     site = runs.folder / "out-markdown-1"
-    mkdocs = Path(sys.executable).parent / "mkdocs"
-    result = subprocess.run(
-        [str(mkdocs), "build", "--strict"], cwd=site, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    built = (site / "site" / "hist-demo" / "index.html").read_text()
+    built = (build_strict(site, timeout=300) / "hist-demo" / "index.html").read_text()
     assert "Run history" in built
     assert "Untrusted:" in built
 

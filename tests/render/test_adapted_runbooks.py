@@ -14,7 +14,7 @@ import pytest
 
 from sop.render import render_files, render_library
 from tests.render.conftest import RUNBOOKS, load
-from tests.render.test_markdown import MKDOCS
+from tests.render.mkdocs import build_strict
 
 SOP = Path(sys.executable).parent / "sop"
 ADAPTED = {
@@ -126,14 +126,7 @@ def test_the_pages_keep_the_originals_queries_notes_and_lists() -> None:
 def test_mkdocs_builds_the_adapted_runbooks_strictly(tmp_path: Path) -> None:
     sops = load(*(RUNBOOKS / f"{sop_id}.yaml" for sop_id in ADAPTED))
     render_library(sops, "markdown", tmp_path, mkdocs=True)
-    result = subprocess.run(
-        [str(MKDOCS), "build", "--strict", "--quiet"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
+    build_strict(tmp_path)
     built = (tmp_path / "site" / "aws-iam-credential-compromise" / "index.html").read_text()
     assert '<code class="language-mermaid">flowchart TD' in built
     assert '<a href="#section-contain">3.2 Containment actions</a>' in built

@@ -4,13 +4,12 @@ condition in plain words."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from sop.model import Sop
 from sop.render import render_files, render_library
 from tests.render.conftest import RUNBOOKS, load
-from tests.render.test_markdown import MKDOCS
+from tests.render.mkdocs import build_strict
 
 BRANCHING = """\
 sop: 1
@@ -134,14 +133,7 @@ def test_mkdocs_builds_the_etcd_runbook_strictly(tmp_path: Path) -> None:
     render_library(
         load(RUNBOOKS / "etcd-insufficient-members.yaml"), "markdown", tmp_path, mkdocs=True
     )
-    result = subprocess.run(
-        [str(MKDOCS), "build", "--strict", "--quiet"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    build_strict(tmp_path)
     built = (tmp_path / "site" / "etcd-insufficient-members" / "index.html").read_text()
     assert '<code class="language-mermaid">flowchart TD' in built
     assert '<a id="section-restore"></a>' in built

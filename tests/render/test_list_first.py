@@ -4,7 +4,6 @@ line: it goes under a task line of its own (the step's title), as nested blocks.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import markdown
@@ -15,7 +14,7 @@ from sop.render import render_files, render_library
 from sop.render.prose import opens_with_paragraph
 from tests.render import browser
 from tests.render.conftest import load
-from tests.render.test_markdown import MKDOCS
+from tests.render.mkdocs import build_strict
 
 SOP = """\
 sop: 1
@@ -90,14 +89,7 @@ def test_mkdocs_and_chromium_show_a_box_with_a_nested_list(tmp_path: Path) -> No
     (tmp_path / "sops" / "list-first.yaml").write_text(SOP)
     site = tmp_path / "site"
     render_library(load(tmp_path / "sops"), "markdown", site, mkdocs=True)
-    result = subprocess.run(
-        [str(MKDOCS), "build", "--strict", "--quiet"],
-        cwd=site,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    build_strict(site)
     dom = browser.dump_dom(site / "site" / "list-first" / "index.html", tmp_path / "profile")
     # a box to tick (pymdownx.tasklist), and the list nested under it
     assert (

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import markdown
@@ -12,8 +10,7 @@ from sop.model import Sop
 from sop.render import render_files, render_library
 from sop.render.markdown import mkdocs_config, yaml_string
 from sop.render.pages import build_site
-
-MKDOCS = Path(sys.executable).parent / "mkdocs"
+from tests.render.mkdocs import build_strict
 
 
 def test_page_has_metadata_inputs_checklist_rollback_and_run_commands(
@@ -92,14 +89,7 @@ def test_mkdocs_builds_the_rendered_runbooks_strictly(
     assert tmp_path / "mkdocs.yml" in written
     nav = (tmp_path / "mkdocs.yml").read_text()
     assert '  - "Root filesystem almost full": "disk-full.md"' in nav
-    result = subprocess.run(
-        [str(MKDOCS), "build", "--strict", "--quiet"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    build_strict(tmp_path)
     built = (tmp_path / "site" / "disk-full" / "index.html").read_text()
     assert 'id="step-cleanup-script"' in built
     assert "journalctl --vacuum-size=200M" in built
@@ -121,14 +111,7 @@ def test_without_material_or_pymdown_extensions_the_site_builds_with_the_default
     assert "theme:\n  name: mkdocs\n" in tasklist
     assert "  - pymdownx.tasklist:\n      clickable_checkbox: true\n" in tasklist
     (tmp_path / "mkdocs.yml").write_text(config)
-    result = subprocess.run(
-        [str(MKDOCS), "build", "--strict", "--quiet"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    build_strict(tmp_path)
     built = (tmp_path / "site" / "disk-full" / "index.html").read_text()
     assert "md-typeset" not in built and 'data-bs-theme="light"' in built  # MkDocs' own theme
     assert "<li>[ ] " in built  # a box drawn as text: still a checklist

@@ -3,12 +3,11 @@ written, their notes, decisions and attribution in every format, and MkDocs buil
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from sop.render import render_files, render_library
 from tests.render.conftest import RUNBOOKS, load
-from tests.render.test_markdown import MKDOCS
+from tests.render.mkdocs import build_strict
 
 MIGRATED = (
     "linux-perf-60s",
@@ -23,14 +22,7 @@ MIGRATED = (
 def test_mkdocs_builds_the_migrated_runbooks_strictly(tmp_path: Path) -> None:
     sops = load(*(RUNBOOKS / f"{name}.yaml" for name in MIGRATED))
     render_library(sops, "markdown", tmp_path, mkdocs=True)
-    result = subprocess.run(
-        [str(MKDOCS), "build", "--strict", "--quiet"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    build_strict(tmp_path)
     built = (tmp_path / "site" / "postgres-disk-space" / "index.html").read_text()
     assert '<a href="#section-remove-wal">Remove old WAL files by hand</a>' in built
     playbook = (tmp_path / "site" / "ransomware-playbook" / "index.html").read_text()
@@ -67,6 +59,6 @@ def test_an_interactive_step_says_it_takes_the_terminal_in_every_format(tmp_path
     (page,) = [t for n, t in render_files((sop,), "confluence").items() if "linux" in n]
     assert "<strong>Interactive:</strong> takes your terminal" in page
     render_library((sop,), "markdown", tmp_path, mkdocs=True)
-    subprocess.run([str(MKDOCS), "build", "--strict", "--quiet"], cwd=tmp_path, check=True)
+    build_strict(tmp_path)
     built = (tmp_path / "site" / "linux-perf-60s" / "index.html").read_text()
     assert "<strong>Interactive:</strong> takes your terminal" in built

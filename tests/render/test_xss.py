@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import random
 import re
-import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -19,8 +18,8 @@ from mkdocs.config import load_config
 from sop.model import Input, Link, Sop, Step
 from sop.render import render_files, render_library
 from tests.render import browser
+from tests.render.mkdocs import build_strict
 from tests.render.test_confluence import parse
-from tests.render.test_markdown import MKDOCS
 
 CORPUS = (
     "<script>alert(1)</script>",
@@ -253,9 +252,7 @@ def test_mkdocs_and_chromium_build_no_element_from_prose_the_parsers_read_differ
     for field, text in zip(fields, texts, strict=True):
         sop = with_prose(sop, field, text, tmp_path / "tasks.py")
     render_library([sop], "markdown", tmp_path / "wiki", mkdocs=True)
-    build = [str(MKDOCS), "build", "--strict", "--quiet"]
-    result = subprocess.run(build, cwd=tmp_path / "wiki", capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    build_strict(tmp_path / "wiki")
     page = tmp_path / "wiki" / "site" / "restart-api" / "index.html"
     dom = browser.dump_dom(page, tmp_path / "profile")
     scan = MainScan()
