@@ -10,6 +10,8 @@ Why the sshd_config looks the way it does:
 - many parallel logins trip the default `MaxStartups 10:30:100`, hence a larger one;
 - Debian's bash sources ~/.bashrc for commands run by sshd unless SHLVL says it is not
   top-level; root's .bashrc here costs ~80 ms per command, hence `SetEnv SHLVL=1`;
+- a host's own environment (a tool's `PATH`, `ETCDCTL_ENDPOINTS`) is given with `env=`: sshd's
+  `SetEnv` sets it for every session, as a host's profile would;
 - sshd re-executes itself, so it is started by absolute path, and it needs /run/sshd.
 
 If a server cannot start, `SshdError` is raised: a test that needs SSH fails, it never skips.
@@ -123,6 +125,7 @@ class Sshd:
     authorized_keys: Path
     workdir: Path
     label: str
+    env: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -153,7 +156,8 @@ class Sshd:
             "PrintMotd no\n"
             "PrintLastLog no\n"
             "UseDNS no\n"
-            "SetEnv SHLVL=1\n"
+            + "".join(f"SetEnv {name}={value}\n" for name, value in self.env.items())
+            + "SetEnv SHLVL=1\n"
             "LogLevel INFO\n"
             "Subsystem sftp internal-sftp\n"
         )
@@ -267,10 +271,18 @@ class SilentListener:
 class SshdHosts:
     """`count` hosts served by real sshd processes; see `start_hosts`."""
 
-    def __init__(self, count: int, workdir: Path, *, first_index: int = 0) -> None:
+    def __init__(
+        self,
+        count: int,
+        workdir: Path,
+        *,
+        first_index: int = 0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         if count < 1:
             raise ValueError("count must be at least 1")
         self.workdir = workdir
+        self.env = dict(env or {})
         self.user = getpass.getuser()
         addresses = [loopback_address(first_index + i) for i in range(count)]
         self._next_index = first_index + count
@@ -304,7 +316,9 @@ class SshdHosts:
         return self
 
     def _start_server(self, addresses: tuple[str, ...], host_key: Path, label: str) -> Sshd:
-        server = Sshd(addresses, self.port, host_key, self.authorized_keys, self.workdir, label)
+        server = Sshd(
+            addresses, self.port, host_key, self.authorized_keys, self.workdir, label, self.env
+        )
         self._servers.append(server)
         server.start()
         return server
@@ -420,8 +434,13 @@ class SshdHosts:
         return SshHost(f"silent{len(self._listeners)}", listener.address, listener.port)
 
 
-def start_hosts(count: int, workdir: Path, *, first_index: int = 0) -> SshdHosts:
-    """Start sshd processes serving `count` hosts; files go to `workdir`. Close when done."""
+def start_hosts(
+    count: int, workdir: Path, *, first_index: int = 0, env: Mapping[str, str] | None = None
+) -> SshdHosts:
+    """Start sshd processes serving `count` hosts; files go to `workdir`. Close when done.
+
+    `env` is set in every SSH session on them (sshd's `SetEnv`): the hosts' own environment.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o700)
-    return SshdHosts(count, workdir, first_index=first_index).start()
+    return SshdHosts(count, workdir, first_index=first_index, env=env).start()
