@@ -8,7 +8,6 @@ cluster on loopback with one member killed. A host's own environment (a `PATH` w
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 from sop.audit.reader import AuditEntry, read_run
 from sop.audit.state import find_run_dir
 
-from .rundir import REPO, SOP, RunDir
+from .rundir import REPO, RunDir
 from .sshd import SshdHosts, free_port, start_hosts
 
 PERF = REPO / "runbooks" / "linux-perf-60s.yaml"
@@ -122,4 +121,119 @@ def test_linux_perf_60s_runs_on_two_hosts_and_finds_a_host_without_sysstat(
         "top": "skipped",
         "exonerated": "unattended",
         "follow-on": "unattended",
+    }
+
+
+# -- etcd-insufficient-members ------------------------------------------------------------
+
+
+class Etcd:
+    """A real etcd cluster of `size` members on 127.0.0.1, each in its own data directory."""
+
+    def __init__(self, workdir: Path, size: int = 3) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        ports = iter_free_ports(2 * size)
+        self.names = [f"m{i + 1}" for i in range(size)]
+        self.client = {name: f"http://127.0.0.1:{next(ports)}" for name in self.names}
+        self.peer = {name: f"http://127.0.0.1:{next(ports)}" for name in self.names}
+        cluster = ",".join(f"{name}={self.peer[name]}" for name in self.names)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        for name in self.names:
+            with (workdir / f"{name}.log").open("wb") as log:
+                self.processes[name] = subprocess.Popen(
+                    [
+                        "etcd",
+                        f"--name={name}",
+                        f"--data-dir={workdir / name}",
+                        f"--listen-client-urls={self.client[name]}",
+                        f"--advertise-client-urls={self.client[name]}",
+                        f"--listen-peer-urls={self.peer[name]}",
+                        f"--initial-advertise-peer-urls={self.peer[name]}",
+                        f"--initial-cluster={cluster}",
+                        "--initial-cluster-state=new",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+
+    def healthy(self) -> bool:
+        health = subprocess.run(
+            ["etcdctl", f"--endpoints={self.client['m1']}", "endpoint", "health", "--cluster"],
+            capture_output=True,
+            env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
+        )
+        return health.returncode == 0
+
+    def kill(self, name: str) -> None:
+        self.processes[name].kill()
+        self.processes[name].wait(timeout=10)
+
+    def close(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def iter_free_ports(count: int) -> Iterator[int]:
+    seen: set[int] = set()
+    while len(seen) < count:
+        seen.add(free_port(["127.0.0.1"]))
+    return iter(sorted(seen))
+
+
+@pytest.fixture
+def etcd(tmp_path: Path) -> Iterator[Etcd]:
+    cluster = Etcd(tmp_path / "etcd-data")
+    try:
+        deadline = time.monotonic() + 20
+        while not cluster.healthy():
+            assert time.monotonic() < deadline, "the etcd cluster did not become healthy"
+            time.sleep(0.2)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_etcd_with_one_member_down_is_a_finding_and_takes_the_replace_member_branch(
+    tmp_path: Path, etcd: Etcd
+) -> None:
+    etcd.kill("m3")
+    env = {"ETCDCTL_ENDPOINTS": etcd.client["m1"], "ETCDCTL_DIAL_TIMEOUT": "1s"}
+    with start_hosts(2, tmp_path / "sshd", first_index=44, env=env) as hosts:
+        rundir = RunDir.create(tmp_path / "etcd", hosts, groups={})
+        proc = rundir.run(
+            ETCD,
+            "--yes",
+            "-i",
+            "survivor=h01",
+            "-i",
+            "member=h02",
+            "-a",
+            "quorum=yes, quorum holds",
+        )
+
+        assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr
+        assert "--yes stopped at step" in proc.stdout and "(add-member)" in proc.stdout
+        verify(rundir, proc)
+    log = entries(rundir, proc)
+    host, exit_code, table = host_output(log, "health")
+    assert (host, exit_code) == ("h01", 1)  # etcdctl's own status: a finding, not a failure
+    cells = [row.split("|") for row in table.splitlines() if "127.0.0.1" in row]
+    health = {row[1].strip(): row[2].strip() for row in cells if len(row) > 3}
+    assert health == {
+        etcd.client["m1"]: "true",
+        etcd.client["m2"]: "true",
+        etcd.client["m3"]: "false",
+    }, table
+    assert host_output(log, "members")[1] == 0
+    assert all(name in host_output(log, "members")[2] for name in etcd.names)
+    [decision] = [e for e in log if e.step_id == "quorum" and e.goto]
+    assert (decision.choice, decision.goto) == ("yes, quorum holds", ("replace-member",))
+    assert outcomes(log) == {
+        "health": "success",
+        "members": "success",
+        "quorum": "done",  # answered with -a
+        "remove-member": "unattended",
     }
