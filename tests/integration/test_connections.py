@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from sop.executors.connections import (
+    IDLE_POLL,
     ChangedHostKeyError,
     ConnectError,
     ConnectionPool,
@@ -117,6 +118,37 @@ class TestConnect:
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         finally:
             conn.close()
+
+    def test_an_idle_connection_wakes_its_transport_thread_once_a_second(
+        self, sshd_hosts: SshdHosts, opener: Callable[..., Any], tmp_path: Path
+    ) -> None:
+        jump = sshd_hosts.hosts[0]
+        ssh_config = tmp_path / "ssh_config"
+        ssh_config.write_text(
+            f"Host {sshd_hosts.hosts[1].address}\n    ProxyJump {jump.address}\n"
+            f"Host {jump.address}\n    Port {jump.port}\n    User {sshd_hosts.user}\n"
+            f"    IdentityFile {sshd_hosts.client_key}\n"
+        )
+        for conn in (opener(sshd_hosts.host(0)), opener(sshd_hosts.host(1), ssh_config=ssh_config)):
+            try:
+                hops = [conn, conn.gateway] if conn.gateway else [conn]
+                # paramiko's own 0.1 s, ten wake-ups a second per idle host, is for the handshake
+                assert [hop.transport.sock.gettimeout() for hop in hops] == [IDLE_POLL] * len(hops)
+                assert remote(conn, "sleep 1.2; echo late") == "late"  # output after a sleep
+            finally:
+                close(conn)
+
+    def test_close_ends_the_transport_thread_at_once(
+        self, sshd_hosts: SshdHosts, opener: Callable[..., Any]
+    ) -> None:
+        conn = opener(sshd_hosts.host(0))
+        transport = conn.client.get_transport()
+        time.sleep(0.05)  # the transport thread asleep in its read
+        started = time.monotonic()
+        close(conn)
+        transport.join(IDLE_POLL)
+        assert not transport.is_alive()
+        assert time.monotonic() - started < IDLE_POLL / 2
 
     def test_resolves_an_alias_through_ssh_config(self, sshd_hosts: SshdHosts) -> None:
         # Only the alias: address, port, user, key and known_hosts all come from ssh_config.
