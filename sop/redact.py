@@ -240,6 +240,11 @@ class Redactor:
         self._wrapped_starts = _beginnings((f for f in ordered if f.wrapped), self.margin)
         self._multiline_starts = _beginnings((f for f in ordered if f.multiline), self.margin)
 
+    @property
+    def empty(self) -> bool:
+        """It holds no secret yet: it masks nothing."""
+        return self._pattern is None
+
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Where secrets are in `text`, as (start, end), in order."""
         if self._suspect(text):
