@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 SSH_PORT = 22
+HASHED = "|1|"  # a known_hosts name hashed by OpenSSH (HashKnownHosts)
 IDLE_POLL = 1.0  # seconds an open connection's transport thread sleeps without traffic
 
 
@@ -87,7 +88,7 @@ class SshFiles:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ssh_configs: dict[Path | None, Any] = {}
-        self._known_hosts: dict[tuple[Path, ...], tuple[tuple[Any, ...], list[Any]]] = {}
+        self._known_hosts: dict[tuple[Path, ...], tuple[tuple[Any, ...], KnownHosts]] = {}
 
     def ssh_config(self, path: Path | None) -> Any:
         """The parsed (paramiko) SSHConfig of `path`, else of ~/.ssh/config and
@@ -100,7 +101,7 @@ class SshFiles:
                 self._ssh_configs[path] = read_ssh_config(default_files(path))
             return self._ssh_configs[path]
 
-    def known_hosts(self, files: Sequence[Path]) -> list[Any]:
+    def known_hosts(self, files: Sequence[Path]) -> KnownHosts:
         """The entries of the known_hosts `files` that exist, as paramiko loads them."""
         from paramiko.hostkeys import HostKeys
 
@@ -113,8 +114,42 @@ class SshFiles:
                 for path in files:
                     if path.is_file():
                         known.load(str(path))
-                self._known_hosts[key] = (version, list(known._entries))
+                self._known_hosts[key] = (version, KnownHosts(known._entries))
             return self._known_hosts[key][1]
+
+
+class KnownHosts:
+    """Parsed known_hosts entries, indexed by the names written in clear: a connection gets
+    the entries for its own host, not a copy of every entry for paramiko to search (a copy and
+    a search per host of every host's entries: client CPU per host growing with the fleet).
+    Hashed names (`HashKnownHosts`) are matched as paramiko does, one HMAC per entry."""
+
+    def __init__(self, entries: Sequence[Any]) -> None:
+        self.entries = tuple(entries)
+        self._by_name: dict[str, list[int]] = {}
+        self._hashed: list[int] = []
+        for index, entry in enumerate(self.entries):
+            for name in entry.hostnames:
+                if name.startswith(HASHED):
+                    if not self._hashed or self._hashed[-1] != index:
+                        self._hashed.append(index)
+                else:
+                    self._by_name.setdefault(name, []).append(index)
+
+    def entries_for(self, names: Sequence[str]) -> list[Any]:
+        """Copies of the entries that name any of `names`, in file order: what
+        `HostKeys.lookup` of those names finds, nothing shared."""
+        from paramiko.hostkeys import HostKeyEntry, HostKeys
+
+        found = {index for name in names for index in self._by_name.get(name, ())}
+        for index in self._hashed:
+            hashed = [h for h in self.entries[index].hostnames if h.startswith(HASHED)]
+            if any(HostKeys.hash_host(n, h) == h for n in names for h in hashed):
+                found.add(index)
+        return [
+            HostKeyEntry(list(self.entries[i].hostnames), self.entries[i].key)
+            for i in sorted(found)
+        ]
 
 
 class SshSetup(NamedTuple):
@@ -251,7 +286,7 @@ def _wake(conn: Any) -> None:
 
 
 def _guard(
-    conn: Any, label: str, files: Sequence[Path], trusted: Sequence[Any], timeout: float
+    conn: Any, label: str, files: Sequence[Path], trusted: KnownHosts, timeout: float
 ) -> None:
     """Make a connection trust known_hosts only (`trusted`: the entries of `files`), bound its
     waits, settle its auth options.
@@ -259,11 +294,11 @@ def _guard(
     Keys offered: the configured key files, the agent unless ssh_config says
     `IdentitiesOnly yes`, and ~/.ssh/id_* only when no key file is configured at all.
     """
-    from paramiko.hostkeys import HostKeyEntry
-
     known = conn.client.get_host_keys()  # in memory only: nothing ever saves it
-    # what known.load(file) would leave in this fresh client, as copies: nothing is shared
-    known._entries = [HostKeyEntry(list(e.hostnames), e.key) for e in trusted]
+    # what known.load(file) would leave in this fresh client for the names it looks up (the
+    # host's, and its bare address for the hint of an unknown key), as copies
+    names = (known_hosts_name(conn.host, int(conn.port)), conn.host)
+    known._entries = trusted.entries_for(names)
     conn.client.set_missing_host_key_policy(_RefuseUnknownKey(label, files))
     conn.connect_timeout = None  # fabric truncates it to an int; ours goes in connect_kwargs
     kwargs = conn.connect_kwargs
