@@ -43,6 +43,7 @@ USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 SSH_PORT = 22
 HASHED = "|1|"  # a known_hosts name hashed by OpenSSH (HashKnownHosts)
+CERT_SUFFIX = "-cert.pub"  # a key file's certificate, beside it
 IDLE_POLL = 1.0  # seconds an open connection's transport thread sleeps without traffic
 
 
@@ -89,6 +90,7 @@ class SshFiles:
         self._lock = threading.Lock()
         self._ssh_configs: dict[Path | None, Any] = {}
         self._known_hosts: dict[tuple[Path, ...], tuple[tuple[Any, ...], KnownHosts]] = {}
+        self._keys: dict[Path, tuple[tuple[Any, ...], Any]] = {}
 
     def ssh_config(self, path: Path | None) -> Any:
         """The parsed (paramiko) SSHConfig of `path`, else of ~/.ssh/config and
@@ -116,6 +118,24 @@ class SshFiles:
                         known.load(str(path))
                 self._known_hosts[key] = (version, KnownHosts(known._entries))
             return self._known_hosts[key][1]
+
+    def private_key(self, path: Path) -> Any:
+        """The (paramiko) private key in `path`, with its `-cert.pub` certificate if there is
+        one, loaded again when the file changes; None when it does not load without a
+        passphrase (paramiko's own attempt then says why)."""
+        from paramiko import PKey
+
+        key_path = str(path.expanduser()).removesuffix(CERT_SUFFIX)  # either may be named
+        with self._lock:
+            version = (_file_version(Path(key_path)), _file_version(Path(key_path + CERT_SUFFIX)))
+            cached = self._keys.get(path)
+            if cached is None or cached[0] != version:
+                try:
+                    key = PKey.from_path(path)
+                except Exception:  # encrypted, unreadable, not a key: paramiko's path says why
+                    key = None
+                self._keys[path] = (version, key)
+            return self._keys[path][1]
 
 
 class KnownHosts:
@@ -233,7 +253,7 @@ def connect(
     files = _known_hosts_files(known_hosts, conn.ssh_config)
     trusted = ssh_files.known_hosts(files)
     for hop in _hops(conn):
-        _guard(hop, _label(host, conn, hop), files, trusted, connect_timeout)
+        _guard(hop, _label(host, conn, hop), files, trusted, connect_timeout, ssh_files)
     _open(conn, host, files, connect_timeout)
     return conn
 
@@ -286,13 +306,19 @@ def _wake(conn: Any) -> None:
 
 
 def _guard(
-    conn: Any, label: str, files: Sequence[Path], trusted: KnownHosts, timeout: float
+    conn: Any,
+    label: str,
+    files: Sequence[Path],
+    trusted: KnownHosts,
+    timeout: float,
+    ssh_files: SshFiles,
 ) -> None:
     """Make a connection trust known_hosts only (`trusted`: the entries of `files`), bound its
     waits, settle its auth options.
 
     Keys offered: the configured key files, the agent unless ssh_config says
-    `IdentitiesOnly yes`, and ~/.ssh/id_* only when no key file is configured at all.
+    `IdentitiesOnly yes`, and ~/.ssh/id_* only when no key file is configured at all. The
+    first key file comes loaded, once per run (`SshFiles.private_key`).
     """
     known = conn.client.get_host_keys()  # in memory only: nothing ever saves it
     # what known.load(file) would leave in this fresh client for the names it looks up (the
@@ -306,12 +332,26 @@ def _guard(
     kwargs["channel_timeout"] = timeout
     kwargs["allow_agent"] = conn.ssh_config.get("identitiesonly", "no").lower() != "yes"
     kwargs["look_for_keys"] = not kwargs.get("key_filename")
+    _load_first_key(kwargs, ssh_files)
     agent = conn.ssh_config.get("identityagent")
     if agent is not None and kwargs["allow_agent"]:
         if agent.lower() == "none":
             kwargs["allow_agent"] = False
         elif agent != "SSH_AUTH_SOCK":  # that one is the default: $SSH_AUTH_SOCK
             conn.client._agent = _agent_at(agent)
+
+
+def _load_first_key(kwargs: dict[str, Any], ssh_files: SshFiles) -> None:
+    """The first key file as paramiko's `pkey`, which it tries first, as it would that file:
+    loaded once for the run, not parsed once per key type it might be (three times for an
+    ed25519 key) on every host. A file that does not load without a passphrase stays a file."""
+    given = kwargs.get("key_filename")
+    names = [given] if isinstance(given, str) else list(given or ())
+    if not names or any(kwargs.get(k) is not None for k in ("pkey", "passphrase", "password")):
+        return
+    key = ssh_files.private_key(Path(names[0]))
+    if key is not None:
+        kwargs["pkey"], kwargs["key_filename"] = key, names[1:]
 
 
 def _agent_at(where: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -434,6 +435,53 @@ class TestConnectionPool:
             first = pool.get(hosts[0])
             assert pool.get(hosts[0]) is first
         assert not first.is_connected
+
+    def test_reads_the_identity_file_once_and_again_once_it_changed(
+        self,
+        sshd_hosts: SshdHosts,
+        empty_ssh_config: Path,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        import paramiko
+
+        identity = tmp_path / "id_ed25519"
+        shutil.copy(sshd_hosts.client_key, identity)
+        identity.chmod(0o600)
+        read: list[str] = []
+        from_path = paramiko.PKey.from_path
+
+        def counting(path: Any, password: str | None = None) -> Any:
+            read.append(str(path))
+            return from_path(path, password)
+
+        monkeypatch.setattr(paramiko.PKey, "from_path", staticmethod(counting))
+        hosts = [sshd_hosts.host(i)._replace(identity_file=str(identity)) for i in range(3)]
+        with ConnectionPool(
+            known_hosts=sshd_hosts.known_hosts, ssh_config=empty_ssh_config
+        ) as pool:
+            assert [remote(pool.get(h), "echo in") for h in hosts] == ["in"] * 3
+            assert read == [str(identity)]
+            pool.close_all()
+            # another key in its place: read again, and refused by hosts that do not know it
+            identity.unlink()
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(identity)], check=True
+            )
+            with pytest.raises(ConnectError, match="authentication failed"):
+                pool.get(hosts[0])
+            assert read == [str(identity)] * 2
+
+    def test_a_key_with_a_passphrase_is_left_to_paramiko(
+        self, sshd_hosts: SshdHosts, opener: Callable[..., Any], tmp_path: Path
+    ) -> None:
+        locked = tmp_path / "locked"
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(locked)],
+            check=True,
+        )
+        with pytest.raises(ConnectError, match="authentication failed"):
+            opener(sshd_hosts.host(0)._replace(identity_file=str(locked)))
 
     def test_reconnects_after_a_dropped_connection(
         self, sshd_hosts: SshdHosts, opener: Callable[..., Any]
