@@ -499,8 +499,10 @@ class TerminalUI:
             rows = [[r.host, r.address or "-", r.reach, _detail(r)] for r in e.results]
             header, *lines = table(("host", "address", "result", "detail"), rows).split("\n")
             self.out.out(header, style="dim", highlight=False)
-            for r, line in zip(e.results, lines, strict=True):
-                self.out.out(line, style="green" if r.reach == "ok" else "red", highlight=False)
+            styles = ["green" if r.reach == "ok" else "red" for r in e.results]
+            for style, same in itertools.groupby(zip(styles, lines, strict=True), lambda p: p[0]):
+                # one write per run of equally coloured lines, as in `_host_summary`
+                self.out.out("\n".join(line for _, line in same), style=style, highlight=False)
             for r in e.results:
                 more = r.error.partition("\n")[2].rstrip()
                 if more:

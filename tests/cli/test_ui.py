@@ -210,6 +210,24 @@ def test_the_preflight_is_one_line_per_host_its_hints_once_below() -> None:
     )
 
 
+def test_each_preflight_line_has_the_colour_of_its_result() -> None:
+    out, text = console(True)
+    reach = [ev.Reach.OK, ev.Reach.OK, ev.Reach.TIMEOUT, ev.Reach.OK]
+    results = tuple(
+        ev.HostReached(f"h{i}", f"10.0.0.{i}", r, 0.1, "" if r == "ok" else "timed out")
+        for i, r in enumerate(reach, 1)
+    )
+    TerminalUI(out).emit(ev.Preflight(0.0, 1, results, 1.0))
+    lines = text.getvalue().split("\n")[2:7]
+    assert lines == [
+        "\x1b[2mHOST  ADDRESS   RESULT   DETAIL\x1b[0m",
+        "\x1b[32mh1    10.0.0.1  ok\x1b[0m",
+        "\x1b[32mh2    10.0.0.2  ok\x1b[0m",
+        "\x1b[31mh3    10.0.0.3  timeout  timed out\x1b[0m",
+        "\x1b[32mh4    10.0.0.4  ok\x1b[0m",
+    ]
+
+
 def test_sop_show_shows_decisions_as_a_tree_and_when_sections_apply(tmp_path: Path) -> None:
     from tests.render.test_decisions import BRANCHING
 
