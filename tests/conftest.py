@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sop.errors import SopFileError
+from sop.errors import SopError, SopFileError
 from sop.format.loader import load_sop
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,6 +50,33 @@ def _own_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     the user's ~/.config/sop/audit-keys."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOP_AUDIT_KEYS", str(tmp_path_factory.mktemp("audit-keys")))
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _resume_plans_agree() -> Iterator[None]:
+    """Every resume a test makes in-process is planned both ways: the plan (or the refusal)
+    from the records resume types must be the one from typing every record."""
+    from sop.run import resume
+
+    fast = resume.plan_resume
+
+    def both(run_dir: Path) -> resume.ResumePlan:
+        try:
+            whole: resume.ResumePlan | SopError = resume._plan_parsed(run_dir)
+        except SopError as exc:
+            whole = exc
+        try:
+            plan = fast(run_dir)
+        except SopError as exc:
+            assert isinstance(whole, SopError), f"only the sparse plan refused: {exc}"
+            assert (type(exc), str(exc)) == (type(whole), str(whole))
+            raise
+        assert plan == whole
+        return plan
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resume, "plan_resume", both)
         yield
 
 

@@ -30,6 +30,7 @@ from sop.audit.verify import (
     AuditReadError,
     Parsed,
     Verification,
+    load_record,
     parse_log,
     unproven_ranges,
     verify_bytes,
@@ -383,6 +384,30 @@ def log_file(path: Path, data: bytes) -> LogFile:
     """A log's bytes, parsed."""
     parsed = parse_log(data)
     return LogFile(path, data, parsed, tuple(entry(r) for _, r in parsed.records))
+
+
+_EVENT = b'"event":{"action":"'
+
+
+def line_action(line: bytes) -> bytes | None:
+    """The action of a line in the writer's form (chain.py: `event` is the last member, its
+    `action` first and no object inside it), read from its bytes; None for a line in any other
+    form (the first format, a line written by hand), which only parsing can tell. Trust it only
+    for lines a verified seal covers: anyone can write bytes that look like another action."""
+    at = line.rfind(_EVENT)
+    if at < 0 or not line.endswith(b'"}}'):
+        return None
+    start = at + len(_EVENT)
+    end = line.find(b'"', start)
+    if end < 0 or line.find(b"{", end) >= 0:
+        return None
+    return line[start:end]
+
+
+def line_entry(line: bytes) -> AuditEntry | None:
+    """The entry of one line, None when it is not a record sop wrote."""
+    record = load_record(line)
+    return entry(record) if record is not None else None
 
 
 def without_unproven(entries: Sequence[AuditEntry], data: bytes) -> tuple[AuditEntry, ...]:

@@ -86,7 +86,7 @@ def _scan(
         raw = stripped[start:end]
         number += 1
         start = end + 1
-        record = _load(raw)
+        record = load_record(raw)
         if record is None:
             if number == complete and not tail:
                 out.torn = Finding(
@@ -111,7 +111,7 @@ def _scan(
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _load(raw: bytes) -> dict[str, Any] | None:
+def load_record(raw: bytes) -> dict[str, Any] | None:
     try:
         text = raw.decode("utf-8")
         try:
@@ -211,7 +211,7 @@ def _walk_sealed(data: bytes, walk: _Walk) -> int:
         if end < 0:
             break
         raw = data[offset:end]
-        record = _load(raw)
+        record = load_record(raw)
         if record is None:  # a line for the full path to name
             break
         walk.add(walk.line + 1, raw, record)
@@ -284,7 +284,7 @@ class _Walk:
 
     def add(self, line: int, raw: bytes, record: dict[str, Any]) -> None:
         link = chain.link_of(record)
-        assert link is not None  # _load keeps only records that have one
+        assert link is not None  # load_record keeps only records that have one
         seq, prev, digest = link
         matches = _matches_hash(raw, record, link)
         finding = _check_link(line, seq, prev, matches, self.prev_hash, self.prev_seq)
@@ -513,7 +513,7 @@ def run_id_of(path: Path) -> str:
             for raw in handle:
                 if not raw.endswith(b"\n"):
                     break  # a torn tail is no record
-                record = _load(raw[:-1])
+                record = load_record(raw[:-1])
                 if record is not None:
                     return str(record.get("sop", {}).get("run_id", ""))
     except FileReadError as exc:
@@ -526,7 +526,7 @@ def run_id_of(path: Path) -> str:
 def run_id_of_bytes(data: bytes) -> str:
     """The run id in a log's first record, '' when it has none."""
     end = data.find(b"\n")
-    record = _load(data[:end]) if end >= 0 else None
+    record = load_record(data[:end]) if end >= 0 else None
     run_id = record.get("sop", {}).get("run_id") if record is not None else None
     return run_id if isinstance(run_id, str) else ""
 
@@ -541,7 +541,7 @@ def unproven_ranges(data: bytes) -> list[tuple[int, int]]:
     while at >= 0:
         start, end = data.rfind(b"\n", 0, at) + 1, data.find(b"\n", at)
         end = end if end >= 0 else len(data)
-        record = _load(data[start:end])
+        record = load_record(data[start:end])
         if record is not None and record.get("event", {}).get("action") == Action.UNPROVEN:
             fields = record.get("sop", {})
             first, last = fields.get("from_seq"), fields.get("to_seq")

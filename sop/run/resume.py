@@ -12,10 +12,18 @@ from typing import Any
 from sop.audit.actions import Action
 from sop.audit.escrow import load_key
 from sop.audit.log import Head
-from sop.audit.reader import AuditEntry, MissingLogError, log_file, log_path, without_unproven
+from sop.audit.reader import (
+    AuditEntry,
+    MissingLogError,
+    line_action,
+    line_entry,
+    log_file,
+    log_path,
+    without_unproven,
+)
 from sop.audit.state import STATE, check_run_files, read_json
 from sop.audit.trust import read_run_log, verify_run
-from sop.audit.verify import AuditReadError, repair_torn_tail
+from sop.audit.verify import AuditReadError, Verification, repair_torn_tail, unproven_ranges
 from sop.errors import SopError
 from sop.events import Outcome
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
@@ -38,6 +46,12 @@ RESUME_NOTES = frozenset({Action.HANDOVER, Action.SOP_CHANGED, Action.REPAIRED, 
 RUNNING = frozenset(
     {Action.STEP_STARTED, Action.COMMAND_STARTED, Action.HOST_FINISHED, Action.STOPPING}
 )
+HOST_ACTIONS = frozenset(
+    {Action.COMMAND_STARTED.value.encode(), Action.HOST_FINISHED.value.encode()}
+)
+# the records a covered line may hold and still go untyped: seals, and per-host records (typed
+# only for steps in doubt); nine in ten records of a long run
+SKIPPABLE = HOST_ACTIONS | {Action.SEAL.value.encode()}
 
 
 class ResumeError(SopError):
@@ -76,7 +90,116 @@ def plan_resume(run_dir: Path) -> ResumePlan:
     """Check the log and rebuild the state; changes nothing. Resume acts on what the log says
     (which SOP file, which steps ran), so it takes only what a seal that verifies with the
     run's key covers: later records are in doubt, and the state file must be one whose hash a
-    covered record holds. The head the key folder kept must still be in the log."""
+    covered record holds. The head the key folder kept must still be in the log.
+
+    A log that verifies is read typing only the records the plan reads (`_plan_sparse`);
+    any other (and every refusal) is read whole (`_plan_parsed`), which gives the same plan."""
+    plan = _plan_sparse(run_dir)
+    return plan if plan is not None else _plan_parsed(run_dir)
+
+
+def _plan_sparse(run_dir: Path) -> ResumePlan | None:
+    """The plan of a run whose log verifies and may be resumed, None for any other. The
+    verifier proves sealed lines by their hash without parsing them; of the lines a verified
+    seal covers, seals and per-host records stay untyped (their action read from their bytes,
+    chain.py's form), except where the plan reads them: the host records from the first
+    record of the earliest step in doubt on, and the records whose time ends a part of the run
+    (`run_time_since_status`). That sop writes a step's host records between its step-started
+    and step-finished records makes the plan the one of typing every record (a test compares
+    them); a log where the steps in doubt differ once those host records are typed goes the
+    whole way."""
+    path = log_path(run_dir)
+    check_run_files(run_dir)
+    try:
+        run = read_run_log(path)
+    except AuditReadError:
+        return None
+    lines = run.data.split(b"\n")
+    first = line_entry(lines[0]) if len(lines) > 1 else None
+    if first is None or first.run_id != run_dir.name:
+        return None
+    key0 = load_key(run.keys, first.run_id)
+    if key0 is None:
+        return None
+    result = verify_run(run)
+    if (
+        (not result.ok and not result.only_torn)
+        or result.sealed_records == 0
+        or (run.head is not None and run.head.finished)
+    ):
+        return None
+    typed = _SparseLog(lines, result, unproven_ranges(run.data))
+    if typed.failed or any(e.action == Action.RUN_FINISHED for e in typed.entries.values()):
+        return None
+    covered, unproven = typed.covered(), typed.unproven()
+    if covered[0].action != Action.RUN_STARTED:
+        return None
+    saved = _saved_state(run_dir, covered, unproven)
+    doubt = _restore(covered, unproven, saved).in_doubt
+    if doubt:
+        typed.add_hosts(min(i for i, e in typed.entries.items() if e.step_key in doubt))
+        if typed.failed:
+            return None
+        covered = typed.covered()
+    restored = _restore(covered, unproven, saved)
+    if restored.in_doubt.keys() != doubt.keys():
+        return None
+    return _plan(run_dir, covered[0], result, key0, restored, covered, typed.last())
+
+
+class _SparseLog:
+    """The lines of a verified log, typed where resume reads them. A record's seq is its
+    index: a log with no finding but a torn tail has every seq in order from 0."""
+
+    def __init__(
+        self, lines: list[bytes], result: Verification, ranges: list[tuple[int, int]]
+    ) -> None:
+        self.lines = lines
+        self.records, self.sealed = result.records, result.sealed_records
+        self.covered_at = [i for i in range(self.sealed) if not any(a <= i <= b for a, b in ranges)]
+        self.entries: dict[int, AuditEntry] = {}
+        self.failed = False
+        self.skipped: dict[int, bytes] = {}
+        for i in range(self.records):
+            action = line_action(lines[i]) if i < self.sealed else None
+            if action is not None and action in SKIPPABLE:
+                self.skipped[i] = action
+            else:
+                self._type(i)
+        ends = STARTS | RESUME_NOTES  # a part of the run ends at the record before these
+        at = self.covered_at
+        for n, i in enumerate(at):
+            after = self.entries.get(at[n + 1]) if n + 1 < len(at) else None
+            if n in (0, len(at) - 1) or (after is not None and after.action in ends):
+                self._type(i)
+        self._type(self.records - 1)
+
+    def _type(self, i: int) -> None:
+        if i not in self.entries:
+            e = line_entry(self.lines[i])
+            if e is None:
+                self.failed = True
+            else:
+                self.entries[i] = e
+
+    def add_hosts(self, start: int) -> None:
+        """Type the covered host records from line `start` on."""
+        for i, action in self.skipped.items():
+            if i >= start and action in HOST_ACTIONS:
+                self._type(i)
+
+    def covered(self) -> list[AuditEntry]:
+        return [self.entries[i] for i in self.covered_at if i in self.entries]
+
+    def unproven(self) -> list[AuditEntry]:
+        return [self.entries[i] for i in range(self.sealed, self.records)]
+
+    def last(self) -> AuditEntry:
+        return self.entries[self.records - 1]
+
+
+def _plan_parsed(run_dir: Path) -> ResumePlan:
+    """`plan_resume` typing every record of the log."""
     path = log_path(run_dir)
     check_run_files(run_dir)
     try:
@@ -127,24 +250,36 @@ def plan_resume(run_dir: Path) -> ResumePlan:
             "sop will not resume from a log it cannot trust"
         )
     entries = log.entries
-    unproven = entries[result.sealed_records :]
     covered = without_unproven(entries[: result.sealed_records], log.data)
     if covered[0].action != Action.RUN_STARTED:
         raise ResumeError(f"{path} has no run-started record: nothing to resume")
-    saved = _saved_state(run_dir, covered, unproven)
-    first, last = unproven[0].seq if unproven else None, unproven[-1].seq if unproven else None
+    unproven = entries[result.sealed_records :]
+    restored = _restore(covered, unproven, _saved_state(run_dir, covered, unproven))
+    return _plan(run_dir, covered[0], result, key0, restored, covered, entries[-1])
+
+
+def _plan(
+    run_dir: Path,
+    started: AuditEntry,
+    result: Verification,
+    key0: bytes,
+    restored: Restored,
+    covered: Sequence[AuditEntry],
+    last: AuditEntry,
+) -> ResumePlan:
+    unproven = result.records > result.sealed_records
     return ResumePlan(
         run_dir,
-        covered[0],
+        started,
         Head(*result.head),
-        _restore(covered, unproven, saved),
+        restored,
         key0,
         result.next_seal,
         torn=not result.ok,
         latest=[e for e in covered if e.action in STARTS][-1],
-        sop_sha256=entries[-1].sop_sha256,
+        sop_sha256=last.sop_sha256,
         operator=covered[-1].operator,
-        unproven=(first, last) if first is not None and last is not None else None,
+        unproven=(result.sealed_records, result.records - 1) if unproven else None,
     )
 
 
