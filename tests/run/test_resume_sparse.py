@@ -38,6 +38,9 @@ class Writer:
             fields["process"] = {"command_line": sop.pop("command")}
         self.log.write(AT + next(self.clock) * 1.5, fields)
 
+    def seal(self) -> None:
+        self.log.seal(AT + next(self.clock) * 1.5)
+
     def fleet_step(self, n: int, outcome: str, *, attempt: int = 1, stop: bool = False) -> None:
         self(Action.STEP_SHOWN, **step(n))
         self(Action.STEP_CONFIRMED, **step(n, attempt=attempt), confirmation="yes")
@@ -63,7 +66,7 @@ def write_run(state_dir: Path) -> Path:
     """A long run with everything resume reads: steps that succeed, fail, are interrupted by
     Ctrl-C, end with an outcome this sop does not know, are stopped waiting, retried; decisions,
     a rollback, approvals, an excluded host, status updates, a pause, a resume with its notes
-    (an unproven range among them), and the records of the resumed part."""
+    (an unproven range among them), a resume after a crash, and the records of the resumed part."""
     common = common_fields(
         run_id=RUN_ID,
         trace_id="1" * 32,
@@ -103,6 +106,11 @@ def write_run(state_dir: Path) -> Path:
             w(Action.ROLLBACK_STARTED, **step(3), reason="bad deploy", resumed=True)
         if n == 9:
             w(Action.STATUS_UPDATE_MISSED, status={"due": "t"})
+        if n == 10:  # killed: the part of the run ends at its last record, a seal
+            w(Action.STEP_SHOWN, **step(11))
+            w.seal()
+            w(Action.SOP_CHANGED, reason="fixed a typo")
+            w(Action.RUN_RESUMED, severity="sev1")
     session.log.seal(AT)
     session.close(AT)
     return state_dir / "runs" / RUN_ID
