@@ -80,13 +80,13 @@ def findings(result: Verification) -> list[str]:
 def parsed_lines(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every line verify parses, in order."""
     seen: list[bytes] = []
-    load = verify_module._load
+    load = verify_module.load_record
 
     def counting(raw: bytes) -> dict[str, Any] | None:
         seen.append(raw)
         return load(raw)
 
-    monkeypatch.setattr(verify_module, "_load", counting)
+    monkeypatch.setattr(verify_module, "load_record", counting)
     return seen
 
 
