@@ -642,6 +642,7 @@ class ApprovalRejected(Event):
     reason: str
     approver: str = ""
     approver_id: int = -1
+    given: float | None = None  # when the answer says it was given (None: no answer sop wrote)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -132,6 +132,7 @@ class AuditEntry(NamedTuple):
     approver: str = ""  # an answer's: who approved or refused (the OS account)
     approver_id: str = ""
     given: str = ""  # an answer's: when it was given (ISO 8601, UTC)
+    approval_file: str = ""  # approval-rejected: the answer file the run did not accept
 
     @property
     def step_key(self) -> str:
@@ -237,7 +238,9 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
     status_text, status_how, status_due = _texts(status, "text", "how", "due")
     every = status.get("every")
     approval = _group(sop, "approval")
-    role, task, binding, given = _texts(approval, "role", "task", "binding", "given")
+    role, task, binding, given, approval_file = _texts(
+        approval, "role", "task", "binding", "given", "file"
+    )
     approver, approver_id = _texts(_group(approval, "approver"), "name", "id")
     stdin = sop.get("stdin")
     if "seq" in record:  # the first format (docs/audit.md)
@@ -320,6 +323,7 @@ def entry(record: Mapping[str, Any]) -> AuditEntry:
         approver=approver,
         approver_id=approver_id,
         given=given,
+        approval_file=approval_file,
     )
 
 

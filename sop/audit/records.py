@@ -509,12 +509,17 @@ def body(event: ev.Event) -> dict[str, Any] | None:
         }
         return out
     if isinstance(event, ev.ApprovalRejected):
-        approver = {"name": event.approver, "id": str(event.approver_id)}
+        rejected: dict[str, Any] = {
+            "file": event.file,
+            "approver": {"name": event.approver, "id": str(event.approver_id)},
+        }
+        if event.given is not None:
+            rejected["given"] = timestamp(event.given)
         return {
             "event": {"action": Action.APPROVAL_REJECTED},
             "sop": {
                 **_step(event.step),
-                "approval": {"file": event.file, "approver": approver},
+                "approval": rejected,
                 "reason": event.reason,
             },
             "message": f"an answer for step {event.step.number} not accepted ({event.file}): "

@@ -145,21 +145,26 @@ def _wait(
                 seen.add(found.identity)  # shown and recorded before the resume: not again
                 continue
             if isinstance(found, Unreadable):
-                why = found.reason
+                why, given = found.reason, None
             else:
-                why = why_not(
-                    found,
-                    run_id=s.run_id,
-                    step_key=ref.key,
-                    bound=bound,
-                    role=gate.role,
-                    operator_id=operator,
+                why, given = (
+                    why_not(
+                        found,
+                        run_id=s.run_id,
+                        step_key=ref.key,
+                        bound=bound,
+                        role=gate.role,
+                        operator_id=operator,
+                    ),
+                    found.given,
                 )
                 if not why:
                     got.append(found)
                     return True
             seen.add(found.identity)
-            s.emit(ev.ApprovalRejected(s.clock.now(), ref, found.file, why, *_who(found)))
+            if _rejected_before(s, ref, found, why, given):
+                continue  # shown and recorded before the resume: not again
+            s.emit(ev.ApprovalRejected(s.clock.now(), ref, found.file, why, *_who(found), given))
         return False
 
     if ready():
@@ -190,6 +195,15 @@ def _refused_before(s: Services, ref: ev.StepRef, found: Answer) -> bool:
     """Whether `found` is a refusal the run recorded (and showed) before it was resumed."""
     recorded = (ref.key, str(found.approver_id), found.binding, timestamp(found.given))
     return not found.approved and recorded in s.refusals
+
+
+def _rejected_before(
+    s: Services, ref: ev.StepRef, found: Answer | Unreadable, why: str, given: float | None
+) -> bool:
+    """Whether the run recorded (and showed) `found` as not accepted, for `why`, before it was
+    resumed: the same file, owner and reason, and for an answer sop wrote, the same time."""
+    when = "" if given is None else timestamp(given)
+    return (ref.key, found.file, str(found.approver_id), when, why) in s.rejections
 
 
 def _who(found: Answer | Unreadable) -> tuple[str, int]:

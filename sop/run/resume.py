@@ -338,9 +338,12 @@ def _restore(
     decisions: dict[str, str] = {}
     rollbacks: list[tuple[str, str]] = []
     refusals: set[tuple[str, str, str, str]] = set()
+    rejections: set[tuple[str, str, str, str, str]] = set()
     for e in covered:
         if e.action == Action.REFUSED:
             refusals.add((e.step_key, e.approver_id, e.binding, e.given))
+        if e.action == Action.APPROVAL_REJECTED:
+            rejections.add((e.step_key, e.approval_file, e.approver_id, e.given, e.reason))
         if e.action == Action.ROLLBACK_STARTED and not e.resumed:
             rollbacks.append((e.step_key, e.reason))
         if e.action == Action.HOST_EXCLUDED:  # for the rest of the run: the resumed part too
@@ -401,6 +404,7 @@ def _restore(
         rollbacks=rollbacks,
         status_since=run_time_since_status(covered),
         refusals=frozenset(refusals),
+        rejections=frozenset(rejections),
     )
 
 

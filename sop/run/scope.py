@@ -54,6 +54,9 @@ class Restored:
     # the refusals the run recorded and showed, as (step key, approver id, binding, given): an
     # answer file still there after the resume is not shown again
     refusals: frozenset[tuple[str, str, str, str]] = frozenset()
+    # the answers the run recorded and showed as not accepted (approval-rejected), as (step key,
+    # file, approver id, given or "", reason): such a file still there is not shown again
+    rejections: frozenset[tuple[str, str, str, str, str]] = frozenset()
 
 
 def step_ref(step: Step, scope: Scope, title: str = "") -> ev.StepRef:

@@ -83,6 +83,8 @@ class Services:
         self.decisions: dict[str, str] = dict(restored.decisions) if restored else {}
         # refusals of approvals shown before a resume (`Restored.refusals`)
         self.refusals = restored.refusals if restored else frozenset()
+        # answers shown as not accepted before a resume (`Restored.rejections`)
+        self.rejections = restored.rejections if restored else frozenset()
         self.scopes: dict[str, Scope] = {}
         self.at: ev.StepRef | None = None  # the step being walked (where a pause happens)
         # a status update due while the run waits (an approval): asked, or recorded as missed

@@ -142,6 +142,8 @@ def events() -> list[ev.Event]:
         ev.ApprovalAnswered(AT, STEP, True, "bob", 1001, "b" * 64, "ir-lead", AT),
         ev.ApprovalAnswered(AT, STEP, False, "bob", 1001, "b" * 64, "", AT, "not now"),
         ev.ApprovalRejected(AT, STEP, "rotate.1002.json", "for something else", "eve", 1002),
+        ev.ApprovalRejected(AT, STEP, "rotate.1003.json", "a link", "", 1003, given=None),
+        ev.ApprovalRejected(AT, STEP, "rotate.1004.json", "its own", "ana", 1004, given=AT),
     ]
 
 

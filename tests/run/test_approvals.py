@@ -314,6 +314,76 @@ def test_a_refusal_given_anew_after_a_resume_is_shown(tmp_path: Path) -> None:
     ]
 
 
+def test_a_rejected_answer_shown_before_a_resume_is_not_shown_again(tmp_path: Path) -> None:
+    """The responder saw that the operator's own answer (and a tampered one) did not count,
+    and paused; the resumed run does not show them again (their records stay in the log), and
+    goes on with the approval given meanwhile."""
+    path, run_dir, out = _gated(tmp_path)
+    tampered = _give(run_dir, "revoke", "f" * 64)
+    tampered.rename(tampered.with_name(f"revoke.{OTHER + 1}.json"))
+    tampered.with_name(f"revoke.{OTHER + 1}.json").chmod(0o664)  # an answer nobody may trust
+    _approve_revoke(run_dir, out, uid=os.geteuid())  # the operator's own
+    first = ScriptedPrompter(("wait", "Waiting for an approval", "q"))
+    result, recorder, _ = run_sop(path, prompter=first, run_dir=run_dir, run_id="r1")
+    assert result.paused == PauseHow.QUIT
+    shown = recorder.of(ev.ApprovalRejected)
+    assert sorted((e.file, e.given) for e in shown) == [
+        ("revoke.0.json", 1_700_000_000.0),
+        (f"revoke.{OTHER + 1}.json", None),
+    ]
+    restored = Restored(
+        rejections=frozenset(
+            (
+                "revoke",
+                e.file,
+                str(e.approver_id),
+                "" if e.given is None else timestamp(e.given),
+                e.reason,
+            )
+            for e in shown
+        )
+    )
+    again = ScriptedPrompter(
+        ("wait", "Waiting for an approval", lambda: _approve_revoke(run_dir, out)),
+        ("choose", "Run on local?", "r"),
+        ("wait", "Waiting for the comms", "q"),
+    )
+    result, recorder, _ = run_sop(
+        path, prompter=again, run_dir=run_dir, run_id="r1", restored=restored
+    )
+    assert result.paused == PauseHow.QUIT and out.read_text() == "revoked web1\n"
+    assert recorder.of(ev.ApprovalRejected) == []
+
+
+def test_a_rejected_answer_given_anew_after_a_resume_is_shown(tmp_path: Path) -> None:
+    """The operator answers their own step again after the resume (a new time), and a file
+    shown before as not an answer is now one for something else: both are shown."""
+    path, run_dir, out = _gated(tmp_path)
+    tampered = _give(run_dir, "revoke", "f" * 64)
+    tampered.rename(tampered.with_name(f"revoke.{OTHER}.json"))
+    own = write_answer(
+        run_dir, run_id="r1", step_key="revoke", bound="e" * 64, approved=True, role="",
+        given=1_700_000_100.0,
+    )  # fmt: skip
+    operator, other = str(os.geteuid()), str(OTHER)
+    before = "2023-11-14T22:13:20.000Z"  # the operator's answer then, at 1_700_000_000
+    shown = {
+        ("revoke", own.name, operator, before, "root is the operator of this run: the "
+         "two-person rule needs someone else"),
+        ("revoke", f"revoke.{OTHER}.json", other, "", "not an answer sop wrote"),
+    }  # fmt: skip
+    prompter = ScriptedPrompter(("wait", "Waiting for an approval", "q"))
+    result, recorder, _ = run_sop(
+        path, prompter=prompter, run_dir=run_dir, run_id="r1",
+        restored=Restored(rejections=frozenset(shown)),
+    )  # fmt: skip
+    assert result.paused == PauseHow.QUIT and not out.exists()
+    assert sorted((e.file, e.reason.split(" (")[0]) for e in recorder.of(ev.ApprovalRejected)) == [
+        ("revoke.0.json", "root is the operator of this run: the two-person rule needs someone else"),
+        ("revoke.4242.json", "it approves something other than what will run"),
+    ]  # fmt: skip
+
+
 STATUS_GATED = GATED.replace(
     "reviewed: 2026-11-01\n", "reviewed: 2026-11-01\nseverity: sev2\nstatus_updates: {{sev2: 5m}}\n"
 )

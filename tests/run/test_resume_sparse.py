@@ -98,6 +98,12 @@ def write_run(state_dir: Path) -> Path:
                 approval={"binding": "b" * 64, "given": "t", "approver": {"id": "bo"}},
             )
             w(Action.APPROVED, **step(n), approval={"binding": "c" * 64, "approver": {"id": "cy"}})
+            w(
+                Action.APPROVAL_REJECTED,
+                **step(n),
+                approval={"file": "f.json", "approver": {"id": "dy"}, "given": "t"},
+                reason="not for this",
+            )
         if n == 6:
             w(Action.RUN_PAUSED)
             w(Action.HANDOVER, reason="shift change")
@@ -153,6 +159,7 @@ def test_the_whole_run_is_planned_the_same_from_the_records_resume_reads(run_dir
     assert sparse == whole
     assert len(whole.restored.in_doubt) >= 3
     assert whole.restored.rollbacks and whole.restored.refusals and whole.restored.decisions
+    assert whole.restored.rejections == frozenset({("s5", "f.json", "dy", "t", "not for this")})
     assert whole.restored.status_since > 0
 
 
