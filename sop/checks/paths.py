@@ -10,14 +10,21 @@ from sop.errors import Problem
 from sop.model import Sop, Step, blocks, branches
 
 
-def only_sometimes(sop: Sop) -> dict[str, str]:
-    """Step id -> why it may not run, for the steps that run only on some paths."""
+def _deciders(sop: Sop) -> dict[str, list[Step]]:
+    """Section id -> the steps whose decision chooses it going forward (going back to a
+    section is no way into it), in file order."""
     deciders: dict[str, list[Step]] = {}
     for step in sop.steps:
         for b in branches(sop, step):
             for target in b.sections:
                 if not b.back and step not in deciders.get(target.id, []):
                     deciders.setdefault(target.id, []).append(step)
+    return deciders
+
+
+def only_sometimes(sop: Sop) -> dict[str, str]:
+    """Step id -> why it may not run, for the steps that run only on some paths."""
+    deciders = _deciders(sop)
     out: dict[str, str] = {}
     for sid, steps in blocks(sop.steps):
         section = sop.section(sid)
@@ -91,12 +98,7 @@ def run_before(sop: Sop) -> dict[str, set[str]]:
     runs, for the sections only decisions choose: each deciding step runs before it, and so do
     the steps before the decision in its section and what has run whenever that section runs.
     A section several decisions choose gets what all their paths share."""
-    deciders: dict[str, list[Step]] = {}
-    for step in sop.steps:
-        for b in branches(sop, step):
-            for target in b.sections:
-                if not b.back and step not in deciders.get(target.id, []):
-                    deciders.setdefault(target.id, []).append(step)
+    deciders = _deciders(sop)
     out: dict[str, set[str]] = {}
     for sid, _ in blocks(sop.steps):  # file order: a decision comes before what it chooses
         paths = []
