@@ -116,9 +116,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def console(**kwargs: Any) -> Console:
+    """The terminal's rich Console. Text is shown as written: no highlighting, and no emoji
+    codes (rich would turn a title's `:fire:` or `:x:` into a picture)."""
     from rich.console import Console
 
-    return guarded(Console(highlight=False, **kwargs))
+    return guarded(Console(highlight=False, emoji=False, **kwargs))
 
 
 _GUARDED: weakref.WeakSet[Console] = weakref.WeakSet()

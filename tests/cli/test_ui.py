@@ -271,3 +271,18 @@ def test_a_dry_run_says_when_each_section_and_step_applies(tmp_path: Path) -> No
     assert "Replace ─" in shown and "Only when the answer to step 1 is “yes”\n" in shown
     assert "Only when false" in shown
     assert "Verify ─" in shown and "Repeats until ok (at most 3 passes)\n" in shown
+
+
+def test_titles_are_shown_as_written_never_as_emoji() -> None:
+    """rich turns `:fire:` or `:x:` into pictures unless told not to: a step's title (or an
+    SOP's) must read on the terminal as it reads in the SOP."""
+    from sop.cli.ui import console as sop_console
+
+    buffer = io.StringIO()
+    out = sop_console(file=buffer, width=80, color_system=None)
+    step = ev.StepRef("s1", "1", "Clear the :x: flag, then :fire:", "run", "demo")
+    TerminalUI(out).emit(ev.StepShown(0.0, step, command="echo :smile:"))
+    shown = buffer.getvalue()
+    assert "Step 1 · Clear the :x: flag, then :fire:" in shown
+    assert "echo :smile:" in shown
+    assert "\N{CROSS MARK}" not in shown and "\N{FIRE}" not in shown
