@@ -8,9 +8,11 @@ and this module is imported by every run (25 ms -> 10 ms)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from sop.records import dataclass
 
 if TYPE_CHECKING:
     from sop.model import Link

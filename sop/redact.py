@@ -20,9 +20,9 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from sop.errors import SopError
+from sop.records import dataclass
 
 MASK = "********"
 MIN_SECRET_LENGTH = 8

@@ -13,12 +13,12 @@ import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sop.errors import Location, SopError
 from sop.files import MIB, FileReadError, read_regular_file
+from sop.records import dataclass
 
 if TYPE_CHECKING:
     import jinja2

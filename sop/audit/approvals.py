@@ -23,12 +23,12 @@ import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sop.audit.sharing import make_dir, sharing_of, user_name
 from sop.audit.state import state_dir_of
 from sop.errors import SopError
+from sop.records import dataclass
 
 FOLDER = "approvals"
 ANSWER_MODE = 0o644  # its owner's alone to write: the owner is the approver

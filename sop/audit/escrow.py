@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from sop.audit.sharing import Sharing, UnsafeFileError, make_dir, open_file, sharing_of
 from sop.files import KEY_FILE_BYTES, FileReadError, read_regular_file
+from sop.records import dataclass
 
 KEY_SUFFIX = ".key"
 HEAD_SUFFIX = ".head"

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sop.audit.actions import Action
 from sop.events import Outcome
+from sop.records import dataclass
 from sop.text import visible
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from sop.audit.escrow import EscrowedHead, write_head
 from sop.audit.records import body, ecs_fields, timestamp
 from sop.audit.sharing import open_file
 from sop.errors import FatalRunError
+from sop.records import dataclass
 
 
 class AuditWriteError(FatalRunError):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import errno
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -37,6 +36,7 @@ from sop.audit.verify import (
 )
 from sop.events import Outcome, step_key
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
+from sop.records import dataclass
 
 _ACTIONS: dict[str, str] = {a.value: a for a in Action}
 _OUTCOMES: dict[str, str] = {o.value: o for o in Outcome}

@@ -17,11 +17,11 @@ import json
 import os
 import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from sop.audit.sharing import PRIVATE_FILE, SHARED_FILE
+from sop.records import dataclass
 from sop.redact import Redactor
 
 CAST_VERSION = 2

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sop.audit.actions import Action
@@ -14,6 +13,7 @@ from sop.audit.reader import AuditEntry, log_file
 from sop.audit.trust import read_run_log, status_of, summary, verify_run
 from sop.audit.verify import Verification
 from sop.events import Outcome
+from sop.records import dataclass
 from sop.text import markdown_code, markdown_list, markdown_table, markdown_text, visible
 
 SHOWN_ACTIONS = frozenset(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sop.audit.actions import Action
@@ -14,6 +13,7 @@ from sop.audit.reader import AuditEntry, check_log, log_path, read_log
 from sop.audit.state import LOCK, stop_note
 from sop.audit.verify import AuditReadError
 from sop.events import Outcome, RunStatus
+from sop.records import dataclass
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ import json
 import os
 import pwd
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from sop.audit.escrow import escrow_key, key_folder, write_private
 from sop.audit.log import AuditLog, AuditSink, Head, SealState
 from sop.audit.records import ECS_VERSION
 from sop.audit.state import AUDIT, STATE, RunLock, check_run_files, new_run_dir, state_dir_of
+from sop.records import dataclass
 
 
 @dataclass

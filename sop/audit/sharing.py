@@ -19,11 +19,11 @@ import grp
 import os
 import pwd
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from sop.errors import SopError
 from sop.files import kind_of
+from sop.records import dataclass
 
 PRIVATE_DIR = 0o700
 SHARED_DIR = 0o2770  # group rwx, set-group-ID: new entries keep the group

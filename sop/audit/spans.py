@@ -10,10 +10,10 @@ outcomes and exit codes: never an input, an answer, a command or its output."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry
+from sop.records import dataclass
 
 Attributes = Mapping[str, str | int | bool]
 # a run begun by an sop that recorded no spans has its run span from its first resume on

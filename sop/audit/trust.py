@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from sop.audit.verify import (
     verify_bytes,
 )
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
+from sop.records import dataclass
 from sop.text import visible
 
 RECORDING_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.cast")

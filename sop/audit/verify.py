@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,6 +35,7 @@ from sop.audit import chain
 from sop.audit.actions import Action
 from sop.errors import SopError
 from sop.files import RUN_FILE_BYTES, FileReadError, open_regular_file, read_regular_file
+from sop.records import dataclass
 
 
 class AuditReadError(SopError):

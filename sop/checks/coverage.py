@@ -6,10 +6,10 @@ at stake. An SOP covers the phase of its `phase:` key and those of its sections 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sop.model import PHASES, Sop
+from sop.records import dataclass
 
 
 @dataclass(frozen=True)

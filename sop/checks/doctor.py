@@ -15,13 +15,13 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from sop.errors import SopError
+from sop.records import dataclass
 
 DISTRIBUTION = "sop-runbooks"  # the name sop is installed under (pyproject.toml)
 SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))  # the classifiers; `make test-pythons` runs them

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from sop.model import (
     env_name,
     named_by,
 )
+from sop.records import dataclass
 
 REVIEW_MAX_DAYS = 180
 _STEP_PATH = re.compile(r"(?:steps|rollback)\[\d+\]")  # the step a problem's key path is in

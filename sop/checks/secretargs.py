@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from sop.records import dataclass
 
 # builtins of every POSIX sh (dash too) that take arguments without making a process
 BUILTINS = frozenset(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from sop.audit.reader import CheckedLog, log_path, read_logs
 from sop.errors import Location, Problem
 from sop.events import Outcome
 from sop.model import Sop
+from sop.records import dataclass
 
 DRILL_MAX_DAYS = 90
 

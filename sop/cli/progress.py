@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from sop import events as ev
 from sop.clock import Clock
 from sop.events import Outcome
+from sop.records import dataclass
 from sop.text import visible
 
 SHOW_AFTER = 2.0  # seconds a step runs before its progress shows

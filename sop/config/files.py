@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from sop.errors import Location, Problem, SopFileError
 from sop.files import MIB, read_regular_file
+from sop.records import dataclass
 
 PROJECT_FILE = "sop.toml"
 CONFIG_FILE_BYTES = MIB

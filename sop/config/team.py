@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,6 +21,7 @@ from sop.config.files import (
     user_config_path,
 )
 from sop.errors import Location, Problem, SopFileError
+from sop.records import dataclass
 
 if TYPE_CHECKING:
     from sop.model import Notifier

@@ -7,12 +7,13 @@ import dataclasses
 import json
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry, read_run
 from sop.events import Outcome
+from sop.records import dataclass
 from sop.text import markdown_code, markdown_list, markdown_table, markdown_text
 
 

@@ -20,13 +20,13 @@ import threading
 import time
 import tty as ttymodes
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol, runtime_checkable
 
 from sop.events import Outcome, SessionEnd
 from sop.executors.base import HostResult, Job
 from sop.model import Host
+from sop.records import dataclass
 
 ESCAPE = 0x1D  # Ctrl-]: the next key is for sop
 DETACH = ord("d")  # Ctrl-] then d: detach

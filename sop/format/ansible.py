@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from sop.errors import Location, Problem, SopFileError
 from sop.format import yamlnodes
 from sop.model import Host, Inventory
+from sop.records import dataclass
 from sop.text import first_unsafe
 
 if TYPE_CHECKING:

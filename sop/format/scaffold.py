@@ -18,13 +18,13 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
 from sop.errors import SopError
 from sop.format.sopfiles import SUFFIXES
+from sop.records import dataclass
 
 SCHEMA_FILE = ".vscode/sop.schema.json"
 SETTINGS_FILE = ".vscode/settings.json"

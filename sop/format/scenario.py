@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from sop.errors import NOWHERE, Location, NotFoundError, Problem, SopFileError
@@ -42,6 +42,7 @@ from sop.format.schemakit import (
 )
 from sop.format.sopfiles import SUFFIXES, search_dirs
 from sop.model import PHASES
+from sop.records import dataclass
 
 FORMAT_VERSION = 1
 FOLDER = "scenarios"  # beside the SOPs: runbooks/scenarios/

@@ -17,11 +17,12 @@ from __future__ import annotations
 import ast
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from sop.files import TASKS_FILE_BYTES, FileReadError, read_regular_file
 from sop.model import same_name
+from sop.records import dataclass
 
 INVOKE_MODULES = frozenset({"invoke", "fabric"})
 # calls that can change a module's namespace in ways a syntax tree does not show

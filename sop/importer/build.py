@@ -11,7 +11,7 @@ author sees, never a silently wrong step.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -21,6 +21,7 @@ from sop.importer import shell
 from sop.importer.literal import literal
 from sop.importer.markdown import Block, Kind, read_outline
 from sop.importer.yamltext import Commented, Mapping, Sequence, Value, dump
+from sop.records import dataclass
 
 CONTEXT = frozenset(
     [

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
 from enum import StrEnum
+
+from sop.records import dataclass
 
 
 class Kind(StrEnum):

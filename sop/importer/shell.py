@@ -9,9 +9,10 @@ Nothing here runs anything: the text is only scanned.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from sop.importer.literal import literal
+from sop.records import dataclass
 
 SHELL_LANGUAGES = frozenset(
     {

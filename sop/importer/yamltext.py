@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Union
+
+from sop.records import dataclass
 
 Value = Union[str, int, bool, "Mapping", "Sequence", "Commented"]
 Mapping = dict[str, Value]

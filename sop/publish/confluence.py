@@ -13,10 +13,10 @@ unchanged page is not written again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sop.publish.http import JsonApi, PublishError
+from sop.records import dataclass
 
 MARK_KEY = "sop-publish"
 VERSION_MESSAGE = "Published by sop"

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 
 from sop.publish.confluence import Mark, PageStore, RemotePage
 from sop.publish.http import ConflictError, PublishError
+from sop.records import dataclass
 
 GENERATOR = "sop"
 

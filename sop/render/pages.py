@@ -11,7 +11,6 @@ import functools
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from sop.model import (
     branches,
     section_conditions,
 )
+from sop.records import dataclass
 from sop.render import placeholders as placeholder
 from sop.render.docstrings import task_docstring
 from sop.render.flow import mermaid

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Protocol
 
@@ -14,6 +14,7 @@ from sop.errors import SopError, UsageError
 from sop.files import FileReadError, read_regular_file
 from sop.format.alerts import Alert
 from sop.model import Input, Sop
+from sop.records import dataclass
 from sop.redact import MASK, MIN_SECRET_LENGTH
 from sop.templating import Choice, DashOk, Placeholder
 

@@ -9,7 +9,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop
 from sop.model import Inventory, Notifier, Sop
+from sop.records import dataclass
 from sop.redact import shared
 from sop.run.dynamic import list_dynamic_inventory
 from sop.run.inputs import (

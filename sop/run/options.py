@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Protocol
 
@@ -13,6 +13,7 @@ from sop.errors import ExitCode, SopError
 from sop.events import Outcome, PauseHow
 from sop.executors.terminal import Tty
 from sop.model import Input
+from sop.records import dataclass
 
 
 class ConfirmationRequired(SopError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from sop import events as ev
 from sop import templating
@@ -25,6 +25,7 @@ from sop.errors import SopError
 from sop.events import HostReached, Reach
 from sop.executors import Executors
 from sop.model import LOCAL, Host, Inventory, Sop, Step
+from sop.records import dataclass
 from sop.run.options import PreflightMode
 from sop.run.scope import Scope, Stop
 from sop.run.services import LoadCallee, Services

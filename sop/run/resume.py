@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from sop.audit.verify import AuditReadError, Verification, repair_torn_tail, unp
 from sop.errors import SopError
 from sop.events import Outcome
 from sop.files import RUN_FILE_BYTES, FileReadError, read_regular_file
+from sop.records import dataclass
 from sop.run.recap import build_recap
 from sop.run.scope import Restored
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from sop import events as ev
@@ -14,6 +14,7 @@ from sop.errors import SopError
 from sop.events import Outcome
 from sop.model import BUILTIN_VARIABLES as BUILTINS
 from sop.model import STEP_RESULTS, Sop, Step
+from sop.records import dataclass
 from sop.redact import Redactor
 from sop.run.inputs import InputError, validate
 from sop.run.stepresults import restore_step_results

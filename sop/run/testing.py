@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from sop.executors import Executors, local_executor
 from sop.executors.terminal import Tty
 from sop.format.loader import load_sop
 from sop.model import Input
+from sop.records import dataclass
 from sop.run.inputs import resolve_inputs
 from sop.run.options import RunOptions, RunResult
 from sop.run.runner import Runner

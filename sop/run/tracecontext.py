@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from sop.records import dataclass
 
 _HEX = re.compile(r"[0-9a-f]+")
 ZERO_TRACE = "0" * 32

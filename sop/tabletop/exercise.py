@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from sop.clock import Clock
 from sop.format.discovery import load_every_sop
 from sop.format.scenario import Inject, TabletopScenario, find_scenario, load_scenario
 from sop.model import Sop
+from sop.records import dataclass
 from sop.text import Markup, markdown_code, markdown_table, markdown_text
 
 PICK = "Which SOP does the team pick?"
