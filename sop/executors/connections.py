@@ -10,6 +10,8 @@ told to; sop owns that decision instead. Every connection made here:
 - refuses an unknown key (`UnknownHostKeyError`) and a changed key (`ChangedHostKeyError`)
   before authenticating, so nothing runs on a host it could not identify;
 - forwards the SSH agent only if the inventory says `forward_agent: true`;
+- dials the host before loading fabric and paramiko when no ssh config file can send it
+  elsewhere (`_dial_early`), so that the host's side of the handshake starts meanwhile;
 - sets TCP_NODELAY (a command round trip is dominated by small packets) and bounds every
   wait (TCP connect, banner, key exchange, authentication) by `connect_timeout`;
 - once open, lets its transport thread sleep while the connection is idle: paramiko wakes it
@@ -32,7 +34,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sop.errors import SopError
 from sop.events import Reach
-from sop.executors.sshconfig import SshConfigError, default_files, read_ssh_config
+from sop.executors.sshconfig import (
+    SshConfigError,
+    default_files,
+    read_ssh_config,
+    routes_as_given,
+)
 from sop.model import Host
 from sop.text import visible
 
@@ -89,6 +96,7 @@ class SshFiles:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ssh_configs: dict[Path | None, Any] = {}
+        self._as_given: dict[Path | None, bool] = {}
         self._known_hosts: dict[tuple[Path, ...], tuple[tuple[Any, ...], KnownHosts]] = {}
         self._keys: dict[Path, tuple[tuple[Any, ...], Any]] = {}
 
@@ -102,6 +110,14 @@ class SshFiles:
                     raise SshConfigError(f"{path}: no such file")
                 self._ssh_configs[path] = read_ssh_config(default_files(path))
             return self._ssh_configs[path]
+
+    def routes_as_given(self, path: Path | None) -> bool:
+        """Whether the ssh config files (`path`, else ~/.ssh/config and /etc/ssh/ssh_config)
+        leave every host at its inventory address and port (`sshconfig.routes_as_given`)."""
+        with self._lock:
+            if path not in self._as_given:
+                self._as_given[path] = routes_as_given(default_files(path))
+            return self._as_given[path]
 
     def known_hosts(self, files: Sequence[Path]) -> KnownHosts:
         """The entries of the known_hosts `files` that exist, as paramiko loads them."""
@@ -232,30 +248,67 @@ def connect(
     that an inventory port of 22 (the default) lets ssh_config's `Port` apply. `ssh_files`
     holds those files already parsed (a pool's); without it they are read for this connection.
     """
-    from fabric import Config, Connection
-
     ssh_files = ssh_files or SshFiles()
+    early = _dial_early(host, ssh_config, connect_timeout, ssh_files)
     try:
-        parsed = ssh_files.ssh_config(ssh_config)
-    except (OSError, SshConfigError) as exc:
-        raise ConnectError(f"{host.name}: cannot read ssh config: {exc}") from exc
-    config = Config(  # one per connection: sop sets its runner class on it
-        lazy=True, ssh_config=parsed, runtime_ssh_path=str(ssh_config) if ssh_config else None
-    )
-    conn = Connection(
-        host.address,
-        user=host.user,
-        port=None if host.port == SSH_PORT else host.port,
-        config=config,
-        forward_agent=host.forward_agent,  # explicit, so ssh_config's ForwardAgent cannot win
-        connect_kwargs=_auth_kwargs(host),
-    )
-    files = _known_hosts_files(known_hosts, conn.ssh_config)
-    trusted = ssh_files.known_hosts(files)
-    for hop in _hops(conn):
-        _guard(hop, _label(host, conn, hop), files, trusted, connect_timeout, ssh_files)
-    _open(conn, host, files, connect_timeout)
+        from fabric import Config, Connection
+
+        try:
+            parsed = ssh_files.ssh_config(ssh_config)
+        except (OSError, SshConfigError) as exc:
+            raise ConnectError(f"{host.name}: cannot read ssh config: {exc}") from exc
+        config = Config(  # one per connection: sop sets its runner class on it
+            lazy=True, ssh_config=parsed, runtime_ssh_path=str(ssh_config) if ssh_config else None
+        )
+        conn = Connection(
+            host.address,
+            user=host.user,
+            port=None if host.port == SSH_PORT else host.port,
+            config=config,
+            forward_agent=host.forward_agent,  # explicit, so ssh_config's ForwardAgent cannot win
+            connect_kwargs=_auth_kwargs(host),
+        )
+        files = _known_hosts_files(known_hosts, conn.ssh_config)
+        trusted = ssh_files.known_hosts(files)
+        for hop in _hops(conn):
+            _guard(hop, _label(host, conn, hop), files, trusted, connect_timeout, ssh_files)
+        _open(conn, host, files, connect_timeout, early)
+    except BaseException:
+        if early is not None and early.sock is not None:
+            early.sock.close()  # never left open by a failure before or in `_open`
+        raise
     return conn
+
+
+class Dialled(NamedTuple):
+    """A TCP connection made before fabric and paramiko are loaded, or why it failed."""
+
+    target: tuple[str, int]
+    sock: socket.socket | None
+    error: BaseException | None
+
+
+def _dial_early(
+    host: Host, ssh_config: Path | None, timeout: float, ssh_files: SshFiles
+) -> Dialled | None:
+    """Connect to the host's inventory address and port now, before loading fabric and
+    paramiko (the first connection of a run waits 0.1 s for that import; the others wait on
+    it): the host's sshd starts its side of the handshake meanwhile, on another core, and
+    every pre-flight thread dials at once. Only when no ssh config file says anything about
+    where or how a host is reached (`routes_as_given`): sop never dials an address the
+    config would have sent elsewhere (a host behind a jump host, an alias). `_open` uses the
+    socket only if the connection's resolved address and port are the ones dialled, and
+    raises a failure where its own dial would have."""
+    try:
+        if not ssh_files.routes_as_given(ssh_config):
+            return None
+    except OSError:
+        return None
+    target = (host.address, host.port)
+    try:
+        return Dialled(target, socket.create_connection(target, timeout=timeout), None)
+    except Exception as exc:  # refused, timed out, no such name: `_open` says which
+        return Dialled(target, None, exc)
 
 
 def _label(host: Host, conn: Any, hop: Any) -> str:
@@ -372,14 +425,25 @@ def _agent_at(where: str) -> Any:
     return agent
 
 
-def _open(conn: Any, host: Host, files: Sequence[Path], timeout: float) -> None:
+def _open(
+    conn: Any, host: Host, files: Sequence[Path], timeout: float, early: Dialled | None = None
+) -> None:
     import paramiko
 
     where = f"{host.name} ({conn.user}@{conn.host} port {conn.port})"
     sock: socket.socket | None = None
+    target = (conn.host, int(conn.port))
+    if early is not None and (conn.gateway or early.target != target) and early.sock:
+        early.sock.close()  # resolved elsewhere after all: dial what was resolved
     try:
         if not conn.gateway:
-            sock = socket.create_connection((conn.host, int(conn.port)), timeout=timeout)
+            if early is not None and early.target == target:
+                if early.error is not None:
+                    raise early.error
+                sock = early.sock
+            else:
+                sock = socket.create_connection(target, timeout=timeout)
+            assert sock is not None
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.connect_kwargs["sock"] = sock
         conn.open()

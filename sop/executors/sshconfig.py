@@ -40,6 +40,48 @@ def default_files(given: Path | None) -> list[Path]:
     return [given] if given is not None else [USER_SSH_CONFIG, SYSTEM_SSH_CONFIG]
 
 
+# the options that change where a connection goes or how its TCP socket is made: while a
+# config names none of them, a host is reached at the inventory's address and port
+ROUTING = frozenset(
+    {
+        "hostname",
+        "port",
+        "proxyjump",
+        "proxycommand",
+        "proxyusefdpass",
+        "match",  # may apply any option, under conditions only a full reading decides
+        "canonicalizehostname",
+        "canonicaldomains",
+        "canonicalizefallbacklocal",
+        "canonicalizemaxdots",
+        "canonicalizepermittedcnames",
+        "addressfamily",
+        "bindaddress",
+        "bindinterface",
+    }
+)
+_KEYWORD = re.compile(r"\s*([A-Za-z]+)")
+
+
+def routes_as_given(files: Sequence[Path]) -> bool:
+    """Whether `files` (their `Include`s read in) leave every host where the inventory puts it:
+    no line sets an option of ROUTING, in any block. A file that cannot be read says no."""
+    for path in files:
+        full = path.expanduser()
+        if not full.is_file():
+            continue
+        base = SYSTEM_SSH_DIR if full == SYSTEM_SSH_CONFIG else USER_SSH_DIR.expanduser()
+        try:
+            text = expanded_text(full, base)
+        except SshConfigError:
+            return False
+        for line in text.splitlines():
+            found = _KEYWORD.match(line)
+            if found is not None and found[1].lower() in ROUTING:
+                return False
+    return True
+
+
 def read_ssh_config(files: Sequence[Path]) -> Any:
     """One paramiko SSHConfig of `files`, in order (the first value found for a host wins),
     each with its `Include`s read in; a missing file is skipped. SshConfigError names a file

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sop.executors.sshconfig import MAX_DEPTH, SshConfigError, read_ssh_config
+from sop.executors.sshconfig import MAX_DEPTH, SshConfigError, read_ssh_config, routes_as_given
 
 
 @pytest.fixture
@@ -79,3 +79,60 @@ def test_an_unreadable_included_file_names_itself(home: Path) -> None:
     with pytest.raises(SshConfigError) as caught:
         read_ssh_config([ssh / "config"])
     assert str(caught.value).startswith(f"{ssh / 'bad.conf'}: ")
+
+
+DEBIAN_DEFAULT = """\
+# This is the ssh client system-wide configuration file.
+Include /etc/ssh/ssh_config.d/*.conf
+
+Host *
+#   ForwardAgent no
+#   Port 22
+#   ProxyCommand ssh -q -W %h:%p gateway.example.com
+    SendEnv LANG LC_*
+    HashKnownHosts yes
+    GSSAPIAuthentication yes
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "as_given"),
+    [
+        ("", True),
+        (DEBIAN_DEFAULT, True),  # the options that route are there in comments only
+        ("Host *\n  User ops\n  IdentityFile ~/.ssh/ops\n  IdentitiesOnly yes\n", True),
+        ("Host db\n  HostName 10.0.0.5\n", False),  # an alias: sent to another address
+        ("Host *\n  Port 2222\n", False),
+        ("Host *\n\tport=2222\n", False),  # `=`, a tab, any case
+        ("Host 10.*\n  ProxyJump bastion\n", False),  # behind a jump host: never dialled
+        ("Host *\n  ProxyCommand nc %h %p\n", False),
+        ("Match host db exec true\n  User ops\n", False),  # anything, under conditions
+        ("CanonicalizeHostname yes\n", False),
+        ("Host *\n  AddressFamily inet6\n", False),
+        ("Host *\n  BindAddress 10.0.0.9\n", False),
+    ],
+)
+def test_a_config_routes_hosts_as_given_unless_an_option_sends_them_elsewhere(
+    home: Path, text: str, as_given: bool
+) -> None:
+    """Whether sop may dial a host's inventory address before reading the config with
+    paramiko (sop.executors.connections): only when no line could send it elsewhere."""
+    config = home / ".ssh" / "config"
+    config.write_text(text)
+    assert routes_as_given([config, home / "missing"]) is as_given
+
+
+def test_a_routing_option_an_include_brings_in_counts(home: Path) -> None:
+    ssh = home / ".ssh"
+    (ssh / "config.d" / "50-jump.conf").write_text("Host 10.*\n  ProxyJump bastion\n")
+    (ssh / "config").write_text("Include config.d/*.conf\nHost *\n  User ops\n")
+    assert routes_as_given([ssh / "config"]) is False
+    (ssh / "config.d" / "50-jump.conf").write_text("Host *\n  ServerAliveInterval 30\n")
+    assert routes_as_given([ssh / "config"]) is True
+
+
+def test_a_config_that_cannot_be_read_is_not_taken_as_routing_nothing(home: Path) -> None:
+    config = home / ".ssh" / "config"
+    config.write_text("Include loop\n")
+    (home / ".ssh" / "loop").write_text("Include loop\n")  # nested past OpenSSH's depth
+    assert routes_as_given([config]) is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import socket
@@ -29,6 +30,7 @@ from sop.executors.connections import (
     known_hosts_name,
 )
 from sop.model import Host
+from tests.conftest import REPO
 
 from .sshd import SilentListener, Sshd, SshdError, SshdHosts, SshHost, free_port, start_hosts
 
@@ -504,6 +506,97 @@ class TestConnectionPool:
                 with pytest.raises(UnknownHostKeyError):
                     pool.get(sshd_hosts.host(0))
             assert len(pool) == 0
+
+
+DIAL_ORDER = """
+import json, sys
+from pathlib import Path
+events = []
+def hook(event, args):
+    if event == "socket.connect":
+        events.append(["connect", list(args[1])[:2]])
+    elif event == "import" and args[0] == "fabric":
+        events.append(["import fabric"])
+sys.addaudithook(hook)
+from sop.executors.connections import ConnectError, close, connect
+from sop.model import Host
+host = Host(**json.loads(sys.argv[1]))
+try:
+    conn = connect(host, known_hosts=Path(sys.argv[2]), ssh_config=Path(sys.argv[3]),
+                   connect_timeout=5)
+except ConnectError as exc:
+    events.append(["error", str(exc)])
+else:
+    close(conn)
+print(json.dumps(events))
+"""
+
+
+def dial_order(host: Host, known_hosts: Path, ssh_config: Path) -> list[list[Any]]:
+    """What a fresh process connecting to `host` did, in order: its TCP connects (address,
+    port), the moment it loaded fabric, and the error it raised if it raised one."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            DIAL_ORDER,
+            json.dumps(host._asdict()),
+            str(known_hosts),
+            str(ssh_config),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    events: list[list[Any]] = json.loads(done.stdout)
+    return events
+
+
+class TestDialledEarly:
+    """A host is dialled before fabric and paramiko load (their import takes 0.1 s; the
+    host's sshd starts meanwhile), only when no ssh config can send it elsewhere, and once."""
+
+    def test_a_host_is_dialled_once_before_fabric_loads(
+        self, sshd_hosts: SshdHosts, empty_ssh_config: Path
+    ) -> None:
+        host = sshd_hosts.host(1)
+        events = dial_order(host, sshd_hosts.known_hosts, empty_ssh_config)
+        assert events == [["connect", [host.address, host.port]], ["import fabric"]]
+
+    def test_an_alias_is_dialled_only_where_the_config_sends_it(
+        self, sshd_hosts: SshdHosts
+    ) -> None:
+        entry = sshd_hosts.hosts[2]
+        events = dial_order(
+            Host(name="h03", address="h03"), sshd_hosts.known_hosts, sshd_hosts.ssh_config
+        )
+        assert events == [["import fabric"], ["connect", [entry.address, entry.port]]]
+
+    def test_a_refused_dial_is_reported_as_before_and_not_tried_again(
+        self, empty_ssh_config: Path, sshd_hosts: SshdHosts
+    ) -> None:
+        port = free_port(["127.0.0.1"])
+        events = dial_order(
+            Host(name="gone", address="127.0.0.1", port=port),
+            sshd_hosts.known_hosts,
+            empty_ssh_config,
+        )
+        assert events[:2] == [["connect", ["127.0.0.1", port]], ["import fabric"]]
+        assert events[2][0] == "error" and len(events) == 3
+        assert events[2][1].startswith(f"gone ({getpass.getuser()}@127.0.0.1 port {port}): ")
+        assert "refused" in events[2][1]
+
+    def test_a_config_that_routes_leaves_the_dial_to_the_resolved_connection(
+        self, sshd_hosts: SshdHosts, tmp_path: Path
+    ) -> None:
+        """Any routing option (here a Port for every host) and nothing is dialled before the
+        config is read: not even the inventory's own address."""
+        host = sshd_hosts.host(0)
+        config = tmp_path / "ssh_config"
+        config.write_text(f"Host nothing-here\n  Port {host.port}\n")
+        events = dial_order(host, sshd_hosts.known_hosts, config)
+        assert events == [["import fabric"], ["connect", [host.address, host.port]]]
 
 
 class TestTheSshdFixture:
