@@ -24,6 +24,7 @@ fabric and paramiko are imported inside functions: `sop --help` must not pay for
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import socket
@@ -97,6 +98,7 @@ class SshFiles:
         self._lock = threading.Lock()
         self._ssh_configs: dict[Path | None, Any] = {}
         self._as_given: dict[Path | None, bool] = {}
+        self._fabric_configs: dict[Path | None, Any] = {}
         self._known_hosts: dict[tuple[Path, ...], tuple[tuple[Any, ...], KnownHosts]] = {}
         self._keys: dict[Path, tuple[tuple[Any, ...], Any]] = {}
 
@@ -110,6 +112,18 @@ class SshFiles:
                     raise SshConfigError(f"{path}: no such file")
                 self._ssh_configs[path] = read_ssh_config(default_files(path))
             return self._ssh_configs[path]
+
+    def fabric_config(self, path: Path | None, parsed: Any) -> Any:
+        """The fabric Config of the connections made with the ssh config `path` (`parsed`):
+        one for all of them, only read (`_connection_type`)."""
+        from fabric import Config
+
+        with self._lock:
+            if path not in self._fabric_configs:
+                self._fabric_configs[path] = Config(
+                    lazy=True, ssh_config=parsed, runtime_ssh_path=str(path) if path else None
+                )
+            return self._fabric_configs[path]
 
     def routes_as_given(self, path: Path | None) -> bool:
         """Whether the ssh config files (`path`, else ~/.ssh/config and /etc/ssh/ssh_config)
@@ -251,20 +265,15 @@ def connect(
     ssh_files = ssh_files or SshFiles()
     early = _dial_early(host, ssh_config, connect_timeout, ssh_files)
     try:
-        from fabric import Config, Connection
-
         try:
             parsed = ssh_files.ssh_config(ssh_config)
         except (OSError, SshConfigError) as exc:
             raise ConnectError(f"{host.name}: cannot read ssh config: {exc}") from exc
-        config = Config(  # one per connection: sop sets its runner class on it
-            lazy=True, ssh_config=parsed, runtime_ssh_path=str(ssh_config) if ssh_config else None
-        )
-        conn = Connection(
+        conn = _connection_type()(
             host.address,
             user=host.user,
             port=None if host.port == SSH_PORT else host.port,
-            config=config,
+            config=ssh_files.fabric_config(ssh_config, parsed),
             forward_agent=host.forward_agent,  # explicit, so ssh_config's ForwardAgent cannot win
             connect_kwargs=_auth_kwargs(host),
         )
@@ -331,11 +340,39 @@ def _known_hosts_files(given: Path | None, ssh_config: dict[str, Any]) -> list[P
 
 
 def _hops(conn: Any) -> list[Any]:
-    """The connection and every ProxyJump connection in front of it."""
+    """The connection and every ProxyJump connection in front of it (fabric makes those as its
+    own Connections; a ProxyCommand gateway is a string)."""
+    from fabric import Connection
+
     hops = [conn]
-    while type(hops[-1].gateway) is type(conn):
+    while isinstance(hops[-1].gateway, Connection):
         hops.append(hops[-1].gateway)
     return hops
+
+
+@functools.cache
+def _connection_type() -> type[Connection]:
+    """fabric's Connection, less the cost of setting its attributes.
+
+    invoke's DataProxy, which Connection is, calls `dir(self)` on every attribute set to tell
+    its own attributes from config keys: 0.2 ms of a connection's 0.5 ms to construct. Here
+    Connection's names are known once (and an attribute already set on the object counts,
+    as `dir` would count it). `inline_ssh_env`, which fabric writes into the config, is kept
+    as an attribute instead (how fabric reads it, as `self.inline_ssh_env`, finds it there):
+    so no connection writes into the config, and every connection of a pool shares one, read
+    only (`SshFiles.fabric_config`); a task step that sets its runner class copies it first."""
+    from fabric import Connection
+
+    own = frozenset(dir(Connection)) | {"inline_ssh_env"}
+
+    class SopConnection(Connection):  # type: ignore[misc]
+        def __setattr__(self, key: str, value: Any) -> None:
+            if key in own or key in self.__dict__:
+                object.__setattr__(self, key, value)
+            else:
+                super().__setattr__(key, value)
+
+    return SopConnection
 
 
 def close(conn: Connection) -> None:

