@@ -320,6 +320,7 @@ def _section(
         "\n\n" + _indent(markdown_table(*_per_host_table(results, sizes))),
         f"Peak RSS of `sop run` on {big} hosts: {rss:.0f} MB.",
     ]
+    notes += _gap_notes(results, sizes, mid)
     if reuse[1]:
         notes.append(
             f"A {STEPS}-step `sop run` on {reuse[0]} hosts made {reuse[1]} SSH logins "
@@ -375,6 +376,43 @@ def _section(
         notes,
         targets,
     )
+
+
+def _gap_notes(results: dict[int, dict[str, Series]], sizes: Sequence[int], mid: int) -> list[str]:
+    """Where sop's time over fabric's goes, and what time(N)/time(1) says of each client, from
+    this run's numbers (issue 18's targets against fabric and the 250/1 ratio)."""
+    if 1 not in results or mid <= 1:
+        return []
+    sop1, fab1 = results[1]["sop run"], results[1]["fabric ThreadingGroup"]
+    sop, fab = results[mid]["sop run"], results[mid]["fabric ThreadingGroup"]
+    start_cpu = sop1.cpu - fab1.cpu
+    per_host = (
+        per_host_cpu(results, "sop run", mid) - per_host_cpu(results, "fabric ThreadingGroup", mid)
+    ) * (mid - 1)
+    notes = [
+        f"Where `sop run`'s time over fabric's goes at {mid} hosts ({sop.wall - fab.wall:+.2f} s "
+        f"wall, {sop.cpu - fab.cpu:+.2f} s CPU): its start-up, {start_cpu:+.2f} s of CPU at one "
+        f"host ({sop1.cpu:.2f} against {fab1.cpu:.2f} s: the CLI, the SOP read and linted, the "
+        "inventory, the audit log and its keys, the terminal, against a script that only "
+        f"imports fabric), and its further hosts, {per_host:+.2f} s. The start-up runs before "
+        "any host is reached, on one core, so it adds to the wall time whole; fabric's and "
+        "sop's SSH work per host is the same paramiko code. `sop run` at or under fabric's "
+        f"time needs its start-up at or under a bare script's: the {start_cpu:.2f} s is what "
+        "stands between them."
+    ]
+    big = max(sizes)
+    if big > mid:
+        ratios = [
+            f"{name} {results[big][name].wall / results[1][name].wall:.1f}x" for name in AT_LARGE
+        ]
+        notes.append(
+            f"time({big} hosts) / time(1 host), each client: {', '.join(ratios)}. The ratio is "
+            "smaller the slower a client starts (its time at one host is the divisor): the "
+            f"OpenSSH client, the fastest at one host, has the largest. Here the {big} hosts' "
+            "sshd share the client's two cores, so their CPU bounds every client's time at "
+            f"{big} hosts from below."
+        )
+    return notes
 
 
 def per_host_cpu(results: dict[int, dict[str, Series]], name: str, n: int) -> float:
