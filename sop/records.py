@@ -14,7 +14,9 @@ of:
 then `dataclasses.dataclass` makes it with the same options, in place, once (under a lock: two
 threads may create the first instance together). Bases are made before the classes that derive
 from them. Everything else is `dataclasses`' own: the same methods, fields and errors
-(`FrozenInstanceError`). mypy sees `dataclasses.dataclass` itself.
+(`FrozenInstanceError`); `inspect.signature` shows the `__init__`'s parameters. What stays is
+a `__new__` that passes its arguments on to `__init__` (0.15 us more per instance). mypy sees
+`dataclasses.dataclass` itself.
 
 Not for `slots=True` (that makes a new class): such a class is made at once.
 """
@@ -44,6 +46,22 @@ class _Pending:
     def __get__(self, instance: object, cls: type | None = None) -> Any:
         make(self.owner)
         return getattr(self.owner if cls is None else cls, self.name)
+
+
+class _InitSignature:
+    """`inspect.signature` of the class: its `__init__`'s without `self`, as for any dataclass
+    (inspect would otherwise show the `__new__` here, which takes anything)."""
+
+    def __get__(self, instance: object, cls: type | None = None) -> Any:
+        import inspect
+
+        owner = type(instance) if cls is None else cls
+        make(owner)
+        signature = inspect.signature(owner.__init__)  # type: ignore[misc]
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+_SIGNATURE = _InitSignature()
 
 
 def _first_new(cls: type, *args: Any, **kwargs: Any) -> Any:
@@ -84,6 +102,7 @@ def _lazy(cls: type, options: dict[str, Any]) -> type:
     for name in _PENDING:
         setattr(cls, name, _Pending(cls, name))
     cls.__new__ = staticmethod(_first_new)  # type: ignore[assignment]
+    cls.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
     _waiting[cls] = options
     return cls
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pickle
 import subprocess
 import sys
@@ -47,7 +48,9 @@ def _outcome(call: Any) -> tuple[str, Any]:
 def test_a_class_made_on_first_use_is_what_dataclasses_makes(options: dict[str, Any]) -> None:
     lazy, eager = _pair(**options)
     assert lazy in records._waiting
+    assert inspect.signature(lazy) == inspect.signature(eager)  # before it is made, and after
     made, twin = lazy(1, c=[2]), eager(1, c=[2])
+    assert inspect.signature(lazy) == inspect.signature(eager)
     assert lazy not in records._waiting
     assert repr(made) == repr(twin) == "Rec(a=1, b='x', c=[2])"
     assert (made == lazy(1, c=[2])) == (twin == eager(1, c=[2]))
