@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     UNPROVEN = 3  # `audit verify`: the chain holds, but not every record is under a verified seal
     PAUSED = 4  # `run`, `resume`, `drill`: the responder paused the run ([q]uit, Ctrl-D)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
+    OUTPUT_CLOSED = 141  # whoever read its output went away (`sop list | head -1`): 128 + SIGPIPE
 
 
 class Location(NamedTuple):

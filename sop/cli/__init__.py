@@ -39,7 +39,11 @@ class SopGroup(click.Group):
     exit status, with the error's message, in one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from sop.errors import SopError, SopFileError  # here: `sop --help` never loads them
+        from sop.errors import (  # here: `sop --help` never loads them
+            ExitCode,
+            SopError,
+            SopFileError,
+        )
 
         try:
             code = super().invoke(ctx)
@@ -57,6 +61,8 @@ class SopGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # a bug in sop: say so plainly; the traceback with --debug
+            if isinstance(exc, BrokenPipeError) and _output_closed():
+                ctx.exit(ExitCode.OUTPUT_CLOSED)  # as any filter in a pipe does: nothing to say
             ui.error(
                 f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
             )
@@ -73,6 +79,25 @@ def _interrupted(ctx: click.Context) -> NoReturn:
 
     ui.echo("\ninterrupted", err=True)
     ctx.exit(ExitCode.INTERRUPTED)
+
+
+def _output_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone (`sop list | head -1`). If so it
+    now writes to /dev/null, so that what is still buffered for it goes nowhere quietly."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        closed = any(events & select.POLLERR for _, events in poll.poll(0))
+        if closed:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        return closed
+    except (AttributeError, ValueError, OSError):  # no real stdout (a test's), or a closed one
+        return False
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -142,9 +167,38 @@ for command in (
 def main() -> None:
     """The `sop` program: the exit status is the command's `ExitCode`."""
     try:
-        cli(prog_name="sop")
-    except KeyboardInterrupt:  # before or after a command (click turns a late one into this)
-        from sop.errors import ExitCode
+        try:
+            cli(prog_name="sop")
+        except KeyboardInterrupt:  # before or after a command (click turns a late one into this)
+            from sop.errors import ExitCode
 
-        ui.echo("\ninterrupted", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
+            ui.echo("\ninterrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+    except SystemExit as exc:
+        _leave(exc)
+        raise
+
+
+def _leave(exc: SystemExit) -> None:
+    """Exit now with `exc`'s status, without the interpreter's teardown of the ~550 modules a
+    run loads (40 ms of every command: a one-host `sop run` took 0.35 s, now 0.31 s). What the
+    teardown would do that matters is done first: the exit handlers (paramiko's, logging's,
+    weakref finalizers), then stdout and stderr flushed (a closed pipe is no error here, as it
+    is none to the shell). Every file sop writes is closed (and the audit log synced) before
+    its command returns. Returns, for the usual exit, while a thread that is no daemon still
+    runs, or when the status is not a number (a message to print)."""
+    import atexit
+    import contextlib
+    import threading
+
+    code = 0 if exc.code is None else exc.code
+    if not isinstance(code, int):
+        return
+    me = threading.current_thread()
+    if any(t is not me and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed stream
+            stream.flush()
+    os._exit(code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -14,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from sop.cli import cli
+from sop.errors import ExitCode
 from sop.format.discovery import load_library
 from sop.format.yamlnodes import Map, Node, Scalar, Seq, decode, parse
 from tests.conftest import MINIMAL, REPO
@@ -448,3 +450,57 @@ def test_a_severity_outside_the_format_is_refused_by_name() -> None:
     assert (
         "Invalid value for '--severity': 'sev9' is not one of sev1, sev2, sev3, sev4, sev5" in err
     )
+
+
+# -- leaving: sop exits without the interpreter's teardown, losing nothing ---------------------
+
+
+def _sop_process(prelude: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`sop ARGS` in a fresh interpreter (as the `sop` script calls it), after `prelude`."""
+    program = f"import sys\n{prelude}\nsys.argv = ['sop', *{list(args)!r}]\nfrom sop.cli import main\nmain()\n"
+    return subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_leaving_runs_the_exit_handlers_and_keeps_the_status_and_all_output() -> None:
+    said = _sop_process(
+        "import atexit\natexit.register(lambda: print('handler ran', flush=True))",
+        "lint",
+        "--format",
+        "json",
+        str(REPO / "runbooks"),
+    )
+    assert said.returncode == 0, said.stderr
+    body, _, handler = said.stdout.rpartition("}")
+    assert json.loads(body + "}")  # the whole JSON document, flushed
+    assert handler.strip() == "handler ran"
+    failed = _sop_process("", "show", "no-such-sop")
+    assert failed.returncode != 0 and "no-such-sop" in failed.stderr
+
+
+def test_leaving_waits_for_a_thread_that_is_no_daemon() -> None:
+    said = _sop_process(
+        "import threading, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done', flush=True))).start()",
+        "--version",
+    )
+    assert said.returncode == 0, said.stderr
+    assert said.stdout.splitlines()[-1] == "thread done"
+
+
+def test_output_into_a_pipe_whose_reader_is_gone_stops_quietly() -> None:
+    """`sop schema | head -1`: once the reader has gone, sop stops as any filter in a pipe does:
+    status 141 (128 + SIGPIPE), nothing on stderr (it said "internal error: BrokenPipeError")."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before sop writes
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sop", "schema"], stdout=write, stderr=subprocess.PIPE, cwd=REPO
+    )
+    os.close(write)
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err.decode()) == (ExitCode.OUTPUT_CLOSED, "")
