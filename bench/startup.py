@@ -77,6 +77,9 @@ def bench(runs: int, smoke: bool = False) -> Section:
             variants["ansible --version"] = [str(BENCH_BIN / "ansible"), "--version"]
     with tempfile.TemporaryDirectory(prefix="sop-bench-cache-") as cache:
         env = {**os.environ, "XDG_CACHE_HOME": cache}  # warmed by the first round
+        # these runs take 0.01-0.35 s each: 15 of them (3x make bench's default) cost 20 s more
+        # and keep a median of a 50-ms command from one busy moment of the machine
+        runs = runs if smoke else max(runs, 15)
         series = interleave(variants, runs, cwd=REPO, env=env, warmup=1 if smoke else 3)
     floor = series["python -c pass"].wall
     rows = [[name, f"{s.wall * 1000:.0f}", f"{s.wall / floor:.2f}"] for name, s in series.items()]
