@@ -225,6 +225,10 @@ def bench(runs: int, sizes: Sequence[int] = SIZES, smoke: bool = False) -> list[
                     str(n),
                 ]
             n_runs = min(runs, LARGE_RUNS) if n >= LARGE else runs
+            if n <= FLAT_FROM and not smoke:
+                # CPU per further host at FLAT_FROM hosts is a difference of two runs' CPU (7
+                # hosts' worth, 40 ms, against 7-11 ms of noise a run): 3x the runs, 1 min more
+                n_runs = 3 * runs
             note(f"fan-out: {n} host(s), {len(variants)} variants x {n_runs} runs")
             results[n] = interleave(variants, n_runs, env=env, cwd=work, warmup=0 if smoke else 1)
             if n == max(n for n in sizes if n < LARGE):
@@ -302,6 +306,7 @@ def _section(
         ratio_headers.append("ansible / sop")
     rss = results[big]["sop run"].max_rss_mb
     large = [n for n in sizes if n >= LARGE]
+    small_runs = len(results[min(sizes)]["sop run"].samples)
     notes = [
         f"Median wall seconds of the whole process over {runs} interleaved runs"
         + (
@@ -309,6 +314,12 @@ def _section(
             "`sop run`, fabric and OpenSSH with curve25519 run: Ansible beyond 64 hosts is too "
             "slow for `make bench`, 11 s a run at 64 and growing linearly)"
             if large
+            else ""
+        )
+        + (
+            f", {small_runs} at {FLAT_FROM} hosts and fewer (the CPU per further host there is "
+            "a small difference of two noisy numbers)"
+            if small_runs != runs
             else ""
         )
         + f"; `CPU ms/host` is the client's user+system CPU at {mid} hosts divided by {mid}.",
