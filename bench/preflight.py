@@ -24,8 +24,7 @@ import yaml
 
 from bench.common import SOP, Section, Series, Target, fmt, interleave, sop_on_hosts
 from bench.common import progress as note
-from sop.clock import SystemClock
-from sop.events import Event, Reach, StepRef
+from sop.events import Event, Reach, StepRef, SystemClock
 from sop.executors import Executors, ssh_executor
 from sop.executors.base import Job
 from sop.model import Host

@@ -84,7 +84,7 @@ def write_folder(folder: Path, steps: int) -> tuple[Path, Path]:
 
 def make_run(folder: Path, records: int) -> tuple[Path, int]:
     """A paused run of about `records` records in `folder`/state; (its run folder, records)."""
-    from sop.clock import SystemClock
+    from sop.events import SystemClock
     from sop.executors import Executors, local_executor
     from sop.run import launch as launching
     from sop.run.launch import RunRequest, launch

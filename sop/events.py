@@ -1,5 +1,6 @@
 """What a run emits, and how hosts, steps and runs end (`Outcome`, `RunStatus`). The runner creates events; sinks (the terminal UI, the audit log) consume
-them. Events are plain frozen records with no behaviour.
+them. Events are plain frozen records with no behaviour, each stamped (`at`) by the run's
+`Clock`: passed in, the real `SystemClock` from the CLI, their own from tests and drills.
 
 They are frozen dataclasses whose `repr`, `==` and hash come from one base class instead of
 being generated for each of the twenty classes: each generated method is an `exec` at import,
@@ -7,6 +8,7 @@ and this module is imported by every run (25 ms -> 10 ms)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import field, fields
 from enum import StrEnum
@@ -16,6 +18,28 @@ from sop.records import dataclass
 
 if TYPE_CHECKING:
     from sop.model import Link
+
+
+class Clock(Protocol):
+    """Time, passed in: the runner, drills and tabletops get one."""
+
+    def now(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
 
 # the vocabulary of results: `StrEnum` members are the strings the audit log has always
 # held (`Outcome.SUCCESS == "success"`), so records written before these types read the same

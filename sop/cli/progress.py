@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import field
 
 from sop import events as ev
-from sop.clock import Clock
-from sop.events import Outcome
+from sop.events import Clock, Outcome
 from sop.records import dataclass
 from sop.text import visible
 

@@ -263,7 +263,7 @@ def run(
     the SOP that answers the alert."""
     import dataclasses
 
-    from sop.clock import SystemClock
+    from sop.events import SystemClock
     from sop.run.launch import context_inputs, run_or_resume
 
     if sop_ref is None and alert is None:
@@ -313,8 +313,8 @@ def resume(
     settings: Settings, /, run_ref: str, changed_reason: str | None, fmt: str, **params: Any
 ) -> ExitCode:
     """Continue an interrupted run: done steps stay done, steps in doubt are yours to decide."""
-    from sop.clock import SystemClock
     from sop.drill.guard import forbid_side_effects
+    from sop.events import SystemClock
     from sop.run.launch import resume as resume_run
 
     terminal = _Terminal(not params["yes"], settings, fmt)
@@ -383,8 +383,8 @@ def drill(
     touches a host (unless --sandbox). Writes a drill report."""
     import dataclasses
 
-    from sop.clock import SystemClock
     from sop.drill.rehearsal import rehearse
+    from sop.events import SystemClock
     from sop.run.options import DrillOptions
 
     terminal = _Terminal(not params["yes"], settings, fmt)

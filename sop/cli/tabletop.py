@@ -34,7 +34,7 @@ def tabletop(
     and action the team chose. Writes a report with decisions, time to the right SOP and
     phase coverage. Reads answers from standard input, so they can be piped in."""
     from sop.audit.state import default_state_dir
-    from sop.clock import SystemClock
+    from sop.events import SystemClock
     from sop.tabletop.exercise import hold_exercise
     from sop.tabletop.terminal import TerminalFacilitator, summary
 

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from sop import events as ev
     from sop.audit.approvals import Request
     from sop.cli.progress import Ticker
-    from sop.clock import Clock
     from sop.drill.report import DrillReport
+    from sop.events import Clock
     from sop.model import Link, Sop
 
 
@@ -378,7 +378,7 @@ class TerminalUI:
     ) -> None:
         from sop import events as ev
         from sop.cli.progress import Progress
-        from sop.clock import SystemClock
+        from sop.events import SystemClock
 
         self.out = guarded(out)
         self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {

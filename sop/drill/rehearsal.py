@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sop import events as ev
-from sop.clock import Clock
 from sop.drill.guard import forbid_side_effects
 from sop.drill.report import DrillReport, write_drill_report
+from sop.events import Clock
 from sop.records import dataclass
 from sop.run.inputs import Asker
 from sop.run.launch import Launched, RunRequest, launch

@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
-from sop.clock import Clock
 from sop.events import (
+    Clock,
     CommandStarted,
     Escalation,
     Event,

@@ -19,8 +19,8 @@ from sop.audit.reader import log_path
 from sop.audit.session import AuditSession, common_fields, reopen_session, start_session
 from sop.audit.state import RunLock, default_state_dir, find_run_dir, prepare_state_dir
 from sop.checks.lint import lint_sop
-from sop.clock import Clock
 from sop.errors import FatalRunError, SopError, SopFileError, UsageError
+from sop.events import Clock
 from sop.executors import Executors, local_executor, ssh_executor
 from sop.format.discovery import find_called_sop, find_inventory, find_sop
 from sop.format.loader import load_sop

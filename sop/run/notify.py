@@ -26,8 +26,7 @@ from typing import Any
 from sop import __version__
 from sop import events as ev
 from sop.audit.records import timestamp
-from sop.clock import Clock
-from sop.events import Outcome
+from sop.events import Clock, Outcome
 from sop.model import Notifier
 
 QUEUE_SIZE = 100

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from sop import events as ev
-from sop.clock import Clock
-from sop.events import StatusHow
+from sop.events import Clock, StatusHow
 from sop.executors.terminal import Tty
 from sop.model import Input, Sop
 from sop.run.options import Prompter, RunOptions

@@ -16,9 +16,8 @@ from typing import Any
 
 from sop import events as ev
 from sop import templating
-from sop.clock import Clock
 from sop.errors import SopError
-from sop.events import FINISHED, Outcome, PauseHow
+from sop.events import FINISHED, Clock, Outcome, PauseHow
 from sop.executors import Executors
 from sop.model import Inventory, Section, Sop, Step, blocks, section_conditions
 from sop.redact import Redactor

@@ -14,8 +14,7 @@ from typing import Any, NoReturn
 
 from sop import events as ev
 from sop import templating
-from sop.clock import Clock
-from sop.events import Outcome
+from sop.events import Clock, Outcome
 from sop.executors import Executors
 from sop.executors.base import HostResult
 from sop.model import LOCAL, STEP_RESULTS, Inventory, Sop, Step

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sop.checks.coverage import Coverage, coverage_markdown, library_coverage
-from sop.clock import Clock
+from sop.events import Clock
 from sop.format.discovery import load_every_sop
 from sop.format.scenario import Inject, TabletopScenario, find_scenario, load_scenario
 from sop.model import Sop

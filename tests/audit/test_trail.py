@@ -293,7 +293,7 @@ def test_resume_continues_after_the_last_finished_step(tmp_path: Path, env: dict
     assert run(["audit", "verify", run_dir.name], env).returncode == 0
     assert not (tmp_path / "last").exists()
     # in a terminal, the responder runs the step in doubt again; the capture of step 1 is restored
-    from sop.clock import SystemClock
+    from sop.events import SystemClock
     from sop.run.launch import RunRequest, resume
     from sop.run.options import RunOptions
     from sop.run.testing import Recorder, ScriptedPrompter

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from sop.audit.reader import read_run
 from sop.cli import cli
-from sop.clock import SystemClock
+from sop.events import SystemClock
 from sop.run.launch import RunRequest, launch
 from sop.run.options import RunOptions
 from sop.run.testing import Recorder, ScriptedPrompter

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sop.audit.verify import verify_file
-from sop.clock import SystemClock
+from sop.events import SystemClock
 from sop.run.launch import RunRequest, resume
 from sop.run.options import RunOptions
 from sop.run.resume import NothingToResume, plan_resume

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sop.audit.runs import list_runs
-from sop.clock import SystemClock
+from sop.events import SystemClock
 from sop.run.launch import RunRequest, launch, run_or_resume, unfinished_run
 from sop.run.options import RunOptions
 from sop.run.testing import Recorder, ScriptedPrompter

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sop import events as ev
-from sop.clock import SystemClock
+from sop.events import SystemClock
 from sop.model import Notifier
 from sop.run.launch import Launched, RunRequest, launch
 from sop.run.notify import Notifications

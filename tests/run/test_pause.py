@@ -13,8 +13,8 @@ from sop.audit.actions import Action
 from sop.audit.reader import read_run
 from sop.audit.runs import list_runs
 from sop.audit.state import RunLock
-from sop.clock import SystemClock
 from sop.errors import ExitCode
+from sop.events import SystemClock
 from sop.run.launch import Launched, RunRequest, launch, resume
 from sop.run.options import ConfirmationRequired, DrillOptions, EndOfInput, RunOptions
 from sop.run.resume import ResumeError

@@ -12,8 +12,7 @@ import pytest
 from sop import events as ev
 from sop.audit.actions import Action
 from sop.audit.reader import AuditEntry
-from sop.clock import Clock, SystemClock
-from sop.events import StatusHow
+from sop.events import Clock, StatusHow, SystemClock
 from sop.executors import Executors, local_executor
 from sop.format.loader import load_sop
 from sop.run.inputs import resolve_inputs
