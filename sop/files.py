@@ -122,6 +122,14 @@ def special_kind(path: Path | str) -> str | None:
     return None if stat.S_ISREG(mode) else _kind(mode)
 
 
+def version_of(path: str | Path) -> tuple[int, int, int, int, int]:
+    """What tells one version of a file from the next: device, inode, size, modification and
+    change times (a rewrite of the same size within the same mtime still moves the ctime).
+    Raises OSError when there is no such file."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def kind_of(mode: int) -> str:
     """What a file of this mode (from a stat) is, in words: "a FIFO", "a directory"..."""
     return _kind(mode)

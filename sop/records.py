@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import TYPE_CHECKING, Any, TypeVar
-
-_T = TypeVar("_T")
+from typing import TYPE_CHECKING, Any
 
 # what dataclasses sets on a class that code may read before any instance exists; each is a
 # stand-in until the class is made
@@ -105,13 +103,6 @@ def _lazy(cls: type, options: dict[str, Any]) -> type:
     cls.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
     _waiting[cls] = options
     return cls
-
-
-def make_all() -> None:
-    """Make every class still waiting (what a test of all of them starts with)."""
-    with _lock:
-        for cls in list(_waiting):
-            make(cls)
 
 
 if TYPE_CHECKING:

@@ -38,8 +38,10 @@ from sop.events import Reach
 from sop.executors.sshconfig import (
     SshConfigError,
     default_files,
+    parse,
     read_ssh_config,
-    routes_as_given,
+    read_texts,
+    routes,
 )
 from sop.model import Host
 from sop.text import visible
@@ -97,6 +99,7 @@ class SshFiles:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ssh_configs: dict[Path | None, Any] = {}
+        self._texts: dict[Path | None, list[tuple[Path, str]]] = {}
         self._as_given: dict[Path | None, bool] = {}
         self._fabric_configs: dict[Path | None, Any] = {}
         self._known_hosts: dict[tuple[Path, ...], tuple[tuple[Any, ...], KnownHosts]] = {}
@@ -108,16 +111,15 @@ class SshFiles:
         afterwards, never changed."""
         with self._lock:
             if path not in self._ssh_configs:
-                if path is not None and not path.expanduser().is_file():
-                    raise SshConfigError(f"{path}: no such file")
-                self._ssh_configs[path] = read_ssh_config(default_files(path))
+                self._ssh_configs[path] = parse(self._texts_of(path))
             return self._ssh_configs[path]
 
-    def fabric_config(self, path: Path | None, parsed: Any) -> Any:
-        """The fabric Config of the connections made with the ssh config `path` (`parsed`):
-        one for all of them, only read (`_connection_type`)."""
+    def fabric_config(self, path: Path | None) -> Any:
+        """The fabric Config of the connections made with the ssh config `path`: one for all of
+        them, only read (`_connection_type`)."""
         from fabric import Config
 
+        parsed = self.ssh_config(path)
         with self._lock:
             if path not in self._fabric_configs:
                 self._fabric_configs[path] = Config(
@@ -127,11 +129,23 @@ class SshFiles:
 
     def routes_as_given(self, path: Path | None) -> bool:
         """Whether the ssh config files (`path`, else ~/.ssh/config and /etc/ssh/ssh_config)
-        leave every host at its inventory address and port (`sshconfig.routes_as_given`)."""
+        leave every host at its inventory address and port: none sets an option that routes
+        (`sshconfig.routes`). Files that cannot be read say no."""
         with self._lock:
             if path not in self._as_given:
-                self._as_given[path] = routes_as_given(default_files(path))
+                try:
+                    self._as_given[path] = not routes(self._texts_of(path))
+                except SshConfigError:
+                    return False
             return self._as_given[path]
+
+    def _texts_of(self, path: Path | None) -> list[tuple[Path, str]]:
+        """The ssh config files' texts, read once for both uses above (the lock held)."""
+        if path not in self._texts:
+            if path is not None and not path.expanduser().is_file():
+                raise SshConfigError(f"{path}: no such file")
+            self._texts[path] = read_texts(default_files(path))
+        return self._texts[path]
 
     def known_hosts(self, files: Sequence[Path]) -> KnownHosts:
         """The entries of the known_hosts `files` that exist, as paramiko loads them."""
@@ -266,14 +280,14 @@ def connect(
     early = _dial_early(host, ssh_config, connect_timeout, ssh_files)
     try:
         try:
-            parsed = ssh_files.ssh_config(ssh_config)
+            config = ssh_files.fabric_config(ssh_config)
         except (OSError, SshConfigError) as exc:
             raise ConnectError(f"{host.name}: cannot read ssh config: {exc}") from exc
         conn = _connection_type()(
             host.address,
             user=host.user,
             port=None if host.port == SSH_PORT else host.port,
-            config=ssh_files.fabric_config(ssh_config, parsed),
+            config=config,
             forward_agent=host.forward_agent,  # explicit, so ssh_config's ForwardAgent cannot win
             connect_kwargs=_auth_kwargs(host),
         )
@@ -308,10 +322,7 @@ def _dial_early(
     config would have sent elsewhere (a host behind a jump host, an alias). `_open` uses the
     socket only if the connection's resolved address and port are the ones dialled, and
     raises a failure where its own dial would have."""
-    try:
-        if not ssh_files.routes_as_given(ssh_config):
-            return None
-    except OSError:
+    if not ssh_files.routes_as_given(ssh_config):
         return None
     target = (host.address, host.port)
     try:
@@ -470,17 +481,19 @@ def _open(
     where = f"{host.name} ({conn.user}@{conn.host} port {conn.port})"
     sock: socket.socket | None = None
     target = (conn.host, int(conn.port))
-    if early is not None and (conn.gateway or early.target != target) and early.sock:
-        early.sock.close()  # resolved elsewhere after all: dial what was resolved
+    if early is not None and (conn.gateway or early.target != target):
+        if early.sock is not None:
+            early.sock.close()  # resolved elsewhere after all: dial what was resolved
+        early = None
     try:
         if not conn.gateway:
-            if early is not None and early.target == target:
-                if early.error is not None:
-                    raise early.error
-                sock = early.sock
-            else:
+            if early is None:
                 sock = socket.create_connection(target, timeout=timeout)
-            assert sock is not None
+            elif early.error is not None:
+                raise early.error
+            else:
+                sock = early.sock
+                assert sock is not None  # a dial either connected or failed
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.connect_kwargs["sock"] = sock
         conn.open()

@@ -63,41 +63,59 @@ ROUTING = frozenset(
 _KEYWORD = re.compile(r"\s*([A-Za-z]+)")
 
 
-def routes_as_given(files: Sequence[Path]) -> bool:
-    """Whether `files` (their `Include`s read in) leave every host where the inventory puts it:
-    no line sets an option of ROUTING, in any block. A file that cannot be read says no."""
+Texts = Sequence[tuple[Path, str]]  # each config file that exists, its Includes read in
+
+
+def read_texts(files: Sequence[Path]) -> list[tuple[Path, str]]:
+    """Each of `files` that exists, in order, with its `Include`s read in. SshConfigError names
+    a file that cannot be read or an Include nested too deeply."""
+    texts = []
     for path in files:
         full = path.expanduser()
-        if not full.is_file():
-            continue
-        base = SYSTEM_SSH_DIR if full == SYSTEM_SSH_CONFIG else USER_SSH_DIR.expanduser()
-        try:
-            text = expanded_text(full, base)
-        except SshConfigError:
-            return False
+        if full.is_file():
+            base = SYSTEM_SSH_DIR if full == SYSTEM_SSH_CONFIG else USER_SSH_DIR.expanduser()
+            texts.append((full, expanded_text(full, base)))
+    return texts
+
+
+def routes(texts: Texts) -> bool:
+    """Whether any line of `texts` sets an option of ROUTING, in any block."""
+    for _path, text in texts:
         for line in text.splitlines():
             found = _KEYWORD.match(line)
             if found is not None and found[1].lower() in ROUTING:
-                return False
-    return True
+                return True
+    return False
+
+
+def routes_as_given(files: Sequence[Path]) -> bool:
+    """Whether `files` (their `Include`s read in) leave every host where the inventory puts it:
+    no line sets an option of ROUTING, in any block. A file that cannot be read says no."""
+    try:
+        return not routes(read_texts(files))
+    except SshConfigError:
+        return False
+
+
+def parse(texts: Texts) -> Any:
+    """One paramiko SSHConfig of `texts`, in order (the first value found for a host wins).
+    SshConfigError names a file paramiko cannot read."""
+    from paramiko import SSHConfig, SSHException
+
+    config = SSHConfig()
+    for path, text in texts:
+        try:
+            config.parse(io.StringIO(text))
+        except SSHException as exc:  # a line paramiko cannot read (a bad Match...)
+            raise SshConfigError(f"{path}: {exc}") from None
+    return config
 
 
 def read_ssh_config(files: Sequence[Path]) -> Any:
     """One paramiko SSHConfig of `files`, in order (the first value found for a host wins),
     each with its `Include`s read in; a missing file is skipped. SshConfigError names a file
     that cannot be read or an Include nested too deeply."""
-    from paramiko import SSHConfig, SSHException
-
-    config = SSHConfig()
-    for path in files:
-        full = path.expanduser()
-        if full.is_file():
-            base = SYSTEM_SSH_DIR if full == SYSTEM_SSH_CONFIG else USER_SSH_DIR.expanduser()
-            try:
-                config.parse(io.StringIO(expanded_text(full, base)))
-            except SSHException as exc:  # a line paramiko cannot read (a bad Match...)
-                raise SshConfigError(f"{full}: {exc}") from None
-    return config
+    return parse(read_texts(files))
 
 
 def expanded_text(path: Path, base: Path, depth: int = 0) -> str:

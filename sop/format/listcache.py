@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 from sop import __version__
 from sop.errors import Problem, SopFileError
-from sop.files import MIB, FileReadError, read_regular_file
+from sop.files import MIB, FileReadError, read_regular_file, version_of
 
 CACHE_NAME = "list-v1.json"
 RACY_NS = 2_000_000_000  # file-system timestamps may be this coarse (FAT: 2 s)
@@ -124,8 +124,7 @@ def cache_file() -> Path | None:
 
 
 def _signature(path: str) -> list[int]:
-    st = os.stat(path)
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    return list(version_of(path))  # a list: the cache is JSON
 
 
 def _header() -> list[Any]:

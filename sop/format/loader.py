@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sop.errors import Location, Problem, SopFileError
-from sop.files import special_kind
+from sop.files import special_kind, version_of
 from sop.format import schema, yamlnodes
 from sop.format.schemakit import BAD, Checked, Keyed
 from sop.model import (
@@ -368,16 +368,13 @@ def load_inventory(path: Path) -> Inventory:
     """Load an inventory of hosts and groups; groups may name hosts and other groups. An
     Ansible inventory (INI or YAML, told apart by content) is read as one (`format/ansible.py`).
 
-    Read once per process while the file stays the same (device, inode, size, modification
-    and change times): a run's lint and its walk ask for the same file, and a 250-host
+    Read once per process while the file stays the same (`files.version_of`): a run's lint and its walk ask for the same file, and a 250-host
     inventory takes 15 ms to parse. Both then see one reading of it, not two."""
     key = (str(path), "" if path.is_absolute() else os.getcwd())
     try:
-        stat = path.stat()
+        version: tuple[int, ...] | None = version_of(path)
     except OSError:
         version = None
-    else:
-        version = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     cached = _INVENTORIES.get(key)
     if version is not None and cached is not None and cached[0] == version:
         return cached[1]

@@ -25,7 +25,7 @@ from sop.audit.approvals import (
 from sop.audit.records import timestamp
 from sop.events import Outcome, PauseHow, StatusHow
 from sop.run.scope import Restored
-from sop.run.testing import FakeClock, ScriptedPrompter, run_sop, write_sop
+from sop.run.testing import FakeClock, Recorder, ScriptedPrompter, run_sop, write_sop
 
 OTHER = 4242  # the approver's uid (no such account: named "uid 4242")
 
@@ -268,6 +268,21 @@ def test_a_role_the_operator_holds_waits_for_nobody(tmp_path: Path) -> None:
     assert [e.step.id for e in recorder.of(ev.ApprovalRequested)] == ["revoke"]
 
 
+def _resumed_until_approved(path: Path, run_dir: Path, out: Path, restored: Restored) -> Recorder:
+    """The run resumed with `restored`: it waits until an approval comes, runs the step, and
+    is paused at the next wait. Its recorder."""
+    again = ScriptedPrompter(
+        ("wait", "Waiting for an approval", lambda: _approve_revoke(run_dir, out)),
+        ("choose", "Run on local?", "r"),
+        ("wait", "Waiting for the comms", "q"),
+    )
+    result, recorder, _ = run_sop(
+        path, prompter=again, run_dir=run_dir, run_id="r1", restored=restored
+    )
+    assert result.paused == PauseHow.QUIT and out.read_text() == "revoked web1\n"
+    return recorder
+
+
 def test_a_refusal_shown_before_a_resume_is_not_shown_again(tmp_path: Path) -> None:
     """The responder saw the refusal and paused; the resumed run waits for a new answer (its
     record stays in the log from before), and shows the next one."""
@@ -280,15 +295,7 @@ def test_a_refusal_shown_before_a_resume_is_not_shown_again(tmp_path: Path) -> N
     restored = Restored(
         refusals=frozenset({("revoke", str(OTHER), refused.binding, timestamp(refused.given))})
     )
-    again = ScriptedPrompter(
-        ("wait", "Waiting for an approval", lambda: _approve_revoke(run_dir, out)),
-        ("choose", "Run on local?", "r"),
-        ("wait", "Waiting for the comms", "q"),
-    )
-    result, recorder, _ = run_sop(
-        path, prompter=again, run_dir=run_dir, run_id="r1", restored=restored
-    )
-    assert result.paused == PauseHow.QUIT and out.read_text() == "revoked web1\n"
+    recorder = _resumed_until_approved(path, run_dir, out, restored)
     assert [(a.approved, a.approver) for a in recorder.of(ev.ApprovalAnswered)] == [
         (True, "uid 4242")
     ]
@@ -343,15 +350,7 @@ def test_a_rejected_answer_shown_before_a_resume_is_not_shown_again(tmp_path: Pa
             for e in shown
         )
     )
-    again = ScriptedPrompter(
-        ("wait", "Waiting for an approval", lambda: _approve_revoke(run_dir, out)),
-        ("choose", "Run on local?", "r"),
-        ("wait", "Waiting for the comms", "q"),
-    )
-    result, recorder, _ = run_sop(
-        path, prompter=again, run_dir=run_dir, run_id="r1", restored=restored
-    )
-    assert result.paused == PauseHow.QUIT and out.read_text() == "revoked web1\n"
+    recorder = _resumed_until_approved(path, run_dir, out, restored)
     assert recorder.of(ev.ApprovalRejected) == []
 
 
