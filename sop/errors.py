@@ -93,3 +93,11 @@ class SopFileError(SopError):
 
 class FatalRunError(SopError):
     """Stops a run at once, wherever it is raised (never turned into a step failure)."""
+
+
+class OutputClosed(BaseException):
+    """The run's output can no longer be written: the reader of the pipe it went to left
+    (`sop run --yes demo | head -2`), the terminal hung up, the disk of the file it went to is
+    full. Raised once, in the main thread, by the write that found out (`sop.cli.output`); the
+    run pauses there (resumable, its audit log intact). A BaseException, as Ctrl-C is: no
+    `except Exception` on the way (a step's, a host's) takes it for a failure of its own."""

@@ -41,6 +41,7 @@ class SopGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from sop.errors import (  # here: `sop --help` never loads them
             ExitCode,
+            OutputClosed,
             SopError,
             SopFileError,
         )
@@ -58,6 +59,9 @@ class SopGroup(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:  # outside a run's steps (a run handles its own Ctrl-C)
             _interrupted(ctx)
+        except OutputClosed:  # after a run's last record (a run pauses on one earlier)
+            _output_closed()
+            ctx.exit(ExitCode.OUTPUT_CLOSED)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # a bug in sop: say so plainly; the traceback with --debug

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -160,7 +161,6 @@ class _Terminal:
     the walk goes to stderr, and stdout gets one JSON object when it ends."""
 
     def __init__(self, interactive: bool, settings: Settings, fmt: str = "text") -> None:
-        import sys
 
         from sop.errors import UsageError
 
@@ -168,10 +168,12 @@ class _Terminal:
             raise UsageError(
                 "sop asks you at every step: run it in a terminal, or pass --yes (or --dry-run)"
             )
+        from sop.cli.output import ClosingOutput
         from sop.cli.prompter import TerminalPrompter
 
         self.json = fmt == "json"
-        self.out = ui.console(stderr=self.json)
+        self.closing = ClosingOutput(sys.stderr if self.json else sys.stdout)
+        self.out = ui.console(file=self.closing)
         self.prompter = TerminalPrompter(self.out) if interactive else None
         self.asker = TerminalPrompter(self.out) if sys.stdin.isatty() else None
         self.ui = ui.TerminalUI(self.out, debug=settings.debug)
@@ -186,7 +188,20 @@ class _Terminal:
 
     def finish(self, launched: Launched, **extra: Any) -> ExitCode:
         """The audit log's head for the ticket (and, with --format json, the walk's result
-        with `extra`); the run's exit code."""
+        with `extra`); the run's exit code. If its output could not be written, the run paused
+        and stderr (if it is elsewhere: `sop run --yes demo | head`) says how to resume it."""
+        from sop.events import PauseHow
+
+        if launched.result.paused is PauseHow.OUTPUT_CLOSED and not self.json:
+            import contextlib
+
+            run_id = launched.result.run_id
+            with contextlib.suppress(OSError):  # stderr went to the same closed pipe
+                ui.echo(
+                    f"sop: run {run_id} paused: its output could not be written; "
+                    f"resume with: sop resume {run_id}",
+                    err=True,
+                )
         if launched.head and launched.run_dir is not None:
             ui.audit_footer(self.out, launched.run_dir, launched.head, launched.result.outcome)
         if self.json:

@@ -126,7 +126,10 @@ class RunResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """0 for success; a paused run 130 after Ctrl-C (as shells report it), else 4."""
+        """0 for success; a paused run 130 after Ctrl-C (as shells report it), 141 when its
+        output could not be written (a pipe's reader left: 128 + SIGPIPE), else 4."""
+        if self.paused is PauseHow.OUTPUT_CLOSED:
+            return ExitCode.OUTPUT_CLOSED
         if self.outcome == Outcome.PAUSED:
             by_ctrl_c = self.paused in (PauseHow.CTRL_C, PauseHow.STOPPED_WAITING)
             return ExitCode.INTERRUPTED if by_ctrl_c else ExitCode.PAUSED

@@ -16,7 +16,7 @@ from typing import Any
 
 from sop import events as ev
 from sop import templating
-from sop.errors import SopError
+from sop.errors import OutputClosed, SopError
 from sop.events import FINISHED, Clock, Outcome, PauseHow
 from sop.executors import Executors
 from sop.model import Inventory, Section, Sop, Step, blocks, section_conditions
@@ -148,37 +148,37 @@ class Runner:
                 on_data=() if options.on else self.sop.on_data,
             )
         )
-        s.emit(
-            ev.RunStarted(
-                s.clock.now(),
-                self.run_id,
-                self.trace_id,
-                self.sop.id,
-                self.sop.title,
-                str(self.sop.path.resolve()),
-                self.sop.sha256,
-                options.operator,
-                options.incident,
-                dict(self.inputs.shown),
-                self._shown_targets(top),
-                options.dry_run,
-                resumed=self.restored is not None,
-                drill=options.drill is not None,
-                scenario=options.drill.scenario if options.drill else "",
-                simulated=options.simulated,
-                context=self._about(self.sop.context, top),
-                impact=self._about(self.sop.impact, top),
-                links=tuple((link.title, link.url) for link in self.sop.links),
-                severity=self.severity,
-                status_every=self.reminders.every if self.reminders else 0.0,
-                skips=dict(options.skip),
-                **self._inventory_fields(),
-            )
-        )
-        if self.restored is not None and self.restored.recap is not None:
-            s.emit(dataclasses.replace(self.restored.recap, at=s.clock.now()))
         outcome, reason = Outcome.SUCCESS, ""
         try:
+            s.emit(
+                ev.RunStarted(
+                    s.clock.now(),
+                    self.run_id,
+                    self.trace_id,
+                    self.sop.id,
+                    self.sop.title,
+                    str(self.sop.path.resolve()),
+                    self.sop.sha256,
+                    options.operator,
+                    options.incident,
+                    dict(self.inputs.shown),
+                    self._shown_targets(top),
+                    options.dry_run,
+                    resumed=self.restored is not None,
+                    drill=options.drill is not None,
+                    scenario=options.drill.scenario if options.drill else "",
+                    simulated=options.simulated,
+                    context=self._about(self.sop.context, top),
+                    impact=self._about(self.sop.impact, top),
+                    links=tuple((link.title, link.url) for link in self.sop.links),
+                    severity=self.severity,
+                    status_every=self.reminders.every if self.reminders else 0.0,
+                    skips=dict(options.skip),
+                    **self._inventory_fields(),
+                )
+            )
+            if self.restored is not None and self.restored.recap is not None:
+                s.emit(dataclasses.replace(self.restored.recap, at=s.clock.now()))
             finished = self.restored.outcomes if self.restored else {}
             preflight(s, self.executors, top, {k for k, v in finished.items() if v in FINISHED})
             self._walk(top)
@@ -195,6 +195,8 @@ class Runner:
             return self._pause(PauseHow.CTRL_D, started)
         except AwaitingApproval as exc:  # it says what it waits for, and how to go on
             return self._pause(PauseHow.AWAITING_APPROVAL, started, str(exc))
+        except OutputClosed as exc:  # nobody sees what it does: it stops before the next step
+            return self._pause(PauseHow.OUTPUT_CLOSED, started, str(exc))
         except ConfirmationRequired as exc:  # the error says how to go on: resume
             self._pause(PauseHow.NEEDS_RESPONDER, started, str(exc))
             raise
@@ -218,6 +220,7 @@ class Runner:
             PauseHow.STOPPED_WAITING: f"stopped waiting for {detail}{where}: in doubt",
             PauseHow.NEEDS_RESPONDER: f"--yes stopped{where}: {detail}",
             PauseHow.AWAITING_APPROVAL: f"--yes {detail}",
+            PauseHow.OUTPUT_CLOSED: f"its output could not be written ({detail}){where}",
         }[how]
         s.emit(
             ev.RunPaused(

@@ -91,8 +91,12 @@ class Services:
         self._scope_of: dict[str, Scope] = {}  # step key -> the scope walking it
         self._restored = restored
         self._persist_state = persist
-        self._sinks = list(sinks)
-        self._durable = [sink for sink in self._sinks if isinstance(sink, ev.DurableSink)]
+        # the audit log first: a sink that fails after it (a closed terminal) loses no record
+        self._durable = [sink for sink in sinks if isinstance(sink, ev.DurableSink)]
+        self._sinks = [
+            *self._durable,
+            *(sink for sink in sinks if not isinstance(sink, ev.DurableSink)),
+        ]
         self._lock = threading.Lock()
         self.open_files = OpenFiles(options.executes)
         self.fanout = FanOut(executors, self, clock, self.redactor, trace_id, self.open_files)
