@@ -246,8 +246,12 @@ def bench(runs: int, sizes: Sequence[int] = SIZES, smoke: bool = False) -> list[
         big = max(sizes)
         slow = sop_file(work / f"slow-{big}.yaml", f"g{big}", big, 1, f"sleep 1; {COMMAND}")
         note(f"fan-out: {big} host(s), open files, threads and memory of `sop run`")
+        served = fixture.served_cpu()
         usage = watch([str(SOP), "run", str(slow), *sop_args], env, work, big)
+        time.sleep(1)  # each connection's sshd is reaped, its CPU counted, after the client left
+        served = fixture.served_cpu() - served
         section = _section(results, sizes, runs, reuse, with_ansible)
+        section.notes.append(_hosts_floor(results, big, served))
         section.notes.append(
             f"`sop run` on {big} hosts, watched through /proc (its command sleeps 1 s): "
             f"{usage.open_files} open files, {usage.threads} threads, "
@@ -424,6 +428,21 @@ def _gap_notes(results: dict[int, dict[str, Series]], sizes: Sequence[int], mid:
             f"{big} hosts from below."
         )
     return notes
+
+
+def _hosts_floor(results: dict[int, dict[str, Series]], big: int, served: float) -> str:
+    """What the hosts' own sshd cost bounds time(big) / time(1) by, on this machine's cores."""
+    cores = os.cpu_count() or 1
+    floor = served / cores
+    one = results[1]["sop run"].wall
+    return (
+        f"The {big} hosts' sshd used {served:.2f} s of CPU serving one `sop run` "
+        f"({served / big * 1000:.0f} ms a host: key exchange, authentication, a shell), on "
+        f"the {cores} cores the client shares with them: no client can finish on {big} hosts "
+        f"here in under {floor:.2f} s, {floor / one:.1f}x `sop run`'s time at one host "
+        f"({one:.2f} s). That floor is the hosts' alone; a client's own CPU and its start "
+        "come on top."
+    )
 
 
 def per_host_cpu(results: dict[int, dict[str, Series]], name: str, n: int) -> float:

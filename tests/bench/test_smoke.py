@@ -42,5 +42,6 @@ def test_smoke_run_writes_every_table_and_target(tmp_path: Path) -> None:
         "`sop audit verify` CLI, records/s (2,000)",
         "`sop lint` / C-loader parse, 20 SOPs",
         "Where `sop run`'s time over fabric's goes at ",
+        "hosts' sshd used ",
     ):
         assert claim in text

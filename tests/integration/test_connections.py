@@ -678,3 +678,20 @@ class TestTheSshdFixture:
         for pid in pids:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
+
+
+def test_the_fixture_counts_the_cpu_its_sshd_spent_serving(sshd_hosts: SshdHosts) -> None:
+    """bench/ bounds a fan-out's time from below by what the hosts' sshd cost: it must see
+    the CPU of connections served (each connection's sshd child, counted once reaped)."""
+    before = sshd_hosts.served_cpu()
+    for host in sshd_hosts.hosts[:3] * 3:
+        subprocess.run(
+            ["ssh", "-F", str(sshd_hosts.ssh_config), "-o", "BatchMode=yes", host.name, "true"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    deadline = time.monotonic() + 10
+    while sshd_hosts.served_cpu() == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sshd_hosts.served_cpu() > before
