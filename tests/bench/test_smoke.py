@@ -34,7 +34,7 @@ def test_smoke_run_writes_every_table_and_target(tmp_path: Path) -> None:
         "SSH logins per host, 5-step SOP",
         "peak RSS, `sop run` on 3 hosts",
         "`sop run`: time(3 hosts) / time(1 host)",
-        "`sop run` CPU per further host, 3 / 2 hosts",
+        "`sop run` CPU per added host, 2 -> 3 / 1 -> 2 hosts",
         "`sop resume` start, ",
         "line latency p99, 1 host(s), a secret input",
         "pre-flight / one-step fan-out, 2 hosts",
