@@ -83,8 +83,11 @@ class _Reporter:
             if self._stopped:
                 return
             self._events.record(event)
-        if not isinstance(event, Output | HostStarted):  # never audited: they wait for no disk
+        if isinstance(event, CommandStarted):  # the record of a command precedes the command
             self._events.settle()
+        # A host's result (HostFinished) waits for no disk in its thread: it is written in
+        # order, and the next wait for the disk covers it, before anything else can start on
+        # a host (the step's own records, settled by the main thread, or the next command's).
 
     def stop(self) -> None:
         with self._lock:
