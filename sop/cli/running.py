@@ -161,30 +161,37 @@ class _Terminal:
     the walk goes to stderr, and stdout gets one JSON object when it ends."""
 
     def __init__(self, interactive: bool, settings: Settings, fmt: str = "text") -> None:
-
         from sop.errors import UsageError
 
         if interactive and not sys.stdin.isatty():
             raise UsageError(
                 "sop asks you at every step: run it in a terminal, or pass --yes (or --dry-run)"
             )
-        from sop.cli.output import ClosingOutput
+        from sop.cli.output import Outlets
         from sop.cli.prompter import TerminalPrompter
 
         self.json = fmt == "json"
-        self.closing = ClosingOutput(sys.stderr if self.json else sys.stdout)
-        self.out = ui.console(file=self.closing)
+        self.outlets = Outlets()
+        self.stdout, self.stderr = self.outlets.wrap(sys.stdout), self.outlets.wrap(sys.stderr)
+        self.out = ui.console(file=self.stderr if self.json else self.stdout)
         self.prompter = TerminalPrompter(self.out) if interactive else None
         self.asker = TerminalPrompter(self.out) if sys.stdin.isatty() else None
         self.ui = ui.TerminalUI(self.out, debug=settings.debug)
         self.sinks: list[Sink] = [self.ui]
 
     def __enter__(self) -> _Terminal:
+        """While the walk goes on, every write to stdout and stderr goes through `outlets`, and
+        a hang-up of the terminal closes them (the run pauses at its next write: output.py)."""
+        import contextlib
+
+        self._using = contextlib.ExitStack()
+        self._using.enter_context(self.outlets.in_use(self.stdout, self.stderr))
         return self
 
     def __exit__(self, *exc: object) -> None:
         """However the walk ended (an error to print, too), no progress line is left behind."""
-        self.ui.close()
+        with self._using:
+            self.ui.close()
 
     def finish(self, launched: Launched, **extra: Any) -> ExitCode:
         """The audit log's head for the ticket (and, with --format json, the walk's result

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ import pytest
 from sop import events as ev
 from sop.audit.actions import Action
 from sop.audit.reader import read_run
-from sop.cli.output import ClosingOutput
+from sop.cli.output import HUNG_UP, Outlets
 from sop.errors import ExitCode, OutputClosed
 from sop.events import SystemClock
 from sop.run.launch import RunRequest, launch
@@ -51,7 +52,7 @@ class _Broken(io.StringIO):
 
 
 def test_the_first_failed_write_tells_the_main_thread_once_and_the_rest_is_thrown_away() -> None:
-    out = ClosingOutput(_Broken())
+    out = Outlets().wrap(_Broken())
     with pytest.raises(OutputClosed, match="Broken pipe"):
         out.write("a line\n")
     assert isinstance(out.failure, BrokenPipeError)
@@ -62,7 +63,7 @@ def test_the_first_failed_write_tells_the_main_thread_once_and_the_rest_is_throw
 def test_other_threads_never_raise_and_the_main_thread_is_told_at_its_next_write() -> None:
     """A host's output (its own thread) finds the pipe closed: the host's command goes on;
     the main thread hears of it at its next write (the run pauses between steps)."""
-    out = ClosingOutput(_Broken())
+    out = Outlets().wrap(_Broken())
     raised: list[BaseException] = []
 
     def host() -> None:
@@ -84,15 +85,48 @@ def test_other_threads_never_raise_and_the_main_thread_is_told_at_its_next_write
 
 def test_a_full_disk_closes_it_too_and_the_stream_answers_for_the_rest() -> None:
     with open(os.devnull, "w") as stream:
-        out = ClosingOutput(stream)
+        out = Outlets().wrap(stream)
         assert out.fileno() == stream.fileno()
         assert out.isatty() is False
     full = open("/dev/full", "w", buffering=1)  # noqa: SIM115 (its close fails: the disk is full)
-    out = ClosingOutput(full)
+    out = Outlets().wrap(full)
     with pytest.raises(OutputClosed, match="No space left on device"):
         out.write("x\n")
     with contextlib.suppress(OSError):
         full.close()
+
+
+def test_stdout_and_stderr_close_together_and_tell_once() -> None:
+    outlets = Outlets()
+    stdout, stderr = outlets.wrap(io.StringIO()), outlets.wrap(_Broken())
+    with pytest.raises(OutputClosed):
+        stderr.write("warning: ...\n")
+    assert stdout.write("the next step\n") == 14  # closed with it: thrown away, told already
+    assert stdout._stream.getvalue() == ""  # type: ignore[attr-defined]
+
+
+def test_a_hang_up_closes_them_before_any_write_finds_out() -> None:
+    outlets = Outlets()
+    stdout = outlets.wrap(io.StringIO())
+    outlets.hang_up()
+    with pytest.raises(OutputClosed, match=HUNG_UP):
+        stdout.write("Step 2\n")
+
+
+def test_in_use_routes_every_write_through_them_and_sighup_hangs_up() -> None:
+    outlets = Outlets()
+    out, err = io.StringIO(), io.StringIO()
+    stdout, stderr = outlets.wrap(out), outlets.wrap(err)
+    before = sys.stdout, sys.stderr, signal.getsignal(signal.SIGHUP)
+    with outlets.in_use(stdout, stderr):
+        assert (sys.stdout, sys.stderr) == (stdout, stderr)
+        print("through stdout")
+        os.kill(os.getpid(), signal.SIGHUP)  # sop survives it: the handler closes the outlets
+        assert outlets.failure is not None and outlets.failure.strerror == HUNG_UP
+        with pytest.raises(OutputClosed, match=HUNG_UP):
+            print("after the hang-up")
+    assert (sys.stdout, sys.stderr, signal.getsignal(signal.SIGHUP)) == before
+    assert out.getvalue() == "through stdout\n"
 
 
 class _ClosesAt(ev.Sink):
