@@ -110,7 +110,7 @@ class PauseHow(StrEnum):
     STOPPED_WAITING = "stopped-waiting"  # the third Ctrl-C while commands ran: hosts in doubt
     NEEDS_RESPONDER = "needs-responder"  # --yes reached a step only a responder may confirm
     AWAITING_APPROVAL = "awaiting-approval"  # --yes waited --approval-timeout for an approval
-    OUTPUT_CLOSED = "output-closed"  # its output could not be written (a pipe's reader left)
+    OUTPUT_CLOSED = "output-closed"  # its output could not be written (pipe closed, hung up)
 
 
 class Frozen:

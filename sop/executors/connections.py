@@ -371,7 +371,9 @@ def _connection_type() -> type[Connection]:
     as `dir` would count it). `inline_ssh_env`, which fabric writes into the config, is kept
     as an attribute instead (how fabric reads it, as `self.inline_ssh_env`, finds it there):
     so no connection writes into the config, and every connection of a pool shares one, read
-    only (`SshFiles.fabric_config`); a task step that sets its runner class copies it first."""
+    only (`SshFiles.fabric_config`); a task step that sets its runner class copies it first.
+    Made once, when the first connection is: paramiko's MAC check is made the C one then too
+    (`_constant_time_mac_check`)."""
     from fabric import Connection
 
     own = frozenset(dir(Connection)) | {"inline_ssh_env"}
