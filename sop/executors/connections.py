@@ -117,12 +117,10 @@ class SshFiles:
     def fabric_config(self, path: Path | None) -> Any:
         """The fabric Config of the connections made with the ssh config `path`: one for all of
         them, only read (`_connection_type`)."""
-        from fabric import Config
-
         parsed = self.ssh_config(path)
         with self._lock:
             if path not in self._fabric_configs:
-                self._fabric_configs[path] = Config(
+                self._fabric_configs[path] = _config_type()(
                     lazy=True, ssh_config=parsed, runtime_ssh_path=str(path) if path else None
                 )
             return self._fabric_configs[path]
@@ -385,20 +383,35 @@ def _connection_type() -> type[Connection]:
             else:
                 super().__setattr__(key, value)
 
-        def __getattr__(self, key: str) -> Any:
-            """DataProxy's lookup of a name that is no attribute (a config key, else
-            AttributeError), without the message it builds for the error: `dir` of the class
-            and the sorted config keys, 40 us, six times a connection (fabric asks `hasattr`
-            of names it has not set yet)."""
-            try:
-                return self._get(key)
-            except KeyError:
-                if key in self._proxies:
-                    return getattr(self._config, key)
-                raise AttributeError(key) from None
+        __getattr__ = _config_lookup
 
     _constant_time_mac_check()
     return SopConnection
+
+
+@functools.cache
+def _config_type() -> type[Any]:
+    """fabric's Config, less the cost of asking it for a name it does not have (`hasattr` of
+    `_keypath` and `_root`, four times a connection: each nested value read makes a proxy)."""
+    from fabric import Config
+
+    class SopConfig(Config):  # type: ignore[misc]
+        __getattr__ = _config_lookup
+
+    return SopConfig
+
+
+def _config_lookup(self: Any, key: str) -> Any:
+    """invoke's DataProxy lookup of a name that is no attribute: a config key, else
+    AttributeError, without the message DataProxy builds for that error (`dir` of the class
+    and the sorted config keys: 40 us, which fabric pays for every `hasattr` of a name not
+    set yet: six times a connection, two on it and four on its config)."""
+    try:
+        return self._get(key)
+    except KeyError:
+        if key in self._proxies:
+            return getattr(self._config, key)
+        raise AttributeError(key) from None
 
 
 def _constant_time_mac_check() -> None:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from fabric import Config, Connection
+from invoke.config import DataProxy
 from paramiko import util
 
-from sop.executors.connections import _connection_type
+from sop.executors.connections import SshFiles, _connection_type
 
 
 def _twins(**kwargs: Any) -> tuple[Any, Any]:
@@ -74,3 +75,38 @@ def test_paramikos_mac_comparison_is_the_constant_time_one_of_the_standard_libra
     assert util.constant_time_bytes_eq(mac, bytes(mac))
     assert not util.constant_time_bytes_eq(mac, mac[:-1] + bytes([mac[-1] ^ 1]))
     assert not util.constant_time_bytes_eq(mac, mac[:-1])
+
+
+def test_the_pools_config_answers_as_fabrics_and_copies_as_itself() -> None:
+    ours = SshFiles().fabric_config(None)
+    theirs = Config(lazy=True, ssh_config=ours.base_ssh_config)
+    assert isinstance(ours, Config)
+    assert ours.connect_kwargs == theirs.connect_kwargs  # a nested value: a proxy of its own
+    assert ours.timeouts.connect == theirs.timeouts.connect
+    assert hasattr(ours, "_keypath") is hasattr(theirs, "_keypath") is False
+    with pytest.raises(AttributeError, match="no_such_key"):
+        ours.no_such_key  # noqa: B018
+    copy = ours.clone()  # a task step's own copy
+    assert type(copy) is type(ours) and copy.connect_kwargs == ours.connect_kwargs
+
+
+def test_making_a_connection_builds_no_error_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """invoke builds a 40 us message (dir() of the class, the sorted keys) for every name its
+    DataProxy lacks; fabric asks six a connection. sop's connection and config answer those
+    themselves: DataProxy's own lookup is never left to fail."""
+    missed: list[str] = []
+    lookup = DataProxy.__getattr__
+
+    def counting(self: Any, key: str) -> Any:
+        try:
+            return lookup(self, key)
+        except AttributeError:
+            missed.append(key)
+            raise
+
+    monkeypatch.setattr(DataProxy, "__getattr__", counting)
+    config = SshFiles().fabric_config(None)
+    _connection_type()("127.0.0.9", config=config, connect_kwargs={"key_filename": ["/k"]})
+    assert missed == []
+    Connection("127.0.0.9", config=Config(lazy=True))  # fabric's own: the check can fail
+    assert missed
