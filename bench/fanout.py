@@ -27,6 +27,7 @@ import datetime as dt
 import itertools
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -171,6 +172,7 @@ def bench(runs: int, sizes: Sequence[int] = SIZES, smoke: bool = False) -> list[
         sop_args = hosts_for_sop.args
         results: dict[int, dict[str, Series]] = {}
         reuse: tuple[int, int] = (0, 0)
+        hosts_cpu: tuple[int, dict[str, float]] = (0, {})
         for n in sizes:
             hosts = fixture.hosts[:n]
             one = sop_file(work / f"fanout-{n}.yaml", f"g{n}", n, 1)
@@ -244,6 +246,13 @@ def bench(runs: int, sizes: Sequence[int] = SIZES, smoke: bool = False) -> list[
                 )
                 time.sleep(1)
                 reuse = (n, logins(fixture) - before)
+                compared = ("sop run", "fabric ThreadingGroup", *FIVE)
+                hosts_cpu = (
+                    n,
+                    served_per_run(
+                        fixture, {k: v for k, v in variants.items() if k in compared}, env, work
+                    ),
+                )
         big = max(sizes)
         slow = sop_file(work / f"slow-{big}.yaml", f"g{big}", big, 1, f"sleep 1; {COMMAND}")
         note(f"fan-out: {big} host(s), open files, threads and memory of `sop run`")
@@ -253,6 +262,8 @@ def bench(runs: int, sizes: Sequence[int] = SIZES, smoke: bool = False) -> list[
         served = fixture.served_cpu() - served
         section = _section(results, sizes, runs, reuse, with_ansible)
         section.notes.append(_hosts_floor(results, big, served))
+        if hosts_cpu[1]:
+            section.notes.append(_hosts_cost(*hosts_cpu))
         section.notes.append(
             f"`sop run` on {big} hosts, watched through /proc (its command sleeps 1 s): "
             f"{usage.open_files} open files, {usage.threads} threads, "
@@ -432,6 +443,53 @@ def _gap_notes(results: dict[int, dict[str, Series]], sizes: Sequence[int], mid:
             f"{big} hosts from below."
         )
     return notes
+
+
+FIVE = (f"sop run, {STEPS} steps", f"fabric, {STEPS} commands")
+
+
+def served_per_run(
+    fixture: SshdHosts,
+    variants: dict[str, list[str]],
+    env: dict[str, str],
+    cwd: Path,
+    runs: int = 3,
+) -> dict[str, float]:
+    """The CPU the hosts' sshd spend serving one run of each variant (median of `runs`, each
+    run alone): what a client's way of running a command costs the hosts."""
+    spent: dict[str, float] = {}
+    for name, argv in variants.items():
+        samples = []
+        for _ in range(runs):
+            before = fixture.served_cpu()
+            subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True)
+            time.sleep(0.5)  # each connection's sshd is reaped, its CPU counted
+            samples.append(fixture.served_cpu() - before)
+        spent[name] = statistics.median(samples)
+    return spent
+
+
+def _hosts_cost(n: int, spent: dict[str, float]) -> str:
+    """What sop's way of running a command costs the hosts, against fabric's."""
+    sop, fabric = spent["sop run"], spent["fabric ThreadingGroup"]
+    text = (
+        f"The hosts' sshd CPU for one run on {n} hosts (median of 3, each run alone): "
+        f"`sop run` {sop:.2f} s, fabric {fabric:.2f} s"
+    )
+    if all(name in spent for name in FIVE):
+        five, fab5 = (spent[name] for name in FIVE)
+        extra = (five - fab5 - (sop - fabric)) / (n * (STEPS - 1)) * 1000
+        text += (
+            f"; {STEPS} steps {five:.2f} s against {fab5:.2f} s: each further command costs a "
+            f"host {extra:.1f} ms more CPU under sop"
+        )
+    return text + (
+        ". sop's wrapper (`/bin/sh -s` reads the step's environment and text, and runs the "
+        "step in a `/bin/sh` of its own, so that TERM reaches the step's processes and `$0` "
+        "names the step in its errors) costs the host more than fabric's login shell running "
+        "the command itself; here the hosts share the client's cores, so it shows in the wall "
+        "time."
+    )
 
 
 def _hosts_floor(results: dict[int, dict[str, Series]], big: int, served: float) -> str:

@@ -43,5 +43,6 @@ def test_smoke_run_writes_every_table_and_target(tmp_path: Path) -> None:
         "`sop lint` / C-loader parse, 20 SOPs",
         "Where `sop run`'s time over fabric's goes at ",
         "hosts' sshd used ",
+        "The hosts' sshd CPU for one run on ",
     ):
         assert claim in text
