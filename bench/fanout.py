@@ -253,6 +253,15 @@ def bench(runs: int, sizes: Sequence[int] = SIZES, smoke: bool = False) -> list[
                         fixture, {k: v for k, v in variants.items() if k in compared}, env, work
                     ),
                 )
+        flat = flat_spans(sizes)
+        note(f"fan-out: CPU per added host, `sop run` on {flat} hosts interleaved x {runs} runs")
+        flat_cpu = interleave(
+            {f"{n}": [str(SOP), "run", str(work / f"fanout-{n}.yaml"), *sop_args] for n in flat},
+            runs,
+            env=env,
+            cwd=work,
+            warmup=0 if smoke else 1,
+        )
         big = max(sizes)
         slow = sop_file(work / f"slow-{big}.yaml", f"g{big}", big, 1, f"sleep 1; {COMMAND}")
         note(f"fan-out: {big} host(s), open files, threads and memory of `sop run`")
@@ -261,6 +270,18 @@ def bench(runs: int, sizes: Sequence[int] = SIZES, smoke: bool = False) -> list[
         time.sleep(1)  # each connection's sshd is reaped, its CPU counted, after the client left
         served = fixture.served_cpu() - served
         section = _section(results, sizes, runs, reuse, with_ansible)
+        after = next(
+            (i + 1 for i, t in enumerate(section.targets) if t.area.startswith("scale")),
+            len(section.targets),
+        )
+        section.targets[after:after] = _flatness({int(n): v.cpu for n, v in flat_cpu.items()})
+        section.notes.append(
+            f"CPU per added host for the flatness target: `sop run` on {', '.join(flat_cpu)} "
+            f"hosts, the sizes interleaved in each of {runs} rounds (median CPU: "
+            + ", ".join(f"{n} hosts {v.cpu:.2f} s" for n, v in flat_cpu.items())
+            + "), so that a machine running slower for a while (a neighbour on the host) "
+            "weighs on every size alike; the size-by-size runs above took minutes apart."
+        )
         section.notes.append(_hosts_floor(results, big, served))
         if hosts_cpu[1]:
             section.notes.append(_hosts_cost(*hosts_cpu))
@@ -538,28 +559,35 @@ def flat_spans(sizes: Sequence[int]) -> tuple[int, int, int]:
 
 
 def _scale(results: dict[int, dict[str, Series]], sizes: Sequence[int]) -> list[Target]:
-    """Issue 18's scale targets: time(largest)/time(1), and CPU per added host flat from
-    FLAT_FROM to the largest size: the span above the middle size against the one below it.
-    A span whose CPU did not grow (noise swamped it) is no measurement: it fails, as no pass
-    may come from noise."""
-    small, middle, big = flat_spans(sizes)
-    if not small < middle < big:
+    """Issue 18's time(largest) / time(1 host) target."""
+    big = max(sizes)
+    if big <= max(flat_spans(sizes)[0], 1):
         return []
-    lower = per_host_cpu(results, "sop run", middle, small)
-    upper = per_host_cpu(results, "sop run", big, middle)
     return [
         Target(
             "scale #18",
             f"`sop run`: time({big} hosts) / time(1 host)",
             results[big]["sop run"].wall / results[1]["sop run"].wall,
             8,
-        ),
+        )
+    ]
+
+
+def _flatness(cpu: dict[int, float]) -> list[Target]:
+    """Issue 18's CPU per host flat from FLAT_FROM to the largest size: CPU per added host over
+    the span above the middle size against the span below it, from runs of the three sizes
+    interleaved. A span whose CPU did not grow (noise swamped it) is no measurement: it fails,
+    as no pass may come from noise."""
+    small, middle, big = sorted(cpu)
+    lower = (cpu[middle] - cpu[small]) / (middle - small)
+    upper = (cpu[big] - cpu[middle]) / (big - middle)
+    return [
         Target(
             "scale #18",
             f"`sop run` CPU per added host, {middle} -> {big} / {small} -> {middle} hosts",
             upper / lower if lower > 0 and upper > 0 else float("inf"),
             1.25,
-        ),
+        )
     ]
 
 
