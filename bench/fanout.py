@@ -554,14 +554,14 @@ def flat_spans(sizes: Sequence[int]) -> tuple[int, int, int]:
     from there to the largest."""
     above = [n for n in sizes if n >= FLAT_FROM] or [n for n in sizes if n > 1]
     if len(above) < 3:
-        above = [n for n in sizes if n >= 1][-3:]
+        above = list(sizes)[-3:]
     return above[0], above[len(above) // 2], above[-1]
 
 
 def _scale(results: dict[int, dict[str, Series]], sizes: Sequence[int]) -> list[Target]:
     """Issue 18's time(largest) / time(1 host) target."""
     big = max(sizes)
-    if big <= max(flat_spans(sizes)[0], 1):
+    if big <= 1:
         return []
     return [
         Target(
@@ -578,6 +578,8 @@ def _flatness(cpu: dict[int, float]) -> list[Target]:
     the span above the middle size against the span below it, from runs of the three sizes
     interleaved. A span whose CPU did not grow (noise swamped it) is no measurement: it fails,
     as no pass may come from noise."""
+    if len(cpu) < 3:  # fewer than three sizes: no two spans to compare
+        return []
     small, middle, big = sorted(cpu)
     lower = (cpu[middle] - cpu[small]) / (middle - small)
     upper = (cpu[big] - cpu[middle]) / (big - middle)

@@ -368,8 +368,9 @@ def load_inventory(path: Path) -> Inventory:
     """Load an inventory of hosts and groups; groups may name hosts and other groups. An
     Ansible inventory (INI or YAML, told apart by content) is read as one (`format/ansible.py`).
 
-    Read once per process while the file stays the same (`files.version_of`): a run's lint and its walk ask for the same file, and a 250-host
-    inventory takes 15 ms to parse. Both then see one reading of it, not two."""
+    Read once per process while the file stays the same (`files.version_of`): a run's lint
+    and its walk ask for the same file, and a 250-host inventory takes 15 ms to parse. Both
+    then see one reading of it, not two."""
     key = (str(path), "" if path.is_absolute() else os.getcwd())
     try:
         version: tuple[int, ...] | None = version_of(path)
